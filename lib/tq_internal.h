@@ -1,0 +1,157 @@
+/*
+ * Internal helpers shared by the compilation units of libtinyq.
+ * Nothing here is part of the API; nothing here is exported.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TQ_INTERNAL_H
+#define TQ_INTERNAL_H
+
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyq.h"
+
+/* The int8 arithmetic relies on arithmetic right shifts of negative values
+ * (as TFLite and CMSIS-NN do). Every supported compiler does this; refuse to
+ * build where it would not hold rather than compute something else. */
+_Static_assert((-1 >> 1) == -1, "tinyq needs arithmetic right shifts");
+_Static_assert(sizeof(float) == 4, "tinyq needs 32-bit float");
+
+/* Return early with a status: keeps validation blocks short. */
+#define TQ_CHECK(expr)                 \
+    do {                               \
+        tq_status tq__s = (expr);      \
+        if (tq__s != TQ_OK)            \
+            return tq__s;              \
+    } while (0)
+
+/* a * b into *out; returns 1 on size_t overflow (and leaves *out alone). */
+static inline int tq__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 1;
+    *out = a * b;
+    return 0;
+}
+
+/* a + b into *out; returns 1 on size_t overflow. */
+static inline int tq__add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a)
+        return 1;
+    *out = a + b;
+    return 0;
+}
+
+/* Do two byte ranges overlap? Used for the TQ_ERR_ALIAS checks. */
+static inline int tq__overlap(const void *a, size_t a_bytes, const void *b,
+                              size_t b_bytes)
+{
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    if (a_bytes == 0 || b_bytes == 0)
+        return 0;
+    return pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+static inline int32_t tq__clamp_i32(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline int32_t tq__sat_i64_to_i32(int64_t x)
+{
+    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : (int32_t)x);
+}
+
+/* ---- TFLite fixed-point requantization (docs/quantization.md) ---------- */
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties
+ * toward +infinity, saturating the one overflowing case. */
+static inline int32_t tq__srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : (1 - (INT64_C(1) << 30));
+    return (int32_t)((ab + nudge) / (INT64_C(1) << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e, ties away from zero; e in [0, 31]. */
+static inline int32_t tq__rdbpot(int32_t x, int32_t e)
+{
+    const int32_t mask = (int32_t)((INT64_C(1) << e) - 1);
+    const int32_t rem = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (rem > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier, both rounding modes. Preconditions
+ * (checked by the callers once per call, not per element): multiplier in
+ * [0, 2^31 - 1], shift in [TQ_SHIFT_MIN, TQ_SHIFT_MAX]. TFLite computes
+ * x * 2^left in int32, which is undefined when it overflows; tinyq
+ * saturates instead, identical wherever TFLite is defined. */
+static inline int32_t tq__requant(int32_t x, int32_t multiplier, int32_t shift,
+                                  int32_t rounding)
+{
+    if (rounding == TQ_ROUND_SINGLE) {
+        const int32_t total = 31 - shift;
+        const int64_t prod = (int64_t)x * multiplier;
+        const int64_t round = INT64_C(1) << (total - 1);
+        /* prod + round stays far inside int64: |prod| < 2^62. */
+        return tq__sat_i64_to_i32((prod + round) >> total);
+    }
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = tq__sat_i64_to_i32((int64_t)x * (INT64_C(1) << left));
+    return tq__rdbpot(tq__srdhm(shifted, multiplier), right);
+}
+
+/* ---- float -> int quantization of one value ----------------------------
+ * HALF_AWAY is TFLite's QUANTIZE: round(x / scale) in float, ties away from
+ * zero. HALF_EVEN is PyTorch's fake_quantize: nearbyint(x * (1/scale)) with
+ * inv_scale = 1.0f / scale computed in float. The clamp happens in float
+ * before the conversion because converting an out-of-range float (or inf)
+ * to int is undefined. NaN must be rejected by the caller. */
+static inline int32_t tq__quantize_one(float x, float scale, float inv_scale,
+                                       int32_t zero_point, int32_t qmin,
+                                       int32_t qmax, int32_t rounding)
+{
+    const float r = rounding == TQ_FROUND_HALF_EVEN ? nearbyintf(x * inv_scale)
+                                                    : roundf(x / scale);
+    if (r <= (float)(qmin - zero_point))
+        return qmin;
+    if (r >= (float)(qmax - zero_point))
+        return qmax;
+    return (int32_t)r + zero_point;
+}
+
+/* ---- validation shared by kernels (lib/core/geometry.c) --------------- */
+
+/* All four extents >= 1. */
+tq_status tq__check_dims(const tq_dims *d);
+
+/* Validate conv geometry: params legal, pads >= 0, and out_h/out_w equal the
+ * output-size formula for a kh x kw window. Batch and channels are the
+ * caller's to check. */
+tq_status tq__check_conv_geometry(const tq_conv_params *conv,
+                                  const tq_dims *in, int32_t kh, int32_t kw,
+                                  const tq_dims *out);
+
+/* Validate pooling geometry (pads < window, output-size formula, N and C
+ * equal between in and out). */
+tq_status tq__check_pool_geometry(const tq_pool_params *pool,
+                                  const tq_dims *in, const tq_dims *out);
+
+/* Element count of a tq_dims, overflow-checked. */
+tq_status tq__dims_count(const tq_dims *d, size_t *count);
+
+/* Validate an s8 output stage for `channels` output channels. */
+tq_status tq__check_s8_output(const tq_s8_output *os, int32_t channels);
+
+/* Validate an f32 clamp (NULL is "no clamp" and is accepted). */
+tq_status tq__check_f32_act(const tq_f32_act *act);
+
+#endif /* TQ_INTERNAL_H */

@@ -283,7 +283,7 @@ TQ_API tq_status tq_stats_update_axis_f32(tq_stats *stats, int64_t channels,
 /** @brief A histogram over a fixed range with caller-owned bins.
  *  Bin i covers [lo + i·w, lo + (i+1)·w) with w = (hi − lo) / nbins; the
  *  last bin also holds hi. Values below lo or above hi are counted in
- *  @ref below and @ref above and not binned. */
+ *  tq_histogram::below and tq_histogram::above and not binned. */
 typedef struct tq_histogram {
     uint64_t *bins;  /**< nbins counters, owned by the caller. */
     uint32_t nbins;  /**< >= 1. */
@@ -363,7 +363,7 @@ typedef struct tq_range_config {
 } tq_range_config;
 
 /** @brief Quantization parameters of a tensor, per tensor (count == 1) or
- *  per channel (count == the extent of @ref axis). Arrays are the caller's. */
+ *  per channel (count == the extent of tq_qparams::axis). Arrays are the caller's. */
 typedef struct tq_qparams {
     const float *scale;        /**< count scales, each > 0 and finite. */
     const int32_t *zero_point; /**< count zero points in [qmin, qmax]. */
@@ -485,7 +485,7 @@ TQ_API tq_status tq_requantize(int32_t x, int32_t multiplier, int32_t shift,
 
 /** @brief The output stage of every s8 kernel: requantize, add the output
  *  zero point, clamp. Multipliers and shifts are per output channel when
- *  @ref per_channel is 1, else entry 0 serves every channel. */
+ *  tq_s8_output::per_channel is 1, else entry 0 serves every channel. */
 typedef struct tq_s8_output {
     const int32_t *multiplier; /**< Q31 multipliers, each in [0, 2^31 − 1]. */
     const int32_t *shift;      /**< Shifts, each in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */

@@ -1,0 +1,292 @@
+/*
+ * tinyq benchmark: f32 and s8 GEMM and convolution throughput, single
+ * thread, against the peers installed on this machine (OpenBLAS sgemm,
+ * oneDNN sgemm and gemm_u8s8s32), all measured in this same run.
+ *
+ * Not a test: it asserts nothing and CI does not run it. Usage:
+ *   build/bench/bench [--quick]
+ * --quick skips the 1024^3 GEMMs.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <tinyq.h>
+
+#ifdef TQ_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
+#ifdef TQ_BENCH_DNNL
+#include <dnnl.h>
+#endif
+
+typedef void (*bench_fn)(void *ctx);
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median over 5 samples of the time of one call; each sample repeats the
+ * call until it has run for at least 50 ms, so short kernels are timed
+ * above the clock's resolution. */
+static double time_call(bench_fn fn, void *ctx)
+{
+    double samples[5];
+    fn(ctx); /* warm caches and page in buffers */
+    for (int s = 0; s < 5; ++s) {
+        long reps = 0;
+        const double t0 = now_seconds();
+        double t1;
+        do {
+            fn(ctx);
+            ++reps;
+            t1 = now_seconds();
+        } while (t1 - t0 < 0.05);
+        samples[s] = (t1 - t0) / (double)reps;
+    }
+    qsort(samples, 5, sizeof samples[0], cmp_double);
+    return samples[2];
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static uint64_t rng_state = 12345;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+/* ---- GEMM ------------------------------------------------------------- */
+
+typedef struct gemm_ctx {
+    int32_t m, n, k;
+    float *af, *bf, *cf;
+    int8_t *a8, *b8, *c8;
+    uint8_t *au8;
+    int32_t *c32;
+    int32_t mult, shift;
+    unsigned char *scratch;
+    size_t scratch_bytes;
+} gemm_ctx;
+
+static void run_f32_gemm(void *p)
+{
+    gemm_ctx *g = p;
+    tq_f32_gemm(g->m, g->n, g->k, g->af, g->k, g->bf, g->k, NULL, NULL, g->cf, g->n);
+}
+
+static void run_s8_gemm_s32(void *p)
+{
+    gemm_ctx *g = p;
+    tq_s8_gemm_s32(g->m, g->n, g->k, g->a8, g->k, 0, g->b8, g->k, 0, NULL, g->c32, g->n);
+}
+
+static void run_s8_gemm(void *p)
+{
+    gemm_ctx *g = p;
+    const tq_s8_output os = {&g->mult, &g->shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    tq_s8_gemm(g->m, g->n, g->k, g->a8, g->k, 0, g->b8, g->k, 0, NULL, &os, g->c8,
+               g->n, g->scratch, g->scratch_bytes);
+}
+
+#ifdef TQ_BENCH_OPENBLAS
+static void run_openblas_sgemm(void *p)
+{
+    gemm_ctx *g = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->m, g->n, g->k, 1.0f,
+                g->af, g->k, g->bf, g->k, 0.0f, g->cf, g->n);
+}
+#endif
+
+#ifdef TQ_BENCH_DNNL
+static void run_dnnl_sgemm(void *p)
+{
+    gemm_ctx *g = p;
+    dnnl_sgemm('N', 'T', g->m, g->n, g->k, 1.0f, g->af, g->k, g->bf, g->k, 0.0f,
+               g->cf, g->n);
+}
+
+static void run_dnnl_u8s8s32(void *p)
+{
+    gemm_ctx *g = p;
+    const int32_t co = 0;
+    dnnl_gemm_u8s8s32('N', 'T', 'F', g->m, g->n, g->k, 1.0f, g->au8, g->k, 0,
+                      g->b8, g->k, 0, 0.0f, g->c32, g->n, &co);
+}
+#endif
+
+static void report(const char *what, const char *who, double ops, double t,
+                   double ours)
+{
+    printf("  %-28s %-22s %9.2f GOPS", what, who, ops / t * 1e-9);
+    if (ours > 0)
+        printf("   tinyq/peer = %.3f", t / ours);
+    printf("\n");
+}
+
+static void bench_gemm(int32_t m, int32_t n, int32_t k)
+{
+    gemm_ctx g = {0};
+    char what[64];
+    const size_t a = (size_t)m * k, b = (size_t)n * k, c = (size_t)m * n;
+    g.m = m, g.n = n, g.k = k;
+    g.af = xmalloc(a * 4), g.bf = xmalloc(b * 4), g.cf = xmalloc(c * 4);
+    g.a8 = xmalloc(a), g.b8 = xmalloc(b), g.c8 = xmalloc(c), g.au8 = xmalloc(a);
+    g.c32 = xmalloc(c * 4);
+    for (size_t i = 0; i < a; ++i) {
+        g.af[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        g.a8[i] = (int8_t)(rnd() % 255 - 127);
+        g.au8[i] = (uint8_t)(rnd() % 256);
+    }
+    for (size_t i = 0; i < b; ++i) {
+        g.bf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        g.b8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    tq_quantize_multiplier(1.0 / (double)k / 64.0, &g.mult, &g.shift);
+    tq_s8_gemm_scratch_size(m, n, k, &g.scratch_bytes);
+    g.scratch = xmalloc(g.scratch_bytes);
+
+    const double ops = 2.0 * m * n * k;
+    snprintf(what, sizeof what, "gemm %dx%dx%d", m, n, k);
+    const double tf = time_call(run_f32_gemm, &g);
+    report(what, "tinyq f32", ops, tf, 0);
+#ifdef TQ_BENCH_OPENBLAS
+    report(what, "OpenBLAS sgemm", ops, time_call(run_openblas_sgemm, &g), tf);
+#endif
+#ifdef TQ_BENCH_DNNL
+    report(what, "oneDNN sgemm", ops, time_call(run_dnnl_sgemm, &g), tf);
+#endif
+    const double t32 = time_call(run_s8_gemm_s32, &g);
+    report(what, "tinyq s8->s32", ops, t32, 0);
+    report(what, "tinyq s8->s8 (requant)", ops, time_call(run_s8_gemm, &g), 0);
+#ifdef TQ_BENCH_DNNL
+    report(what, "oneDNN gemm_u8s8s32", ops, time_call(run_dnnl_u8s8s32, &g), t32);
+#endif
+    free(g.af), free(g.bf), free(g.cf), free(g.a8), free(g.b8), free(g.c8);
+    free(g.au8), free(g.c32), free(g.scratch);
+}
+
+/* ---- convolution -------------------------------------------------------- */
+
+typedef struct conv_ctx {
+    tq_conv_params conv;
+    tq_dims in, filter, out;
+    float *inf, *wf, *outf;
+    int8_t *in8, *w8, *out8;
+    int32_t *mult, *shift;
+    unsigned char *scratch;
+    size_t scratch_bytes;
+} conv_ctx;
+
+static void run_f32_conv(void *p)
+{
+    conv_ctx *c = p;
+    tq_f32_conv2d(&c->conv, &c->in, c->inf, &c->filter, c->wf, NULL, NULL, &c->out,
+                  c->outf, c->scratch, c->scratch_bytes);
+}
+
+static void run_s8_conv(void *p)
+{
+    conv_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_conv2d(&c->conv, &c->in, c->in8, 128, &c->filter, c->w8, NULL, &os, &c->out,
+                 c->out8, c->scratch, c->scratch_bytes);
+}
+
+static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
+                       int32_t cout, int32_t k)
+{
+    conv_ctx c = {0};
+    size_t sf, s8;
+    c.conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
+    c.in = (tq_dims){1, h, w, cin};
+    c.filter = (tq_dims){cout, k, k, cin};
+    c.out = (tq_dims){1, h - k + 1, w - k + 1, cout};
+    const size_t ni = (size_t)h * w * cin, nw = (size_t)cout * k * k * cin,
+                 no = (size_t)c.out.h * c.out.w * cout;
+    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
+    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
+    c.mult = xmalloc((size_t)cout * 4), c.shift = xmalloc((size_t)cout * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < cout; ++i)
+        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
+    tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
+    c.scratch_bytes = sf > s8 ? sf : s8;
+    c.scratch = xmalloc(c.scratch_bytes);
+
+    const double ops = 2.0 * (double)no * k * k * cin;
+    char what[64];
+    snprintf(what, sizeof what, "conv %s", name);
+    const double tf = time_call(run_f32_conv, &c), t8 = time_call(run_s8_conv, &c);
+    report(what, "tinyq f32", ops, tf, 0);
+    report(what, "tinyq s8", ops, t8, 0);
+    printf("  %-28s s8 speed-up over f32: %.2fx\n", what, tf / t8);
+    free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
+    free(c.mult), free(c.shift), free(c.scratch);
+}
+
+int main(int argc, char **argv)
+{
+    const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+#ifdef TQ_BENCH_OPENBLAS
+    openblas_set_num_threads(1);
+#endif
+#ifdef TQ_BENCH_DNNL
+    dnnl_set_max_threads(1);
+#endif
+    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, median of 5\n",
+           tq_version_string(), tq_kernel_path());
+    printf("peers:%s%s\n",
+#ifdef TQ_BENCH_OPENBLAS
+           " OpenBLAS",
+#else
+           "",
+#endif
+#ifdef TQ_BENCH_DNNL
+           " oneDNN"
+#else
+           " (oneDNN not found)"
+#endif
+    );
+    printf("\nLeNet layers (batch 1)\n");
+    bench_conv("conv1 32x32x3 k5 ->6", 32, 32, 3, 6, 5);
+    bench_conv("conv2 14x14x6 k5 ->16", 14, 14, 6, 16, 5);
+    bench_gemm(1, 120, 400);
+    bench_gemm(64, 120, 400);
+    printf("\nSquare GEMMs\n");
+    bench_gemm(256, 256, 256);
+    if (!quick)
+        bench_gemm(1024, 1024, 1024);
+    return 0;
+}

@@ -1,0 +1,344 @@
+/*
+ * The post-training quantization lab on CIFAR-10, end to end, with tinyq:
+ *
+ *   Stage 1  weight statistics; weights-only fake quantization with several
+ *            ranges, per tensor and per channel, and the test accuracy of each
+ *   Stage 2  activation statistics on calibration images; output scales from
+ *            six range methods; integer-only inference (the input is quantized
+ *            once, everything up to the logits is int8 / int32) and its test
+ *            accuracy for each method
+ *   then     a quantized model file saved and reloaded bit-exactly, the memory
+ *            footprint, and the time per image.
+ *
+ * Usage: ptq [--model FILE] [--calib N] [--calib-spread] [--threads N]
+ *            [--save FILE] [--quick]
+ * The data comes from $TINYQ_DATA_DIR/cifar10 (default ../shared/data).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lenet.h"
+
+#ifndef PTQ_DEFAULT_MODEL
+#define PTQ_DEFAULT_MODEL "examples/cifar10/lenet.safetensors"
+#endif
+
+#define DIE_IF(expr)                                                       \
+    do {                                                                   \
+        tq_status die_s_ = (expr);                                         \
+        if (die_s_ != TQ_OK) {                                             \
+            fprintf(stderr, "ptq: %s failed: %s\n", #expr,                 \
+                    tq_status_message(die_s_));                            \
+            exit(1);                                                       \
+        }                                                                  \
+    } while (0)
+
+typedef struct options {
+    const char *model, *save, *data_dir;
+    int64_t calib;
+    int spread, threads, quick;
+} options;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: ptq [--model FILE] [--calib N] [--calib-spread] "
+                    "[--threads N] [--save FILE] [--quick]\n");
+    exit(2);
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o = {PTQ_DEFAULT_MODEL, "lenet_s8.safetensors", NULL, 400, 0, 2, 0};
+    const char *d = getenv("TINYQ_DATA_DIR");
+    o.data_dir = d && *d ? d : "../shared/data";
+    for (int i = 1; i < argc; ++i) {
+        const int more = i + 1 < argc;
+        if (!strcmp(argv[i], "--model") && more)
+            o.model = argv[++i];
+        else if (!strcmp(argv[i], "--save") && more)
+            o.save = argv[++i];
+        else if (!strcmp(argv[i], "--calib") && more)
+            o.calib = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && more)
+            o.threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--calib-spread"))
+            o.spread = 1;
+        else if (!strcmp(argv[i], "--quick"))
+            o.quick = 1;
+        else
+            usage();
+    }
+    if (o.calib < 1 || o.calib > 50000 || o.threads < 1)
+        usage();
+    return o;
+}
+
+/* ---- Stage 1: weight statistics ------------------------------------------ */
+
+static void print_stats_header(const char *what)
+{
+    printf("| %-8s | %7s | %9s | %9s | %9s | %9s | %21s |\n", what, "n", "min",
+           "max", "mean", "sigma", "3-sigma range");
+    printf("|----------|---------|-----------|-----------|-----------|-----------|"
+           "-----------------------|\n");
+}
+
+static void print_stats_row(const char *name, const tq_stats *s)
+{
+    double sigma = 0, lo = 0, hi = 0;
+    DIE_IF(tq_stats_stddev(s, TQ_SIGMA_POPULATION, &sigma));
+    DIE_IF(tq_stats_ksigma_range(s, 3.0, &lo, &hi));
+    printf("| %-8s | %7llu | %9.4f | %9.4f | %9.5f | %9.5f | [%9.4f, %8.4f] |\n",
+           name, (unsigned long long)s->count, s->min, s->max, s->mean, sigma,
+           lo, hi);
+}
+
+static void stage1_weight_stats(const lenet_f32 *m)
+{
+    tq_stats all;
+    printf("\n## Stage 1: weight statistics (population sigma)\n\n");
+    print_stats_header("layer");
+    DIE_IF(tq_stats_init(&all));
+    for (int l = 0; l < LENET_LAYERS; ++l) {
+        tq_stats s;
+        DIE_IF(tq_stats_init(&s));
+        DIE_IF(tq_stats_update_f32(&s, m->w[l], lenet_weight_count(l)));
+        print_stats_row(lenet_layers[l].name, &s);
+        DIE_IF(tq_stats_merge(&all, &s));
+    }
+    print_stats_row("model", &all);
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+static void memory_table(const lenet_f32 *f)
+{
+    size_t weights = 0, channels = 0, biases = 0;
+    for (int l = 0; l < LENET_LAYERS; ++l) {
+        weights += lenet_weight_count(l);
+        channels += (size_t)lenet_layers[l].out;
+    }
+    if (f->has_bias)
+        biases = channels;
+    /* Per output channel: a float weight scale, an int32 multiplier and an
+     * int32 shift (stored per channel even where the layer is per tensor);
+     * per activation tensor: a float scale and an int32 zero point. */
+    const size_t params = channels * 12 + LENET_TENSORS * 8;
+    const size_t f32_bytes = (weights + biases) * sizeof(float);
+    const size_t s8_bytes = weights + biases * sizeof(int32_t) + params;
+    printf("\n## Memory\n\n");
+    printf("| what | f32 | int8 | ratio |\n|---|---:|---:|---:|\n");
+    printf("| weights (%zu values) | %zu B | %zu B | %.2fx |\n", weights,
+           weights * 4, weights, 4.0);
+    printf("| weights + biases + quantization parameters | %zu B | %zu B | %.2fx |\n",
+           f32_bytes, s8_bytes, (double)f32_bytes / (double)s8_bytes);
+    const size_t pf = lenet_peak_activation_bytes_f32(),
+                 p8 = lenet_peak_activation_bytes_s8();
+    printf("| peak activation memory of one forward pass (incl. scratch) | %zu B | %zu B | %.2fx |\n",
+           pf, p8, (double)pf / (double)p8);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static const char *method_name(int32_t m)
+{
+    static const char *names[] = {"min/max", "abs-max", "3-sigma",
+                                  "percentile 99.99", "MSE", "KL (entropy)"};
+    return m >= 0 && m < 6 ? names[m] : "?";
+}
+
+static void path_join(char *out, size_t size, const char *dir, const char *file)
+{
+    snprintf(out, size, "%s/cifar10/%s", dir, file);
+}
+
+/* The calibration set: the first N training images (the lab's choice), or
+ * N images spread evenly over all five training batches (--calib-spread). */
+static tq_status load_calibration(const options *o, float **images)
+{
+    uint8_t *labels = NULL;
+    char path[4096];
+    if (!o->spread) {
+        path_join(path, sizeof path, o->data_dir, "data_batch_1.bin");
+        tq_status s = lenet_load_images(path, 0, o->calib, images, &labels);
+        free(labels);
+        return s;
+    }
+    float *all = malloc((size_t)o->calib * LENET_IMAGE * sizeof(float));
+    if (!all)
+        return TQ_ERR_NO_MEMORY;
+    for (int64_t i = 0; i < o->calib; ++i) {
+        const int64_t index = i * 50000 / o->calib;
+        char name[32];
+        float *one = NULL;
+        snprintf(name, sizeof name, "data_batch_%d.bin", (int)(index / 10000) + 1);
+        path_join(path, sizeof path, o->data_dir, name);
+        tq_status s = lenet_load_images(path, index % 10000, 1, &one, &labels);
+        free(labels);
+        if (s != TQ_OK) {
+            free(all);
+            return s;
+        }
+        memcpy(all + i * LENET_IMAGE, one, LENET_IMAGE * sizeof(float));
+        free(one);
+    }
+    *images = all;
+    return TQ_OK;
+}
+
+static double pct(const lenet_eval *e)
+{
+    return 100.0 * (double)e->correct / (double)e->images;
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const options o = parse_options(argc, argv);
+    static lenet_f32 model, fq;
+    static lenet_s8 q, q2;
+    char path[4096];
+
+    printf("# tinyq post-training quantization lab: LeNet on CIFAR-10\n\n");
+    printf("tinyq %s, kernel path %s; model %s\n", tq_version_string(),
+           tq_kernel_path(), o.model);
+    DIE_IF(lenet_load_f32(o.model, &model));
+    printf("model: %s, %zu weights%s\n", "conv1-conv2-fc1-fc2-fc3",
+           (size_t)61770, model.has_bias ? " plus 236 biases" : ", no biases");
+
+    stage1_weight_stats(&model);
+
+    path_join(path, sizeof path, o.data_dir, "test_batch.bin");
+    if (access(path, R_OK) != 0) {
+        memory_table(&model);
+        printf("\nCIFAR-10 not found: %s is missing.\n"
+               "Get the official binary version (cifar-10-binary.tar.gz from the\n"
+               "CIFAR-10 page of the University of Toronto) and point\n"
+               "TINYQ_DATA_DIR at the folder that holds cifar10/.\n", path);
+        return 0;
+    }
+
+    /* ---- test set and float baseline ---- */
+    float *test = NULL;
+    uint8_t *labels = NULL;
+    const int64_t n_test = o.quick ? 2000 : 10000;
+    DIE_IF(lenet_load_images(path, 0, n_test, &test, &labels));
+    uint8_t *float_pred = malloc((size_t)n_test);
+    lenet_eval fe, e;
+    DIE_IF(lenet_eval_f32(&model, test, labels, n_test, o.threads, float_pred,
+                          NULL, &fe));
+    printf("\n## Float baseline\n\n");
+    printf("CIFAR-10 (JPEG-decoded copy), %lld test images: float accuracy %.2f %%\n",
+           (long long)n_test, pct(&fe));
+
+    /* ---- Stage 1: weights only, fake-quantized ---- */
+    printf("\n## Stage 1: weights only (fake-quantized int8, activations float)\n\n");
+    printf("| weight range | granularity | accuracy | vs float | agreement with float |\n");
+    printf("|---|---|---:|---:|---:|\n");
+    const struct {
+        int32_t method;
+        int symmetric;
+        const char *label;
+    } wranges[] = {{TQ_RANGE_MINMAX, 0, "min/max (asymmetric)"},
+                   {TQ_RANGE_ABSMAX, 1, "[-max, max] (abs-max, symmetric)"},
+                   {TQ_RANGE_KSIGMA, 1, "3-sigma (symmetric)"}};
+    for (size_t r = 0; r < sizeof wranges / sizeof wranges[0]; ++r) {
+        for (int pc = 0; pc < 2; ++pc) {
+            const lenet_wq_config wc = {pc, wranges[r].method, 3.0,
+                                        wranges[r].symmetric};
+            lenet_f32_copy(&fq, &model);
+            DIE_IF(lenet_fake_quant_weights(&fq, &wc));
+            DIE_IF(lenet_eval_f32(&fq, test, labels, n_test, o.threads, NULL,
+                                  float_pred, &e));
+            printf("| %s | %s | %.2f %% | %+.2f pp | %.2f %% |\n",
+                   wranges[r].label, pc ? "per channel" : "per tensor", pct(&e),
+                   pct(&e) - pct(&fe), 100.0 * (double)e.agree / (double)e.images);
+        }
+    }
+
+    /* ---- Stage 2: calibration ---- */
+    float *calib_images = NULL;
+    lenet_calib calib;
+    DIE_IF(load_calibration(&o, &calib_images));
+    DIE_IF(lenet_calib_collect(&model, calib_images, o.calib, &calib));
+    printf("\n## Stage 2: activation statistics on %lld calibration images (%s)\n\n",
+           (long long)o.calib,
+           o.spread ? "spread over all five training batches"
+                    : "the first images of data_batch_1");
+    print_stats_header("tensor");
+    static const char *tensor_names[LENET_TENSORS] = {"input", "pool1", "pool2",
+                                                      "fc1", "fc2", "logits"};
+    for (int t = 0; t < LENET_TENSORS; ++t)
+        print_stats_row(tensor_names[t], &calib.stats[t]);
+
+    /* ---- Stage 2: integer-only inference per range method ---- */
+    const lenet_wq_config wq = {1, TQ_RANGE_ABSMAX, 0.0, 1};
+    printf("\nWeights: int8 symmetric [-127, 127], abs-max, per output channel "
+           "(fc3 per tensor, so that its int32 accumulators share one scale).\n"
+           "Activations: int8 asymmetric per tensor (abs-max: symmetric). "
+           "Prediction: argmax of fc3's int32 accumulators.\n\n");
+    printf("| activation range | pool1 | pool2 | fc1 | fc2 | logits | int8 accuracy | vs float | agreement | int8-logit ties |\n");
+    printf("|---|---|---|---|---|---|---:|---:|---:|---:|\n");
+    const int32_t methods[] = {TQ_RANGE_MINMAX, TQ_RANGE_ABSMAX, TQ_RANGE_KSIGMA,
+                               TQ_RANGE_PERCENTILE, TQ_RANGE_MSE, TQ_RANGE_KL};
+    double best_acc = -1;
+    int32_t best_method = TQ_RANGE_MINMAX;
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; ++i) {
+        const tq_range_config rc = {methods[i], 0, 3.0, 99.99};
+        q.rounding = TQ_ROUND_DOUBLE;
+        DIE_IF(lenet_quantize_weights(&model, &wq, &q));
+        DIE_IF(lenet_calib_apply(&calib, &rc, methods[i] == TQ_RANGE_ABSMAX, &q));
+        DIE_IF(lenet_finish_s8(&model, &q));
+        DIE_IF(lenet_eval_s8(&q, test, labels, n_test, o.threads, NULL,
+                             float_pred, &e));
+        printf("| %s |", method_name(methods[i]));
+        for (int t = 1; t < LENET_TENSORS; ++t) {
+            const double lo = q.a_scale[t] * (-128 - q.a_zero[t]);
+            const double hi = q.a_scale[t] * (127 - q.a_zero[t]);
+            printf(" %.2f..%.2f |", lo, hi);
+        }
+        printf(" %.2f %% | %+.2f pp | %.2f %% | %.2f %% |\n", pct(&e),
+               pct(&e) - pct(&fe), 100.0 * (double)e.agree / (double)e.images,
+               100.0 * (double)e.int8_ties / (double)e.images);
+        if (pct(&e) > best_acc)
+            best_acc = pct(&e), best_method = methods[i];
+    }
+
+    /* ---- the best model: save, reload, compare bit for bit ---- */
+    const tq_range_config best = {best_method, 0, 3.0, 99.99};
+    DIE_IF(lenet_quantize_weights(&model, &wq, &q));
+    DIE_IF(lenet_calib_apply(&calib, &best, best_method == TQ_RANGE_ABSMAX, &q));
+    DIE_IF(lenet_finish_s8(&model, &q));
+    DIE_IF(lenet_save_s8(o.save, &q));
+    DIE_IF(lenet_load_s8(o.save, &q2));
+    uint8_t *p1 = malloc((size_t)n_test), *p2 = malloc((size_t)n_test);
+    lenet_eval e1, e2;
+    DIE_IF(lenet_eval_s8(&q, test, labels, n_test, o.threads, p1, NULL, &e1));
+    DIE_IF(lenet_eval_s8(&q2, test, labels, n_test, o.threads, p2, p1, &e2));
+    printf("\nBest activation range: %s (%.2f %%). Saved to %s and reloaded: "
+           "%lld of %lld predictions identical.\n",
+           method_name(best_method), pct(&e1), o.save, (long long)e2.agree,
+           (long long)n_test);
+
+    memory_table(&model);
+
+    /* ---- time per image, one thread ---- */
+    DIE_IF(lenet_eval_f32(&model, test, labels, n_test, 1, NULL, NULL, &fe));
+    DIE_IF(lenet_eval_s8(&q, test, labels, n_test, 1, NULL, NULL, &e));
+    printf("\n## Time per image (one thread, kernel path %s; informative)\n\n",
+           tq_kernel_path());
+    printf("f32: %.1f us   int8 (incl. quantizing the input): %.1f us\n",
+           1e6 * fe.seconds / (double)n_test, 1e6 * e.seconds / (double)n_test);
+
+    lenet_calib_free(&calib);
+    free(calib_images), free(test), free(labels), free(float_pred), free(p1), free(p2);
+    return e2.agree == n_test ? 0 : 1;
+}

@@ -205,7 +205,8 @@ TQ_API tq_status tq_nhwc_to_nchw(const tq_tensor *in, tq_tensor *out);
 TQ_API tq_status tq_oihw_to_ohwi(const tq_tensor *in, tq_tensor *out);
 
 /** @brief Convert PyTorch depthwise weights {C·M, 1, H, W} to tinyq's
- *  depthwise layout {1, H, W, C·M}. Buffers must not overlap. */
+ *  depthwise layout {1, H, W, C·M}. Same rules as tq_nchw_to_nhwc(), and
+ *  #TQ_ERR_SHAPE unless the input's second extent is 1. */
 TQ_API tq_status tq_oihw_to_dw(const tq_tensor *in, tq_tensor *out);
 
 /** @} */
@@ -221,7 +222,10 @@ TQ_API tq_status tq_oihw_to_dw(const tq_tensor *in, tq_tensor *out);
 
 /** @brief A streaming accumulator of count, min, max, mean and the sum of
  *  squared deviations. Plain data: zero it with tq_stats_init(), copy it
- *  freely. */
+ *  freely. Every function taking one returns #TQ_ERR_PARAM (and changes
+ *  nothing) for an accumulator with count > 0 whose fields are not finite,
+ *  whose m2 is negative or whose min exceeds its max, and #TQ_ERR_OVERFLOW
+ *  where the count would pass UINT64_MAX. */
 typedef struct tq_stats {
     uint64_t count; /**< Number of values seen. */
     double min;     /**< Smallest value (meaningless while count == 0). */
@@ -299,16 +303,23 @@ typedef struct tq_histogram {
 TQ_API tq_status tq_histogram_init(tq_histogram *h, uint64_t *bins,
                                    uint32_t nbins, double lo, double hi);
 
-/** @brief Count @p n float values. #TQ_ERR_NOT_FINITE leaves @p h unchanged. */
+/** @brief Count @p n float values. A value v in [lo, hi] goes to the
+ *  largest bin i < nbins with lo + i·w <= v (edges computed in double), so
+ *  values exactly on an edge start the next bin and hi is in the last.
+ *  #TQ_ERR_NOT_FINITE leaves @p h unchanged. */
 TQ_API tq_status tq_histogram_add_f32(tq_histogram *h, const float *x,
                                       size_t n);
 
-/** @brief Total number of values counted, in range or not. */
+/** @brief Total number of values counted, in range or not (0 for NULL;
+ *  saturates at UINT64_MAX rather than wrapping). */
 TQ_API uint64_t tq_histogram_total(const tq_histogram *h);
 
 /** @brief The value below which @p percent % of the counted values lie,
  *  interpolating linearly inside a bin (values outside [lo, hi] count as
- *  lo or hi). @param percent in [0, 100]. #TQ_ERR_EMPTY with no data. */
+ *  lo or hi). The rank percent/100 · total is located in the first
+ *  non-empty bin that reaches it, so empty bins are never returned into.
+ *  @param percent in [0, 100], else #TQ_ERR_PARAM (also for NaN).
+ *  #TQ_ERR_EMPTY with no data. */
 TQ_API tq_status tq_histogram_percentile(const tq_histogram *h,
                                          double percent, double *value);
 
@@ -516,6 +527,8 @@ TQ_API tq_status tq_s8_activation_range(int32_t act, float scale,
 /** @defgroup tq_f32_sec f32 kernels
  *  The float path: reference kernels, NHWC. Shapes are given as ::tq_dims;
  *  every kernel checks that they agree and returns #TQ_ERR_SHAPE otherwise.
+ *  An output may not overlap an input, the bias or the scratch
+ *  (#TQ_ERR_ALIAS), except where a kernel allows exact aliasing.
  *  @{ */
 /* ======================================================================== */
 
@@ -534,7 +547,8 @@ typedef struct tq_f32_act {
     float max; /**< Upper clamp (+INFINITY for none). */
 } tq_f32_act;
 
-/** @brief The clamp of a ::tq_activation. #TQ_ERR_PARAM for other values. */
+/** @brief The clamp of a ::tq_activation: none is [−inf, +inf], ReLU
+ *  [0, +inf], ReLU6 [0, 6]. #TQ_ERR_PARAM for other values. */
 TQ_API tq_status tq_f32_act_from(int32_t act, tq_f32_act *out);
 
 /** @brief Geometry of a convolution (conv2d, depthwise, and the fused conv).
@@ -577,27 +591,36 @@ TQ_API tq_status tq_conv_output_size(int32_t in, int32_t k, int32_t stride,
 
 /** @brief C = act(A · Bᵀ + bias) with A [m][k] (row stride lda), B [n][k]
  *  (row stride ldb), C [m][n] (row stride ldc), bias [n] or NULL.
- *  m, n, k >= 0 (an empty product writes only the bias); lda, ldb >= k,
- *  ldc >= n. @p act may be NULL (no clamp). */
+ *  m, n, k >= 0 (k == 0 writes the clamped bias, or 0; m or n == 0 writes
+ *  nothing); lda, ldb >= k, ldc >= n, else #TQ_ERR_SHAPE. A matrix pointer
+ *  may be NULL only when that matrix has no element. Columns of C past n
+ *  are not touched. @p act may be NULL (no clamp). */
 TQ_API tq_status tq_f32_gemm(int32_t m, int32_t n, int32_t k, const float *a,
                              int32_t lda, const float *b, int32_t ldb,
                              const float *bias, const tq_f32_act *act,
                              float *c, int32_t ldc);
 
-/** @brief Bytes of scratch tq_f32_conv2d() needs for these shapes. */
+/** @brief Bytes of scratch tq_f32_conv2d() needs for these shapes: 0 for
+ *  a 1x1, stride-1, unpadded, single-group convolution (which reads the
+ *  input directly), else the im2col rows of a block of up to 32 output
+ *  pixels: min(32, N·OH·OW) · KH · KW · Cin/groups floats plus
+ *  alignof(float) − 1 bytes of alignment slack. Validates the shapes as
+ *  tq_f32_conv2d() does. */
 TQ_API tq_status tq_f32_conv2d_scratch_size(const tq_conv_params *conv,
                                             const tq_dims *in_dims,
                                             const tq_dims *filter_dims,
                                             const tq_dims *out_dims,
                                             size_t *bytes);
 
-/** @brief 2-D convolution, NHWC.
+/** @brief 2-D convolution, NHWC. Padded taps count as 0.
  *  @param in_dims      {N, H, W, Cin}
  *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
  *  @param bias         Cout values or NULL
  *  @param act          output clamp or NULL
  *  @param out_dims     {N, OH, OW, Cout}
- *  @param scratch      at least tq_f32_conv2d_scratch_size() bytes */
+ *  @param scratch      at least tq_f32_conv2d_scratch_size() bytes, any
+ *                      alignment (#TQ_ERR_BUFFER_TOO_SMALL if fewer; may
+ *                      be NULL when the query gave 0) */
 TQ_API tq_status tq_f32_conv2d(const tq_conv_params *conv,
                                const tq_dims *in_dims, const float *in,
                                const tq_dims *filter_dims, const float *filter,
@@ -625,38 +648,50 @@ TQ_API tq_status tq_f32_fully_connected(int32_t batch, int32_t in_features,
                                         const float *weights, const float *bias,
                                         const tq_f32_act *act, float *out);
 
-/** @brief Max pool, NHWC; padded taps are ignored. */
+/** @brief Max pool, NHWC; padded taps are ignored, then the clamp @p act
+ *  (NULL: none). Ties keep the first tap in row-major window order. */
 TQ_API tq_status tq_f32_max_pool(const tq_pool_params *pool,
                                  const tq_dims *in_dims, const float *in,
                                  const tq_f32_act *act, const tq_dims *out_dims,
                                  float *out);
 
-/** @brief Average pool, NHWC; divides by the number of non-padded taps. */
+/** @brief Average pool, NHWC; divides the sum of the non-padded taps by
+ *  their count, then the clamp @p act (NULL: none). */
 TQ_API tq_status tq_f32_avg_pool(const tq_pool_params *pool,
                                  const tq_dims *in_dims, const float *in,
                                  const tq_f32_act *act, const tq_dims *out_dims,
                                  float *out);
 
 /** @brief Elementwise out = act(a + b) over @p n values; @p out may alias
- *  @p a or @p b exactly. */
+ *  @p a or @p b exactly (a partial overlap is #TQ_ERR_ALIAS). n == 0 is a
+ *  no-op that accepts NULL pointers. */
 TQ_API tq_status tq_f32_add(size_t n, const float *a, const float *b,
                             const tq_f32_act *act, float *out);
 
 /** @brief Row-wise softmax of [rows][cols], computed stably (the row maximum
- *  is subtracted first). @p out may equal @p in. */
+ *  is subtracted first, the sum is taken in double). rows, cols >= 1.
+ *  @p out may equal @p in (a partial overlap is #TQ_ERR_ALIAS). Any NaN or
+ *  infinity (−inf included) in @p in gives #TQ_ERR_NOT_FINITE before
+ *  anything is written. */
 TQ_API tq_status tq_f32_softmax(int32_t rows, int32_t cols, const float *in,
                                 float *out);
 
-/** @brief Bytes of scratch tq_f32_conv2d_relu_maxpool2() needs. */
+/** @brief Bytes of scratch tq_f32_conv2d_relu_maxpool2() needs: the im2col
+ *  rows and conv outputs of a block of up to 8 pooled pixels of one row,
+ *  4 · min(8, OW/2) · (KH · KW · Cin + Cout) floats plus alignof(float) − 1
+ *  bytes of alignment slack. */
 TQ_API tq_status tq_f32_conv2d_relu_maxpool2_scratch_size(
     const tq_conv_params *conv, const tq_dims *in_dims,
     const tq_dims *filter_dims, const tq_dims *out_dims, size_t *bytes);
 
 /** @brief The lab's Stage 3 fusion: conv2d (groups must be 1), then ReLU
  *  (or the clamp @p act, NULL meaning ReLU), then a 2x2 max pool of stride 2
- *  without padding, writing only the pooled output.
+ *  without padding, writing only the pooled output. Bit-identical to
+ *  tq_f32_conv2d() with the same clamp followed by tq_f32_max_pool().
+ *  groups > 1 is #TQ_ERR_UNSUPPORTED.
  *  @param out_dims {N, floor(OH / 2), floor(OW / 2), Cout} where OH, OW are
- *                  the convolution's output extents. */
+ *                  the convolution's output extents (so OH or OW of 1 is
+ *                  #TQ_ERR_SHAPE). */
 TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
     const tq_conv_params *conv, const tq_dims *in_dims, const float *in,
     const tq_dims *filter_dims, const float *filter, const float *bias,
@@ -835,7 +870,9 @@ TQ_API const char *tq_kernel_path(void);
 /* ======================================================================== */
 
 /** @brief Allocate a tensor's memory (64-byte aligned, zeroed) and fill the
- *  descriptor. Release it with tq_tensor_free(). */
+ *  descriptor. Release it with tq_tensor_free(). An empty tensor still gets
+ *  a (non-NULL) block. On failure @p t is untouched.
+ *  @return the errors of tq_tensor_init(), or #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_tensor_alloc(tq_tensor *t, int32_t dtype, int32_t ndim,
                                  const int64_t *shape);
 

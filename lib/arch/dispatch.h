@@ -11,7 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* C[i][j] = sum_p A[i][p] * B[j][p] for i < m, j < n, p < k (raw int32 sums,
+/* Contract shared by every path: each C element must depend only on its A
+ * row, its B row and k -- never on m, n, the tile it falls in or the leading
+ * dimensions. The fused conv+pool kernels compute a subset of a conv's
+ * pixels and rely on getting the very same bits (f32 included).
+ *
+ * C[i][j] = sum_p A[i][p] * B[j][p] for i < m, j < n, p < k (raw int32 sums,
  * no offsets): A rows are pixels, B rows are output channels. m, n >= 1,
  * 1 <= k <= TQ_S8_MAX_REDUCTION, so no sum overflows (|a·b| <= 2^14). */
 typedef void (*tq__s8_gemm_fn)(int32_t m, int32_t n, int32_t k,

@@ -722,25 +722,32 @@ TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
 /** @brief Raw int32 GEMM: C = (A + a_offset) · (B + b_offset)ᵀ + bias, with
  *  A [m][k] (lda), B [n][k] (ldb), C [m][n] (ldc), bias [n] or NULL.
  *  Offsets in [−128, 128] (e.g. −zero point); k <= #TQ_S8_MAX_REDUCTION.
- *  Sums that would leave int32 (only through the bias) saturate. */
+ *  m, n, k >= 0 (k == 0 gives the bias alone); lda, ldb >= k, ldc >= n;
+ *  a pointer may be NULL only when its matrix is empty. Sums that would
+ *  leave int32 saturate: through the bias, or (−256)² · 2^15 = 2^31 when
+ *  both offsets are −128 at the longest reduction. C must not overlap A,
+ *  B or the bias (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_gemm_s32(int32_t m, int32_t n, int32_t k,
                                 const int8_t *a, int32_t lda, int32_t a_offset,
                                 const int8_t *b, int32_t ldb, int32_t b_offset,
                                 const int32_t *bias, int32_t *c, int32_t ldc);
 
-/** @brief Bytes of scratch tq_s8_gemm() needs. */
+/** @brief Bytes of scratch tq_s8_gemm() needs (0 in this version: its
+ *  blocks live on the stack, about 1.2 KiB). */
 TQ_API tq_status tq_s8_gemm_scratch_size(int32_t m, int32_t n, int32_t k,
                                          size_t *bytes);
 
 /** @brief Requantized GEMM: as tq_s8_gemm_s32(), then the output stage @p os
- *  per column (output channel = column of C). */
+ *  per column (output channel = column of C). Same argument rules; @p os
+ *  is always validated. */
 TQ_API tq_status tq_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
                             int32_t lda, int32_t a_offset, const int8_t *b,
                             int32_t ldb, int32_t b_offset, const int32_t *bias,
                             const tq_s8_output *os, int8_t *c, int32_t ldc,
                             void *scratch, size_t scratch_bytes);
 
-/** @brief Bytes of scratch tq_s8_conv2d() needs for these shapes. */
+/** @brief Bytes of scratch tq_s8_conv2d() needs for these shapes (includes
+ *  3 bytes of slack so that any scratch pointer can be aligned). */
 TQ_API tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
                                            const tq_dims *in_dims,
                                            const tq_dims *filter_dims,
@@ -753,7 +760,11 @@ TQ_API tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
  *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}; weights symmetric
  *  @param bias         Cout int32 values at scale s_in · s_w[c], or NULL
  *  @param os           output stage; per_channel entries are per Cout
- *  @param out_dims     {N, OH, OW, Cout} */
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @return also #TQ_ERR_OVERFLOW when KH·KW·Cin/groups exceeds
+ *          #TQ_S8_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL for a short
+ *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in
+ *          or each other. */
 TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
                               const tq_dims *in_dims, const int8_t *in,
                               int32_t input_offset, const tq_dims *filter_dims,
@@ -764,7 +775,9 @@ TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
 
 /** @brief int8 depthwise convolution, channel multiplier M = Cout / Cin
  *  (output channel oc = ic·M + m), TFLite DEPTHWISE_CONV_2D semantics.
- *  @param filter_dims {1, KH, KW, Cout}; conv->groups is ignored. */
+ *  @param filter_dims {1, KH, KW, Cout}; conv->groups is ignored.
+ *  KH·KW must not exceed #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW); @p out
+ *  must not overlap @p in (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
                                         const tq_dims *in_dims,
                                         const int8_t *in, int32_t input_offset,
@@ -779,7 +792,9 @@ TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
  *  + bias[o], then @p os (per tensor, or per output feature).
  *  @param weight_offset −zero point of the weights, [−128, 128]; 0 for
  *                       TFLite's symmetric weights (ONNX QLinearMatMul
- *                       and gemmlowp may use others) */
+ *                       and gemmlowp may use others)
+ *  batch, in_features, out_features >= 1 and in_features <=
+ *  #TQ_S8_MAX_REDUCTION; @p out must not overlap @p in or @p weights. */
 TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
                                        int32_t out_features, const int8_t *in,
                                        int32_t input_offset,
@@ -789,7 +804,8 @@ TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
                                        const tq_s8_output *os, int8_t *out);
 
 /** @brief int8 max pool: maximum over the non-padded taps, then the clamp
- *  [act_min, act_max]; the output keeps the input's scale and zero point. */
+ *  [act_min, act_max] (−128 <= act_min <= act_max <= 127); the output keeps
+ *  the input's scale and zero point. @p out must not overlap @p in. */
 TQ_API tq_status tq_s8_max_pool(const tq_pool_params *pool,
                                 const tq_dims *in_dims, const int8_t *in,
                                 int32_t act_min, int32_t act_max,
@@ -820,19 +836,25 @@ typedef struct tq_s8_add_params {
     int32_t rounding;          /**< A ::tq_rounding. */
 } tq_s8_add_params;
 
-/** @brief Derive ::tq_s8_add_params as TFLite's Prepare does. */
+/** @brief Derive ::tq_s8_add_params as TFLite's Prepare does. Scales > 0
+ *  and finite, zero points in [−128, 127]. An output multiplier >= 1 (which
+ *  TFLite refuses) gets a positive output_shift; one needing a shift over
+ *  #TQ_SHIFT_MAX gives #TQ_ERR_PARAM. */
 TQ_API tq_status tq_s8_add_params_from_scales(
     float scale1, int32_t zero_point1, float scale2, int32_t zero_point2,
     float scale_out, int32_t zero_point_out, int32_t act_min, int32_t act_max,
     int32_t rounding, tq_s8_add_params *params);
 
 /** @brief int8 elementwise add of @p n values with TFLite ADD semantics;
- *  @p out may alias @p a or @p b exactly. */
+ *  @p out may alias @p a or @p b exactly (other overlaps: #TQ_ERR_ALIAS).
+ *  @p params are validated: input shifts in [#TQ_SHIFT_MIN, 0], left_shift
+ *  in [0, 20], offsets and clamp as tq_s8_add_params_from_scales() gives. */
 TQ_API tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
                            const tq_s8_add_params *params, int8_t *out);
 
 /** @brief Quantize @p n floats to int8 as TFLite's QUANTIZE:
- *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero. */
+ *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero.
+ *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written). */
 TQ_API tq_status tq_s8_quantize_f32(size_t n, const float *in, float scale,
                                     int32_t zero_point, int8_t *out);
 

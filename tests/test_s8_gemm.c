@@ -1,2 +1,542 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * Tests of the int8 GEMMs (raw int32 and requantized) against an int64
+ * oracle written here from docs/int8-arithmetic.md.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tinyq.h"
+
+#define SENT8 ((int8_t)0x5A)
+#define SENT32 ((int32_t)0x5A5A5A5A)
+
+/* ---- oracle: the TFLite formulas in int64, independent of the library --- */
+
+static int64_t o_sat32(int64_t x)
+{
+    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x);
+}
+
+static int64_t o_srdhm(int64_t a, int64_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    const int64_t ab = a * b;
+    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
+    return (ab + nudge) / (INT64_C(1) << 31);
+}
+
+static int64_t o_rdbpot(int64_t x, int e)
+{
+    const int64_t mask = (INT64_C(1) << e) - 1;
+    const int64_t rem = x & mask;
+    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (rem > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier; the left shift saturates to int32 (tinyq's
+ * documented choice where TFLite's int32 product would overflow). */
+static int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
+{
+    if (rounding == TQ_ROUND_SINGLE) {
+        const int total = 31 - shift;
+        return o_sat32((x * m + (INT64_C(1) << (total - 1))) >> total);
+    }
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
+}
+
+static int8_t o_output(int64_t acc, int64_t m, int shift, int rounding,
+                       int zp, int lo, int hi)
+{
+    int64_t v = o_requant(acc, m, shift, rounding) + zp;
+    if (v < lo)
+        v = lo;
+    if (v > hi)
+        v = hi;
+    return (int8_t)v;
+}
+
+/* Σ (a + ao)(b + bo) + bias, saturated to int32. */
+static int64_t o_acc(int k, const int8_t *a, int ao, const int8_t *b, int bo,
+                     const int32_t *bias, int j)
+{
+    int64_t s = 0;
+    for (int p = 0; p < k; ++p)
+        s += ((int64_t)a[p] + ao) * ((int64_t)b[p] + bo);
+    if (bias)
+        s += bias[j];
+    return o_sat32(s);
+}
+
+/* ---- random problems ---------------------------------------------------- */
+
+typedef struct problem {
+    int m, n, k, lda, ldb, ldc, ao, bo;
+    int8_t *a, *b;
+    int32_t *bias; /* NULL or n values */
+} problem;
+
+static int pick_offset(tt_rng *r)
+{
+    switch (tt_int(r, 0, 5)) {
+    case 0: return -128;
+    case 1: return 128;
+    case 2: return 0;
+    default: return tt_int(r, -128, 128);
+    }
+}
+
+static void make_problem(tt_rng *r, problem *p)
+{
+    p->m = tt_int(r, 1, 70);
+    p->n = tt_int(r, 1, 70);
+    p->k = tt_int(r, 1, 70);
+    if (tt_int(r, 0, 1)) { /* favour odd sizes */
+        p->m |= 1;
+        p->n |= 1;
+        p->k |= 1;
+    }
+    p->lda = p->k + tt_int(r, 0, 3);
+    p->ldb = p->k + tt_int(r, 0, 3);
+    p->ldc = p->n + tt_int(r, 0, 3);
+    p->ao = pick_offset(r);
+    p->bo = pick_offset(r);
+    p->a = malloc((size_t)p->m * p->lda);
+    p->b = malloc((size_t)p->n * p->ldb);
+    assert_non_null(p->a);
+    assert_non_null(p->b);
+    tt_fill_s8(r, p->a, (size_t)p->m * p->lda, -128, 127);
+    tt_fill_s8(r, p->b, (size_t)p->n * p->ldb, -128, 127);
+    p->bias = NULL;
+    if (tt_int(r, 0, 2)) {
+        p->bias = malloc((size_t)p->n * sizeof(int32_t));
+        assert_non_null(p->bias);
+        const int big = tt_int(r, 0, 3) == 0; /* push sums past int32 */
+        for (int j = 0; j < p->n; ++j)
+            p->bias[j] = big ? (tt_int(r, 0, 1) ? INT32_MAX - tt_int(r, 0, 1000)
+                                                : INT32_MIN + tt_int(r, 0, 1000))
+                             : tt_int(r, -100000, 100000);
+    }
+}
+
+static void free_problem(problem *p)
+{
+    free(p->a);
+    free(p->b);
+    free(p->bias);
+}
+
+/* ---- raw int32 GEMM ------------------------------------------------------ */
+
+static void test_gemm_s32_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5eed0001u};
+    int saturated = 0;
+    for (int iter = 0; iter < 150; ++iter) {
+        problem p;
+        make_problem(&r, &p);
+        const size_t csz = (size_t)p.m * p.ldc;
+        int32_t *c = malloc(csz * sizeof(int32_t));
+        assert_non_null(c);
+        for (size_t i = 0; i < csz; ++i)
+            c[i] = SENT32;
+        assert_int_equal(tq_s8_gemm_s32(p.m, p.n, p.k, p.a, p.lda, p.ao, p.b,
+                                        p.ldb, p.bo, p.bias, c, p.ldc),
+                         TQ_OK);
+        for (int i = 0; i < p.m; ++i) {
+            for (int j = 0; j < p.ldc; ++j) {
+                const int32_t got = c[(size_t)i * p.ldc + j];
+                if (j >= p.n) {
+                    if (got != SENT32)
+                        fail_msg("iter %d: padding written at %d,%d", iter, i, j);
+                    continue;
+                }
+                const int64_t want =
+                    o_acc(p.k, p.a + (size_t)i * p.lda, p.ao,
+                          p.b + (size_t)j * p.ldb, p.bo, p.bias, j);
+                saturated += want == INT32_MAX || want == INT32_MIN;
+                if (got != want)
+                    fail_msg("iter %d m=%d n=%d k=%d ao=%d bo=%d bias=%s: "
+                             "C[%d][%d] = %d, want %lld",
+                             iter, p.m, p.n, p.k, p.ao, p.bo,
+                             p.bias ? "yes" : "NULL", i, j, got,
+                             (long long)want);
+            }
+        }
+        free(c);
+        free_problem(&p);
+    }
+    assert_true(saturated > 0);
+}
+
+/* Fill a per-channel or per-tensor output stage at random. */
+typedef struct stage {
+    int32_t mult[80], shift[80];
+    tq_s8_output os;
+} stage;
+
+static void make_stage(tt_rng *r, int channels, stage *s)
+{
+    const int per_channel = tt_int(r, 0, 1);
+    const int count = per_channel ? channels : 1;
+    for (int i = 0; i < count; ++i) {
+        switch (tt_int(r, 0, 7)) {
+        case 0: s->mult[i] = 0; break;
+        case 1: s->mult[i] = INT32_MAX; break;
+        case 2: s->mult[i] = 1 << 30; break;
+        default: s->mult[i] = tt_int(r, 1 << 30, INT32_MAX);
+        }
+        /* Mostly typical right shifts; some that saturate; some left. */
+        switch (tt_int(r, 0, 5)) {
+        case 0: s->shift[i] = tt_int(r, 1, 4); break;
+        case 1: s->shift[i] = tt_int(r, -31, -20); break;
+        case 2: s->shift[i] = tt_int(r, -3, 0); break;
+        default: s->shift[i] = tt_int(r, -16, -6);
+        }
+    }
+    s->os.multiplier = s->mult;
+    s->os.shift = s->shift;
+    s->os.per_channel = per_channel;
+    s->os.rounding = tt_int(r, 0, 1) ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
+    s->os.output_offset = tt_int(r, 0, 3) == 0 ? (tt_int(r, 0, 1) ? -128 : 127)
+                                               : tt_int(r, -128, 127);
+    switch (tt_int(r, 0, 3)) {
+    case 0: /* ReLU-like */
+        s->os.act_min = s->os.output_offset;
+        s->os.act_max = 127;
+        break;
+    case 1:
+        s->os.act_min = tt_int(r, -128, 0);
+        s->os.act_max = tt_int(r, s->os.act_min, 127);
+        break;
+    default:
+        s->os.act_min = -128;
+        s->os.act_max = 127;
+    }
+}
+
+static int8_t o_stage(const stage *s, int64_t acc, int ch)
+{
+    const int i = s->os.per_channel ? ch : 0;
+    return o_output(acc, s->mult[i], s->shift[i], s->os.rounding,
+                    s->os.output_offset, s->os.act_min, s->os.act_max);
+}
+
+static void test_gemm_s8_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5eed0002u};
+    int lo = 0, hi = 0, mid = 0, rounding_seen[2] = {0, 0}, pc_seen[2] = {0, 0};
+    for (int iter = 0; iter < 200; ++iter) {
+        problem p;
+        stage s;
+        make_problem(&r, &p);
+        make_stage(&r, p.n, &s);
+        rounding_seen[s.os.rounding]++;
+        pc_seen[s.os.per_channel]++;
+        size_t scratch_bytes = 1;
+        assert_int_equal(tq_s8_gemm_scratch_size(p.m, p.n, p.k, &scratch_bytes),
+                         TQ_OK);
+        void *scratch = scratch_bytes ? malloc(scratch_bytes) : NULL;
+        const size_t csz = (size_t)p.m * p.ldc;
+        int8_t *c = malloc(csz);
+        assert_non_null(c);
+        memset(c, SENT8, csz);
+        assert_int_equal(tq_s8_gemm(p.m, p.n, p.k, p.a, p.lda, p.ao, p.b, p.ldb,
+                                    p.bo, p.bias, &s.os, c, p.ldc, scratch,
+                                    scratch_bytes),
+                         TQ_OK);
+        for (int i = 0; i < p.m; ++i) {
+            for (int j = 0; j < p.ldc; ++j) {
+                const int8_t got = c[(size_t)i * p.ldc + j];
+                if (j >= p.n) {
+                    if (got != SENT8)
+                        fail_msg("iter %d: padding written at %d,%d", iter, i, j);
+                    continue;
+                }
+                const int64_t acc =
+                    o_acc(p.k, p.a + (size_t)i * p.lda, p.ao,
+                          p.b + (size_t)j * p.ldb, p.bo, p.bias, j);
+                const int8_t want = o_stage(&s, acc, j);
+                lo += want == -128;
+                hi += want == 127;
+                mid += want > -128 && want < 127;
+                if (got != want)
+                    fail_msg("iter %d m=%d n=%d k=%d ao=%d bo=%d pc=%d rnd=%d: "
+                             "C[%d][%d] = %d, want %d (acc %lld)",
+                             iter, p.m, p.n, p.k, p.ao, p.bo, s.os.per_channel,
+                             s.os.rounding, i, j, got, want, (long long)acc);
+            }
+        }
+        free(scratch);
+        free(c);
+        free_problem(&p);
+    }
+    /* The stages must have exercised both saturation ends and the middle. */
+    assert_true(lo > 0 && hi > 0 && mid > 100);
+    assert_true(rounding_seen[0] > 0 && rounding_seen[1] > 0);
+    assert_true(pc_seen[0] > 0 && pc_seen[1] > 0);
+}
+
+/* ---- the reduction limit -------------------------------------------------- */
+
+static void test_gemm_max_reduction(void **state)
+{
+    (void)state;
+    const int k = TQ_S8_MAX_REDUCTION;
+    const int m = 3, n = 4;
+    int8_t *a = malloc((size_t)m * k), *b = malloc((size_t)n * k);
+    assert_non_null(a);
+    assert_non_null(b);
+    /* Rows of constant extremes plus one random row. */
+    const int8_t arow[3] = {-128, 127, 0};
+    const int8_t brow[4] = {-128, 127, -128, 0};
+    tt_rng r = {0x5eed0003u};
+    for (int i = 0; i < m; ++i)
+        memset(a + (size_t)i * k, arow[i], (size_t)k);
+    for (int j = 0; j < n; ++j)
+        memset(b + (size_t)j * k, brow[j], (size_t)k);
+    tt_fill_s8(&r, a + 2 * (size_t)k, (size_t)k, -128, 127);
+    const int offsets[5] = {-128, 128, 0, -127, 127};
+    int32_t c[12];
+    int8_t c8[12];
+    int32_t mult = 1 << 30, shift = -24;
+    tq_s8_output os = {&mult, &shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    int saw_max = 0;
+    for (int oa = 0; oa < 5; ++oa) {
+        for (int ob = 0; ob < 5; ++ob) {
+            const int ao = offsets[oa], bo = offsets[ob];
+            assert_int_equal(tq_s8_gemm_s32(m, n, k, a, k, ao, b, k, bo, NULL,
+                                            c, n),
+                             TQ_OK);
+            assert_int_equal(tq_s8_gemm(m, n, k, a, k, ao, b, k, bo, NULL, &os,
+                                        c8, n, NULL, 0),
+                             TQ_OK);
+            for (int i = 0; i < m; ++i)
+                for (int j = 0; j < n; ++j) {
+                    const int64_t want = o_acc(k, a + (size_t)i * k, ao,
+                                               b + (size_t)j * k, bo, NULL, j);
+                    /* (-128 - 128)^2 · 2^15 = 2^31: the one sum that
+                     * saturates without a bias. */
+                    saw_max += want == INT32_MAX;
+                    if (c[i * n + j] != want)
+                        fail_msg("ao=%d bo=%d C[%d][%d]=%d want %lld", ao, bo,
+                                 i, j, c[i * n + j], (long long)want);
+                    const int8_t w8 = o_output(want, mult, shift,
+                                               TQ_ROUND_DOUBLE, 0, -128, 127);
+                    if (c8[i * n + j] != w8)
+                        fail_msg("s8 ao=%d bo=%d C[%d][%d]=%d want %d", ao, bo,
+                                 i, j, c8[i * n + j], w8);
+                }
+        }
+    }
+    assert_true(saw_max > 0);
+
+    /* One more is refused before anything is written. */
+    for (int i = 0; i < 12; ++i)
+        c[i] = SENT32;
+    int8_t *a1 = malloc((size_t)k + 1), *b1 = malloc((size_t)k + 1);
+    assert_non_null(a1);
+    assert_non_null(b1);
+    memset(a1, 1, (size_t)k + 1);
+    memset(b1, 1, (size_t)k + 1);
+    assert_int_equal(tq_s8_gemm_s32(1, 1, k + 1, a1, k + 1, 0, b1, k + 1, 0,
+                                    NULL, c, 1),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(c[0], SENT32);
+    memset(c8, SENT8, sizeof c8);
+    assert_int_equal(tq_s8_gemm(1, 1, k + 1, a1, k + 1, 0, b1, k + 1, 0, NULL,
+                                &os, c8, 1, NULL, 0),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(c8[0], SENT8);
+    size_t bytes = 77;
+    assert_int_equal(tq_s8_gemm_scratch_size(1, 1, k + 1, &bytes),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(bytes, 77);
+    free(a1);
+    free(b1);
+    free(a);
+    free(b);
+}
+
+/* ---- empty products -------------------------------------------------------- */
+
+static void test_gemm_empty(void **state)
+{
+    (void)state;
+    const int32_t bias[3] = {5, -7, INT32_MAX};
+    int32_t c[6];
+    int8_t c8[6];
+    int32_t mult = 1 << 30, shift = 0;
+    tq_s8_output os = {&mult, &shift, 0, TQ_ROUND_DOUBLE, 3, -128, 127};
+
+    /* k == 0: the bias alone (offsets change nothing), A and B may be NULL. */
+    for (int i = 0; i < 6; ++i)
+        c[i] = SENT32;
+    assert_int_equal(tq_s8_gemm_s32(2, 3, 0, NULL, 0, 128, NULL, 0, -128, bias,
+                                    c, 3),
+                     TQ_OK);
+    for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 3; ++j)
+            assert_int_equal(c[i * 3 + j], bias[j]);
+    assert_int_equal(tq_s8_gemm_s32(2, 3, 0, NULL, 0, 5, NULL, 0, 5, NULL, c, 3),
+                     TQ_OK);
+    for (int i = 0; i < 6; ++i)
+        assert_int_equal(c[i], 0);
+    assert_int_equal(tq_s8_gemm(2, 3, 0, NULL, 0, 128, NULL, 0, 128, bias, &os,
+                                c8, 3, NULL, 0),
+                     TQ_OK);
+    for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 3; ++j)
+            assert_int_equal(c8[i * 3 + j],
+                             o_output(bias[j], mult, shift, TQ_ROUND_DOUBLE, 3,
+                                      -128, 127));
+
+    /* m == 0 or n == 0: nothing to write, C may be NULL. */
+    const int8_t one = 1;
+    assert_int_equal(tq_s8_gemm_s32(0, 3, 1, NULL, 1, 0, &one, 1, 0, bias, NULL,
+                                    3),
+                     TQ_OK);
+    assert_int_equal(tq_s8_gemm_s32(2, 0, 1, &one, 1, 0, NULL, 1, 0, NULL, NULL,
+                                    0),
+                     TQ_OK);
+    assert_int_equal(tq_s8_gemm(0, 0, 0, NULL, 0, 0, NULL, 0, 0, NULL, &os, NULL,
+                                0, NULL, 0),
+                     TQ_OK);
+    size_t bytes = 99;
+    assert_int_equal(tq_s8_gemm_scratch_size(0, 0, 0, &bytes), TQ_OK);
+    assert_int_equal(bytes, 0);
+}
+
+/* ---- bad inputs: specific status, nothing written -------------------------- */
+
+static void test_gemm_errors(void **state)
+{
+    (void)state;
+    int8_t a[16], b[16];
+    int32_t c[16];
+    int8_t c8[16];
+    memset(a, 1, sizeof a);
+    memset(b, 2, sizeof b);
+    int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {-2, -2};
+    const tq_s8_output good = {mult, shift, 1, TQ_ROUND_DOUBLE, 0, -128, 127};
+
+#define S32(st, ...)                                                         \
+    do {                                                                     \
+        for (int i_ = 0; i_ < 16; ++i_)                                      \
+            c[i_] = SENT32;                                                  \
+        assert_int_equal(tq_s8_gemm_s32(__VA_ARGS__), st);                   \
+        for (int i_ = 0; i_ < 16; ++i_)                                      \
+            assert_int_equal(c[i_], SENT32);                                 \
+    } while (0)
+    S32(TQ_ERR_SHAPE, -1, 2, 2, a, 2, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_SHAPE, 2, -1, 2, a, 2, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_SHAPE, 2, 2, -1, a, 2, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_SHAPE, 2, 2, 3, a, 2, 0, b, 3, 0, NULL, c, 2);
+    S32(TQ_ERR_SHAPE, 2, 2, 3, a, 3, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_SHAPE, 2, 3, 2, a, 2, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_NULL, 2, 2, 2, NULL, 2, 0, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_NULL, 2, 2, 2, a, 2, 0, NULL, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_PARAM, 2, 2, 2, a, 2, 129, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_PARAM, 2, 2, 2, a, 2, -129, b, 2, 0, NULL, c, 2);
+    S32(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 129, NULL, c, 2);
+    S32(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, -129, NULL, c, 2);
+    assert_int_equal(tq_s8_gemm_s32(2, 2, 2, a, 2, 0, b, 2, 0, NULL, NULL, 2),
+                     TQ_ERR_NULL);
+    /* C overlapping A or the bias. */
+    assert_int_equal(tq_s8_gemm_s32(2, 2, 2, (const int8_t *)c, 2, 0, b, 2, 0,
+                                    NULL, c, 2),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_gemm_s32(2, 2, 2, a, 2, 0, b, 2, 0, c + 1, c, 2),
+                     TQ_ERR_ALIAS);
+#undef S32
+
+#define S8(st, ...)                                                          \
+    do {                                                                     \
+        memset(c8, SENT8, sizeof c8);                                        \
+        assert_int_equal(tq_s8_gemm(__VA_ARGS__), st);                       \
+        for (int i_ = 0; i_ < 16; ++i_)                                      \
+            assert_int_equal(c8[i_], SENT8);                                 \
+    } while (0)
+    tq_s8_output os;
+    S8(TQ_ERR_SHAPE, 2, 2, 2, a, 1, 0, b, 2, 0, NULL, &good, c8, 2, NULL, 0);
+    S8(TQ_ERR_NULL, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, NULL, c8, 2, NULL, 0);
+    S8(TQ_ERR_NULL, 2, 2, 2, NULL, 2, 0, b, 2, 0, NULL, &good, c8, 2, NULL, 0);
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 200, b, 2, 0, NULL, &good, c8, 2, NULL, 0);
+    S8(TQ_ERR_OVERFLOW, 1, 1, TQ_S8_MAX_REDUCTION + 1, a, TQ_S8_MAX_REDUCTION + 1,
+       0, b, TQ_S8_MAX_REDUCTION + 1, 0, NULL, &good, c8, 1, NULL, 0);
+    os = good;
+    os.multiplier = NULL;
+    S8(TQ_ERR_NULL, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.shift = NULL;
+    S8(TQ_ERR_NULL, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    int32_t bad_m[2] = {1 << 30, -1}, bad_s[2] = {0, 31}, bad_s2[2] = {-32, 0};
+    os = good;
+    os.multiplier = bad_m; /* the second channel's multiplier is negative */
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.shift = bad_s;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.shift = bad_s2;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.per_channel = 2;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.rounding = 2;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.output_offset = 128;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.act_min = 5;
+    os.act_max = 4;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.act_min = -129;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    os = good;
+    os.act_max = 128;
+    S8(TQ_ERR_PARAM, 2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2, NULL, 0);
+    /* Per-tensor: only entry 0 is read, so a bad second entry is fine. */
+    os = good;
+    os.per_channel = 0;
+    os.multiplier = bad_m;
+    memset(c8, SENT8, sizeof c8);
+    assert_int_equal(tq_s8_gemm(2, 2, 2, a, 2, 0, b, 2, 0, NULL, &os, c8, 2,
+                                NULL, 0),
+                     TQ_OK);
+    S8(TQ_ERR_ALIAS, 2, 2, 2, c8 + 1, 2, 0, b, 2, 0, NULL, &good, c8, 2, NULL,
+       0);
+#undef S8
+    assert_int_equal(tq_s8_gemm_scratch_size(1, 1, 1, NULL), TQ_ERR_NULL);
+    size_t bytes = 5;
+    assert_int_equal(tq_s8_gemm_scratch_size(-1, 1, 1, &bytes), TQ_ERR_SHAPE);
+    assert_int_equal(bytes, 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_s32_random),
+        cmocka_unit_test(test_gemm_s8_random),
+        cmocka_unit_test(test_gemm_max_reduction),
+        cmocka_unit_test(test_gemm_empty),
+        cmocka_unit_test(test_gemm_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

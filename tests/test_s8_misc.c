@@ -1,2 +1,785 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * Tests of the remaining int8 kernels: fully connected, max / average
+ * pooling, ADD (and its parameters), quantize / dequantize. Every expected
+ * value comes from an oracle written here from docs/int8-arithmetic.md and
+ * TFLite's formulas, in int64 or double.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tinyq.h"
+
+#define SENT8 ((int8_t)0x5A)
+
+/* ---- requantization oracle ---------------------------------------------- */
+
+static int64_t o_sat32(int64_t x)
+{
+    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x);
+}
+
+static int64_t o_srdhm(int64_t a, int64_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    const int64_t ab = a * b;
+    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
+    return (ab + nudge) / (INT64_C(1) << 31);
+}
+
+static int64_t o_rdbpot(int64_t x, int e)
+{
+    const int64_t mask = (INT64_C(1) << e) - 1;
+    const int64_t rem = x & mask;
+    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (rem > threshold ? 1 : 0);
+}
+
+static int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
+{
+    if (rounding == TQ_ROUND_SINGLE) {
+        const int total = 31 - shift;
+        return o_sat32((x * m + (INT64_C(1) << (total - 1))) >> total);
+    }
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
+}
+
+static int64_t o_clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* ---- fully connected ------------------------------------------------------ */
+
+static void test_fc_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0xfc000001u};
+    int lo = 0, hi = 0, wo_nonzero = 0, pc_seen[2] = {0, 0};
+    for (int iter = 0; iter < 120; ++iter) {
+        const int batch = tt_int(&r, 1, 11);
+        const int in_f = tt_int(&r, 0, 3) ? tt_int(&r, 1, 80) : tt_int(&r, 1, 600);
+        const int out_f = tt_int(&r, 1, 100);
+        const int io = tt_int(&r, 0, 4) == 0 ? (tt_int(&r, 0, 1) ? -127 : 128)
+                                             : tt_int(&r, -127, 128);
+        int wo = 0;
+        switch (tt_int(&r, 0, 4)) {
+        case 0: wo = -128; break;
+        case 1: wo = 128; break;
+        case 2: wo = tt_int(&r, -128, 128); break;
+        default: wo = 0; /* TFLite's symmetric weights */
+        }
+        wo_nonzero += wo != 0;
+        int8_t *x = malloc((size_t)batch * in_f);
+        int8_t *w = malloc((size_t)out_f * in_f);
+        int8_t *out = malloc((size_t)batch * out_f);
+        int32_t *bias = tt_int(&r, 0, 3) ? malloc((size_t)out_f * 4) : NULL;
+        int32_t *mult = malloc((size_t)out_f * 4), *shift = malloc((size_t)out_f * 4);
+        assert_non_null(x);
+        assert_non_null(w);
+        assert_non_null(out);
+        assert_non_null(mult);
+        assert_non_null(shift);
+        tt_fill_s8(&r, x, (size_t)batch * in_f, -128, 127);
+        tt_fill_s8(&r, w, (size_t)out_f * in_f, -128, 127);
+        if (bias)
+            for (int o = 0; o < out_f; ++o)
+                bias[o] = tt_int(&r, 0, 9) ? tt_int(&r, -300000, 300000)
+                                           : INT32_MAX - tt_int(&r, 0, 9);
+        const int pc = tt_int(&r, 0, 1);
+        pc_seen[pc]++;
+        int base = 0;
+        while ((1 << base) < in_f)
+            ++base;
+        for (int o = 0; o < (pc ? out_f : 1); ++o) {
+            mult[o] = tt_int(&r, 1 << 30, INT32_MAX);
+            shift[o] = tt_int(&r, 0, 7) == 0 ? tt_int(&r, 1, 2)
+                                              : -8 - base / 2 - tt_int(&r, 0, 4);
+        }
+        const tq_s8_output os = {mult, shift, pc, tt_int(&r, 0, 1),
+                                 tt_int(&r, -128, 127), -128, 127};
+        memset(out, SENT8, (size_t)batch * out_f);
+        assert_int_equal(tq_s8_fully_connected(batch, in_f, out_f, x, io, w, wo,
+                                               bias, &os, out),
+                         TQ_OK);
+        for (int b = 0; b < batch; ++b)
+            for (int o = 0; o < out_f; ++o) {
+                int64_t acc = 0;
+                for (int i = 0; i < in_f; ++i)
+                    acc += ((int64_t)w[(size_t)o * in_f + i] + wo) *
+                           ((int64_t)x[(size_t)b * in_f + i] + io);
+                acc = o_sat32(acc + (bias ? bias[o] : 0));
+                const int ch = pc ? o : 0;
+                const int64_t want = o_clamp(
+                    o_requant(acc, mult[ch], shift[ch], os.rounding) +
+                        os.output_offset,
+                    -128, 127);
+                lo += want == -128;
+                hi += want == 127;
+                const int8_t got = out[(size_t)b * out_f + o];
+                if (got != want)
+                    fail_msg("iter %d batch %d in %d out %d io %d wo %d pc %d "
+                             "rnd %d: out[%d][%d] = %d, want %lld",
+                             iter, batch, in_f, out_f, io, wo, pc, os.rounding,
+                             b, o, got, (long long)want);
+            }
+        free(x);
+        free(w);
+        free(out);
+        free(bias);
+        free(mult);
+        free(shift);
+    }
+    assert_true(lo > 0 && hi > 0 && wo_nonzero > 10);
+    assert_true(pc_seen[0] > 0 && pc_seen[1] > 0);
+}
+
+static void test_fc_errors(void **state)
+{
+    (void)state;
+    int8_t x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[12] = {0}, out[6];
+    int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30}, shift[3] = {0, 0, 0};
+    const tq_s8_output os = {mult, shift, 1, TQ_ROUND_DOUBLE, 0, -128, 127};
+    tq_s8_output bad;
+#define FC(st, ...)                                                          \
+    do {                                                                     \
+        memset(out, SENT8, sizeof out);                                      \
+        assert_int_equal(tq_s8_fully_connected(__VA_ARGS__), st);            \
+        for (size_t i_ = 0; i_ < sizeof out; ++i_)                           \
+            assert_int_equal(out[i_], SENT8);                                \
+    } while (0)
+    FC(TQ_ERR_NULL, 2, 4, 3, NULL, 0, w, 0, NULL, &os, out);
+    FC(TQ_ERR_NULL, 2, 4, 3, x, 0, NULL, 0, NULL, &os, out);
+    FC(TQ_ERR_NULL, 2, 4, 3, x, 0, w, 0, NULL, NULL, out);
+    assert_int_equal(tq_s8_fully_connected(2, 4, 3, x, 0, w, 0, NULL, &os, NULL),
+                     TQ_ERR_NULL);
+    FC(TQ_ERR_SHAPE, 0, 4, 3, x, 0, w, 0, NULL, &os, out);
+    FC(TQ_ERR_SHAPE, 2, 0, 3, x, 0, w, 0, NULL, &os, out);
+    FC(TQ_ERR_SHAPE, 2, 4, -3, x, 0, w, 0, NULL, &os, out);
+    FC(TQ_ERR_OVERFLOW, 1, TQ_S8_MAX_REDUCTION + 1, 1, x, 0, w, 0, NULL, &os,
+       out);
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, -128, w, 0, NULL, &os, out);
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 129, w, 0, NULL, &os, out);
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, 129, NULL, &os, out);
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, -129, NULL, &os, out);
+    bad = os;
+    bad.per_channel = 3;
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, 0, NULL, &bad, out);
+    mult[2] = -1;
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, 0, NULL, &os, out);
+    mult[2] = 1 << 30;
+    shift[1] = 31;
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, 0, NULL, &os, out);
+    shift[1] = 0;
+    bad = os;
+    bad.act_max = 200;
+    FC(TQ_ERR_PARAM, 2, 4, 3, x, 0, w, 0, NULL, &bad, out);
+    FC(TQ_ERR_ALIAS, 2, 4, 3, out + 2, 0, w, 0, NULL, &os, out);
+#undef FC
+    /* The extremes of both offsets are legal. */
+    assert_int_equal(tq_s8_fully_connected(2, 4, 3, x, 128, w, -128, NULL, &os,
+                                           out),
+                     TQ_OK);
+    assert_int_equal(tq_s8_fully_connected(2, 4, 3, x, -127, w, 128, NULL, &os,
+                                           out),
+                     TQ_OK);
+}
+
+/* ---- pooling -------------------------------------------------------------- */
+
+typedef struct pool_case {
+    tq_pool_params p;
+    tq_dims in, out;
+} pool_case;
+
+static int pool_extent(int in, int k, int s, int p0, int p1)
+{
+    return in + p0 + p1 < k ? 0 : (in + p0 + p1 - k) / s + 1;
+}
+
+/* Round half away from zero of the exact quotient sum / n, via 2·|sum|. */
+static int64_t o_avg(int64_t sum, int64_t n)
+{
+    const int64_t mag = sum < 0 ? -sum : sum;
+    const int64_t q = (2 * mag + n) / (2 * n);
+    return sum < 0 ? -q : q;
+}
+
+static int64_t o_pool(const pool_case *c, const int8_t *x, int avg, int n,
+                      int oy, int ox, int ch, int lo, int hi)
+{
+    int64_t best = INT64_MIN, sum = 0, count = 0;
+    for (int ky = 0; ky < c->p.kernel_h; ++ky)
+        for (int kx = 0; kx < c->p.kernel_w; ++kx) {
+            const int iy = oy * c->p.stride_h + ky - c->p.pad_top;
+            const int ix = ox * c->p.stride_w + kx - c->p.pad_left;
+            if (iy < 0 || iy >= c->in.h || ix < 0 || ix >= c->in.w)
+                continue;
+            const int64_t v =
+                x[(((size_t)n * c->in.h + iy) * c->in.w + ix) * c->in.c + ch];
+            best = v > best ? v : best;
+            sum += v;
+            ++count;
+        }
+    assert_true(count > 0);
+    return o_clamp(avg ? o_avg(sum, count) : best, lo, hi);
+}
+
+static void test_pool_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0xb001u};
+    int runs = 0, padded = 0;
+    while (runs < 400) {
+        pool_case c;
+        c.p.kernel_h = tt_int(&r, 1, 4);
+        c.p.kernel_w = tt_int(&r, 1, 4);
+        c.p.stride_h = tt_int(&r, 1, 3);
+        c.p.stride_w = tt_int(&r, 1, 3);
+        c.p.pad_top = tt_int(&r, 0, c.p.kernel_h - 1);
+        c.p.pad_bottom = tt_int(&r, 0, c.p.kernel_h - 1);
+        c.p.pad_left = tt_int(&r, 0, c.p.kernel_w - 1);
+        c.p.pad_right = tt_int(&r, 0, c.p.kernel_w - 1);
+        c.in = (tq_dims){tt_int(&r, 1, 2), tt_int(&r, 1, 9), tt_int(&r, 1, 9),
+                         tt_int(&r, 1, 5)};
+        const int oh = pool_extent(c.in.h, c.p.kernel_h, c.p.stride_h,
+                                   c.p.pad_top, c.p.pad_bottom);
+        const int ow = pool_extent(c.in.w, c.p.kernel_w, c.p.stride_w,
+                                   c.p.pad_left, c.p.pad_right);
+        if (oh < 1 || ow < 1)
+            continue;
+        ++runs;
+        padded += c.p.pad_top + c.p.pad_bottom + c.p.pad_left + c.p.pad_right > 0;
+        c.out = (tq_dims){c.in.n, oh, ow, c.in.c};
+        const size_t nin = (size_t)c.in.n * c.in.h * c.in.w * c.in.c;
+        const size_t nout = (size_t)c.out.n * oh * ow * c.out.c;
+        int8_t *x = malloc(nin), *out = malloc(nout);
+        assert_non_null(x);
+        assert_non_null(out);
+        /* Narrow ranges make ties in the average common. */
+        if (tt_int(&r, 0, 1))
+            tt_fill_s8(&r, x, nin, -128, 127);
+        else
+            tt_fill_s8(&r, x, nin, -2, 2);
+        const int lo = tt_int(&r, 0, 2) ? -128 : tt_int(&r, -128, 0);
+        const int hi = tt_int(&r, 0, 2) ? 127 : tt_int(&r, lo, 127);
+        for (int avg = 0; avg < 2; ++avg) {
+            memset(out, SENT8, nout);
+            const tq_status st =
+                avg ? tq_s8_avg_pool(&c.p, &c.in, x, lo, hi, &c.out, out)
+                    : tq_s8_max_pool(&c.p, &c.in, x, lo, hi, &c.out, out);
+            assert_int_equal(st, TQ_OK);
+            size_t idx = 0;
+            for (int n = 0; n < c.out.n; ++n)
+                for (int oy = 0; oy < oh; ++oy)
+                    for (int ox = 0; ox < ow; ++ox)
+                        for (int ch = 0; ch < c.out.c; ++ch, ++idx) {
+                            const int64_t want =
+                                o_pool(&c, x, avg, n, oy, ox, ch, lo, hi);
+                            if (out[idx] != want)
+                                fail_msg("%s pool run %d: in {%d,%d,%d,%d} k "
+                                         "%dx%d s %d,%d pad %d,%d,%d,%d: "
+                                         "[%d][%d][%d][%d] = %d want %lld",
+                                         avg ? "avg" : "max", runs, c.in.n,
+                                         c.in.h, c.in.w, c.in.c, c.p.kernel_h,
+                                         c.p.kernel_w, c.p.stride_h,
+                                         c.p.stride_w, c.p.pad_top,
+                                         c.p.pad_bottom, c.p.pad_left,
+                                         c.p.pad_right, n, oy, ox, ch, out[idx],
+                                         (long long)want);
+                        }
+        }
+        free(x);
+        free(out);
+    }
+    assert_true(padded > 50);
+}
+
+/* Ties of the average, both signs, and a padded corner whose divisor is
+ * the count of real taps. */
+static void test_avg_pool_ties(void **state)
+{
+    (void)state;
+    const tq_pool_params p = {1, 2, 1, 2, 0, 0, 0, 0};
+    const tq_dims in = {1, 1, 12, 1}, out = {1, 1, 6, 1};
+    const int8_t x[12] = {0, 1, 0, -1, -128, -127, 126, 127, 2, 3, -3, -2};
+    /* 0.5 -> 1, -0.5 -> -1, -127.5 -> -128, 126.5 -> 127, 2.5 -> 3,
+     * -2.5 -> -3 (away from zero, not to even). */
+    const int8_t want[6] = {1, -1, -128, 127, 3, -3};
+    int8_t o[6];
+    assert_int_equal(tq_s8_avg_pool(&p, &in, x, -128, 127, &out, o), TQ_OK);
+    assert_memory_equal(o, want, sizeof want);
+
+    /* 3x3 window, pad 1 all round, on a 2x2 image: every window sees the
+     * 4 real pixels, so the sum is divided by 4, not 9. */
+    const tq_pool_params p3 = {3, 3, 1, 1, 1, 1, 1, 1};
+    const tq_dims in2 = {1, 2, 2, 1}, out2 = {1, 2, 2, 1};
+    const int8_t x2[4] = {1, 1, 0, 0}; /* sum 2 / 4 = 0.5 -> 1 */
+    int8_t o2[4];
+    assert_int_equal(tq_s8_avg_pool(&p3, &in2, x2, -128, 127, &out2, o2),
+                     TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(o2[i], 1);
+    const int8_t x3[4] = {-1, -1, 0, 0}; /* -0.5 -> -1 */
+    assert_int_equal(tq_s8_avg_pool(&p3, &in2, x3, -128, 127, &out2, o2),
+                     TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(o2[i], -1);
+    /* The clamp comes after the division. */
+    assert_int_equal(tq_s8_avg_pool(&p3, &in2, x3, 0, 127, &out2, o2), TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(o2[i], 0);
+    /* Max pool ignores padding even when every real tap is negative. */
+    const int8_t x4[4] = {-100, -90, -80, -128};
+    assert_int_equal(tq_s8_max_pool(&p3, &in2, x4, -128, 127, &out2, o2),
+                     TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(o2[i], -80);
+    assert_int_equal(tq_s8_max_pool(&p3, &in2, x4, -128, -85, &out2, o2),
+                     TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(o2[i], -85);
+}
+
+static void test_pool_errors(void **state)
+{
+    (void)state;
+    const tq_pool_params p = {2, 2, 2, 2, 0, 0, 0, 0};
+    const tq_dims in = {1, 4, 4, 2}, out = {1, 2, 2, 2};
+    int8_t x[32] = {0}, o[8];
+    tq_pool_params bp;
+    tq_dims d;
+#define POOL(st, fn, ...)                                                    \
+    do {                                                                     \
+        memset(o, SENT8, sizeof o);                                          \
+        assert_int_equal(fn(__VA_ARGS__), st);                               \
+        for (size_t i_ = 0; i_ < sizeof o; ++i_)                             \
+            assert_int_equal(o[i_], SENT8);                                  \
+    } while (0)
+    for (int avg = 0; avg < 2; ++avg) {
+        tq_status (*fn)(const tq_pool_params *, const tq_dims *, const int8_t *,
+                        int32_t, int32_t, const tq_dims *, int8_t *) =
+            avg ? tq_s8_avg_pool : tq_s8_max_pool;
+        POOL(TQ_ERR_NULL, fn, NULL, &in, x, -128, 127, &out, o);
+        POOL(TQ_ERR_NULL, fn, &p, NULL, x, -128, 127, &out, o);
+        POOL(TQ_ERR_NULL, fn, &p, &in, NULL, -128, 127, &out, o);
+        POOL(TQ_ERR_NULL, fn, &p, &in, x, -128, 127, NULL, o);
+        assert_int_equal(fn(&p, &in, x, -128, 127, &out, NULL), TQ_ERR_NULL);
+        bp = p;
+        bp.pad_top = 2; /* not smaller than the window */
+        POOL(TQ_ERR_PARAM, fn, &bp, &in, x, -128, 127, &out, o);
+        bp = p;
+        bp.stride_w = 0;
+        POOL(TQ_ERR_PARAM, fn, &bp, &in, x, -128, 127, &out, o);
+        bp = p;
+        bp.kernel_h = 0;
+        POOL(TQ_ERR_PARAM, fn, &bp, &in, x, -128, 127, &out, o);
+        d = out;
+        d.h = 3;
+        POOL(TQ_ERR_SHAPE, fn, &p, &in, x, -128, 127, &d, o);
+        d = out;
+        d.c = 1;
+        POOL(TQ_ERR_SHAPE, fn, &p, &in, x, -128, 127, &d, o);
+        bp = p;
+        bp.kernel_w = 5; /* larger than the image */
+        POOL(TQ_ERR_SHAPE, fn, &bp, &in, x, -128, 127, &out, o);
+        POOL(TQ_ERR_PARAM, fn, &p, &in, x, 5, 4, &out, o);
+        POOL(TQ_ERR_PARAM, fn, &p, &in, x, -129, 127, &out, o);
+        POOL(TQ_ERR_PARAM, fn, &p, &in, x, -128, 128, &out, o);
+        POOL(TQ_ERR_ALIAS, fn, &p, &in, o, -128, 127, &out, o);
+    }
+#undef POOL
+}
+
+/* ---- ADD ------------------------------------------------------------------ */
+
+/* QuantizeMultiplier written differently from the library: normalise by
+ * repeated halving / doubling instead of frexp. */
+static void o_quantize_multiplier(double real, int64_t *m, int *shift)
+{
+    if (real == 0.0) {
+        *m = 0;
+        *shift = 0;
+        return;
+    }
+    int e = 0;
+    while (real >= 1.0) {
+        real /= 2.0;
+        ++e;
+    }
+    while (real < 0.5) {
+        real *= 2.0;
+        --e;
+    }
+    int64_t q = llround(real * 2147483648.0); /* half away from zero */
+    if (q == (INT64_C(1) << 31)) {
+        q >>= 1;
+        ++e;
+    }
+    if (e < -31) {
+        q = 0;
+        e = 0;
+    }
+    *m = q;
+    *shift = e;
+}
+
+static void test_add_params(void **state)
+{
+    (void)state;
+    const float triples[][3] = {
+        {0.05f, 0.1f, 0.15f},      {0.1f, 0.05f, 0.15f},
+        {1.0f / 255, 1.0f / 255, 2.0f / 255},
+        {0.0235294f, 0.0117647f, 0.0313725f},
+        {0.5f, 0.25f, 0.001f},     {3.0f, 7.0f, 9.5f},
+        {1e-3f, 1.0f, 0.5f},       {0.2f, 0.2f, 1e-7f}, /* output shift > 0 */
+    };
+    for (size_t t = 0; t < sizeof triples / sizeof triples[0]; ++t) {
+        const float s1 = triples[t][0], s2 = triples[t][1], so = triples[t][2];
+        tq_s8_add_params p;
+        assert_int_equal(tq_s8_add_params_from_scales(s1, -3, s2, 127, so, -128,
+                                                      -100, 120,
+                                                      TQ_ROUND_SINGLE, &p),
+                         TQ_OK);
+        const double twice = 2.0 * (double)(s1 > s2 ? s1 : s2);
+        int64_t m;
+        int sh;
+        o_quantize_multiplier((double)s1 / twice, &m, &sh);
+        assert_int_equal(p.input1_multiplier, m);
+        assert_int_equal(p.input1_shift, sh);
+        o_quantize_multiplier((double)s2 / twice, &m, &sh);
+        assert_int_equal(p.input2_multiplier, m);
+        assert_int_equal(p.input2_shift, sh);
+        o_quantize_multiplier(twice / (1048576.0 * (double)so), &m, &sh);
+        assert_int_equal(p.output_multiplier, m);
+        assert_int_equal(p.output_shift, sh);
+        assert_true(p.input1_shift <= 0 && p.input2_shift <= 0);
+        assert_int_equal(p.input1_offset, 3);
+        assert_int_equal(p.input2_offset, -127);
+        assert_int_equal(p.output_offset, -128);
+        assert_int_equal(p.left_shift, 20);
+        assert_int_equal(p.act_min, -100);
+        assert_int_equal(p.act_max, 120);
+        assert_int_equal(p.rounding, TQ_ROUND_SINGLE);
+    }
+    /* Equal scales: both input multipliers are exactly 1/2 = 2^30 · 2^-31. */
+    tq_s8_add_params p;
+    assert_int_equal(tq_s8_add_params_from_scales(0.5f, 0, 0.5f, 0, 1.0f, 0,
+                                                  -128, 127, TQ_ROUND_DOUBLE,
+                                                  &p),
+                     TQ_OK);
+    assert_int_equal(p.input1_multiplier, 1 << 30);
+    assert_int_equal(p.input1_shift, 0);
+
+    /* Bad arguments leave the struct alone. */
+    tq_s8_add_params keep;
+    memset(&keep, 0x33, sizeof keep);
+    p = keep;
+    const float bad_scales[4] = {0.0f, -1.0f, INFINITY, NAN};
+    for (int i = 0; i < 4; ++i) {
+        assert_int_equal(tq_s8_add_params_from_scales(bad_scales[i], 0, 1.0f, 0,
+                                                      1.0f, 0, -128, 127, 0, &p),
+                         TQ_ERR_PARAM);
+        assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, bad_scales[i], 0,
+                                                      1.0f, 0, -128, 127, 0, &p),
+                         TQ_ERR_PARAM);
+        assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0,
+                                                      bad_scales[i], 0, -128,
+                                                      127, 0, &p),
+                         TQ_ERR_PARAM);
+    }
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 128, 1.0f, 0, 1.0f, 0,
+                                                  -128, 127, 0, &p),
+                     TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, -129, 1.0f, 0,
+                                                  -128, 127, 0, &p),
+                     TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0, 1.0f, 128,
+                                                  -128, 127, 0, &p),
+                     TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0, 1.0f, 0, 3,
+                                                  2, 0, &p),
+                     TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0, 1.0f, 0,
+                                                  -128, 127, 2, &p),
+                     TQ_ERR_PARAM);
+    /* An output scale so small the multiplier needs a shift over 30. */
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0, 1e-20f, 0,
+                                                  -128, 127, 0, &p),
+                     TQ_ERR_PARAM);
+    assert_memory_equal(&p, &keep, sizeof p);
+    assert_int_equal(tq_s8_add_params_from_scales(1.0f, 0, 1.0f, 0, 1.0f, 0,
+                                                  -128, 127, 0, NULL),
+                     TQ_ERR_NULL);
+}
+
+/* TFLite's int8 ADD, element by element, in int64. */
+static int8_t o_add(int x1, int x2, const tq_s8_add_params *p)
+{
+    const int64_t v1 = ((int64_t)x1 + p->input1_offset) * ((int64_t)1 << p->left_shift);
+    const int64_t v2 = ((int64_t)x2 + p->input2_offset) * ((int64_t)1 << p->left_shift);
+    const int64_t s1 = o_requant(v1, p->input1_multiplier, p->input1_shift,
+                                 p->rounding);
+    const int64_t s2 = o_requant(v2, p->input2_multiplier, p->input2_shift,
+                                 p->rounding);
+    const int64_t raw = o_requant(s1 + s2, p->output_multiplier,
+                                  p->output_shift, p->rounding);
+    return (int8_t)o_clamp(raw + p->output_offset, p->act_min, p->act_max);
+}
+
+static void test_add_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0xadd0001u};
+    const size_t n = 777;
+    int8_t *a = malloc(n), *b = malloc(n), *out = malloc(n), *want = malloc(n);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(out);
+    assert_non_null(want);
+    int lo = 0, hi = 0;
+    for (int iter = 0; iter < 80; ++iter) {
+        tq_s8_add_params p;
+        const float s1 = tt_float(&r, 0.001f, 0.2f);
+        const float s2 = tt_int(&r, 0, 3) ? tt_float(&r, 0.001f, 0.2f) : s1;
+        const float so = tt_float(&r, 0.3f, 1.5f) * (s1 + s2);
+        const int zo = tt_int(&r, -128, 127);
+        const int relu = tt_int(&r, 0, 1);
+        assert_int_equal(tq_s8_add_params_from_scales(
+                             s1, tt_int(&r, -128, 127), s2,
+                             tt_int(&r, -128, 127), so, zo, relu ? zo : -128,
+                             127, tt_int(&r, 0, 1), &p),
+                         TQ_OK);
+        if (iter % 4 == 3) {
+            /* Arbitrary legal parameters, incl. a left output shift. */
+            p.input1_multiplier = tt_int(&r, 0, INT32_MAX);
+            p.input2_multiplier = tt_int(&r, 0, INT32_MAX);
+            p.input1_shift = tt_int(&r, -31, 0);
+            p.input2_shift = tt_int(&r, -31, 0);
+            p.output_multiplier = tt_int(&r, 0, INT32_MAX);
+            p.output_shift = tt_int(&r, -25, 3);
+        }
+        tt_fill_s8(&r, a, n, -128, 127);
+        tt_fill_s8(&r, b, n, -128, 127);
+        for (size_t i = 0; i < n; ++i) {
+            want[i] = o_add(a[i], b[i], &p);
+            lo += want[i] == p.act_min;
+            hi += want[i] == p.act_max;
+        }
+        memset(out, SENT8, n);
+        assert_int_equal(tq_s8_add(n, a, b, &p, out), TQ_OK);
+        for (size_t i = 0; i < n; ++i)
+            if (out[i] != want[i])
+                fail_msg("iter %d i %zu: add(%d, %d) = %d want %d (rnd %d)",
+                         iter, i, a[i], b[i], out[i], want[i], p.rounding);
+        /* In place over either input. */
+        int8_t *a2 = malloc(n), *b2 = malloc(n);
+        assert_non_null(a2);
+        assert_non_null(b2);
+        memcpy(a2, a, n);
+        memcpy(b2, b, n);
+        assert_int_equal(tq_s8_add(n, a2, b, &p, a2), TQ_OK);
+        assert_memory_equal(a2, want, n);
+        assert_int_equal(tq_s8_add(n, a, b2, &p, b2), TQ_OK);
+        assert_memory_equal(b2, want, n);
+        free(a2);
+        free(b2);
+    }
+    assert_true(lo > 0 && hi > 0);
+    free(a);
+    free(b);
+    free(out);
+    free(want);
+}
+
+static void test_add_errors(void **state)
+{
+    (void)state;
+    tq_s8_add_params good, p;
+    assert_int_equal(tq_s8_add_params_from_scales(0.1f, 0, 0.2f, 0, 0.3f, 0,
+                                                  -128, 127, 0, &good),
+                     TQ_OK);
+    int8_t a[16] = {0}, b[16] = {0}, buf[32];
+#define ADD(st, pp, aa, bb, oo)                                              \
+    do {                                                                     \
+        memset(buf, SENT8, sizeof buf);                                      \
+        assert_int_equal(tq_s8_add(8, aa, bb, pp, oo), st);                  \
+        for (size_t i_ = 0; i_ < sizeof buf; ++i_)                           \
+            assert_int_equal(buf[i_], SENT8);                                \
+    } while (0)
+    ADD(TQ_ERR_NULL, NULL, a, b, buf);
+    ADD(TQ_ERR_NULL, &good, NULL, b, buf);
+    ADD(TQ_ERR_NULL, &good, a, NULL, buf);
+    assert_int_equal(tq_s8_add(8, a, b, &good, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_add(0, NULL, NULL, &good, NULL), TQ_OK);
+    /* Partial overlap of an input with the output. */
+    ADD(TQ_ERR_ALIAS, &good, buf + 1, b, buf);
+    ADD(TQ_ERR_ALIAS, &good, a, buf + 7, buf);
+    ADD(TQ_ERR_ALIAS, &good, buf, buf + 3, buf); /* a exact, b partial */
+    int32_t *fields[] = {&p.input1_offset, &p.input2_offset, &p.output_offset,
+                         &p.input1_multiplier, &p.input2_multiplier,
+                         &p.output_multiplier, &p.input1_shift, &p.input2_shift,
+                         &p.output_shift, &p.left_shift, &p.act_min, &p.act_max,
+                         &p.rounding};
+    const int32_t bad_values[][2] = {
+        {-128, 129}, {-128, 129}, {-129, 128},  {-1, INT32_MIN},
+        {-1, -7},    {-1, -7},    {1, -32},     {1, -32},
+        {31, -32},   {-1, 21},    {-129, 128},  {-129, 128},
+        {2, -1},
+    };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; ++f)
+        for (int v = 0; v < 2; ++v) {
+            p = good;
+            *fields[f] = bad_values[f][v];
+            ADD(TQ_ERR_PARAM, &p, a, b, buf);
+        }
+    p = good;
+    p.act_min = 10;
+    p.act_max = 9;
+    ADD(TQ_ERR_PARAM, &p, a, b, buf);
+#undef ADD
+}
+
+/* ---- quantize / dequantize ------------------------------------------------ */
+
+static int8_t o_quantize(float x, float scale, int zp)
+{
+    const float q = x / scale; /* TFLite divides in float */
+    double r;
+    if (isinf(q))
+        r = q;
+    else
+        r = q >= 0 ? floor((double)q + 0.5) : ceil((double)q - 0.5);
+    return (int8_t)(r + zp < -128 ? -128 : (r + zp > 127 ? 127 : r + zp));
+}
+
+static void test_quantize(void **state)
+{
+    (void)state;
+    const float scale = 0.25f;
+    /* Ties at ±0.5, ±1.5, ±2.5 steps round away from zero. */
+    const float x[] = {0.125f, -0.125f, 0.375f, -0.375f, 0.625f, -0.625f,
+                       0.0f,   -0.0f,   31.75f, 32.0f,   -32.0f, -32.25f,
+                       1e30f,  -1e30f,  INFINITY, -INFINITY, 0.1f, -0.1f};
+    const int8_t want0[] = {1, -1, 2, -2, 3, -3, 0, 0, 127, 127, -128, -128,
+                            127, -128, 127, -128, 0, 0};
+    const size_t n = sizeof x / sizeof x[0];
+    int8_t out[sizeof x / sizeof x[0]];
+    assert_int_equal(tq_s8_quantize_f32(n, x, scale, 0, out), TQ_OK);
+    for (size_t i = 0; i < n; ++i) {
+        assert_int_equal(out[i], want0[i]);
+        assert_int_equal(out[i], o_quantize(x[i], scale, 0));
+    }
+    /* With a zero point the clamp is on the shifted value. */
+    assert_int_equal(tq_s8_quantize_f32(n, x, scale, -128, out), TQ_OK);
+    for (size_t i = 0; i < n; ++i)
+        assert_int_equal(out[i], o_quantize(x[i], scale, -128));
+    assert_int_equal(out[0], -127);
+    assert_int_equal(out[1], -128);
+
+    tt_rng r = {0x9a9au};
+    float *xs = malloc(5000 * sizeof(float));
+    int8_t *q = malloc(5000);
+    float *back = malloc(5000 * sizeof(float));
+    assert_non_null(xs);
+    assert_non_null(q);
+    assert_non_null(back);
+    for (int iter = 0; iter < 20; ++iter) {
+        const float s = tt_float(&r, 1e-3f, 1.0f);
+        const int zp = tt_int(&r, -128, 127);
+        for (int i = 0; i < 5000; ++i)
+            xs[i] = tt_int(&r, 0, 3) ? tt_float(&r, -200.0f, 200.0f) * s
+                                     : (float)tt_int(&r, -300, 300) * 0.5f * s;
+        assert_int_equal(tq_s8_quantize_f32(5000, xs, s, zp, q), TQ_OK);
+        for (int i = 0; i < 5000; ++i)
+            if (q[i] != o_quantize(xs[i], s, zp))
+                fail_msg("quantize(%a / %a, zp %d) = %d want %d", (double)xs[i],
+                         (double)s, zp, q[i], o_quantize(xs[i], s, zp));
+        assert_int_equal(tq_s8_dequantize_f32(5000, q, s, zp, back), TQ_OK);
+        for (int i = 0; i < 5000; ++i) {
+            /* (q - zp) has 9 bits: the double product is exact, so one
+             * rounding to float is the correctly rounded float product. */
+            const float w = (float)((double)(q[i] - zp) * (double)s);
+            if (back[i] != w)
+                fail_msg("dequantize(%d, %a, %d) = %a want %a", q[i], (double)s,
+                         zp, (double)back[i], (double)w);
+        }
+    }
+    free(xs);
+    free(q);
+    free(back);
+}
+
+static void test_quantize_errors(void **state)
+{
+    (void)state;
+    const float x[4] = {1.0f, 2.0f, NAN, 3.0f};
+    int8_t o[8];
+    float f[8];
+    memset(o, SENT8, sizeof o);
+    assert_int_equal(tq_s8_quantize_f32(4, x, 1.0f, 0, o), TQ_ERR_NOT_FINITE);
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(o[i], SENT8);
+    const float bad_scales[5] = {0.0f, -1.0f, INFINITY, NAN, -0.0f};
+    for (int i = 0; i < 5; ++i) {
+        assert_int_equal(tq_s8_quantize_f32(2, x, bad_scales[i], 0, o),
+                         TQ_ERR_PARAM);
+        assert_int_equal(tq_s8_dequantize_f32(2, o, bad_scales[i], 0, f),
+                         TQ_ERR_PARAM);
+    }
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(o[i], SENT8);
+    assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, 128, o), TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, -129, o), TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_quantize_f32(2, NULL, 1.0f, 0, o), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, 0, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_quantize_f32(0, NULL, 1.0f, 0, NULL), TQ_OK);
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(o[i], SENT8);
+    for (int i = 0; i < 8; ++i)
+        f[i] = 42.0f;
+    assert_int_equal(tq_s8_dequantize_f32(2, o, 1.0f, 128, f), TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_dequantize_f32(2, NULL, 1.0f, 0, f), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_dequantize_f32(2, o, 1.0f, 0, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_dequantize_f32(0, NULL, 1.0f, 0, NULL), TQ_OK);
+    for (int i = 0; i < 8; ++i)
+        assert_true(f[i] == 42.0f);
+    /* Overlapping buffers. */
+    float fx[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+    assert_int_equal(tq_s8_quantize_f32(4, fx, 1.0f, 0, (int8_t *)(void *)fx + 2),
+                     TQ_ERR_ALIAS);
+    assert_true(fx[0] == 1.0f && fx[1] == 2.0f && fx[2] == 3.0f && fx[3] == 4.0f);
+    assert_int_equal(tq_s8_dequantize_f32(4, (const int8_t *)(void *)fx, 1.0f, 0,
+                                          fx),
+                     TQ_ERR_ALIAS);
+    assert_true(fx[0] == 1.0f && fx[1] == 2.0f && fx[2] == 3.0f && fx[3] == 4.0f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fc_random),
+        cmocka_unit_test(test_fc_errors),
+        cmocka_unit_test(test_pool_random),
+        cmocka_unit_test(test_avg_pool_ties),
+        cmocka_unit_test(test_pool_errors),
+        cmocka_unit_test(test_add_params),
+        cmocka_unit_test(test_add_random),
+        cmocka_unit_test(test_add_errors),
+        cmocka_unit_test(test_quantize),
+        cmocka_unit_test(test_quantize_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,2 +1,103 @@
-/* placeholder: being written */
-typedef int tq__placeholder_t;
+/*
+ * int8 max and average pooling (TFLite MAX_POOL_2D / AVERAGE_POOL_2D):
+ * both walk the same clipped windows, so only the reduction differs.
+ * No offsets, no requantization: the output keeps the input's scale and
+ * zero point.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "s8_internal.h"
+
+typedef enum pool_kind { POOL_MAX, POOL_AVG } pool_kind;
+
+/* The window of output position `o` clipped to [0, extent): [*lo, *hi).
+ * Pads are smaller than the window, so the clipped window is never empty. */
+static void clip_window(int32_t o, int32_t stride, int32_t pad, int32_t k,
+                        int32_t extent, int32_t *lo, int32_t *hi)
+{
+    const int64_t start = (int64_t)o * stride - pad;
+    const int64_t end = start + k;
+    *lo = (int32_t)(start < 0 ? 0 : start);
+    *hi = (int32_t)(end > extent ? extent : end);
+}
+
+static tq_status pool(pool_kind kind, const tq_pool_params *p,
+                      const tq_dims *in_dims, const int8_t *in,
+                      int32_t act_min, int32_t act_max,
+                      const tq_dims *out_dims, int8_t *out)
+{
+    size_t in_count, out_count;
+    if (!in || !out)
+        return TQ_ERR_NULL;
+    TQ_CHECK(tq__check_pool_geometry(p, in_dims, out_dims));
+    TQ_CHECK(tq__dims_count(in_dims, &in_count));
+    TQ_CHECK(tq__dims_count(out_dims, &out_count));
+    if (act_min < -128 || act_max > 127 || act_min > act_max)
+        return TQ_ERR_PARAM;
+    if (tq__overlap(out, out_count, in, in_count))
+        return TQ_ERR_ALIAS;
+
+    const size_t c_count = (size_t)in_dims->c;
+    const size_t row_stride = (size_t)in_dims->w * c_count;
+    for (int32_t n = 0; n < out_dims->n; ++n) {
+        const int8_t *img = in + (size_t)n * (size_t)in_dims->h * row_stride;
+        for (int32_t oy = 0; oy < out_dims->h; ++oy) {
+            int32_t y0, y1;
+            clip_window(oy, p->stride_h, p->pad_top, p->kernel_h, in_dims->h,
+                        &y0, &y1);
+            for (int32_t ox = 0; ox < out_dims->w; ++ox) {
+                int32_t x0, x1;
+                clip_window(ox, p->stride_w, p->pad_left, p->kernel_w,
+                            in_dims->w, &x0, &x1);
+                int8_t *dst = out + (((size_t)n * (size_t)out_dims->h +
+                                      (size_t)oy) * (size_t)out_dims->w +
+                                     (size_t)ox) * c_count;
+                /* int64: the window may hold more than 2^24 pixels. */
+                const int64_t taps = (int64_t)(y1 - y0) * (x1 - x0);
+                for (size_t c = 0; c < c_count; ++c) {
+                    int64_t r;
+                    if (kind == POOL_MAX) {
+                        int32_t best = -128;
+                        for (int32_t y = y0; y < y1; ++y)
+                            for (int32_t x = x0; x < x1; ++x) {
+                                const int32_t v =
+                                    img[(size_t)y * row_stride +
+                                        (size_t)x * c_count + c];
+                                best = v > best ? v : best;
+                            }
+                        r = best;
+                    } else {
+                        int64_t sum = 0;
+                        for (int32_t y = y0; y < y1; ++y)
+                            for (int32_t x = x0; x < x1; ++x)
+                                sum += img[(size_t)y * row_stride +
+                                           (size_t)x * c_count + c];
+                        /* Half away from zero, C division truncating. */
+                        r = (sum > 0 ? sum + taps / 2 : sum - taps / 2) / taps;
+                    }
+                    dst[c] = (int8_t)(r < act_min ? act_min
+                                                  : (r > act_max ? act_max : r));
+                }
+            }
+        }
+    }
+    return TQ_OK;
+}
+
+tq_status tq_s8_max_pool(const tq_pool_params *pool_params,
+                         const tq_dims *in_dims, const int8_t *in,
+                         int32_t act_min, int32_t act_max,
+                         const tq_dims *out_dims, int8_t *out)
+{
+    return pool(POOL_MAX, pool_params, in_dims, in, act_min, act_max,
+                out_dims, out);
+}
+
+tq_status tq_s8_avg_pool(const tq_pool_params *pool_params,
+                         const tq_dims *in_dims, const int8_t *in,
+                         int32_t act_min, int32_t act_max,
+                         const tq_dims *out_dims, int8_t *out)
+{
+    return pool(POOL_AVG, pool_params, in_dims, in, act_min, act_max,
+                out_dims, out);
+}

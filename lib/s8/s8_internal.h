@@ -1,0 +1,123 @@
+/*
+ * Internal pieces shared by the s8 kernels: the offset/bias fold, the
+ * output stage, the blocked GEMM driver and the conv helpers. Nothing here
+ * is exported.
+ *
+ * Every s8 kernel that goes through the dispatch microkernel computes raw
+ * sums Σ a·b and folds the zero-point offsets in afterwards:
+ *   Σ (a + ao)(b + bo) = Σ ab + ao·Σb + bo·Σa + k·ao·bo.
+ * The fold and the bias are added in int64 and saturated to int32. TFLite
+ * adds the bias in int32 (undefined on overflow), so the two agree
+ * wherever TFLite is defined.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TQ_S8_INTERNAL_H
+#define TQ_S8_INTERNAL_H
+
+#include "../tq_internal.h"
+
+/* How to turn a block of raw sums [rows][channels] into accumulators. The
+ * pointers are already offset to the block's first row and channel. */
+typedef struct tq__s8_fold {
+    int32_t a_offset;      /* added to every A (input) value */
+    int32_t b_offset;      /* added to every B (weight) value */
+    int32_t k;             /* reduction length */
+    const int32_t *a_sums; /* Σ_p A[r][p] per row; read only if b_offset != 0 */
+    const int32_t *b_sums; /* Σ_p B[c][p] per channel; read only if a_offset != 0 */
+    const int32_t *bias;   /* per channel, or NULL */
+} tq__s8_fold;
+
+/* The accumulator of (row r, channel c) from its raw sum. */
+static inline int32_t tq__s8_fold_one(const tq__s8_fold *f, int32_t raw,
+                                      int32_t r, int32_t c)
+{
+    int64_t acc = raw;
+    if (f->a_offset != 0)
+        acc += (int64_t)f->a_offset * f->b_sums[c];
+    if (f->b_offset != 0)
+        acc += (int64_t)f->b_offset * f->a_sums[r] +
+               (int64_t)f->k * f->a_offset * f->b_offset;
+    if (f->bias)
+        acc += f->bias[c];
+    return tq__sat_i64_to_i32(acc);
+}
+
+/* The ::tq_s8_output stage of one accumulator of output channel @p ch
+ * (already validated by tq__check_s8_output). The zero point is added in
+ * int64: a saturated requantization plus the offset must not overflow. */
+static inline int8_t tq__s8_output_one(const tq_s8_output *os, int32_t acc,
+                                       int32_t ch)
+{
+    const int32_t i = os->per_channel ? ch : 0;
+    const int64_t v =
+        (int64_t)tq__requant(acc, os->multiplier[i], os->shift[i],
+                             os->rounding) +
+        os->output_offset;
+    if (v < os->act_min)
+        return (int8_t)os->act_min;
+    if (v > os->act_max)
+        return (int8_t)os->act_max;
+    return (int8_t)v;
+}
+
+/* Finish a block of raw sums: fold, requantize, store int8. Output channel
+ * of column j is ch0 + j (for per-channel multipliers). Shared by the
+ * GEMM, conv2d and fully connected kernels (lib/s8/gemm.c). */
+void tq__s8_finish_block(const tq__s8_fold *f, int32_t rows,
+                         int32_t channels, const int32_t *acc, size_t ld_acc,
+                         const tq_s8_output *os, int32_t ch0, int8_t *out,
+                         size_t ld_out);
+
+/* Σ_p x[p] over k int8 values. */
+int32_t tq__s8_sum(const int8_t *x, int32_t k);
+
+/* Requantized GEMM with stack-bounded blocks and no scratch: C[i][j] =
+ * output stage of Σ_p (A[i][p] + ao)(B[j][p] + bo) + bias[j], channel = j.
+ * Arguments already validated; m, n >= 1, k >= 0. (lib/s8/gemm.c) */
+void tq__s8_gemm_requant(int32_t m, int32_t n, int32_t k, const int8_t *a,
+                         size_t lda, int32_t a_offset, const int8_t *b,
+                         size_t ldb, int32_t b_offset, const int32_t *bias,
+                         const tq_s8_output *os, int8_t *c, size_t ldc);
+
+/* ---- convolution helpers (lib/s8/conv2d.c) ---------------------------- */
+
+/* Validate the shapes of an s8 convolution: geometry against @p conv_out
+ * (the convolution's own output extents), channels and groups, the
+ * reduction limit and element counts. Gives the reduction length K. */
+tq_status tq__s8_conv_shape(const tq_conv_params *conv, const tq_dims *in,
+                            const tq_dims *filter, const tq_dims *conv_out,
+                            int32_t *k);
+
+/* tq__s8_conv_shape(), then the input offset and the output stage:
+ * everything but the data pointers and the scratch. */
+tq_status tq__s8_conv_check(const tq_conv_params *conv, const tq_dims *in,
+                            const tq_dims *filter, const tq_dims *conv_out,
+                            int32_t input_offset, const tq_s8_output *os,
+                            int32_t *k);
+
+/* Gather the receptive field of output pixel (n, oy, ox), input channels
+ * [c0, c0 + cin_g), into dst[kh·kw·cin_g] in OHWI order. Padded taps get
+ * @p pad_value (the input zero point, so that x + input_offset is 0 there
+ * and the offset fold stays exact). */
+void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
+                         const int8_t *in, int32_t kh, int32_t kw, int32_t c0,
+                         int32_t cin_g, int32_t n, int32_t oy, int32_t ox,
+                         int8_t pad_value, int8_t *dst);
+
+/* Σ_p w[c][p] for each of @p cout filter rows of length k. */
+void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
+                        int32_t *sums);
+
+/* Round a scratch pointer up to int32 alignment. Scratch queries add
+ * TQ__S8_ALIGN_SLACK bytes so that any caller pointer works. */
+#define TQ__S8_ALIGN_SLACK (sizeof(int32_t) - 1)
+static inline int32_t *tq__s8_align_i32(void *p)
+{
+    const uintptr_t u = (uintptr_t)p;
+    const size_t pad = (size_t)((sizeof(int32_t) - u % sizeof(int32_t)) %
+                                sizeof(int32_t));
+    return (int32_t *)(void *)((unsigned char *)p + pad);
+}
+
+#endif /* TQ_S8_INTERNAL_H */

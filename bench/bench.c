@@ -23,6 +23,9 @@
 #endif
 #ifdef TQ_BENCH_DNNL
 #include <dnnl.h>
+/* Debian's oneDNN runs on OpenMP (libgomp, linked through libdnnl); its
+ * environment is read before main, so pin it to one thread by call. */
+void omp_set_num_threads(int n);
 #endif
 
 typedef void (*bench_fn)(void *ctx);
@@ -263,7 +266,7 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
 #endif
 #ifdef TQ_BENCH_DNNL
-    dnnl_set_max_threads(1);
+    omp_set_num_threads(1);
 #endif
     printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, median of 5\n",
            tq_version_string(), tq_kernel_path());

@@ -376,7 +376,8 @@ typedef struct tq_range_config {
 /** @brief Quantization parameters of a tensor, per tensor (count == 1) or
  *  per channel (count == the extent of tq_qparams::axis). Arrays are the caller's. */
 typedef struct tq_qparams {
-    const float *scale;        /**< count scales, each > 0 and finite. */
+    const float *scale;        /**< count scales, each > 0 and finite, with
+                                    a finite float reciprocal (>= ~2.9e-39). */
     const int32_t *zero_point; /**< count zero points in [qmin, qmax]. */
     int64_t count;             /**< 1, or the number of channels. */
     int32_t axis;              /**< Channel axis when count > 1. */
@@ -386,7 +387,8 @@ typedef struct tq_qparams {
 } tq_qparams;
 
 /** @brief Integer range [qmin, qmax] of a scheme.
- *  @return #TQ_ERR_PARAM for bits outside 2..8. */
+ *  @return #TQ_ERR_PARAM for bits outside 2..8, or a flag (symmetric,
+ *          narrow_range, pow2_scale) other than 0 or 1. */
 TQ_API tq_status tq_qscheme_qrange(const tq_qscheme *scheme, int32_t *qmin,
                                    int32_t *qmax);
 
@@ -396,8 +398,22 @@ TQ_API tq_status tq_qscheme_qrange(const tq_qscheme *scheme, int32_t *qmin,
  *  over [stats min, stats max]. MSE and KL evaluate candidate ranges with
  *  the parameters @p scheme would give them. For a symmetric scheme the
  *  result is symmetric around 0.
+ *
+ *  MSE represents each bin's count at its centre (values outside the
+ *  histogram at its edges) and rounds half away from zero; a symmetric
+ *  scheme scans t of [−t, t] over the edges of the |x| histogram, an
+ *  asymmetric one alternates scans of the upper and lower edge over the
+ *  histogram's edges from the full range. KL folds the histogram to |x|
+ *  and follows TensorRT: 2^(bits−1) target levels (2^bits − 1 for an
+ *  asymmetric scheme over data with min >= 0), candidate thresholds at bin
+ *  edges from `levels` bins up; Q is built from the unclipped bins, so a
+ *  threshold whose last bin holds no data (only clipped values) has an
+ *  infinite divergence and is never chosen. Both work on at most 2048 bins
+ *  (larger histograms are viewed with neighbouring bins merged) and use up
+ *  to 16 KiB of stack; both are deterministic.
  *  @return #TQ_ERR_EMPTY with no data, #TQ_ERR_PARAM for a bad method or
- *          option, #TQ_ERR_NULL when a needed histogram is missing. */
+ *          option (or inconsistent statistics), #TQ_ERR_NULL when a needed
+ *          histogram is missing. */
 TQ_API tq_status tq_choose_range(const tq_range_config *config,
                                  const tq_qscheme *scheme,
                                  const tq_stats *stats,
@@ -410,7 +426,11 @@ TQ_API tq_status tq_choose_range(const tq_range_config *config,
  *  scale = (hi − lo) / (qmax − qmin), zero point = qmin − round(lo / scale),
  *  clamped to [qmin, qmax]. A range of width 0 gives scale 1 (any scale
  *  represents 0 exactly). With pow2_scale the scale is rounded up to 2^−n.
- *  @return #TQ_ERR_PARAM for lo > hi or non-finite bounds. */
+ *  The zero point is computed with the stored float scale, rounding half
+ *  away from zero.
+ *  @return #TQ_ERR_PARAM for lo > hi or non-finite bounds, or when the
+ *          scale is not a usable float (0 after underflow, subnormal with an
+ *          infinite reciprocal, or beyond FLT_MAX). */
 TQ_API tq_status tq_qparams_from_range(const tq_qscheme *scheme, double lo,
                                        double hi, float *scale,
                                        int32_t *zero_point);
@@ -420,17 +440,21 @@ TQ_API tq_status tq_qparams_from_range(const tq_qscheme *scheme, double lo,
  *  @p p, per tensor or per channel along p->axis.
  *  @return #TQ_ERR_SHAPE if shapes differ or count does not match the
  *  channel extent; #TQ_ERR_DTYPE; #TQ_ERR_PARAM for a bad scale or range;
- *  #TQ_ERR_NOT_FINITE on NaN (infinities saturate). */
+ *  #TQ_ERR_NOT_FINITE on NaN (infinities saturate); #TQ_ERR_ALIAS if the
+ *  buffers overlap. With count == 1 the axis is ignored. */
 TQ_API tq_status tq_quantize(const tq_tensor *in, const tq_qparams *p,
                              tq_tensor *out);
 
-/** @brief Dequantize an s8 tensor: x = (q − zero_point) · scale. */
+/** @brief Dequantize an s8 tensor: x = (float)(q − zero_point) · scale, as
+ *  PyTorch computes it. Same rules as tq_quantize() (buffers must not
+ *  overlap). */
 TQ_API tq_status tq_dequantize(const tq_tensor *in, const tq_qparams *p,
                                tq_tensor *out);
 
 /** @brief Fake-quantize (quantize then dequantize) an f32 tensor into an
- *  f32 tensor of the same shape; @p out may be @p in (in place). This is
- *  what the lab's Stage 1 did to the weights. */
+ *  f32 tensor of the same shape; @p out may be @p in (in place), any other
+ *  overlap gives #TQ_ERR_ALIAS. This is what the lab's Stage 1 did to the
+ *  weights. */
 TQ_API tq_status tq_fake_quant(const tq_tensor *in, const tq_qparams *p,
                                tq_tensor *out);
 
@@ -445,13 +469,15 @@ typedef struct tq_quant_error {
 } tq_quant_error;
 
 /** @brief Measure what fake-quantizing @p in under @p p would cost, without
- *  writing any tensor. #TQ_ERR_EMPTY for an empty tensor. */
+ *  writing any tensor. #TQ_ERR_EMPTY for an empty tensor,
+ *  #TQ_ERR_NOT_FINITE if it holds NaN or infinity. */
 TQ_API tq_status tq_measure_quant_error(const tq_tensor *in,
                                         const tq_qparams *p,
                                         tq_quant_error *err);
 
 /** @brief MSE, SQNR and max abs error of @p approx against @p ref
- *  (frac_clipped is set to 0). #TQ_ERR_EMPTY when n is 0. */
+ *  (frac_clipped is set to 0). #TQ_ERR_EMPTY when n is 0,
+ *  #TQ_ERR_NOT_FINITE if either holds NaN or infinity. */
 TQ_API tq_status tq_compare_f32(const float *ref, const float *approx,
                                 size_t n, tq_quant_error *err);
 
@@ -481,8 +507,10 @@ typedef enum tq_rounding {
 #define TQ_SHIFT_MAX 30
 
 /** @brief TFLite's QuantizeMultiplier: split @p real (>= 0, finite) into a
- *  Q31 multiplier and a shift (positive = left). 0 and values below
- *  2^−32 give (0, 0); values of 2^31 or more give #TQ_ERR_PARAM. */
+ *  Q31 multiplier and a shift (positive = left). 0 and values that round
+ *  below 2^−32 give (0, 0). Values from 2^30 − 1/4 up, whose shift would
+ *  exceed #TQ_SHIFT_MAX (TFLite would return 31 or 32, which no kernel can
+ *  apply), give #TQ_ERR_PARAM, as do negative and non-finite ones. */
 TQ_API tq_status tq_quantize_multiplier(double real, int32_t *multiplier,
                                         int32_t *shift);
 
@@ -508,15 +536,21 @@ typedef struct tq_s8_output {
 } tq_s8_output;
 
 /** @brief Requantize a block of int32 accumulators [rows][channels] (e.g. the
- *  output of tq_s8_gemm_s32()) to int8 through @p os, channel = column. */
+ *  output of tq_s8_gemm_s32()) to int8 through @p os, channel = column.
+ *  rows, channels >= 0 and ld_acc, ld_out >= channels (#TQ_ERR_SHAPE); an
+ *  empty block writes nothing and accepts NULL buffers; the buffers must
+ *  not overlap (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
                                        const int32_t *acc, int32_t ld_acc,
                                        const tq_s8_output *os, int8_t *out,
                                        int32_t ld_out);
 
 /** @brief The clamp range of a fused activation for an output with
- *  (@p scale, @p zero_point) (docs/quantization.md, "Fused activations").
- *  @param act  ::tq_activation: none, ReLU or ReLU6 */
+ *  (@p scale, @p zero_point) (docs/quantization.md, "Fused activations"),
+ *  clamped into [−128, 127].
+ *  @param act  ::tq_activation: none, ReLU or ReLU6
+ *  @return #TQ_ERR_PARAM for another act, a scale that is not > 0 and
+ *          finite, or a zero point outside [−128, 127]. */
 TQ_API tq_status tq_s8_activation_range(int32_t act, float scale,
                                         int32_t zero_point, int32_t *act_min,
                                         int32_t *act_max);
@@ -908,22 +942,35 @@ typedef struct tq_safetensors tq_safetensors;
 /** @brief Parse a safetensors image held in memory, validating it strictly
  *  (header bounds, JSON, unique names, dtype/shape/size agreement, offsets
  *  in range, no overlap, no hole). The bytes are copied; @p bytes may be
- *  freed afterwards. @return #TQ_ERR_FORMAT for any malformed input. */
+ *  freed afterwards.
+ *
+ *  Beyond the reference implementation's rules: the header must be UTF-8
+ *  and start with `{` (trailing whitespace allowed); every number in it must
+ *  be a plain integer literal below 2^53 (no sign, fraction, exponent or
+ *  leading zero); strings may not contain control characters or an escaped
+ *  NUL; at most 1,000,000 tensors. Every dtype of the format parses (see
+ *  tq_safetensors_get() for those tinyq can use).
+ *  @return #TQ_ERR_NULL, #TQ_ERR_FORMAT for any malformed input,
+ *          #TQ_ERR_NO_MEMORY; @p *file is written only on success. */
 TQ_API tq_status tq_safetensors_parse(const void *bytes, size_t size,
                                       tq_safetensors **file);
 
-/** @brief Read and parse a safetensors file (see tq_safetensors_parse()). */
+/** @brief Read and parse a safetensors file (see tq_safetensors_parse()).
+ *  Tensor data is read straight into the file's aligned memory (the file
+ *  is not held twice). @return as tq_safetensors_parse(), plus #TQ_ERR_IO
+ *  when the file cannot be opened or read (a directory, say). */
 TQ_API tq_status tq_safetensors_load(const char *path, tq_safetensors **file);
 
 /** @brief Free a loaded file; NULL is accepted. Tensors obtained from it
  *  become invalid. */
 TQ_API void tq_safetensors_free(tq_safetensors *file);
 
-/** @brief Number of tensors in the file. */
+/** @brief Number of tensors in the file (0 for NULL). */
 TQ_API int32_t tq_safetensors_count(const tq_safetensors *file);
 
-/** @brief Name of tensor @p index (0 <= index < count), in file order.
- *  The string is owned by @p file. */
+/** @brief Name of tensor @p index (0 <= index < count), in the order of
+ *  the header's keys ("__metadata__" excluded). The string is owned by
+ *  @p file. @return #TQ_ERR_PARAM for an index out of range. */
 TQ_API tq_status tq_safetensors_name(const tq_safetensors *file,
                                      int32_t index, const char **name);
 
@@ -934,7 +981,8 @@ TQ_API tq_status tq_safetensors_name(const tq_safetensors *file,
 TQ_API tq_status tq_safetensors_get(const tq_safetensors *file,
                                     const char *name, tq_tensor *tensor);
 
-/** @brief Value of metadata key @p key ("__metadata__"), owned by @p file. */
+/** @brief Value of metadata key @p key ("__metadata__"), owned by @p file.
+ *  @return #TQ_ERR_NOT_FOUND if the key is absent. */
 TQ_API tq_status tq_safetensors_metadata(const tq_safetensors *file,
                                          const char *key, const char **value);
 
@@ -946,8 +994,16 @@ typedef struct tq_named_tensor {
 
 /** @brief Write @p count tensors and @p meta_count metadata pairs
  *  (@p meta_keys[i] = @p meta_values[i]) to @p path as safetensors, in the
- *  order given. The file is written to a temporary name and renamed, so a
- *  failure never leaves a partial file behind. */
+ *  order given. The file is written to a temporary name (@p path + ".tmp")
+ *  and renamed, so a failure never leaves a partial file behind.
+ *  @return #TQ_ERR_NULL (a NULL pointer, or NULL data for a non-empty
+ *          tensor), #TQ_ERR_PARAM (negative counts, more than 1,000,000
+ *          tensors, an empty path, a name that is empty, "__metadata__",
+ *          repeated or not UTF-8, repeated metadata keys, keys or values not
+ *          UTF-8), #TQ_ERR_DTYPE, #TQ_ERR_SHAPE (ndim or a negative
+ *          extent), #TQ_ERR_OVERFLOW (a byte count past size_t, an extent or
+ *          offset of 2^53 or more, a header over 100,000,000 bytes),
+ *          #TQ_ERR_NO_MEMORY, #TQ_ERR_IO. */
 TQ_API tq_status tq_safetensors_save(const char *path,
                                      const tq_named_tensor *tensors,
                                      int32_t count,
@@ -960,21 +1016,30 @@ TQ_API tq_status tq_safetensors_save(const char *path,
 
 /** @brief Read @p count CIFAR-10 records starting at record @p first from an
  *  official binary batch file (e.g. data_batch_1.bin, test_batch.bin).
- *  @param labels  count bytes, 0..9
+ *  The range is read into a private buffer (count · 3073 bytes) and checked
+ *  before the outputs are written.
+ *  @param labels  count bytes, 0..9 (may be NULL when count is 0)
  *  @param pixels  count · 3072 bytes, each record as CHW planes (R, G, B)
- *  @return #TQ_ERR_IO if the file cannot be read, #TQ_ERR_FORMAT if it is not
- *          a whole number of records, a label is over 9, or the range runs
- *          past its end. */
+ *  @return #TQ_ERR_PARAM for a negative @p first or @p count, #TQ_ERR_IO if
+ *          the file cannot be read, #TQ_ERR_FORMAT if it is not a whole
+ *          number of records, a label in the range is over 9, or the range
+ *          runs past its end, #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_cifar10_read(const char *path, int64_t first,
                                  int64_t count, uint8_t *labels,
                                  uint8_t *pixels);
 
-/** @brief Number of records in a CIFAR-10 batch file. */
+/** @brief Number of records in a CIFAR-10 batch file.
+ *  @return #TQ_ERR_IO, or #TQ_ERR_FORMAT if its size is not a multiple of
+ *          #TQ_CIFAR10_RECORD_BYTES. */
 TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 
 /** @brief Turn @p count CHW uint8 records into NHWC floats
- *  ((p / 255) − mean[c]) / std[c] (the tutorial uses 0.5 and 0.5).
- *  @param out count · 32 · 32 · 3 floats */
+ *  ((p / 255) − mean[c]) / std[c] (the tutorial uses 0.5 and 0.5), each
+ *  step rounded to float exactly as torchvision's ToTensor + Normalize.
+ *  @param out count · 32 · 32 · 3 floats, not overlapping @p pixels
+ *  @return #TQ_ERR_PARAM for a negative count, a non-finite mean or a std
+ *          that is not finite and > 0, #TQ_ERR_OVERFLOW, #TQ_ERR_ALIAS.
+ *          @p pixels and @p out may be NULL when count is 0. */
 TQ_API tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
                                       const float mean[3], const float std[3],
                                       float *out);

@@ -114,7 +114,7 @@ tq_status tq_stats_update_f32(tq_stats *s, const float *x, size_t n)
     TQ_CHECK(tq__stats_check(s));
     if ((uint64_t)n > UINT64_MAX - s->count)
         return TQ_ERR_OVERFLOW;
-    tq_stats acc = *s, b;
+    tq_stats acc = *s, b = {0, 0.0, 0.0, 0.0, 0.0};
     for (size_t i = 0; i < n; i += TQ__STATS_BLOCK) {
         const size_t len = n - i < TQ__STATS_BLOCK ? n - i : TQ__STATS_BLOCK;
         if (!tq__block_f32(x + i, 1, len, len, &b))
@@ -278,7 +278,7 @@ tq_status tq_stats_update_axis_f32(tq_stats *stats, int64_t channels,
         const size_t tile_rows = outer - o < rows ? outer - o : rows;
         for (size_t c = 0; c < nch; ++c) {
             const float *base = x + o * row + c * inner;
-            tq_stats b;
+            tq_stats b = {0, 0.0, 0.0, 0.0, 0.0};
             if (inner >= TQ__STATS_BLOCK) {
                 for (size_t i = 0; i < inner; i += TQ__STATS_BLOCK) {
                     const size_t len = inner - i < TQ__STATS_BLOCK

@@ -8,7 +8,7 @@
  * 4. run the int8 conv and compare it with the float conv.
  *
  * Build against an installed tinyq:
- *   cc -std=c11 quickstart.c $(pkg-config --cflags --libs tinyq)
+ *   cc -std=c11 quickstart.c $(pkg-config --cflags --libs tinyq) -lm
  *
  * SPDX-License-Identifier: Apache-2.0
  */

@@ -268,7 +268,10 @@ TQ_API tq_status tq_stats_stddev(const tq_stats *s, int32_t kind,
 
 /** @brief The k-sigma range [μ − kσ, μ + kσ] with the population σ
  *  (k = 3 is the lab's 3-sigma range). Not clipped to [min, max].
- *  @param k  >= 0 and finite, else #TQ_ERR_PARAM */
+ *  @param s   accumulator with at least one value (#TQ_ERR_EMPTY)
+ *  @param k   >= 0 and finite, else #TQ_ERR_PARAM
+ *  @param lo  receives μ − kσ
+ *  @param hi  receives μ + kσ */
 TQ_API tq_status tq_stats_ksigma_range(const tq_stats *s, double k,
                                        double *lo, double *hi);
 
@@ -277,6 +280,7 @@ TQ_API tq_status tq_stats_ksigma_range(const tq_stats *s, double k,
  *  @p axis is i.
  *  @param stats     array of @p channels accumulators (initialised)
  *  @param channels  must equal t->shape[axis]
+ *  @param t         f32 tensor of 1 to 4 dimensions
  *  @param axis      0 <= axis < t->ndim; e.g. 0 for OIHW/OHWI weights' output
  *                   channels, 3 for NHWC activations
  *  @return #TQ_ERR_SHAPE for a bad axis or channel count, #TQ_ERR_DTYPE,
@@ -318,8 +322,9 @@ TQ_API uint64_t tq_histogram_total(const tq_histogram *h);
  *  interpolating linearly inside a bin (values outside [lo, hi] count as
  *  lo or hi). The rank percent/100 · total is located in the first
  *  non-empty bin that reaches it, so empty bins are never returned into.
- *  @param percent in [0, 100], else #TQ_ERR_PARAM (also for NaN).
- *  #TQ_ERR_EMPTY with no data. */
+ *  @param h        histogram with at least one value (#TQ_ERR_EMPTY)
+ *  @param percent  in [0, 100], else #TQ_ERR_PARAM (also for NaN)
+ *  @param value    receives the percentile */
 TQ_API tq_status tq_histogram_percentile(const tq_histogram *h,
                                          double percent, double *value);
 
@@ -516,9 +521,11 @@ TQ_API tq_status tq_quantize_multiplier(double real, int32_t *multiplier,
 
 /** @brief Requantize one accumulator: approximately round(x · m · 2^(shift−31))
  *  in the chosen rounding mode, saturated to int32.
+ *  @param x          the int32 accumulator
  *  @param multiplier in [0, 2^31 − 1]
  *  @param shift      in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]
- *  @param rounding   a ::tq_rounding */
+ *  @param rounding   a ::tq_rounding
+ *  @param result     receives the requantized value */
 TQ_API tq_status tq_requantize(int32_t x, int32_t multiplier, int32_t shift,
                                int32_t rounding, int32_t *result);
 
@@ -548,7 +555,11 @@ TQ_API tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
 /** @brief The clamp range of a fused activation for an output with
  *  (@p scale, @p zero_point) (docs/quantization.md, "Fused activations"),
  *  clamped into [−128, 127].
- *  @param act  ::tq_activation: none, ReLU or ReLU6
+ *  @param act         ::tq_activation: none, ReLU or ReLU6
+ *  @param scale       output scale, > 0 and finite
+ *  @param zero_point  output zero point, [−128, 127]
+ *  @param act_min     receives the lower clamp
+ *  @param act_max     receives the upper clamp
  *  @return #TQ_ERR_PARAM for another act, a scale that is not > 0 and
  *          finite, or a zero point outside [−128, 127]. */
 TQ_API tq_status tq_s8_activation_range(int32_t act, float scale,
@@ -647,14 +658,19 @@ TQ_API tq_status tq_f32_conv2d_scratch_size(const tq_conv_params *conv,
                                             size_t *bytes);
 
 /** @brief 2-D convolution, NHWC. Padded taps count as 0.
+ *  @param conv         geometry (stride, padding, dilation, groups)
  *  @param in_dims      {N, H, W, Cin}
+ *  @param in           N·H·W·Cin input values
  *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       Cout·KH·KW·(Cin / groups) weights
  *  @param bias         Cout values or NULL
  *  @param act          output clamp or NULL
  *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          N·OH·OW·Cout outputs
  *  @param scratch      at least tq_f32_conv2d_scratch_size() bytes, any
  *                      alignment (#TQ_ERR_BUFFER_TOO_SMALL if fewer; may
- *                      be NULL when the query gave 0) */
+ *                      be NULL when the query gave 0)
+ *  @param scratch_bytes size of @p scratch */
 TQ_API tq_status tq_f32_conv2d(const tq_conv_params *conv,
                                const tq_dims *in_dims, const float *in,
                                const tq_dims *filter_dims, const float *filter,
@@ -664,7 +680,15 @@ TQ_API tq_status tq_f32_conv2d(const tq_conv_params *conv,
 
 /** @brief Depthwise convolution, NHWC, channel multiplier
  *  M = Cout / Cin (output channel oc = ic·M + m).
- *  @param filter_dims {1, KH, KW, Cout}; conv->groups is ignored. */
+ *  @param conv        geometry; conv->groups is ignored
+ *  @param in_dims     {N, H, W, Cin}
+ *  @param in          input values
+ *  @param filter_dims {1, KH, KW, Cout}
+ *  @param filter      KH·KW·Cout weights
+ *  @param bias        Cout values or NULL
+ *  @param act         output clamp or NULL
+ *  @param out_dims    {N, OH, OW, Cout}
+ *  @param out         outputs */
 TQ_API tq_status tq_f32_depthwise_conv2d(const tq_conv_params *conv,
                                          const tq_dims *in_dims,
                                          const float *in,
@@ -675,8 +699,14 @@ TQ_API tq_status tq_f32_depthwise_conv2d(const tq_conv_params *conv,
                                          const tq_dims *out_dims, float *out);
 
 /** @brief Fully connected: out[b][o] = act(Σ_i in[b][i] · w[o][i] + bias[o]).
- *  @param batch >= 1, @param in_features >= 1, @param out_features >= 1
- *  @param weights [out_features][in_features] */
+ *  @param batch        rows of @p in, >= 1
+ *  @param in_features  >= 1
+ *  @param out_features >= 1
+ *  @param in           [batch][in_features]
+ *  @param weights      [out_features][in_features]
+ *  @param bias         out_features values or NULL
+ *  @param act          output clamp or NULL
+ *  @param out          [batch][out_features] */
 TQ_API tq_status tq_f32_fully_connected(int32_t batch, int32_t in_features,
                                         int32_t out_features, const float *in,
                                         const float *weights, const float *bias,
@@ -723,9 +753,19 @@ TQ_API tq_status tq_f32_conv2d_relu_maxpool2_scratch_size(
  *  without padding, writing only the pooled output. Bit-identical to
  *  tq_f32_conv2d() with the same clamp followed by tq_f32_max_pool().
  *  groups > 1 is #TQ_ERR_UNSUPPORTED.
- *  @param out_dims {N, floor(OH / 2), floor(OW / 2), Cout} where OH, OW are
- *                  the convolution's output extents (so OH or OW of 1 is
- *                  #TQ_ERR_SHAPE). */
+ *  @param conv        geometry of the convolution (groups 1)
+ *  @param in_dims     {N, H, W, Cin}
+ *  @param in          input values
+ *  @param filter_dims OHWI {Cout, KH, KW, Cin}
+ *  @param filter      weights
+ *  @param bias        Cout values or NULL
+ *  @param act         clamp applied before pooling; NULL means ReLU
+ *  @param out_dims    {N, floor(OH / 2), floor(OW / 2), Cout} where OH, OW
+ *                     are the convolution's output extents (so OH or OW of
+ *                     1 is #TQ_ERR_SHAPE)
+ *  @param out         pooled outputs
+ *  @param scratch     tq_f32_conv2d_relu_maxpool2_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch */
 TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
     const tq_conv_params *conv, const tq_dims *in_dims, const float *in,
     const tq_dims *filter_dims, const float *filter, const float *bias,
@@ -789,12 +829,18 @@ TQ_API tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
                                            size_t *bytes);
 
 /** @brief int8 2-D convolution, NHWC, TFLite CONV_2D semantics.
+ *  @param conv         geometry (stride, padding, dilation, groups)
  *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
  *  @param input_offset −zero point of the input, [−127, 128]
- *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}; weights symmetric
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       weight codes, symmetric (zero point 0)
  *  @param bias         Cout int32 values at scale s_in · s_w[c], or NULL
  *  @param os           output stage; per_channel entries are per Cout
  *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *  @param scratch      tq_s8_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
  *  @return also #TQ_ERR_OVERFLOW when KH·KW·Cin/groups exceeds
  *          #TQ_S8_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL for a short
  *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in
@@ -809,7 +855,17 @@ TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
 
 /** @brief int8 depthwise convolution, channel multiplier M = Cout / Cin
  *  (output channel oc = ic·M + m), TFLite DEPTHWISE_CONV_2D semantics.
- *  @param filter_dims {1, KH, KW, Cout}; conv->groups is ignored.
+ *  @param conv         geometry; conv->groups is ignored
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  {1, KH, KW, Cout}
+ *  @param filter       weight codes, symmetric
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage, per Cout when per channel
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *
  *  KH·KW must not exceed #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW); @p out
  *  must not overlap @p in (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
@@ -824,6 +880,15 @@ TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
 /** @brief int8 fully connected, TFLite FULLY_CONNECTED semantics:
  *  acc[b][o] = Σ_i (w[o][i] + weight_offset) · (in[b][i] + input_offset)
  *  + bias[o], then @p os (per tensor, or per output feature).
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   >= 1, <= #TQ_S8_MAX_REDUCTION
+ *  @param out_features  >= 1
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param weights       [out_features][in_features] codes
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage
+ *  @param out           [batch][out_features] codes
  *  @param weight_offset −zero point of the weights, [−128, 128]; 0 for
  *                       TFLite's symmetric weights (ONNX QLinearMatMul
  *                       and gemmlowp may use others)
@@ -906,7 +971,18 @@ TQ_API tq_status tq_s8_conv2d_relu_maxpool2_scratch_size(
  *  stride 2 writing only the pooled output. Bit-exact with tq_s8_conv2d()
  *  followed by tq_s8_max_pool(): requantization is monotonic, so the pool
  *  may take the maximum accumulator first and requantize once.
- *  @param out_dims {N, floor(OH / 2), floor(OW / 2), Cout} */
+ *  @param conv         geometry of the convolution (groups 1)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin}
+ *  @param filter       weight codes, symmetric
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage (ReLU: act_min = output zero point)
+ *  @param out_dims     {N, floor(OH / 2), floor(OW / 2), Cout}
+ *  @param out          pooled output codes
+ *  @param scratch      tq_s8_conv2d_relu_maxpool2_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch */
 TQ_API tq_status tq_s8_conv2d_relu_maxpool2(
     const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
     int32_t input_offset, const tq_dims *filter_dims, const int8_t *filter,
@@ -1018,6 +1094,9 @@ TQ_API tq_status tq_safetensors_save(const char *path,
  *  official binary batch file (e.g. data_batch_1.bin, test_batch.bin).
  *  The range is read into a private buffer (count · 3073 bytes) and checked
  *  before the outputs are written.
+ *  @param path    the batch file
+ *  @param first   first record, >= 0
+ *  @param count   number of records, >= 0
  *  @param labels  count bytes, 0..9 (may be NULL when count is 0)
  *  @param pixels  count · 3072 bytes, each record as CHW planes (R, G, B)
  *  @return #TQ_ERR_PARAM for a negative @p first or @p count, #TQ_ERR_IO if
@@ -1036,7 +1115,11 @@ TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 /** @brief Turn @p count CHW uint8 records into NHWC floats
  *  ((p / 255) − mean[c]) / std[c] (the tutorial uses 0.5 and 0.5), each
  *  step rounded to float exactly as torchvision's ToTensor + Normalize.
- *  @param out count · 32 · 32 · 3 floats, not overlapping @p pixels
+ *  @param count  number of records
+ *  @param pixels count · 3072 bytes as read by tq_cifar10_read()
+ *  @param mean   per-channel (R, G, B) mean in [0, 1] units
+ *  @param std    per-channel standard deviation, > 0
+ *  @param out    count · 32 · 32 · 3 floats, not overlapping @p pixels
  *  @return #TQ_ERR_PARAM for a negative count, a non-finite mean or a std
  *          that is not finite and > 0, #TQ_ERR_OVERFLOW, #TQ_ERR_ALIAS.
  *          @p pixels and @p out may be NULL when count is 0. */

@@ -118,27 +118,46 @@ static void stage1_weight_stats(const lenet_f32 *m)
 
 /* ---- memory ---------------------------------------------------------------- */
 
-static void memory_table(const lenet_f32 *f)
+static long file_bytes(const char *path)
 {
-    size_t weights = 0, channels = 0, biases = 0;
+    FILE *f = fopen(path, "rb");
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Weight memory as stored: f32 weights (and biases) against what integer-
+ * only inference keeps: int8 weights, int32 biases, and per output channel
+ * an int32 multiplier and a shift (in [-31, 30]: one byte); per activation
+ * tensor a zero point (one byte), per layer the clamp (two bytes), and the
+ * input scale (a float, to quantize the image). Float weight scales are
+ * only needed to derive the multipliers, so a deployment drops them. */
+static void memory_table(const lenet_f32 *f, const lenet_s8 *q,
+                         const char *f32_file, const char *s8_file)
+{
+    size_t weights = 0, biases = 0, channels = 0;
     for (int l = 0; l < LENET_LAYERS; ++l) {
         weights += lenet_weight_count(l);
-        channels += (size_t)lenet_layers[l].out;
+        channels += (size_t)q->w_channels[l];
+        biases += f->has_bias ? (size_t)lenet_layers[l].out : 0;
     }
-    if (f->has_bias)
-        biases = channels;
-    /* Per output channel: a float weight scale, an int32 multiplier and an
-     * int32 shift (stored per channel even where the layer is per tensor);
-     * per activation tensor: a float scale and an int32 zero point. */
-    const size_t params = channels * 12 + LENET_TENSORS * 8;
     const size_t f32_bytes = (weights + biases) * sizeof(float);
-    const size_t s8_bytes = weights + biases * sizeof(int32_t) + params;
+    const size_t s8_bytes = weights + biases * sizeof(int32_t) + channels * 5 +
+                            LENET_TENSORS + LENET_LAYERS * 2 + sizeof(float);
     printf("\n## Memory\n\n");
     printf("| what | f32 | int8 | ratio |\n|---|---:|---:|---:|\n");
     printf("| weights (%zu values) | %zu B | %zu B | %.2fx |\n", weights,
            weights * 4, weights, 4.0);
-    printf("| weights + biases + quantization parameters | %zu B | %zu B | %.2fx |\n",
-           f32_bytes, s8_bytes, (double)f32_bytes / (double)s8_bytes);
+    printf("| everything inference needs: weights%s + quantization parameters (%zu channels) | %zu B | %zu B | %.2fx |\n",
+           biases ? " + biases" : "", channels, f32_bytes, s8_bytes,
+           (double)f32_bytes / (double)s8_bytes);
+    const long ff = file_bytes(f32_file), fs = s8_file ? file_bytes(s8_file) : -1;
+    if (ff > 0 && fs > 0)
+        printf("| model file (safetensors, with its JSON header and float weight scales) | %ld B | %ld B | %.2fx |\n",
+               ff, fs, (double)ff / (double)fs);
     const size_t pf = lenet_peak_activation_bytes_f32(),
                  p8 = lenet_peak_activation_bytes_s8();
     printf("| peak activation memory of one forward pass (incl. scratch) | %zu B | %zu B | %.2fx |\n",
@@ -161,35 +180,39 @@ static void path_join(char *out, size_t size, const char *dir, const char *file)
 
 /* The calibration set: the first N training images (the lab's choice), or
  * N images spread evenly over all five training batches (--calib-spread). */
-static tq_status load_calibration(const options *o, float **images)
+static tq_status load_calibration(const options *o, float **images,
+                                  uint8_t **labels)
 {
-    uint8_t *labels = NULL;
     char path[4096];
     if (!o->spread) {
         path_join(path, sizeof path, o->data_dir, "data_batch_1.bin");
-        tq_status s = lenet_load_images(path, 0, o->calib, images, &labels);
-        free(labels);
-        return s;
+        return lenet_load_images(path, 0, o->calib, images, labels);
     }
     float *all = malloc((size_t)o->calib * LENET_IMAGE * sizeof(float));
-    if (!all)
-        return TQ_ERR_NO_MEMORY;
-    for (int64_t i = 0; i < o->calib; ++i) {
+    uint8_t *all_labels = malloc((size_t)o->calib);
+    tq_status s = all && all_labels ? TQ_OK : TQ_ERR_NO_MEMORY;
+    for (int64_t i = 0; i < o->calib && s == TQ_OK; ++i) {
         const int64_t index = i * 50000 / o->calib;
         char name[32];
         float *one = NULL;
+        uint8_t *label = NULL;
         snprintf(name, sizeof name, "data_batch_%d.bin", (int)(index / 10000) + 1);
         path_join(path, sizeof path, o->data_dir, name);
-        tq_status s = lenet_load_images(path, index % 10000, 1, &one, &labels);
-        free(labels);
-        if (s != TQ_OK) {
-            free(all);
-            return s;
+        s = lenet_load_images(path, index % 10000, 1, &one, &label);
+        if (s == TQ_OK) {
+            memcpy(all + i * LENET_IMAGE, one, LENET_IMAGE * sizeof(float));
+            all_labels[i] = label[0];
         }
-        memcpy(all + i * LENET_IMAGE, one, LENET_IMAGE * sizeof(float));
         free(one);
+        free(label);
+    }
+    if (s != TQ_OK) {
+        free(all);
+        free(all_labels);
+        return s;
     }
     *images = all;
+    *labels = all_labels;
     return TQ_OK;
 }
 
@@ -217,8 +240,10 @@ int main(int argc, char **argv)
     stage1_weight_stats(&model);
 
     path_join(path, sizeof path, o.data_dir, "test_batch.bin");
+    const lenet_wq_config wq = {1, TQ_RANGE_ABSMAX, 0.0, 1};
+    DIE_IF(lenet_quantize_weights(&model, &wq, &q));
     if (access(path, R_OK) != 0) {
-        memory_table(&model);
+        memory_table(&model, &q, o.model, NULL);
         printf("\nCIFAR-10 not found: %s is missing.\n"
                "Get the official binary version (cifar-10-binary.tar.gz from the\n"
                "CIFAR-10 page of the University of Toronto) and point\n"
@@ -266,8 +291,11 @@ int main(int argc, char **argv)
 
     /* ---- Stage 2: calibration ---- */
     float *calib_images = NULL;
-    lenet_calib calib;
-    DIE_IF(load_calibration(&o, &calib_images));
+    uint8_t *calib_labels = NULL, *calib_float = malloc((size_t)o.calib);
+    static lenet_calib calib;
+    DIE_IF(load_calibration(&o, &calib_images, &calib_labels));
+    DIE_IF(lenet_eval_f32(&model, calib_images, calib_labels, o.calib, o.threads,
+                          calib_float, NULL, &e));
     DIE_IF(lenet_calib_collect(&model, calib_images, o.calib, &calib));
     printf("\n## Stage 2: activation statistics on %lld calibration images (%s)\n\n",
            (long long)o.calib,
@@ -280,16 +308,15 @@ int main(int argc, char **argv)
         print_stats_row(tensor_names[t], &calib.stats[t]);
 
     /* ---- Stage 2: integer-only inference per range method ---- */
-    const lenet_wq_config wq = {1, TQ_RANGE_ABSMAX, 0.0, 1};
     printf("\nWeights: int8 symmetric [-127, 127], abs-max, per output channel "
            "(fc3 per tensor, so that its int32 accumulators share one scale).\n"
            "Activations: int8 asymmetric per tensor (abs-max: symmetric). "
            "Prediction: argmax of fc3's int32 accumulators.\n\n");
-    printf("| activation range | pool1 | pool2 | fc1 | fc2 | logits | int8 accuracy | vs float | agreement | int8-logit ties |\n");
-    printf("|---|---|---|---|---|---|---:|---:|---:|---:|\n");
+    printf("| activation range | pool1 | pool2 | fc1 | fc2 | logits | calibration-set agreement | int8 accuracy | vs float | agreement | int8-logit ties |\n");
+    printf("|---|---|---|---|---|---|---:|---:|---:|---:|---:|\n");
     const int32_t methods[] = {TQ_RANGE_MINMAX, TQ_RANGE_ABSMAX, TQ_RANGE_KSIGMA,
                                TQ_RANGE_PERCENTILE, TQ_RANGE_MSE, TQ_RANGE_KL};
-    double best_acc = -1;
+    int64_t best_agree = -1;
     int32_t best_method = TQ_RANGE_MINMAX;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; ++i) {
         const tq_range_config rc = {methods[i], 0, 3.0, 99.99};
@@ -297,6 +324,9 @@ int main(int argc, char **argv)
         DIE_IF(lenet_quantize_weights(&model, &wq, &q));
         DIE_IF(lenet_calib_apply(&calib, &rc, methods[i] == TQ_RANGE_ABSMAX, &q));
         DIE_IF(lenet_finish_s8(&model, &q));
+        lenet_eval ce;
+        DIE_IF(lenet_eval_s8(&q, calib_images, calib_labels, o.calib, o.threads,
+                             NULL, calib_float, &ce));
         DIE_IF(lenet_eval_s8(&q, test, labels, n_test, o.threads, NULL,
                              float_pred, &e));
         printf("| %s |", method_name(methods[i]));
@@ -305,11 +335,14 @@ int main(int argc, char **argv)
             const double hi = q.a_scale[t] * (127 - q.a_zero[t]);
             printf(" %.2f..%.2f |", lo, hi);
         }
-        printf(" %.2f %% | %+.2f pp | %.2f %% | %.2f %% |\n", pct(&e),
+        printf(" %.2f %% | %.2f %% | %+.2f pp | %.2f %% | %.2f %% |\n",
+               100.0 * (double)ce.agree / (double)ce.images, pct(&e),
                pct(&e) - pct(&fe), 100.0 * (double)e.agree / (double)e.images,
                100.0 * (double)e.int8_ties / (double)e.images);
-        if (pct(&e) > best_acc)
-            best_acc = pct(&e), best_method = methods[i];
+        /* Choose without looking at the test set: the method whose int8
+         * network agrees best with the float one on the calibration images. */
+        if (ce.agree > best_agree)
+            best_agree = ce.agree, best_method = methods[i];
     }
 
     /* ---- the best model: save, reload, compare bit for bit ---- */
@@ -323,12 +356,13 @@ int main(int argc, char **argv)
     lenet_eval e1, e2;
     DIE_IF(lenet_eval_s8(&q, test, labels, n_test, o.threads, p1, NULL, &e1));
     DIE_IF(lenet_eval_s8(&q2, test, labels, n_test, o.threads, p2, p1, &e2));
-    printf("\nBest activation range: %s (%.2f %%). Saved to %s and reloaded: "
+    printf("\nChosen activation range (best agreement with float on the calibration "
+           "images): %s, test accuracy %.2f %%. Saved to %s and reloaded: "
            "%lld of %lld predictions identical.\n",
            method_name(best_method), pct(&e1), o.save, (long long)e2.agree,
            (long long)n_test);
 
-    memory_table(&model);
+    memory_table(&model, &q, o.model, o.save);
 
     /* ---- time per image, one thread ---- */
     DIE_IF(lenet_eval_f32(&model, test, labels, n_test, 1, NULL, NULL, &fe));
@@ -339,6 +373,6 @@ int main(int argc, char **argv)
            1e6 * fe.seconds / (double)n_test, 1e6 * e.seconds / (double)n_test);
 
     lenet_calib_free(&calib);
-    free(calib_images), free(test), free(labels), free(float_pred), free(p1), free(p2);
+    free(calib_images), free(calib_labels), free(calib_float), free(test), free(labels), free(float_pred), free(p1), free(p2);
     return e2.agree == n_test ? 0 : 1;
 }

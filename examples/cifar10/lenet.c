@@ -10,13 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TRY(expr)                      \
-    do {                               \
-        tq_status try_s_ = (expr);     \
-        if (try_s_ != TQ_OK)           \
-            return try_s_;             \
-    } while (0)
-
 const lenet_layer lenet_layers[LENET_LAYERS] = {
     {"conv1", 1, 6, 3, 5, 1},
     {"conv2", 1, 16, 6, 5, 1},
@@ -77,15 +70,15 @@ static tq_status convert_weight(int l, const tq_tensor *src, float *dst)
         const int64_t ohwi[4] = {L->out, L->k, L->k, L->in};
         if (src->ndim != 4 || memcmp(src->shape, want, sizeof want) != 0)
             return TQ_ERR_SHAPE;
-        TRY(tq_tensor_init(&out, dst, TQ_F32, 4, ohwi));
+        LENET_TRY(tq_tensor_init(&out, dst, TQ_F32, 4, ohwi));
         return tq_oihw_to_ohwi(&in, &out);
     }
     if (src->ndim != 2 || src->shape[0] != L->out || src->shape[1] != L->in)
         return TQ_ERR_SHAPE;
     if (l == 2) {
         const int64_t nchw[4] = {120, 16, 5, 5}, nhwc[4] = {120, 5, 5, 16};
-        TRY(tq_tensor_init(&in, src->data, TQ_F32, 4, nchw));
-        TRY(tq_tensor_init(&out, dst, TQ_F32, 4, nhwc));
+        LENET_TRY(tq_tensor_init(&in, src->data, TQ_F32, 4, nchw));
+        LENET_TRY(tq_tensor_init(&out, dst, TQ_F32, 4, nhwc));
         return tq_nchw_to_nhwc(&in, &out);
     }
     memcpy(dst, src->data, lenet_weight_count(l) * sizeof(float));
@@ -97,7 +90,7 @@ tq_status lenet_load_f32(const char *path, lenet_f32 *m)
     tq_safetensors *file = NULL;
     tq_tensor t;
     char name[32];
-    TRY(tq_safetensors_load(path, &file));
+    LENET_TRY(tq_safetensors_load(path, &file));
     tq_status s = tq_safetensors_get(file, "conv1.bias", &t);
     const int has_bias = s == TQ_OK;
     f32_wire(m, has_bias);
@@ -141,18 +134,18 @@ tq_status lenet_forward_f32(const lenet_f32 *m, lenet_f32_acts *a,
                             void *scratch, size_t scratch_bytes)
 {
     tq_f32_act relu, none;
-    TRY(tq_f32_act_from(TQ_ACT_RELU, &relu));
-    TRY(tq_f32_act_from(TQ_ACT_NONE, &none));
+    LENET_TRY(tq_f32_act_from(TQ_ACT_RELU, &relu));
+    LENET_TRY(tq_f32_act_from(TQ_ACT_NONE, &none));
     for (int l = 0; l < 2; ++l) {
         tq_dims in, filter, out;
         conv_dims(l, &in, &filter, &out);
-        TRY(tq_f32_conv2d_relu_maxpool2(&valid_conv, &in, a->t[l], &filter,
+        LENET_TRY(tq_f32_conv2d_relu_maxpool2(&valid_conv, &in, a->t[l], &filter,
                                         m->w[l], m->b[l], &relu, &out,
                                         a->t[l + 1], scratch, scratch_bytes));
     }
     for (int l = 2; l < LENET_LAYERS; ++l) {
         const lenet_layer *L = &lenet_layers[l];
-        TRY(tq_f32_fully_connected(1, L->in, L->out, a->t[l], m->w[l], m->b[l],
+        LENET_TRY(tq_f32_fully_connected(1, L->in, L->out, a->t[l], m->w[l], m->b[l],
                                    L->relu ? &relu : &none, a->t[l + 1]));
     }
     return TQ_OK;
@@ -212,6 +205,14 @@ size_t lenet_peak_activation_bytes_s8(void)
 
 /* ---- weight quantization ----------------------------------------------- */
 
+/* Layer l's weights seen as a 2-D tensor [out][rest], channel axis 0. */
+static tq_status weight_tensor(int l, void *data, int32_t dtype, tq_tensor *t)
+{
+    const int64_t shape[2] = {lenet_layers[l].out,
+                              (int64_t)(lenet_weight_count(l) / lenet_layers[l].out)};
+    return tq_tensor_init(t, data, dtype, 2, shape);
+}
+
 /* Scales and zero points of layer l's weights under config c, one per
  * channel or one for the tensor. */
 static tq_status weight_qparams(const lenet_f32 *f, int l,
@@ -222,23 +223,22 @@ static tq_status weight_qparams(const lenet_f32 *f, int l,
     const lenet_layer *L = &lenet_layers[l];
     const tq_qscheme scheme = {8, c->symmetric, c->symmetric, 0};
     const tq_range_config range = {c->method, 0, c->k, 0.0};
-    const int64_t shape[2] = {L->out, (int64_t)(lenet_weight_count(l) / L->out)};
     tq_stats st[LENET_MAX_OUT];
     tq_tensor t;
     const int32_t n = per_channel ? L->out : 1;
     for (int32_t i = 0; i < n; ++i)
-        TRY(tq_stats_init(&st[i]));
-    TRY(tq_tensor_init(&t, f->w[l], TQ_F32, 2, shape));
+        LENET_TRY(tq_stats_init(&st[i]));
+    LENET_TRY(weight_tensor(l, f->w[l], TQ_F32, &t));
     if (per_channel)
-        TRY(tq_stats_update_axis_f32(st, L->out, &t, 0));
+        LENET_TRY(tq_stats_update_axis_f32(st, L->out, &t, 0));
     else
-        TRY(tq_stats_update_f32(st, f->w[l], lenet_weight_count(l)));
+        LENET_TRY(tq_stats_update_f32(st, f->w[l], lenet_weight_count(l)));
     for (int32_t i = 0; i < n; ++i) {
         double lo, hi;
-        TRY(tq_choose_range(&range, &scheme, &st[i], NULL, &lo, &hi));
-        TRY(tq_qparams_from_range(&scheme, lo, hi, &scale[i], &zero[i]));
+        LENET_TRY(tq_choose_range(&range, &scheme, &st[i], NULL, &lo, &hi));
+        LENET_TRY(tq_qparams_from_range(&scheme, lo, hi, &scale[i], &zero[i]));
     }
-    TRY(tq_qscheme_qrange(&scheme, &p->qmin, &p->qmax));
+    LENET_TRY(tq_qscheme_qrange(&scheme, &p->qmin, &p->qmax));
     p->scale = scale;
     p->zero_point = zero;
     p->count = n;
@@ -247,14 +247,6 @@ static tq_status weight_qparams(const lenet_f32 *f, int l,
     return TQ_OK;
 }
 
-static tq_status weight_tensor(const lenet_f32 *f, int l, void *data,
-                               int32_t dtype, tq_tensor *t)
-{
-    const int64_t shape[2] = {lenet_layers[l].out,
-                              (int64_t)(lenet_weight_count(l) / lenet_layers[l].out)};
-    (void)f;
-    return tq_tensor_init(t, data, dtype, 2, shape);
-}
 
 tq_status lenet_fake_quant_weights(lenet_f32 *f, const lenet_wq_config *c)
 {
@@ -263,9 +255,9 @@ tq_status lenet_fake_quant_weights(lenet_f32 *f, const lenet_wq_config *c)
         int32_t zero[LENET_MAX_OUT];
         tq_qparams p;
         tq_tensor t;
-        TRY(weight_qparams(f, l, c, c->per_channel, scale, zero, &p));
-        TRY(weight_tensor(f, l, f->w[l], TQ_F32, &t));
-        TRY(tq_fake_quant(&t, &p, &t));
+        LENET_TRY(weight_qparams(f, l, c, c->per_channel, scale, zero, &p));
+        LENET_TRY(weight_tensor(l, f->w[l], TQ_F32, &t));
+        LENET_TRY(tq_fake_quant(&t, &p, &t));
     }
     return TQ_OK;
 }
@@ -294,10 +286,10 @@ tq_status lenet_quantize_weights(const lenet_f32 *f, const lenet_wq_config *c,
         tq_qparams p;
         tq_tensor src, dst;
         const int per_channel = c->per_channel && l != LENET_LAYERS - 1;
-        TRY(weight_qparams(f, l, c, per_channel, q->w_scale[l], zero, &p));
-        TRY(weight_tensor(f, l, f->w[l], TQ_F32, &src));
-        TRY(weight_tensor(f, l, q->w[l], TQ_S8, &dst));
-        TRY(tq_quantize(&src, &p, &dst));
+        LENET_TRY(weight_qparams(f, l, c, per_channel, q->w_scale[l], zero, &p));
+        LENET_TRY(weight_tensor(l, f->w[l], TQ_F32, &src));
+        LENET_TRY(weight_tensor(l, q->w[l], TQ_S8, &dst));
+        LENET_TRY(tq_quantize(&src, &p, &dst));
         q->w_channels[l] = (int32_t)p.count;
     }
     return TQ_OK;
@@ -309,9 +301,9 @@ tq_status lenet_finish_s8(const lenet_f32 *f, lenet_s8 *q)
         const lenet_layer *L = &lenet_layers[l];
         const double s_in = q->a_scale[l], s_out = q->a_scale[l + 1];
         for (int32_t c = 0; c < q->w_channels[l]; ++c)
-            TRY(tq_quantize_multiplier(s_in * q->w_scale[l][c] / s_out,
+            LENET_TRY(tq_quantize_multiplier(s_in * q->w_scale[l][c] / s_out,
                                        &q->mult[l][c], &q->shift[l][c]));
-        TRY(tq_s8_activation_range(L->relu ? TQ_ACT_RELU : TQ_ACT_NONE,
+        LENET_TRY(tq_s8_activation_range(L->relu ? TQ_ACT_RELU : TQ_ACT_NONE,
                                    q->a_scale[l + 1], q->a_zero[l + 1],
                                    &q->act_min[l], &q->act_max[l]));
         if (!q->b[l])
@@ -347,14 +339,14 @@ tq_status lenet_forward_s8(const lenet_s8 *q, const int8_t *x0,
         tq_dims di, df, dout;
         const tq_s8_output os = output_stage(q, l);
         conv_dims(l, &di, &df, &dout);
-        TRY(tq_s8_conv2d_relu_maxpool2(&valid_conv, &di, in[l], -q->a_zero[l],
+        LENET_TRY(tq_s8_conv2d_relu_maxpool2(&valid_conv, &di, in[l], -q->a_zero[l],
                                        &df, q->w[l], q->b[l], &os, &dout,
                                        out[l], scratch, scratch_bytes));
     }
     for (int l = 2; l < LENET_LAYERS - 1; ++l) {
         const lenet_layer *L = &lenet_layers[l];
         const tq_s8_output os = output_stage(q, l);
-        TRY(tq_s8_fully_connected(1, L->in, L->out, in[l], -q->a_zero[l],
+        LENET_TRY(tq_s8_fully_connected(1, L->in, L->out, in[l], -q->a_zero[l],
                                   q->w[l], 0, q->b[l], &os, out[l]));
     }
     /* The last layer in two steps, to keep its int32 accumulators: they,
@@ -362,7 +354,7 @@ tq_status lenet_forward_s8(const lenet_s8 *q, const int8_t *x0,
     const int l = LENET_LAYERS - 1;
     const lenet_layer *L = &lenet_layers[l];
     const tq_s8_output os = output_stage(q, l);
-    TRY(tq_s8_gemm_s32(1, L->out, L->in, in[l], L->in, -q->a_zero[l], q->w[l],
+    LENET_TRY(tq_s8_gemm_s32(1, L->out, L->in, in[l], L->in, -q->a_zero[l], q->w[l],
                        L->in, 0, q->b[l], acc, L->out));
     return tq_s8_requantize_rows(1, L->out, acc, L->out, &os, logits, L->out);
 }
@@ -432,7 +424,7 @@ tq_status lenet_save_s8(const char *path, const lenet_s8 *q)
     const int n = model_entries(mq, e);
     for (int i = 0; i < n; ++i) {
         t[i].name = e[i].name;
-        TRY(tq_tensor_init(&t[i].tensor, e[i].data, e[i].dtype, e[i].ndim,
+        LENET_TRY(tq_tensor_init(&t[i].tensor, e[i].data, e[i].dtype, e[i].ndim,
                            e[i].shape));
     }
     char rounding[2] = {(char)('0' + q->rounding), 0};
@@ -451,7 +443,7 @@ tq_status lenet_load_s8(const char *path, lenet_s8 *q)
     tq_safetensors *file = NULL;
     tq_tensor t;
     const char *v;
-    TRY(tq_safetensors_load(path, &file));
+    LENET_TRY(tq_safetensors_load(path, &file));
     tq_status s = tq_safetensors_metadata(file, "format", &v);
     if (s == TQ_OK && strcmp(v, "tinyq-lenet-s8") != 0)
         s = TQ_ERR_FORMAT;

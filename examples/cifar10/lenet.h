@@ -22,6 +22,14 @@
 
 #include <tinyq.h>
 
+/* Return early from a function returning tq_status. */
+#define LENET_TRY(expr)                \
+    do {                               \
+        tq_status try_s_ = (expr);     \
+        if (try_s_ != TQ_OK)           \
+            return try_s_;             \
+    } while (0)
+
 enum { LENET_LAYERS = 5, LENET_TENSORS = 6, LENET_CLASSES = 10 };
 enum { LENET_IMAGE = 32 * 32 * 3 };
 enum { LENET_MAX_OUT = 120 }; /* widest layer: fc1 */

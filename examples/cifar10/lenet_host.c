@@ -13,13 +13,6 @@
 
 #include "lenet.h"
 
-#define TRY(expr)                      \
-    do {                               \
-        tq_status try_s_ = (expr);     \
-        if (try_s_ != TQ_OK)           \
-            return try_s_;             \
-    } while (0)
-
 tq_status lenet_load_images(const char *path, int64_t first, int64_t count,
                             float **images, uint8_t **labels)
 {
@@ -101,8 +94,8 @@ tq_status lenet_calib_apply(const lenet_calib *c, const tq_range_config *range,
     const tq_qscheme scheme = {8, symmetric, 0, 0};
     for (int t = 0; t < LENET_TENSORS; ++t) {
         double lo, hi;
-        TRY(tq_choose_range(range, &scheme, &c->stats[t], &c->hist[t], &lo, &hi));
-        TRY(tq_qparams_from_range(&scheme, lo, hi, &q->a_scale[t], &q->a_zero[t]));
+        LENET_TRY(tq_choose_range(range, &scheme, &c->stats[t], &c->hist[t], &lo, &hi));
+        LENET_TRY(tq_qparams_from_range(&scheme, lo, hi, &q->a_scale[t], &q->a_zero[t]));
     }
     return TQ_OK;
 }

@@ -270,11 +270,11 @@ int main(int argc, char **argv)
 #endif
     printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, median of 5\n",
            tq_version_string(), tq_kernel_path());
-    printf("peers:%s%s\n",
+    printf("peers:%s%s%s%s\n",
 #ifdef TQ_BENCH_OPENBLAS
-           " OpenBLAS",
+           " OpenBLAS (kernel ", openblas_get_corename(), ")",
 #else
-           "",
+           "", "", "",
 #endif
 #ifdef TQ_BENCH_DNNL
            " oneDNN"

@@ -553,7 +553,7 @@ TQ_API tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
                                        int32_t ld_out);
 
 /** @brief The clamp range of a fused activation for an output with
- *  (@p scale, @p zero_point) (docs/quantization.md, "Fused activations"),
+ *  (@p scale, @p zero_point) (docs/quantization.md, section 5),
  *  clamped into [−128, 127].
  *  @param act         ::tq_activation: none, ReLU or ReLU6
  *  @param scale       output scale, > 0 and finite

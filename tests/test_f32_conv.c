@@ -1,8 +1,9 @@
 /*
  * Tests of the f32 convolutions: conv2d (im2col and 1x1 paths), depthwise,
  * and the fused conv + ReLU + 2x2 max pool, against naive double-precision
- * oracles written here; scratch-size exactness; every error path with the
- * output checked untouched.
+ * oracles written here (the clamp and tolerance in oracle_f32.h);
+ * scratch-size exactness; every error path with the output checked
+ * untouched.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -16,31 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinyq.h"
+#include "oracle_f32.h"
 #include "testutil.h"
-
-static const float SENTINEL = -777.25f;
-
-static void fill_sentinel(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        x[i] = SENTINEL;
-}
-
-static int is_sentinel(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        if (memcmp(&x[i], &SENTINEL, sizeof(float)) != 0)
-            return 0;
-    return 1;
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    assert_non_null(p);
-    return p;
-}
+#include "tinyq.h"
 
 static size_t dims_count(tq_dims d)
 {
@@ -67,17 +46,6 @@ static int32_t out_extent(int32_t in, int32_t k, int32_t stride, int32_t dil,
     if (window > span)
         return 0;
     return (span - window) / stride + 1;
-}
-
-static double clamp_d(double x, const tq_f32_act *act)
-{
-    if (!act)
-        return x;
-    if (x < act->min)
-        return act->min;
-    if (x > act->max)
-        return act->max;
-    return x;
 }
 
 /* want[i] and the sum of |terms| mag[i] of every output element, in double,
@@ -159,8 +127,7 @@ static void expect_close(const conv_case *cc, const float *got, uint64_t seed)
     double *mag = xmalloc(count * sizeof(double));
     conv_oracle(cc, want, mag);
     for (size_t i = 0; i < count; ++i) {
-        const double tol = 1e-5 * (fabs(want[i]) + mag[i]) + 1e-6;
-        if (!(fabs((double)got[i] - want[i]) <= tol)) {
+        if (!(fabs((double)got[i] - want[i]) <= sum_tol(want[i], mag[i]))) {
             char buf[512];
             describe(cc, buf, sizeof buf);
             fail_msg("seed %llu %s: out[%zu] = %.9g, want %.9g",
@@ -174,28 +141,9 @@ static void expect_close(const conv_case *cc, const float *got, uint64_t seed)
 
 /* ---- random problems --------------------------------------------------- */
 
-static void pick_act(tt_rng *r, conv_case *cc)
+static void pick_case_act(tt_rng *r, conv_case *cc)
 {
-    switch (tt_int(r, 0, 4)) {
-    case 0:
-        cc->act = NULL;
-        return;
-    case 1:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_NONE, &cc->act_storage), TQ_OK);
-        break;
-    case 2:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU, &cc->act_storage), TQ_OK);
-        break;
-    case 3:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU6, &cc->act_storage),
-                         TQ_OK);
-        break;
-    default:
-        cc->act_storage.min = -0.4f;
-        cc->act_storage.max = 0.7f;
-        break;
-    }
-    cc->act = &cc->act_storage;
+    cc->act = pick_act(r, &cc->act_storage, -0.4f, 0.7f);
 }
 
 static void alloc_data(tt_rng *r, conv_case *cc)
@@ -253,6 +201,17 @@ static void random_geometry(tt_rng *r, conv_case *cc, int32_t hw_min,
     }
 }
 
+/* Fails with the case and the status unless st is TQ_OK. */
+static void expect_ok(const conv_case *cc, tq_status st, uint64_t seed)
+{
+    if (st != TQ_OK) {
+        char buf[512];
+        describe(cc, buf, sizeof buf);
+        fail_msg("seed %llu %s: status %d", (unsigned long long)seed, buf,
+                 (int)st);
+    }
+}
+
 /* Run conv2d with a scratch of exactly the queried size, placed at a random
  * misalignment, after checking that one byte less is refused untouched. */
 static void run_conv2d(tt_rng *r, conv_case *cc, uint64_t seed)
@@ -278,19 +237,26 @@ static void run_conv2d(tt_rng *r, conv_case *cc, uint64_t seed)
                          TQ_ERR_NULL);
         assert_true(is_sentinel(out, count + 4));
     }
-    const tq_status st =
-        tq_f32_conv2d(&cc->p, &cc->in_d, cc->in, &cc->f_d, cc->filter,
-                      cc->bias, cc->act, &cc->out_d, out, scratch, need);
-    if (st != TQ_OK) {
-        char buf[512];
-        describe(cc, buf, sizeof buf);
-        fail_msg("seed %llu %s: status %d", (unsigned long long)seed, buf,
-                 (int)st);
-    }
+    expect_ok(cc,
+              tq_f32_conv2d(&cc->p, &cc->in_d, cc->in, &cc->f_d, cc->filter,
+                            cc->bias, cc->act, &cc->out_d, out, scratch, need),
+              seed);
     expect_close(cc, out, seed);
     assert_true(is_sentinel(out + count, 4));
     free(block);
     free(out);
+}
+
+/* Completes a random grouped case whose channel counts and groups are set
+ * (the filter, a clamp, the data), runs conv2d on it, and frees it. */
+static void complete_and_run_conv2d(tt_rng *r, conv_case *cc, uint64_t seed)
+{
+    cc->f_d.n = cc->out_d.c;
+    cc->f_d.c = cc->in_d.c / cc->p.groups;
+    pick_case_act(r, cc);
+    alloc_data(r, cc);
+    run_conv2d(r, cc, seed);
+    free_case(cc);
 }
 
 static void test_conv2d_random(void **state)
@@ -309,12 +275,7 @@ static void test_conv2d_random(void **state)
             if (cc.in_d.c % cc.p.groups == 0 && cc.out_d.c % cc.p.groups == 0)
                 break;
         }
-        cc.f_d.n = cc.out_d.c;
-        cc.f_d.c = cc.in_d.c / cc.p.groups;
-        pick_act(&r, &cc);
-        alloc_data(&r, &cc);
-        run_conv2d(&r, &cc, seed);
-        free_case(&cc);
+        complete_and_run_conv2d(&r, &cc, seed);
     }
 }
 
@@ -331,12 +292,7 @@ static void test_conv2d_larger(void **state)
         cc.p.groups = tt_int(&r, 1, 2);
         cc.in_d.c = cc.p.groups * tt_int(&r, 1, 20);
         cc.out_d.c = cc.p.groups * tt_int(&r, 1, 24);
-        cc.f_d.n = cc.out_d.c;
-        cc.f_d.c = cc.in_d.c / cc.p.groups;
-        pick_act(&r, &cc);
-        alloc_data(&r, &cc);
-        run_conv2d(&r, &cc, seed);
-        free_case(&cc);
+        complete_and_run_conv2d(&r, &cc, seed);
     }
 }
 
@@ -355,7 +311,7 @@ static void test_conv2d_pointwise(void **state)
         cc.out_d = (tq_dims){cc.in_d.n, cc.in_d.h, cc.in_d.w,
                              tt_int(&r, 1, 13)};
         cc.f_d = (tq_dims){cc.out_d.c, 1, 1, cc.in_d.c};
-        pick_act(&r, &cc);
+        pick_case_act(&r, &cc);
         alloc_data(&r, &cc);
         size_t need = 99;
         assert_int_equal(tq_f32_conv2d_scratch_size(&cc.p, &cc.in_d, &cc.f_d,
@@ -433,20 +389,16 @@ static void test_depthwise_random(void **state)
         cc.out_d.c = cc.in_d.c * tt_int(&r, 1, 3);
         cc.f_d.n = 1;
         cc.f_d.c = cc.out_d.c;
-        pick_act(&r, &cc);
+        pick_case_act(&r, &cc);
         alloc_data(&r, &cc);
         const size_t count = dims_count(cc.out_d);
         float *out = xmalloc((count + 3) * sizeof(float));
         fill_sentinel(out, count + 3);
-        const tq_status st = tq_f32_depthwise_conv2d(
-            &cc.p, &cc.in_d, cc.in, &cc.f_d, cc.filter, cc.bias, cc.act,
-            &cc.out_d, out);
-        if (st != TQ_OK) {
-            char buf[512];
-            describe(&cc, buf, sizeof buf);
-            fail_msg("seed %llu %s: status %d", (unsigned long long)seed, buf,
-                     (int)st);
-        }
+        expect_ok(&cc,
+                  tq_f32_depthwise_conv2d(&cc.p, &cc.in_d, cc.in, &cc.f_d,
+                                          cc.filter, cc.bias, cc.act,
+                                          &cc.out_d, out),
+                  seed);
         expect_close(&cc, out, seed);
         assert_true(is_sentinel(out + count, 3));
         free(out);
@@ -508,7 +460,7 @@ static void check_fused(tt_rng *r, conv_case *cc, uint64_t seed)
                     (((size_t)n * oh + 2 * py + dy) * ow + 2 * px + dx) *
                         cout + c;
                 best = dw[j] > best ? dw[j] : best;
-                const double t = 1e-5 * (fabs(dw[j]) + dm[j]) + 1e-6;
+                const double t = sum_tol(dw[j], dm[j]);
                 tol = t > tol ? t : tol;
             }
         if (!(fabs(want[i] - best) <= tol))
@@ -536,12 +488,11 @@ static void check_fused(tt_rng *r, conv_case *cc, uint64_t seed)
                          cc->bias, cc->act, &pooled, got, NULL, need),
                      TQ_ERR_NULL);
     assert_true(is_sentinel(got, count + 4));
-    const tq_status st = tq_f32_conv2d_relu_maxpool2(
-        &cc->p, &cc->in_d, cc->in, &cc->f_d, cc->filter, cc->bias, cc->act,
-        &pooled, got, block + shift, need);
-    if (st != TQ_OK)
-        fail_msg("seed %llu %s: status %d", (unsigned long long)seed, buf,
-                 (int)st);
+    expect_ok(cc,
+              tq_f32_conv2d_relu_maxpool2(&cc->p, &cc->in_d, cc->in, &cc->f_d,
+                                          cc->filter, cc->bias, cc->act,
+                                          &pooled, got, block + shift, need),
+              seed);
     if (memcmp(got, want, count * sizeof(float)) != 0) {
         for (size_t i = 0; i < count; ++i)
             if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
@@ -575,7 +526,7 @@ static void test_fused_random(void **state)
         cc.out_d.c = tt_int(&r, 1, 9);
         cc.f_d.n = cc.out_d.c;
         cc.f_d.c = cc.in_d.c;
-        pick_act(&r, &cc);
+        pick_case_act(&r, &cc);
         alloc_data(&r, &cc);
         check_fused(&r, &cc, seed);
         free_case(&cc);
@@ -587,28 +538,31 @@ static void test_fused_random(void **state)
 static void test_fused_lenet_and_pointwise(void **state)
 {
     (void)state;
-    conv_case cc;
+    static const struct {
+        tq_dims in_d, f_d, out_d;
+        int relu6; /* else no clamp: the fusion's own ReLU */
+        uint64_t seed;
+    } cases[2] = {
+        {{2, 32, 32, 3}, {6, 5, 5, 3}, {2, 28, 28, 6}, 0, 4242},
+        {{1, 7, 9, 5}, {3, 1, 1, 5}, {1, 7, 9, 3}, 1, 4243},
+    };
     tt_rng r = {4242};
-    memset(&cc, 0, sizeof cc);
-    cc.p = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
-    cc.in_d = (tq_dims){2, 32, 32, 3};
-    cc.f_d = (tq_dims){6, 5, 5, 3};
-    cc.out_d = (tq_dims){2, 28, 28, 6};
-    cc.act = NULL;
-    alloc_data(&r, &cc);
-    check_fused(&r, &cc, 4242);
-    free_case(&cc);
-
-    memset(&cc, 0, sizeof cc);
-    cc.p = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
-    cc.in_d = (tq_dims){1, 7, 9, 5};
-    cc.f_d = (tq_dims){3, 1, 1, 5};
-    cc.out_d = (tq_dims){1, 7, 9, 3};
-    assert_int_equal(tq_f32_act_from(TQ_ACT_RELU6, &cc.act_storage), TQ_OK);
-    cc.act = &cc.act_storage;
-    alloc_data(&r, &cc);
-    check_fused(&r, &cc, 4243);
-    free_case(&cc);
+    for (int i = 0; i < 2; ++i) {
+        conv_case cc;
+        memset(&cc, 0, sizeof cc);
+        cc.p = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
+        cc.in_d = cases[i].in_d;
+        cc.f_d = cases[i].f_d;
+        cc.out_d = cases[i].out_d;
+        if (cases[i].relu6) {
+            assert_int_equal(tq_f32_act_from(TQ_ACT_RELU6, &cc.act_storage),
+                             TQ_OK);
+            cc.act = &cc.act_storage;
+        }
+        alloc_data(&r, &cc);
+        check_fused(&r, &cc, cases[i].seed);
+        free_case(&cc);
+    }
 }
 
 /* Ties: zero input and a negative bias make every conv output clamp to

@@ -1,5 +1,6 @@
 /*
- * Tests of tq_f32_gemm against a naive double-precision oracle: random
+ * Tests of tq_f32_gemm against a naive double-precision oracle (in
+ * oracle_f32.h): random
  * shapes with padded leading dimensions, bias and clamps, the empty cases,
  * and every error path (with the output checked untouched).
  *
@@ -15,57 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinyq.h"
+#include "oracle_f32.h"
 #include "testutil.h"
-
-static const float SENTINEL = -777.25f;
-
-static void fill_sentinel(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        x[i] = SENTINEL;
-}
-
-static int is_sentinel(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        if (memcmp(&x[i], &SENTINEL, sizeof(float)) != 0)
-            return 0;
-    return 1;
-}
-
-static double clamp_d(double x, const tq_f32_act *act)
-{
-    if (!act)
-        return x;
-    if (x < act->min)
-        return act->min;
-    if (x > act->max)
-        return act->max;
-    return x;
-}
-
-/* The clamps every random case cycles through; NULL is "no clamp". */
-static const tq_f32_act *pick_act(tt_rng *r, tq_f32_act *storage)
-{
-    switch (tt_int(r, 0, 4)) {
-    case 0:
-        return NULL;
-    case 1:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_NONE, storage), TQ_OK);
-        return storage;
-    case 2:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU, storage), TQ_OK);
-        return storage;
-    case 3:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU6, storage), TQ_OK);
-        return storage;
-    default:
-        storage->min = -0.3f;
-        storage->max = 0.4f;
-        return storage;
-    }
-}
+#include "tinyq.h"
 
 /* Run one GEMM with padded leading dimensions and compare every element
  * with the double oracle, and every padding element with the sentinel. */
@@ -77,7 +30,7 @@ static void run_case(tt_rng *r, int32_t m, int32_t n, int32_t k,
     const int32_t ldc = n + tt_int(r, 0, 3);
     const int use_bias = tt_int(r, 0, 1);
     tq_f32_act act_storage;
-    const tq_f32_act *act = pick_act(r, &act_storage);
+    const tq_f32_act *act = pick_act(r, &act_storage, -0.3f, 0.4f);
 
     float *a = malloc(sizeof(float) * (size_t)(m * lda + 1));
     float *b = malloc(sizeof(float) * (size_t)(n * ldb + 1));
@@ -97,16 +50,13 @@ static void run_case(tt_rng *r, int32_t m, int32_t n, int32_t k,
                      TQ_OK);
     for (int32_t i = 0; i < m; ++i) {
         for (int32_t j = 0; j < n; ++j) {
-            double s = use_bias ? bias[j] : 0.0, mag = fabs(s);
-            for (int32_t p = 0; p < k; ++p) {
-                const double t = (double)a[i * lda + p] * b[j * ldb + p];
-                s += t;
-                mag += fabs(t);
-            }
-            const double want = clamp_d(s, act);
+            double mag;
+            const double want = clamp_d(dot_d(use_bias ? bias[j] : 0.0,
+                                              a + i * lda, b + j * ldb, k,
+                                              &mag),
+                                        act);
             const double got = c[i * ldc + j];
-            const double tol = 1e-5 * (fabs(want) + mag) + 1e-6;
-            if (!(fabs(got - want) <= tol))
+            if (!(fabs(got - want) <= sum_tol(want, mag)))
                 fail_msg("seed %llu m=%d n=%d k=%d lda=%d ldb=%d ldc=%d "
                          "bias=%d: c[%d][%d] = %.9g, want %.9g",
                          (unsigned long long)seed, m, n, k, lda, ldb, ldc,

@@ -1,6 +1,6 @@
 /*
  * Tests of the smaller f32 kernels against naive double-precision oracles
- * written here: fully connected, max / average pooling, add, softmax, and
+ * written here and in oracle_f32.h: fully connected, max / average pooling, add, softmax, and
  * the activation clamps; every error path with the output checked
  * untouched.
  *
@@ -16,64 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tinyq.h"
+#include "oracle_f32.h"
 #include "testutil.h"
-
-static const float SENTINEL = -777.25f;
-
-static void fill_sentinel(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        x[i] = SENTINEL;
-}
-
-static int is_sentinel(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; ++i)
-        if (memcmp(&x[i], &SENTINEL, sizeof(float)) != 0)
-            return 0;
-    return 1;
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    assert_non_null(p);
-    return p;
-}
-
-static double clamp_d(double x, const tq_f32_act *act)
-{
-    if (!act)
-        return x;
-    if (x < act->min)
-        return act->min;
-    if (x > act->max)
-        return act->max;
-    return x;
-}
-
-static const tq_f32_act *pick_act(tt_rng *r, tq_f32_act *storage)
-{
-    switch (tt_int(r, 0, 4)) {
-    case 0:
-        return NULL;
-    case 1:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_NONE, storage), TQ_OK);
-        return storage;
-    case 2:
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU, storage), TQ_OK);
-        return storage;
-    case 3:
-        /* Scaled so that the 0..6 clamp bites for FC and add. */
-        assert_int_equal(tq_f32_act_from(TQ_ACT_RELU6, storage), TQ_OK);
-        return storage;
-    default:
-        storage->min = -0.35f;
-        storage->max = 0.6f;
-        return storage;
-    }
-}
+#include "tinyq.h"
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -110,7 +55,7 @@ static void test_fc_random(void **state)
         const int32_t in_f = tt_int(&r, 1, 70);
         const int32_t out_f = tt_int(&r, 1, 40);
         tq_f32_act act_s;
-        const tq_f32_act *act = pick_act(&r, &act_s);
+        const tq_f32_act *act = pick_act(&r, &act_s, -0.35f, 0.6f);
         const size_t in_n = (size_t)batch * in_f, w_n = (size_t)out_f * in_f;
         const size_t out_n = (size_t)batch * out_f;
         float *in = xmalloc(in_n * sizeof(float));
@@ -127,16 +72,13 @@ static void test_fc_random(void **state)
                          TQ_OK);
         for (int32_t b = 0; b < batch; ++b)
             for (int32_t o = 0; o < out_f; ++o) {
-                double s = bias ? bias[o] : 0.0, mag = fabs(s);
-                for (int32_t i = 0; i < in_f; ++i) {
-                    const double t =
-                        (double)in[(size_t)b * in_f + i] * w[(size_t)o * in_f + i];
-                    s += t;
-                    mag += fabs(t);
-                }
-                const double want = clamp_d(s, act);
+                double mag;
+                const double want = clamp_d(
+                    dot_d(bias ? bias[o] : 0.0, in + (size_t)b * in_f,
+                          w + (size_t)o * in_f, in_f, &mag),
+                    act);
                 const double got = out[(size_t)b * out_f + o];
-                if (!(fabs(got - want) <= 1e-5 * (fabs(want) + mag) + 1e-6))
+                if (!(fabs(got - want) <= sum_tol(want, mag)))
                     fail_msg("seed %llu batch=%d in=%d out=%d: out[%d][%d] = "
                              "%.9g, want %.9g",
                              (unsigned long long)seed, batch, in_f, out_f, b,
@@ -252,7 +194,7 @@ static void test_pool_random(void **state)
         }
         const int avg = (int)(seed % 2);
         tq_f32_act act_s;
-        const tq_f32_act *act = pick_act(&r, &act_s);
+        const tq_f32_act *act = pick_act(&r, &act_s, -0.35f, 0.6f);
         const size_t in_n = (size_t)in_d.n * in_d.h * in_d.w * in_d.c;
         const size_t out_n = (size_t)out_d.n * out_d.h * out_d.w * out_d.c;
         float *in = xmalloc(in_n * sizeof(float));
@@ -370,7 +312,7 @@ static void test_add(void **state)
         tt_rng r = {seed * 17};
         const size_t n = (size_t)tt_int(&r, 1, 300);
         tq_f32_act act_s;
-        const tq_f32_act *act = pick_act(&r, &act_s);
+        const tq_f32_act *act = pick_act(&r, &act_s, -0.35f, 0.6f);
         float *a = xmalloc(n * sizeof(float));
         float *b = xmalloc(n * sizeof(float));
         float *out = xmalloc((n + 1) * sizeof(float));

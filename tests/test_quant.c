@@ -858,12 +858,6 @@ static void test_range_from_stats(void **state)
 
 #define N_SAMPLES 100000
 
-static int cmp_float(const void *a, const void *b)
-{
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static double sorted_percentile(const float *sorted, double p)
 {
     const double k = ceil(p / 100.0 * N_SAMPLES) - 1.0;
@@ -897,7 +891,7 @@ static void test_range_percentile(void **state)
     for (int i = 0; i < N_SAMPLES; ++i)
         x[i] = (float)(tt_normal(&r) * 2.0 + 0.5);
     memcpy(sorted, x, N_SAMPLES * sizeof *x);
-    qsort(sorted, N_SAMPLES, sizeof *sorted, cmp_float);
+    qsort(sorted, N_SAMPLES, sizeof *sorted, tt_cmp_float);
     tq_stats s;
     tq_histogram h;
     profile(x, N_SAMPLES, bins, 1024, &s, &h);

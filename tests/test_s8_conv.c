@@ -1,7 +1,8 @@
 /*
  * Tests of the int8 convolutions (conv2d, depthwise, the fused
- * conv + ReLU + 2x2 max pool) against a naive int64 oracle written here
- * from docs/int8-arithmetic.md.
+ * conv + ReLU + 2x2 max pool) against a naive int64 oracle written from
+ * docs/int8-arithmetic.md (the accumulators here, the requantization in
+ * oracle_s8.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -14,64 +15,13 @@
 #include <limits.h>
 #include <string.h>
 
+#include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
 
 #define SENT8 ((int8_t)0x5A)
 
-/* ---- oracle ------------------------------------------------------------ */
-
-static int64_t o_sat32(int64_t x)
-{
-    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x);
-}
-
-static int64_t o_srdhm(int64_t a, int64_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX;
-    const int64_t ab = a * b;
-    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
-    return (ab + nudge) / (INT64_C(1) << 31);
-}
-
-static int64_t o_rdbpot(int64_t x, int e)
-{
-    const int64_t mask = (INT64_C(1) << e) - 1;
-    const int64_t rem = x & mask;
-    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> e) + (rem > threshold ? 1 : 0);
-}
-
-/* MultiplyByQuantizedMultiplier; an overflowing left shift saturates. */
-static int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
-{
-    if (rounding == TQ_ROUND_SINGLE) {
-        const int total = 31 - shift;
-        return o_sat32((x * m + (INT64_C(1) << (total - 1))) >> total);
-    }
-    const int left = shift > 0 ? shift : 0;
-    const int right = shift > 0 ? 0 : -shift;
-    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
-}
-
-typedef struct stage {
-    int32_t mult[160], shift[160];
-    tq_s8_output os;
-} stage;
-
-static int8_t o_stage(const stage *s, int64_t acc, int ch)
-{
-    const int i = s->os.per_channel ? ch : 0;
-    int64_t v = o_requant(o_sat32(acc), s->mult[i], s->shift[i],
-                          s->os.rounding) +
-                s->os.output_offset;
-    if (v < s->os.act_min)
-        v = s->os.act_min;
-    if (v > s->os.act_max)
-        v = s->os.act_max;
-    return (int8_t)v;
-}
+/* ---- oracle (the requantization and the stage are in oracle_s8.h) ---- */
 
 /* A convolution problem: geometry, data, and the oracle's view of it. */
 typedef struct conv_case {
@@ -177,25 +127,7 @@ static void make_stage(tt_rng *r, int channels, int k, stage *s)
         default: s->shift[i] = -7 - base / 2 - tt_int(r, 0, 4);
         }
     }
-    s->os.multiplier = s->mult;
-    s->os.shift = s->shift;
-    s->os.per_channel = per_channel;
-    s->os.rounding = tt_int(r, 0, 1) ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
-    s->os.output_offset = tt_int(r, 0, 4) == 0 ? (tt_int(r, 0, 1) ? -128 : 127)
-                                               : tt_int(r, -128, 127);
-    switch (tt_int(r, 0, 3)) {
-    case 0: /* ReLU */
-        s->os.act_min = s->os.output_offset;
-        s->os.act_max = 127;
-        break;
-    case 1: /* ReLU6-like */
-        s->os.act_min = tt_int(r, -128, 0);
-        s->os.act_max = tt_int(r, s->os.act_min, 127);
-        break;
-    default:
-        s->os.act_min = -128;
-        s->os.act_max = 127;
-    }
+    finish_random_stage(r, s, per_channel, 5);
 }
 
 /* Random geometry whose window fits; groups divide both channel counts. */
@@ -339,6 +271,45 @@ static int check_conv_out(const conv_case *c, const int8_t *out, int depthwise,
     return 1;
 }
 
+/* Run conv2d (or depthwise) on a sentinel-filled output and check every
+ * element against the oracle, counting the outputs saturated low and high
+ * (lo and hi may be NULL); the caller frees the returned output. */
+static int8_t *run_and_check(const conv_case *c, int depthwise,
+                             const char *what, int iter, int *lo, int *hi)
+{
+    const size_t n_out = dims_count(&c->out);
+    int8_t *out = malloc(n_out);
+    assert_non_null(out);
+    memset(out, SENT8, n_out);
+    if (depthwise)
+        assert_int_equal(tq_s8_depthwise_conv2d(&c->cp, &c->in, c->x,
+                                                c->input_offset, &c->filter,
+                                                c->w, c->bias, &c->st.os,
+                                                &c->out, out),
+                         TQ_OK);
+    else
+        run_conv(c, out);
+    int lo_unused = 0, hi_unused = 0;
+    if (!check_conv_out(c, out, depthwise, what, iter, lo ? lo : &lo_unused,
+                        hi ? hi : &hi_unused))
+        fail();
+    return out;
+}
+
+/* The fused kernel's unfused reference: conv_out (the conv2d output of c)
+ * through a 2x2 stride-2 max pool into pooled; the caller frees it. */
+static int8_t *max_pool2_reference(const conv_case *c, const int8_t *conv_out,
+                                   const tq_dims *pooled)
+{
+    int8_t *ref = malloc(dims_count(pooled));
+    assert_non_null(ref);
+    const tq_pool_params pp = {2, 2, 2, 2, 0, 0, 0, 0};
+    assert_int_equal(tq_s8_max_pool(&pp, &c->out, conv_out, -128, 127, pooled,
+                                    ref),
+                     TQ_OK);
+    return ref;
+}
+
 /* ---- conv2d ------------------------------------------------------------ */
 
 static void test_conv2d_random(void **state)
@@ -354,14 +325,7 @@ static void test_conv2d_random(void **state)
         left += c.st.shift[0] > 0;
         zp_min += c.input_offset == 128;
         zp_max += c.input_offset == -127;
-        const size_t n_out = dims_count(&c.out);
-        int8_t *out = malloc(n_out);
-        assert_non_null(out);
-        memset(out, SENT8, n_out);
-        run_conv(&c, out);
-        if (!check_conv_out(&c, out, 0, "conv2d", iter, &lo, &hi))
-            fail();
-        free(out);
+        free(run_and_check(&c, 0, "conv2d", iter, &lo, &hi));
         free_case(&c);
     }
     assert_true(lo > 0 && hi > 0);
@@ -383,14 +347,7 @@ static void test_conv2d_pointwise(void **state)
         c.filter = (tq_dims){tt_int(&r, 1, 16), 1, 1, c.in.c};
         c.out = (tq_dims){c.in.n, c.in.h, c.in.w, c.filter.n};
         fill_case(&r, &c);
-        int8_t *out = malloc(dims_count(&c.out));
-        assert_non_null(out);
-        memset(out, SENT8, dims_count(&c.out));
-        int lo = 0, hi = 0;
-        run_conv(&c, out);
-        if (!check_conv_out(&c, out, 0, "pointwise", iter, &lo, &hi))
-            fail();
-        free(out);
+        free(run_and_check(&c, 0, "pointwise", iter, NULL, NULL));
         free_case(&c);
     }
 }
@@ -418,13 +375,7 @@ static void test_conv2d_lenet(void **state)
         fill_case(&r, &c);
         c.st.os.act_min = c.st.os.output_offset; /* ReLU */
         c.st.os.act_max = 127;
-        int8_t *out = malloc(dims_count(&c.out));
-        assert_non_null(out);
-        int lo = 0, hi = 0;
-        run_conv(&c, out);
-        if (!check_conv_out(&c, out, 0, "lenet", l, &lo, &hi))
-            fail();
-        free(out);
+        free(run_and_check(&c, 0, "lenet", l, NULL, NULL));
         free_case(&c);
     }
 }
@@ -453,20 +404,11 @@ static void test_conv2d_wide_layers(void **state)
         c.out = (tq_dims){1, c.in.h + 2 * p - c.filter.h + 1,
                           c.in.w + 2 * p - c.filter.w + 1, c.filter.n};
         fill_case(&r, &c);
-        int8_t *out = malloc(dims_count(&c.out));
-        assert_non_null(out);
-        int lo = 0, hi = 0;
-        run_conv(&c, out);
-        if (!check_conv_out(&c, out, 0, "wide", l, &lo, &hi))
-            fail();
+        int8_t *out = run_and_check(&c, 0, "wide", l, NULL, NULL);
         const tq_dims pooled = {1, c.out.h / 2, c.out.w / 2, c.out.c};
-        int8_t *ref = malloc(dims_count(&pooled)), *fused = malloc(dims_count(&pooled));
-        assert_non_null(ref);
+        int8_t *ref = max_pool2_reference(&c, out, &pooled);
+        int8_t *fused = malloc(dims_count(&pooled));
         assert_non_null(fused);
-        const tq_pool_params pp = {2, 2, 2, 2, 0, 0, 0, 0};
-        assert_int_equal(tq_s8_max_pool(&pp, &c.out, out, -128, 127, &pooled,
-                                        ref),
-                         TQ_OK);
         size_t bytes = 0;
         assert_int_equal(tq_s8_conv2d_relu_maxpool2_scratch_size(
                              &c.cp, &c.in, &c.filter, &pooled, &bytes),
@@ -562,17 +504,7 @@ static void test_depthwise_random(void **state)
         make_geometry(&r, &c, 1);
         fill_case(&r, &c);
         mult_seen[c.out.c / c.in.c]++;
-        const size_t n_out = dims_count(&c.out);
-        int8_t *out = malloc(n_out);
-        assert_non_null(out);
-        memset(out, SENT8, n_out);
-        assert_int_equal(tq_s8_depthwise_conv2d(&c.cp, &c.in, c.x,
-                                                c.input_offset, &c.filter, c.w,
-                                                c.bias, &c.st.os, &c.out, out),
-                         TQ_OK);
-        if (!check_conv_out(&c, out, 1, "depthwise", iter, &lo, &hi))
-            fail();
-        free(out);
+        free(run_and_check(&c, 1, "depthwise", iter, &lo, &hi));
         free_case(&c);
     }
     assert_true(lo > 0 && hi > 0);
@@ -591,16 +523,7 @@ static void test_depthwise_wide(void **state)
     c.filter = (tq_dims){1, 3, 3, 150};
     c.out = (tq_dims){1, 3, 3, 150};
     fill_case(&r, &c);
-    int8_t *out = malloc(dims_count(&c.out));
-    assert_non_null(out);
-    assert_int_equal(tq_s8_depthwise_conv2d(&c.cp, &c.in, c.x, c.input_offset,
-                                            &c.filter, c.w, c.bias, &c.st.os,
-                                            &c.out, out),
-                     TQ_OK);
-    int lo = 0, hi = 0;
-    if (!check_conv_out(&c, out, 1, "depthwise wide", 0, &lo, &hi))
-        fail();
-    free(out);
+    free(run_and_check(&c, 1, "depthwise wide", 0, NULL, NULL));
     free_case(&c);
 }
 
@@ -627,16 +550,11 @@ static void test_fused_matches_unfused(void **state)
         odd += (c.out.h % 2) || (c.out.w % 2);
         const tq_dims pooled = {c.out.n, c.out.h / 2, c.out.w / 2, c.out.c};
         const size_t n_conv = dims_count(&c.out), n_pool = dims_count(&pooled);
-        int8_t *conv_out = malloc(n_conv), *ref = malloc(n_pool),
-               *fused = malloc(n_pool);
+        int8_t *conv_out = malloc(n_conv), *fused = malloc(n_pool);
         assert_non_null(conv_out);
-        assert_non_null(ref);
         assert_non_null(fused);
         run_conv(&c, conv_out);
-        const tq_pool_params pp = {2, 2, 2, 2, 0, 0, 0, 0};
-        assert_int_equal(tq_s8_max_pool(&pp, &c.out, conv_out, -128, 127,
-                                        &pooled, ref),
-                         TQ_OK);
+        int8_t *ref = max_pool2_reference(&c, conv_out, &pooled);
         size_t bytes = 0;
         assert_int_equal(tq_s8_conv2d_relu_maxpool2_scratch_size(
                              &c.cp, &c.in, &c.filter, &pooled, &bytes),

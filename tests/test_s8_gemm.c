@@ -1,6 +1,7 @@
 /*
  * Tests of the int8 GEMMs (raw int32 and requantized) against an int64
- * oracle written here from docs/int8-arithmetic.md.
+ * oracle written from docs/int8-arithmetic.md (the accumulator here, the
+ * requantization in oracle_s8.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -13,59 +14,14 @@
 #include <limits.h>
 #include <string.h>
 
+#include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
 
 #define SENT8 ((int8_t)0x5A)
 #define SENT32 ((int32_t)0x5A5A5A5A)
 
-/* ---- oracle: the TFLite formulas in int64, independent of the library --- */
-
-static int64_t o_sat32(int64_t x)
-{
-    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x);
-}
-
-static int64_t o_srdhm(int64_t a, int64_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX;
-    const int64_t ab = a * b;
-    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
-    return (ab + nudge) / (INT64_C(1) << 31);
-}
-
-static int64_t o_rdbpot(int64_t x, int e)
-{
-    const int64_t mask = (INT64_C(1) << e) - 1;
-    const int64_t rem = x & mask;
-    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> e) + (rem > threshold ? 1 : 0);
-}
-
-/* MultiplyByQuantizedMultiplier; the left shift saturates to int32 (tinyq's
- * documented choice where TFLite's int32 product would overflow). */
-static int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
-{
-    if (rounding == TQ_ROUND_SINGLE) {
-        const int total = 31 - shift;
-        return o_sat32((x * m + (INT64_C(1) << (total - 1))) >> total);
-    }
-    const int left = shift > 0 ? shift : 0;
-    const int right = shift > 0 ? 0 : -shift;
-    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
-}
-
-static int8_t o_output(int64_t acc, int64_t m, int shift, int rounding,
-                       int zp, int lo, int hi)
-{
-    int64_t v = o_requant(acc, m, shift, rounding) + zp;
-    if (v < lo)
-        v = lo;
-    if (v > hi)
-        v = hi;
-    return (int8_t)v;
-}
+/* ---- oracle (the requantization and the stage are in oracle_s8.h) ---- */
 
 /* Σ (a + ao)(b + bo) + bias, saturated to int32. */
 static int64_t o_acc(int k, const int8_t *a, int ao, const int8_t *b, int bo,
@@ -182,11 +138,6 @@ static void test_gemm_s32_random(void **state)
 }
 
 /* Fill a per-channel or per-tensor output stage at random. */
-typedef struct stage {
-    int32_t mult[80], shift[80];
-    tq_s8_output os;
-} stage;
-
 static void make_stage(tt_rng *r, int channels, stage *s)
 {
     const int per_channel = tt_int(r, 0, 1);
@@ -206,32 +157,7 @@ static void make_stage(tt_rng *r, int channels, stage *s)
         default: s->shift[i] = tt_int(r, -16, -6);
         }
     }
-    s->os.multiplier = s->mult;
-    s->os.shift = s->shift;
-    s->os.per_channel = per_channel;
-    s->os.rounding = tt_int(r, 0, 1) ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
-    s->os.output_offset = tt_int(r, 0, 3) == 0 ? (tt_int(r, 0, 1) ? -128 : 127)
-                                               : tt_int(r, -128, 127);
-    switch (tt_int(r, 0, 3)) {
-    case 0: /* ReLU-like */
-        s->os.act_min = s->os.output_offset;
-        s->os.act_max = 127;
-        break;
-    case 1:
-        s->os.act_min = tt_int(r, -128, 0);
-        s->os.act_max = tt_int(r, s->os.act_min, 127);
-        break;
-    default:
-        s->os.act_min = -128;
-        s->os.act_max = 127;
-    }
-}
-
-static int8_t o_stage(const stage *s, int64_t acc, int ch)
-{
-    const int i = s->os.per_channel ? ch : 0;
-    return o_output(acc, s->mult[i], s->shift[i], s->os.rounding,
-                    s->os.output_offset, s->os.act_min, s->os.act_max);
+    finish_random_stage(r, s, per_channel, 4);
 }
 
 static void test_gemm_s8_random(void **state)

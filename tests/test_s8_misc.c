@@ -1,8 +1,9 @@
 /*
  * Tests of the remaining int8 kernels: fully connected, max / average
  * pooling, ADD (and its parameters), quantize / dequantize. Every expected
- * value comes from an oracle written here from docs/int8-arithmetic.md and
- * TFLite's formulas, in int64 or double.
+ * value comes from an oracle written from docs/int8-arithmetic.md and
+ * TFLite's formulas, in int64 or double: here, and the requantization in
+ * oracle_s8.h.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -16,50 +17,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
 
 #define SENT8 ((int8_t)0x5A)
-
-/* ---- requantization oracle ---------------------------------------------- */
-
-static int64_t o_sat32(int64_t x)
-{
-    return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x);
-}
-
-static int64_t o_srdhm(int64_t a, int64_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX;
-    const int64_t ab = a * b;
-    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : 1 - (INT64_C(1) << 30);
-    return (ab + nudge) / (INT64_C(1) << 31);
-}
-
-static int64_t o_rdbpot(int64_t x, int e)
-{
-    const int64_t mask = (INT64_C(1) << e) - 1;
-    const int64_t rem = x & mask;
-    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> e) + (rem > threshold ? 1 : 0);
-}
-
-static int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
-{
-    if (rounding == TQ_ROUND_SINGLE) {
-        const int total = 31 - shift;
-        return o_sat32((x * m + (INT64_C(1) << (total - 1))) >> total);
-    }
-    const int left = shift > 0 ? shift : 0;
-    const int right = shift > 0 ? 0 : -shift;
-    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
-}
-
-static int64_t o_clamp(int64_t v, int64_t lo, int64_t hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
 
 /* ---- fully connected ------------------------------------------------------ */
 
@@ -122,18 +84,17 @@ static void test_fc_random(void **state)
                            ((int64_t)x[(size_t)b * in_f + i] + io);
                 acc = o_sat32(acc + (bias ? bias[o] : 0));
                 const int ch = pc ? o : 0;
-                const int64_t want = o_clamp(
-                    o_requant(acc, mult[ch], shift[ch], os.rounding) +
-                        os.output_offset,
-                    -128, 127);
+                const int8_t want = o_output(acc, mult[ch], shift[ch],
+                                             os.rounding, os.output_offset,
+                                             -128, 127);
                 lo += want == -128;
                 hi += want == 127;
                 const int8_t got = out[(size_t)b * out_f + o];
                 if (got != want)
                     fail_msg("iter %d batch %d in %d out %d io %d wo %d pc %d "
-                             "rnd %d: out[%d][%d] = %d, want %lld",
+                             "rnd %d: out[%d][%d] = %d, want %d",
                              iter, batch, in_f, out_f, io, wo, pc, os.rounding,
-                             b, o, got, (long long)want);
+                             b, o, got, want);
             }
         free(x);
         free(w);
@@ -534,9 +495,8 @@ static int8_t o_add(int x1, int x2, const tq_s8_add_params *p)
                                  p->rounding);
     const int64_t s2 = o_requant(v2, p->input2_multiplier, p->input2_shift,
                                  p->rounding);
-    const int64_t raw = o_requant(s1 + s2, p->output_multiplier,
-                                  p->output_shift, p->rounding);
-    return (int8_t)o_clamp(raw + p->output_offset, p->act_min, p->act_max);
+    return o_output(s1 + s2, p->output_multiplier, p->output_shift,
+                    p->rounding, p->output_offset, p->act_min, p->act_max);
 }
 
 static void test_add_random(void **state)

@@ -1150,12 +1150,6 @@ static double sorted_percentile(const float *s, size_t n, double p)
     return s[i] + (pos - (double)i) * ((double)s[i + 1] - s[i]);
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    const float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static void test_histogram_percentile_vs_sorted(void **state)
 {
     (void)state;
@@ -1173,7 +1167,7 @@ static void test_histogram_percentile_vs_sorted(void **state)
                    : d == 2 ? (float)exp(tt_normal(&rng))
                             : (float)tt_normal(&rng);
         memcpy(sorted, x, n * sizeof *x);
-        qsort(sorted, n, sizeof *sorted, cmp_float);
+        qsort(sorted, n, sizeof *sorted, tt_cmp_float);
         /* d < 3: range = [min, max]. d == 3: a clipped range, so some data
          * lies below and above and counts as lo and hi. */
         const double lo = d < 3 ? sorted[0] : -1.5;

@@ -1,6 +1,8 @@
 /*
- * Shared test helpers: a seeded generator, and where the data lives.
- * Oracles are NOT shared: each test file writes its own independent one.
+ * Shared test helpers: a seeded generator, a qsort order, and where the
+ * data lives. Oracles live with the tests (in the test file, or in an
+ * oracle_*.h shared by the tests of one kind of kernel) and are written
+ * independently of the library: they never call it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -66,6 +68,13 @@ static inline void tt_fill_f32(tt_rng *r, float *x, size_t n, float lo,
 {
     for (size_t i = 0; i < n; ++i)
         x[i] = tt_float(r, lo, hi);
+}
+
+/* qsort comparator: ascending floats (no NaN). */
+static inline int tt_cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
 }
 
 #ifndef TQ_TEST_DEFAULT_DATA_DIR

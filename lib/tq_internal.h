@@ -140,6 +140,23 @@ tq_status tq__check_conv_geometry(const tq_conv_params *conv,
                                   const tq_dims *in, int32_t kh, int32_t kw,
                                   const tq_dims *out);
 
+/* Output extents of a kh x kw convolution window over @p in: the height
+ * first, so that a fault of both axes reports the height's status. */
+tq_status tq__conv_output_hw(const tq_conv_params *conv, const tq_dims *in,
+                             int32_t kh, int32_t kw, int32_t *oh,
+                             int32_t *ow);
+
+/* Channels of a grouped convolution (groups >= 1, already checked): Cin and
+ * Cout divisible by groups, filter OHWI {Cout, ., ., Cin / groups}, else
+ * TQ_ERR_SHAPE. */
+tq_status tq__check_conv_groups(int32_t groups, const tq_dims *in,
+                                const tq_dims *filter, const tq_dims *conv_out);
+
+/* Is the convolution a plain product of the input pixels with the filter
+ * (1x1 window, stride 1, no padding, one group)? Then the input itself is
+ * the im2col matrix and the kernels skip the gather. */
+int tq__conv_is_pointwise(const tq_conv_params *conv, int32_t kh, int32_t kw);
+
 /* Validate pooling geometry (pads < window, output-size formula, N and C
  * equal between in and out). */
 tq_status tq__check_pool_geometry(const tq_pool_params *pool,
@@ -153,5 +170,46 @@ tq_status tq__check_s8_output(const tq_s8_output *os, int32_t channels);
 
 /* Validate an f32 clamp (NULL is "no clamp" and is accepted). */
 tq_status tq__check_f32_act(const tq_f32_act *act);
+
+/* ---- per-pixel geometry, inline because kernels call it per pixel ----- */
+
+/* Pixel @p p of a row-major [N][h][w] grid as (n, y, x). */
+static inline void tq__pixel_coords(size_t p, int32_t h, int32_t w,
+                                    int32_t *n, int32_t *y, int32_t *x)
+{
+    const size_t row = p / (size_t)w;
+    *x = (int32_t)(p % (size_t)w);
+    *y = (int32_t)(row % (size_t)h);
+    *n = (int32_t)(row / (size_t)h);
+}
+
+/* The pooling window of output position @p o along one axis, clipped to
+ * the image [0, extent): [*lo, *hi). Padded taps are not part of it; the
+ * pool geometry check (pads < window) keeps it non-empty. */
+static inline void tq__pool_window(int32_t o, int32_t stride, int32_t pad,
+                                   int32_t k, int32_t extent, int32_t *lo,
+                                   int32_t *hi)
+{
+    /* int64: o · stride and the pads may each approach INT32_MAX. */
+    const int64_t start = (int64_t)o * stride - pad;
+    const int64_t end = start + k;
+    *lo = (int32_t)(start < 0 ? 0 : start);
+    *hi = (int32_t)(end > extent ? extent : end);
+}
+
+/* A tensor seen as [outer][shape[axis]][inner], 0 <= axis < ndim, of a
+ * shape tq_tensor_numel() accepted: when the tensor is not empty both
+ * products divide its element count, so neither can overflow. */
+static inline void tq__axis_split(const tq_tensor *t, int32_t axis,
+                                  size_t *outer, size_t *inner)
+{
+    size_t before = 1, after = 1;
+    for (int32_t d = 0; d < axis; ++d)
+        before *= (size_t)t->shape[d];
+    for (int32_t d = axis + 1; d < t->ndim; ++d)
+        after *= (size_t)t->shape[d];
+    *outer = before;
+    *inner = after;
+}
 
 #endif /* TQ_INTERNAL_H */

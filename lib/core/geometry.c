@@ -1,6 +1,7 @@
 /*
- * Shape validation shared by the f32 and s8 kernels, so that both paths
- * accept exactly the same geometries and report the same status codes.
+ * Shape validation and convolution geometry shared by the f32 and s8
+ * kernels, so that both paths accept exactly the same geometries, report
+ * the same status codes and take the same fast paths.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -49,6 +50,16 @@ tq_status tq_conv_output_size(int32_t in, int32_t k, int32_t stride,
     return TQ_OK;
 }
 
+tq_status tq__conv_output_hw(const tq_conv_params *conv, const tq_dims *in,
+                             int32_t kh, int32_t kw, int32_t *oh, int32_t *ow)
+{
+    TQ_CHECK(tq_conv_output_size(in->h, kh, conv->stride_h, conv->dilation_h,
+                                 conv->pad_top, conv->pad_bottom, oh));
+    TQ_CHECK(tq_conv_output_size(in->w, kw, conv->stride_w, conv->dilation_w,
+                                 conv->pad_left, conv->pad_right, ow));
+    return TQ_OK;
+}
+
 tq_status tq__check_conv_geometry(const tq_conv_params *conv,
                                   const tq_dims *in, int32_t kh, int32_t kw,
                                   const tq_dims *out)
@@ -64,13 +75,26 @@ tq_status tq__check_conv_geometry(const tq_conv_params *conv,
     TQ_CHECK(tq__check_dims(out));
     if (kh < 1 || kw < 1)
         return TQ_ERR_SHAPE;
-    TQ_CHECK(tq_conv_output_size(in->h, kh, conv->stride_h, conv->dilation_h,
-                                 conv->pad_top, conv->pad_bottom, &oh));
-    TQ_CHECK(tq_conv_output_size(in->w, kw, conv->stride_w, conv->dilation_w,
-                                 conv->pad_left, conv->pad_right, &ow));
+    TQ_CHECK(tq__conv_output_hw(conv, in, kh, kw, &oh, &ow));
     if (oh != out->h || ow != out->w || in->n != out->n)
         return TQ_ERR_SHAPE;
     return TQ_OK;
+}
+
+tq_status tq__check_conv_groups(int32_t groups, const tq_dims *in,
+                                const tq_dims *filter, const tq_dims *conv_out)
+{
+    if (in->c % groups != 0 || conv_out->c % groups != 0 ||
+        filter->c != in->c / groups || filter->n != conv_out->c)
+        return TQ_ERR_SHAPE;
+    return TQ_OK;
+}
+
+int tq__conv_is_pointwise(const tq_conv_params *conv, int32_t kh, int32_t kw)
+{
+    return kh == 1 && kw == 1 && conv->stride_h == 1 && conv->stride_w == 1 &&
+           conv->pad_top == 0 && conv->pad_bottom == 0 &&
+           conv->pad_left == 0 && conv->pad_right == 0 && conv->groups == 1;
 }
 
 tq_status tq__check_pool_geometry(const tq_pool_params *pool,

@@ -45,10 +45,7 @@ tq_status tq__f32_conv_plan_init(const tq_conv_params *conv,
     if (conv->groups < 1)
         return TQ_ERR_PARAM;
     const int32_t groups = conv->groups;
-    if (in_dims->c % groups != 0 || conv_out->c % groups != 0 ||
-        filter_dims->c != in_dims->c / groups ||
-        filter_dims->n != conv_out->c)
-        return TQ_ERR_SHAPE;
+    TQ_CHECK(tq__check_conv_groups(groups, in_dims, filter_dims, conv_out));
     TQ_CHECK(tq__dims_count(in_dims, &plan->in_count));
     TQ_CHECK(tq__dims_count(filter_dims, &plan->filter_count));
     TQ_CHECK(tq__dims_count(conv_out, &out_count));
@@ -77,10 +74,7 @@ tq_status tq__f32_conv_plan_init(const tq_conv_params *conv,
     plan->group_in_c = filter_dims->c;
     plan->group_out_c = conv_out->c / groups;
     plan->kdim = (int32_t)kdim;
-    plan->pointwise = plan->kh == 1 && plan->kw == 1 && conv->stride_h == 1 &&
-                      conv->stride_w == 1 && conv->pad_top == 0 &&
-                      conv->pad_bottom == 0 && conv->pad_left == 0 &&
-                      conv->pad_right == 0 && groups == 1;
+    plan->pointwise = tq__conv_is_pointwise(conv, plan->kh, plan->kw);
     plan->pixels = out_count / (size_t)conv_out->c;
     return TQ_OK;
 }
@@ -204,10 +198,8 @@ static void conv_im2col(const tq__f32_conv_plan *p, const float *in,
     for (size_t p0 = 0; p0 < p->pixels; p0 += TQ__F32_CONV_BLOCK) {
         const int32_t rows =
             (int32_t)min_size(TQ__F32_CONV_BLOCK, p->pixels - p0);
-        const int32_t ox0 = (int32_t)(p0 % (size_t)p->out_w);
-        const size_t q = p0 / (size_t)p->out_w;
-        const int32_t oy0 = (int32_t)(q % (size_t)p->out_h);
-        const int32_t n0 = (int32_t)(q / (size_t)p->out_h);
+        int32_t n0, oy0, ox0;
+        tq__pixel_coords(p0, p->out_h, p->out_w, &n0, &oy0, &ox0);
         float *c = out + p0 * (size_t)p->out_c;
         for (int32_t g = 0; g < p->groups; ++g) {
             int32_t n = n0, oy = oy0, ox = ox0;

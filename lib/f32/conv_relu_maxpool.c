@@ -30,12 +30,8 @@ static tq_status fused_plan(const tq_conv_params *conv, const tq_dims *in_dims,
     TQ_CHECK(tq__check_dims(in_dims));
     TQ_CHECK(tq__check_dims(filter_dims));
     TQ_CHECK(tq__check_dims(out_dims));
-    TQ_CHECK(tq_conv_output_size(in_dims->h, filter_dims->h, conv->stride_h,
-                                 conv->dilation_h, conv->pad_top,
-                                 conv->pad_bottom, &oh));
-    TQ_CHECK(tq_conv_output_size(in_dims->w, filter_dims->w, conv->stride_w,
-                                 conv->dilation_w, conv->pad_left,
-                                 conv->pad_right, &ow));
+    TQ_CHECK(tq__conv_output_hw(conv, in_dims, filter_dims->h,
+                                filter_dims->w, &oh, &ow));
     const tq_dims conv_out = {in_dims->n, oh, ow, filter_dims->n};
     TQ_CHECK(tq__f32_conv_plan_init(conv, in_dims, filter_dims, &conv_out,
                                     plan));

@@ -66,17 +66,13 @@ static tq_status pool_run(const tq_pool_params *pool, const tq_dims *in_dims,
         for (int32_t oy = 0; oy < out_dims->h; ++oy) {
             float *orow =
                 out + ((size_t)n * out_dims->h + (size_t)oy) * row_floats;
-            /* int64: stride · o and the pads may each approach INT32_MAX. */
-            const int64_t wy = (int64_t)oy * pool->stride_h - pool->pad_top;
-            const int64_t y0 = wy > 0 ? wy : 0;
-            const int64_t y1 =
-                wy + pool->kernel_h < in_h ? wy + pool->kernel_h : in_h;
+            int32_t y0, y1;
+            tq__pool_window(oy, pool->stride_h, pool->pad_top, pool->kernel_h,
+                            in_h, &y0, &y1);
             for (int32_t ox = 0; ox < out_dims->w; ++ox) {
-                const int64_t wx =
-                    (int64_t)ox * pool->stride_w - pool->pad_left;
-                const int64_t x0 = wx > 0 ? wx : 0;
-                const int64_t x1 =
-                    wx + pool->kernel_w < in_w ? wx + pool->kernel_w : in_w;
+                int32_t x0, x1;
+                tq__pool_window(ox, pool->stride_w, pool->pad_left,
+                                pool->kernel_w, in_w, &x0, &x1);
                 pool_window(image, in_w, c, y0, y1, x0, x1, kind,
                             orow + (size_t)ox * c);
             }

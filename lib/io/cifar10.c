@@ -13,17 +13,7 @@
 #include <string.h>
 
 #include "../tq_internal.h"
-
-#if defined(_WIN32)
-typedef long long cf_off;
-#define cf_fseek _fseeki64
-#define cf_ftell _ftelli64
-#else
-#include <sys/types.h>
-typedef off_t cf_off;
-#define cf_fseek fseeko
-#define cf_ftell ftello
-#endif
+#include "io_internal.h"
 
 #define CF_SIDE 32
 #define CF_PLANE (CF_SIDE * CF_SIDE)
@@ -36,17 +26,11 @@ _Static_assert(TQ_CIFAR10_RECORD_BYTES == 1 + CF_PIXELS,
 /* Records in the open file; the position is left at the start. */
 static tq_status cf_records(FILE *fp, int64_t *records)
 {
-    /* fopen() accepts a directory on POSIX systems; reading it fails. */
-    if (fgetc(fp) == EOF && ferror(fp))
-        return TQ_ERR_IO;
-    if (cf_fseek(fp, 0, SEEK_END) != 0)
-        return TQ_ERR_IO;
-    const cf_off size = cf_ftell(fp);
-    if (size < 0 || cf_fseek(fp, 0, SEEK_SET) != 0)
-        return TQ_ERR_IO;
-    if ((int64_t)size % TQ_CIFAR10_RECORD_BYTES != 0)
+    uint64_t size;
+    TQ_CHECK(tq__file_size(fp, &size));
+    if (size % TQ_CIFAR10_RECORD_BYTES != 0)
         return TQ_ERR_FORMAT;
-    *records = (int64_t)size / TQ_CIFAR10_RECORD_BYTES;
+    *records = (int64_t)(size / TQ_CIFAR10_RECORD_BYTES);
     return TQ_OK;
 }
 
@@ -86,9 +70,8 @@ static tq_status cf_read_range(FILE *fp, int64_t first, int64_t count,
     if (!raw)
         return TQ_ERR_NO_MEMORY;
     tq_status st = TQ_ERR_IO;
-    /* first * 3073 <= file size, which fits cf_off. */
-    if (cf_fseek(fp, (cf_off)(first * TQ_CIFAR10_RECORD_BYTES), SEEK_SET) ==
-            0 &&
+    /* first * 3073 <= the file's size. */
+    if (tq__file_seek(fp, (uint64_t)first * TQ_CIFAR10_RECORD_BYTES) &&
         fread(raw, 1, bytes, fp) == bytes) {
         st = TQ_OK;
         for (size_t r = 0; r < (size_t)count && st == TQ_OK; ++r)

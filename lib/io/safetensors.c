@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "../tq_internal.h"
+#include "io_internal.h"
 
 #if defined(_WIN32)
 typedef long long st_off;
@@ -566,12 +567,7 @@ tq_status tq_safetensors_parse(const void *bytes, size_t size,
 
 /* ---- loading from a file ----------------------------------------------- */
 
-static int st_read_exact(FILE *fp, void *dst, size_t bytes)
-{
-    return bytes == 0 || fread(dst, 1, bytes, fp) == bytes;
-}
-
-static tq_status st_load_stream(FILE *fp, tq_safetensors **file)
+tq_status tq__file_size(FILE *fp, uint64_t *size)
 {
     /* fopen() accepts a directory on POSIX systems; reading it fails. */
     if (fgetc(fp) == EOF && ferror(fp))
@@ -581,7 +577,25 @@ static tq_status st_load_stream(FILE *fp, tq_safetensors **file)
     const st_off end = st_ftell(fp);
     if (end < 0 || st_fseek(fp, 0, SEEK_SET) != 0)
         return TQ_ERR_IO;
-    const uint64_t size = (uint64_t)end;
+    *size = (uint64_t)end;
+    return TQ_OK;
+}
+
+int tq__file_seek(FILE *fp, uint64_t offset)
+{
+    /* offset <= the file's size, which st_off holds. */
+    return st_fseek(fp, (st_off)offset, SEEK_SET) == 0;
+}
+
+static int st_read_exact(FILE *fp, void *dst, size_t bytes)
+{
+    return bytes == 0 || fread(dst, 1, bytes, fp) == bytes;
+}
+
+static tq_status st_load_stream(FILE *fp, tq_safetensors **file)
+{
+    uint64_t size;
+    TQ_CHECK(tq__file_size(fp, &size));
     if (size < 8)
         return TQ_ERR_FORMAT;
 

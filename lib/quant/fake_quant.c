@@ -59,11 +59,7 @@ void tq__for_each_qrun(const tq_tensor *t, const tq_qparams *p,
     size_t outer = 1, channels = 1, inner = count;
     if (p->count > 1) {
         channels = (size_t)p->count;
-        inner = 1;
-        for (int32_t d = 0; d < p->axis; ++d)
-            outer *= (size_t)t->shape[d];
-        for (int32_t d = p->axis + 1; d < t->ndim; ++d)
-            inner *= (size_t)t->shape[d];
+        tq__axis_split(t, p->axis, &outer, &inner);
     }
     tq__qrun run;
     run.start = 0;

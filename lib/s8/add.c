@@ -12,38 +12,6 @@
  * 2^29. TFLite always uses 20 for int8. */
 #define ADD_MAX_LEFT_SHIFT 20
 
-/* TFLite's QuantizeMultiplier (docs/int8-arithmetic.md), local so that the
- * add kernel depends on nothing outside lib/s8. Shifts above TQ_SHIFT_MAX
- * (real multipliers of 2^30 and more) are rejected. */
-static tq_status quantize_multiplier(double real, int32_t *multiplier,
-                                     int32_t *shift)
-{
-    if (!(real >= 0.0) || !isfinite(real))
-        return TQ_ERR_PARAM;
-    if (real == 0.0) {
-        *multiplier = 0;
-        *shift = 0;
-        return TQ_OK;
-    }
-    int e;
-    const double q = frexp(real, &e); /* q in [0.5, 1) */
-    /* round(): half away from zero, as TfLiteRound; q·2^31 is exact. */
-    int64_t m = (int64_t)round(q * 2147483648.0);
-    if (m == (INT64_C(1) << 31)) {
-        m /= 2;
-        ++e;
-    }
-    if (e < -31) {
-        m = 0;
-        e = 0;
-    }
-    if (e > TQ_SHIFT_MAX)
-        return TQ_ERR_PARAM;
-    *multiplier = (int32_t)m;
-    *shift = e;
-    return TQ_OK;
-}
-
 static int valid_scale(float s)
 {
     return isfinite(s) && s > 0.0f;
@@ -87,13 +55,16 @@ tq_status tq_s8_add_params_from_scales(float scale1, int32_t zero_point1,
     p.act_min = act_min;
     p.act_max = act_max;
     p.rounding = rounding;
-    /* real1, real2 are in (0, 0.5]: their shifts are <= 0 as required. */
-    TQ_CHECK(quantize_multiplier(real1, &p.input1_multiplier,
-                                 &p.input1_shift));
-    TQ_CHECK(quantize_multiplier(real2, &p.input2_multiplier,
-                                 &p.input2_shift));
-    TQ_CHECK(quantize_multiplier(real_out, &p.output_multiplier,
-                                 &p.output_shift));
+    /* real1, real2 are in (0, 0.5]: their shifts are <= 0 as required.
+     * real_out may be 1 or more (TFLite refuses that, tinyq gives a positive
+     * shift); from 2^30 - 1/4 up it needs a shift past TQ_SHIFT_MAX, which
+     * tq_quantize_multiplier() reports as TQ_ERR_PARAM. */
+    TQ_CHECK(tq_quantize_multiplier(real1, &p.input1_multiplier,
+                                    &p.input1_shift));
+    TQ_CHECK(tq_quantize_multiplier(real2, &p.input2_multiplier,
+                                    &p.input2_shift));
+    TQ_CHECK(tq_quantize_multiplier(real_out, &p.output_multiplier,
+                                    &p.output_shift));
     *params = p;
     return TQ_OK;
 }

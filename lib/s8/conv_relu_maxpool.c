@@ -20,25 +20,12 @@
 #include "../arch/dispatch.h"
 #include "s8_internal.h"
 
-/* Pooled pixels per block: up to 8 (32 conv rows for the microkernel, as
- * conv2d), fewer when that would take the block past 16 KiB. */
-#define POOL_BLOCK_PIXELS 8
-#define POOL_BLOCK_BUDGET 16384
-
-typedef struct fused_plan {
-    tq_dims conv_out; /* the (unpooled) convolution extents */
-    size_t pixels;    /* pooled pixels N·PH·PW */
-    int32_t block;    /* pooled pixels per block */
-    int32_t k;
-    size_t bytes;
-} fused_plan;
-
-/* Shapes (pooled output against the convolution's) and the scratch need. */
+/* The convolution's own extents (the pooled ones halve them), the shapes,
+ * and the blocks: four GEMM rows per pooled pixel, one per tap. */
 static tq_status make_plan(const tq_conv_params *conv, const tq_dims *in,
                            const tq_dims *filter, const tq_dims *out,
-                           fused_plan *plan)
+                           int32_t *k, tq__s8_conv_blocks *plan)
 {
-    size_t pixels, ints, col, bytes;
     int32_t oh, ow;
     if (!conv || !in || !filter || !out)
         return TQ_ERR_NULL;
@@ -49,41 +36,14 @@ static tq_status make_plan(const tq_conv_params *conv, const tq_dims *in,
     TQ_CHECK(tq__check_dims(out));
     /* The geometry's own errors first (bad stride, window too large), then
      * the conv extents that the pooled extents must halve. */
-    TQ_CHECK(tq_conv_output_size(in->h, filter->h, conv->stride_h,
-                                 conv->dilation_h, conv->pad_top,
-                                 conv->pad_bottom, &oh));
-    TQ_CHECK(tq_conv_output_size(in->w, filter->w, conv->stride_w,
-                                 conv->dilation_w, conv->pad_left,
-                                 conv->pad_right, &ow));
+    TQ_CHECK(tq__conv_output_hw(conv, in, filter->h, filter->w, &oh, &ow));
     if (conv->groups != 1)
         return TQ_ERR_UNSUPPORTED;
     if (out->h != oh / 2 || out->w != ow / 2)
         return TQ_ERR_SHAPE;
-    plan->conv_out.n = out->n;
-    plan->conv_out.h = oh;
-    plan->conv_out.w = ow;
-    plan->conv_out.c = out->c;
-    TQ_CHECK(tq__s8_conv_shape(conv, in, filter, &plan->conv_out, &plan->k));
-    if (tq__mul_size((size_t)out->n, (size_t)out->h, &pixels) ||
-        tq__mul_size(pixels, (size_t)out->w, &pixels))
-        return TQ_ERR_OVERFLOW;
-    plan->pixels = pixels;
-    /* Four conv rows per pooled pixel, each Cout int32 sums + K bytes. */
-    const int64_t per_pixel = 4 * (4 * (int64_t)out->c + plan->k);
-    int64_t block = POOL_BLOCK_BUDGET / per_pixel;
-    block = block < 1 ? 1 : (block > POOL_BLOCK_PIXELS ? POOL_BLOCK_PIXELS
-                                                       : block);
-    plan->block = (size_t)block < pixels ? (int32_t)block : (int32_t)pixels;
-    const size_t rows = 4 * (size_t)plan->block;
-    if (tq__mul_size(rows, (size_t)out->c, &ints) ||
-        tq__add_size(ints, (size_t)out->c, &ints) ||
-        tq__mul_size(ints, sizeof(int32_t), &bytes) ||
-        tq__mul_size(rows, (size_t)plan->k, &col) ||
-        tq__add_size(bytes, col, &bytes) ||
-        tq__add_size(bytes, TQ__S8_ALIGN_SLACK, &bytes))
-        return TQ_ERR_OVERFLOW;
-    plan->bytes = bytes;
-    return TQ_OK;
+    const tq_dims conv_out = {out->n, oh, ow, out->c};
+    TQ_CHECK(tq__s8_conv_shape(conv, in, filter, &conv_out, k));
+    return tq__s8_conv_blocks_plan(out, 4, out->c, out->c, *k, plan);
 }
 
 tq_status tq_s8_conv2d_relu_maxpool2_scratch_size(const tq_conv_params *conv,
@@ -92,12 +52,53 @@ tq_status tq_s8_conv2d_relu_maxpool2_scratch_size(const tq_conv_params *conv,
                                                   const tq_dims *out_dims,
                                                   size_t *bytes)
 {
-    fused_plan plan;
+    int32_t k;
+    tq__s8_conv_blocks plan;
     if (!bytes)
         return TQ_ERR_NULL;
-    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &plan));
+    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan));
     *bytes = plan.bytes;
     return TQ_OK;
+}
+
+/* im2col rows of the pooled pixels [p0, p0 + pb): row 4·i + t is tap t
+ * (row-major in the 2x2 window) of pooled pixel p0 + i. */
+static void gather_taps(const tq_conv_params *conv, const tq_dims *in_dims,
+                        const int8_t *in, const tq_dims *filter_dims,
+                        const tq_dims *out_dims, int8_t pad_value, int32_t k,
+                        size_t p0, int32_t pb, int8_t *col)
+{
+    for (int32_t i = 0; i < pb; ++i) {
+        int32_t n, py, px;
+        tq__pixel_coords(p0 + (size_t)i, out_dims->h, out_dims->w, &n, &py,
+                         &px);
+        for (int32_t t = 0; t < 4; ++t)
+            tq__s8_im2col_pixel(conv, in_dims, in, filter_dims->h,
+                                filter_dims->w, 0, in_dims->c, n,
+                                2 * py + t / 2, 2 * px + t % 2, pad_value,
+                                col + (4 * (size_t)i + (size_t)t) * (size_t)k);
+    }
+}
+
+/* The pool of pb pooled pixels from their four tap rows of raw sums each:
+ * the largest folded accumulator, requantized once (see the top). */
+static void pool_taps(const tq__s8_fold *f, const tq_s8_output *os,
+                      const int32_t *acc, int32_t pb, int32_t cout,
+                      int8_t *out)
+{
+    for (int32_t i = 0; i < pb; ++i) {
+        const int32_t *rows = acc + 4 * (size_t)i * (size_t)cout;
+        int8_t *dst = out + (size_t)i * (size_t)cout;
+        for (int32_t c = 0; c < cout; ++c) {
+            int32_t best = tq__s8_fold_one(f, rows[c], 0, c);
+            for (int32_t t = 1; t < 4; ++t) {
+                const int32_t v = tq__s8_fold_one(
+                    f, rows[(size_t)t * (size_t)cout + (size_t)c], 0, c);
+                best = v > best ? v : best;
+            }
+            dst[c] = tq__s8_output_one(os, best, c);
+        }
+    }
 }
 
 tq_status tq_s8_conv2d_relu_maxpool2(
@@ -106,70 +107,31 @@ tq_status tq_s8_conv2d_relu_maxpool2(
     const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
     int8_t *out, void *scratch, size_t scratch_bytes)
 {
-    fused_plan plan;
     int32_t k;
-    size_t in_count, out_count;
+    tq__s8_conv_blocks plan;
     if (!in || !filter || !out)
         return TQ_ERR_NULL;
-    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &plan));
-    TQ_CHECK(tq__s8_conv_check(conv, in_dims, filter_dims, &plan.conv_out,
-                               input_offset, os, &k));
-    if (!scratch)
-        return TQ_ERR_NULL;
-    if (scratch_bytes < plan.bytes)
-        return TQ_ERR_BUFFER_TOO_SMALL;
-    TQ_CHECK(tq__dims_count(in_dims, &in_count));
-    TQ_CHECK(tq__dims_count(out_dims, &out_count));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(scratch, plan.bytes, in, in_count) ||
-        tq__overlap(scratch, plan.bytes, out, out_count))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan));
+    TQ_CHECK(tq__s8_check_input_stage(input_offset, os, filter_dims->n));
+    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
+                                       scratch_bytes, plan.bytes));
 
     const tq__s8_gemm_fn ukernel = tq__get_ukernels()->s8_gemm;
-    const int32_t cout = filter_dims->n, cin = in_dims->c;
-    const int32_t pw = out_dims->w, ph = out_dims->h;
-    int32_t *filter_sums = tq__s8_align_i32(scratch);
-    int32_t *acc = filter_sums + cout;
-    int8_t *col =
-        (int8_t *)(acc + 4 * (size_t)plan.block * (size_t)cout);
+    const int32_t cout = filter_dims->n;
+    const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
+    /* Padded taps hold the input zero point: (zp + input_offset) = 0. */
     const int8_t pad_value = (int8_t)-input_offset;
-    const tq__s8_fold f = {input_offset, 0, k, NULL, filter_sums, bias};
+    const tq__s8_fold f = {input_offset, 0, k, NULL, mem.filter_sums, bias};
 
     if (input_offset != 0)
-        tq__s8_filter_sums(filter, cout, k, filter_sums);
+        tq__s8_filter_sums(filter, cout, k, mem.filter_sums);
     for (size_t p0 = 0; p0 < plan.pixels; p0 += (size_t)plan.block) {
-        const size_t left = plan.pixels - p0;
-        const int32_t pb =
-            left < (size_t)plan.block ? (int32_t)left : plan.block;
-        for (int32_t i = 0; i < pb; ++i) {
-            const size_t p = p0 + (size_t)i;
-            const int32_t px = (int32_t)(p % (size_t)pw);
-            const size_t rest = p / (size_t)pw;
-            const int32_t py = (int32_t)(rest % (size_t)ph);
-            const int32_t n = (int32_t)(rest / (size_t)ph);
-            for (int32_t t = 0; t < 4; ++t)
-                tq__s8_im2col_pixel(conv, in_dims, in, filter_dims->h,
-                                    filter_dims->w, 0, cin, n,
-                                    2 * py + t / 2, 2 * px + t % 2,
-                                    pad_value,
-                                    col + (4 * (size_t)i + (size_t)t) *
-                                              (size_t)k);
-        }
-        ukernel(4 * pb, cout, k, col, (size_t)k, filter, (size_t)k, acc,
-                (size_t)cout);
-        for (int32_t i = 0; i < pb; ++i) {
-            const int32_t *rows = acc + 4 * (size_t)i * (size_t)cout;
-            int8_t *dst = out + (p0 + (size_t)i) * (size_t)cout;
-            for (int32_t c = 0; c < cout; ++c) {
-                int32_t best = tq__s8_fold_one(&f, rows[c], 0, c);
-                for (int32_t t = 1; t < 4; ++t) {
-                    const int32_t v = tq__s8_fold_one(
-                        &f, rows[(size_t)t * (size_t)cout + (size_t)c], 0, c);
-                    best = v > best ? v : best;
-                }
-                dst[c] = tq__s8_output_one(os, best, c);
-            }
-        }
+        const int32_t pb = tq__s8_conv_block_len(&plan, p0);
+        gather_taps(conv, in_dims, in, filter_dims, out_dims, pad_value, k,
+                    p0, pb, mem.col);
+        ukernel(4 * pb, cout, k, mem.col, (size_t)k, filter, (size_t)k,
+                mem.acc, (size_t)cout);
+        pool_taps(&f, os, mem.acc, pb, cout, out + p0 * (size_t)cout);
     }
     return TQ_OK;
 }

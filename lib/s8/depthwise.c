@@ -30,9 +30,7 @@ static tq_status check_depthwise(const tq_conv_params *conv,
     TQ_CHECK(tq__dims_count(in, &in_count));
     TQ_CHECK(tq__dims_count(filter, &count));
     TQ_CHECK(tq__dims_count(out, &out_count));
-    if (input_offset < -127 || input_offset > 128)
-        return TQ_ERR_PARAM;
-    TQ_CHECK(tq__check_s8_output(os, out->c));
+    TQ_CHECK(tq__s8_check_input_stage(input_offset, os, out->c));
     if (tq__overlap(out_data, out_count, in_data, in_count))
         return TQ_ERR_ALIAS;
     return TQ_OK;

@@ -10,17 +10,6 @@
 
 typedef enum pool_kind { POOL_MAX, POOL_AVG } pool_kind;
 
-/* The window of output position `o` clipped to [0, extent): [*lo, *hi).
- * Pads are smaller than the window, so the clipped window is never empty. */
-static void clip_window(int32_t o, int32_t stride, int32_t pad, int32_t k,
-                        int32_t extent, int32_t *lo, int32_t *hi)
-{
-    const int64_t start = (int64_t)o * stride - pad;
-    const int64_t end = start + k;
-    *lo = (int32_t)(start < 0 ? 0 : start);
-    *hi = (int32_t)(end > extent ? extent : end);
-}
-
 static tq_status pool(pool_kind kind, const tq_pool_params *p,
                       const tq_dims *in_dims, const int8_t *in,
                       int32_t act_min, int32_t act_max,
@@ -43,12 +32,12 @@ static tq_status pool(pool_kind kind, const tq_pool_params *p,
         const int8_t *img = in + (size_t)n * (size_t)in_dims->h * row_stride;
         for (int32_t oy = 0; oy < out_dims->h; ++oy) {
             int32_t y0, y1;
-            clip_window(oy, p->stride_h, p->pad_top, p->kernel_h, in_dims->h,
-                        &y0, &y1);
+            tq__pool_window(oy, p->stride_h, p->pad_top, p->kernel_h,
+                            in_dims->h, &y0, &y1);
             for (int32_t ox = 0; ox < out_dims->w; ++ox) {
                 int32_t x0, x1;
-                clip_window(ox, p->stride_w, p->pad_left, p->kernel_w,
-                            in_dims->w, &x0, &x1);
+                tq__pool_window(ox, p->stride_w, p->pad_left, p->kernel_w,
+                                in_dims->w, &x0, &x1);
                 int8_t *dst = out + (((size_t)n * (size_t)out_dims->h +
                                       (size_t)oy) * (size_t)out_dims->w +
                                      (size_t)ox) * c_count;

@@ -6,25 +6,30 @@
  */
 #include "s8_internal.h"
 
-static tq_status check_qparams(float scale, int32_t zero_point)
+/* Everything both directions validate: n floats and n codes (either may
+ * be the input), the per-tensor parameters, and that the two buffers do
+ * not overlap (each element would be read after a neighbour was written). */
+static tq_status check_conversion(size_t n, const float *floats,
+                                  const int8_t *codes, float scale,
+                                  int32_t zero_point)
 {
+    size_t float_bytes;
+    if (n > 0 && (!floats || !codes))
+        return TQ_ERR_NULL;
     if (!isfinite(scale) || !(scale > 0.0f) || zero_point < -128 ||
         zero_point > 127)
         return TQ_ERR_PARAM;
+    if (tq__mul_size(n, sizeof(float), &float_bytes))
+        return TQ_ERR_OVERFLOW;
+    if (tq__overlap(floats, float_bytes, codes, n))
+        return TQ_ERR_ALIAS;
     return TQ_OK;
 }
 
 tq_status tq_s8_quantize_f32(size_t n, const float *in, float scale,
                              int32_t zero_point, int8_t *out)
 {
-    size_t in_bytes;
-    if (n > 0 && (!in || !out))
-        return TQ_ERR_NULL;
-    TQ_CHECK(check_qparams(scale, zero_point));
-    if (tq__mul_size(n, sizeof(float), &in_bytes))
-        return TQ_ERR_OVERFLOW;
-    if (tq__overlap(in, in_bytes, out, n))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(check_conversion(n, in, out, scale, zero_point));
     /* A NaN anywhere fails the call before anything is written. */
     for (size_t i = 0; i < n; ++i)
         if (isnan(in[i]))
@@ -39,14 +44,7 @@ tq_status tq_s8_quantize_f32(size_t n, const float *in, float scale,
 tq_status tq_s8_dequantize_f32(size_t n, const int8_t *in, float scale,
                                int32_t zero_point, float *out)
 {
-    size_t out_bytes;
-    if (n > 0 && (!in || !out))
-        return TQ_ERR_NULL;
-    TQ_CHECK(check_qparams(scale, zero_point));
-    if (tq__mul_size(n, sizeof(float), &out_bytes))
-        return TQ_ERR_OVERFLOW;
-    if (tq__overlap(in, n, out, out_bytes))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(check_conversion(n, out, in, scale, zero_point));
     for (size_t i = 0; i < n; ++i)
         out[i] = (float)((int32_t)in[i] - zero_point) * scale;
     return TQ_OK;

@@ -89,12 +89,80 @@ tq_status tq__s8_conv_shape(const tq_conv_params *conv, const tq_dims *in,
                             const tq_dims *filter, const tq_dims *conv_out,
                             int32_t *k);
 
-/* tq__s8_conv_shape(), then the input offset and the output stage:
- * everything but the data pointers and the scratch. */
-tq_status tq__s8_conv_check(const tq_conv_params *conv, const tq_dims *in,
-                            const tq_dims *filter, const tq_dims *conv_out,
-                            int32_t input_offset, const tq_s8_output *os,
-                            int32_t *k);
+/* The input offset (in [-127, 128]) and the output stage of @p channels
+ * output channels: the quantization side of every s8 convolution. */
+tq_status tq__s8_check_input_stage(int32_t input_offset,
+                                   const tq_s8_output *os, int32_t channels);
+
+/* Round a scratch pointer up to int32 alignment. Scratch queries add
+ * TQ__S8_ALIGN_SLACK bytes so that any caller pointer works. */
+#define TQ__S8_ALIGN_SLACK (sizeof(int32_t) - 1)
+static inline int32_t *tq__s8_align_i32(void *p)
+{
+    const uintptr_t u = (uintptr_t)p;
+    const size_t pad = (size_t)((sizeof(int32_t) - u % sizeof(int32_t)) %
+                                sizeof(int32_t));
+    return (int32_t *)(void *)((unsigned char *)p + pad);
+}
+
+/* How an im2col convolution driver walks its output grid: blocks of
+ * output pixels, each pixel taking `rows_per_pixel` GEMM rows (1 for
+ * conv2d, 4 for the taps of the fused 2x2 pool). Its scratch, after
+ * rounding up to int32 alignment, is
+ *   int32 filter_sums[cout] | int32 acc[rows][acc_cols] | int8 col[rows][col_len]
+ * with rows = rows_per_pixel · block, the GEMM rows of one block. Both
+ * drivers plan here so that they block and size their scratch alike. */
+typedef struct tq__s8_conv_blocks {
+    size_t pixels;          /* N·H·W of the grid */
+    int32_t block;          /* pixels per block */
+    int32_t rows_per_pixel;
+    int32_t cout;           /* filter sums kept */
+    int32_t acc_cols;       /* int32 sums per GEMM row */
+    int32_t col_len;        /* im2col bytes per GEMM row; 0 reads in place */
+    size_t bytes;           /* scratch bytes, alignment slack included */
+} tq__s8_conv_blocks;
+
+/* Plan the blocks over @p grid (validated dims): at most 32 GEMM rows, to
+ * keep the microkernel busy and reuse each weight row, fewer when that
+ * would take the block past 16 KiB. */
+tq_status tq__s8_conv_blocks_plan(const tq_dims *grid, int32_t rows_per_pixel,
+                                  int32_t cout, int32_t acc_cols,
+                                  int32_t col_len, tq__s8_conv_blocks *plan);
+
+/* Pixels in the block that starts at pixel @p p0 (the last may be short). */
+static inline int32_t tq__s8_conv_block_len(const tq__s8_conv_blocks *plan,
+                                            size_t p0)
+{
+    const size_t left = plan->pixels - p0;
+    return left < (size_t)plan->block ? (int32_t)left : plan->block;
+}
+
+/* The three parts of a planned scratch. */
+typedef struct tq__s8_conv_scratch {
+    int32_t *filter_sums;
+    int32_t *acc;
+    int8_t *col;
+} tq__s8_conv_scratch;
+
+static inline tq__s8_conv_scratch
+tq__s8_conv_carve(void *scratch, const tq__s8_conv_blocks *plan)
+{
+    tq__s8_conv_scratch s;
+    s.filter_sums = tq__s8_align_i32(scratch);
+    s.acc = s.filter_sums + plan->cout;
+    s.col = (int8_t *)(s.acc + (size_t)plan->rows_per_pixel *
+                                   (size_t)plan->block *
+                                   (size_t)plan->acc_cols);
+    return s;
+}
+
+/* The buffer checks of a validated, planned convolution: the scratch
+ * (present, at least @p need bytes) and no overlap between input, output
+ * and the used scratch. */
+tq_status tq__s8_conv_check_buffers(const tq_dims *in_dims, const int8_t *in,
+                                    const tq_dims *out_dims, const int8_t *out,
+                                    const void *scratch, size_t scratch_bytes,
+                                    size_t need);
 
 /* Gather the receptive field of output pixel (n, oy, ox), input channels
  * [c0, c0 + cin_g), into dst[kh·kw·cin_g] in OHWI order. Padded taps get
@@ -108,16 +176,5 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
 /* Σ_p w[c][p] for each of @p cout filter rows of length k. */
 void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
                         int32_t *sums);
-
-/* Round a scratch pointer up to int32 alignment. Scratch queries add
- * TQ__S8_ALIGN_SLACK bytes so that any caller pointer works. */
-#define TQ__S8_ALIGN_SLACK (sizeof(int32_t) - 1)
-static inline int32_t *tq__s8_align_i32(void *p)
-{
-    const uintptr_t u = (uintptr_t)p;
-    const size_t pad = (size_t)((sizeof(int32_t) - u % sizeof(int32_t)) %
-                                sizeof(int32_t));
-    return (int32_t *)(void *)((unsigned char *)p + pad);
-}
 
 #endif /* TQ_S8_INTERNAL_H */

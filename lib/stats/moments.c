@@ -107,13 +107,22 @@ tq_status tq_stats_init(tq_stats *s)
     return TQ_OK;
 }
 
-tq_status tq_stats_update_f32(tq_stats *s, const float *x, size_t n)
+/* What both flat updates validate before reading a value: the pointers,
+ * the accumulator, and room in its count for n more values. */
+static tq_status tq__check_flat_update(const tq_stats *s, const void *x,
+                                       size_t n)
 {
     if (!s || (n > 0 && !x))
         return TQ_ERR_NULL;
     TQ_CHECK(tq__stats_check(s));
     if ((uint64_t)n > UINT64_MAX - s->count)
         return TQ_ERR_OVERFLOW;
+    return TQ_OK;
+}
+
+tq_status tq_stats_update_f32(tq_stats *s, const float *x, size_t n)
+{
+    TQ_CHECK(tq__check_flat_update(s, x, n));
     tq_stats acc = *s, b = {0, 0.0, 0.0, 0.0, 0.0};
     for (size_t i = 0; i < n; i += TQ__STATS_BLOCK) {
         const size_t len = n - i < TQ__STATS_BLOCK ? n - i : TQ__STATS_BLOCK;
@@ -127,11 +136,7 @@ tq_status tq_stats_update_f32(tq_stats *s, const float *x, size_t n)
 
 tq_status tq_stats_update_s8(tq_stats *s, const int8_t *x, size_t n)
 {
-    if (!s || (n > 0 && !x))
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__stats_check(s));
-    if ((uint64_t)n > UINT64_MAX - s->count)
-        return TQ_ERR_OVERFLOW;
+    TQ_CHECK(tq__check_flat_update(s, x, n));
     tq_stats acc = *s;
     for (size_t i = 0; i < n; i += TQ__STATS_BLOCK) {
         const size_t len = n - i < TQ__STATS_BLOCK ? n - i : TQ__STATS_BLOCK;
@@ -246,11 +251,8 @@ tq_status tq_stats_update_axis_f32(tq_stats *stats, int64_t channels,
     /* The tensor seen as [outer][channels][inner]; every product below is
      * bounded by numel, which fits in size_t. */
     const size_t nch = (size_t)channels;
-    size_t outer = 1, inner = 1;
-    for (int32_t k = 0; k < axis; ++k)
-        outer *= (size_t)t->shape[k];
-    for (int32_t k = axis + 1; k < t->ndim; ++k)
-        inner *= (size_t)t->shape[k];
+    size_t outer, inner;
+    tq__axis_split(t, axis, &outer, &inner);
 
     /* Validate everything before touching any accumulator: there is no
      * room to keep copies of all channels, so we cannot roll back. */

@@ -1,0 +1,96 @@
+# The enums and limits of tinyq.h as Python IntEnums and constants.
+#
+# SPDX-License-Identifier: Apache-2.0
+"""Enumerations and limits of the C API.
+
+Every function that takes one of these enums also accepts the plain integer
+or the member's name in any case (``"relu"``, ``"half_even"``, ``"kl"``).
+"""
+
+import enum
+
+import numpy as np
+
+
+class Status(enum.IntEnum):
+    """``tq_status``: the result of every fallible call."""
+    OK = 0
+    ERR_NULL = 1
+    ERR_SHAPE = 2
+    ERR_DTYPE = 3
+    ERR_OVERFLOW = 4
+    ERR_PARAM = 5
+    ERR_UNSUPPORTED = 6
+    ERR_BUFFER_TOO_SMALL = 7
+    ERR_EMPTY = 8
+    ERR_NOT_FINITE = 9
+    ERR_ALIAS = 10
+    ERR_IO = 11
+    ERR_FORMAT = 12
+    ERR_NOT_FOUND = 13
+    ERR_NO_MEMORY = 14
+
+
+class DType(enum.IntEnum):
+    """``tq_dtype``: element types of tensors."""
+    F32 = 1
+    S8 = 2
+    S32 = 3
+
+
+class Sigma(enum.IntEnum):
+    """``tq_sigma_kind``: population (numpy's ddof=0) or sample (ddof=1)."""
+    POPULATION = 0
+    SAMPLE = 1
+
+
+class RangeMethod(enum.IntEnum):
+    """``tq_range_method``: how a floating range is chosen from data."""
+    MINMAX = 0
+    ABSMAX = 1
+    KSIGMA = 2
+    PERCENTILE = 3
+    MSE = 4
+    KL = 5
+
+
+class FloatRounding(enum.IntEnum):
+    """``tq_float_rounding``: HALF_AWAY is TFLite's, HALF_EVEN PyTorch's."""
+    HALF_AWAY = 0
+    HALF_EVEN = 1
+
+
+class Rounding(enum.IntEnum):
+    """``tq_rounding``: the two fixed-point requantization modes."""
+    DOUBLE = 0
+    SINGLE = 1
+
+
+class Isa(enum.IntEnum):
+    """``tq_isa``: instruction-set paths of the kernels, all bit-identical."""
+    AUTO = 0
+    PORTABLE = 1
+    AVX2 = 2
+    AVX512 = 3
+
+
+class Activation(enum.IntEnum):
+    """``tq_activation``: fused activations."""
+    NONE = 0
+    RELU = 1
+    RELU6 = 2
+
+
+#: ``TQ_SHIFT_MIN`` and ``TQ_SHIFT_MAX``: the legal requantization shifts.
+SHIFT_MIN = -31
+SHIFT_MAX = 30
+#: ``TQ_S8_MAX_REDUCTION``: the longest int8 dot product.
+S8_MAX_REDUCTION = 32768
+#: ``TQ_MAX_DIMS``.
+MAX_DIMS = 4
+#: ``TQ_CIFAR10_RECORD_BYTES``.
+CIFAR10_RECORD_BYTES = 3073
+
+#: numpy dtype of each tinyq dtype.
+NUMPY_DTYPES = {DType.F32: np.dtype(np.float32), DType.S8: np.dtype(np.int8),
+                DType.S32: np.dtype(np.int32)}

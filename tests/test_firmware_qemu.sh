@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The int8 LeNet on emulated Cortex-M cores, bit for bit against the host.
+#
+# For each target below: cross-build the firmware (cross/*.ini,
+# examples/firmware) with its model, run it under qemu-system-arm with
+# semihosting on CIFAR-10 test images spread over the whole test set, plus
+# synthetic images, run the host reference (fw_host_reference) on the same
+# images, and require identical result lines: every label, prediction, int8
+# logit and int32 accumulator. Without the data set only the synthetic
+# images run. Every firmware must link no heap and no stdio; the Cortex-M0+
+# one (soft float) no float library routine, the FPU ones no FPU
+# instruction.
+#
+# Usage: test_firmware_qemu.sh SOURCE_ROOT WORK_DIR HOST_REFERENCE DATA_DIR
+# ($TINYQ_DATA_DIR overrides DATA_DIR.) Exits 77, which meson reports as
+# skipped, when the Arm toolchain or QEMU is not installed.
+#
+# SPDX-License-Identifier: Apache-2.0
+set -euo pipefail
+
+src=$(cd "$1" && pwd)
+work=$2
+ref=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
+data=${TINYQ_DATA_DIR:-$4}
+batch=$data/cifar10/test_batch.bin
+synthetic=8
+
+missing=()
+command -v arm-none-eabi-gcc >/dev/null || missing+=(gcc-arm-none-eabi)
+if command -v arm-none-eabi-gcc >/dev/null &&
+   [ ! -f "$(arm-none-eabi-gcc -print-file-name=libc_nano.a)" ]; then
+  missing+=(libnewlib-arm-none-eabi)
+fi
+command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "SKIP: the firmware test needs the Debian packages: ${missing[*]}"
+  exit 77
+fi
+
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+records=0
+if [ -r "$batch" ]; then
+  # QEMU's semihosting joins its arguments with spaces: hand the firmware a
+  # path without any, relative to QEMU's working directory.
+  ln -sf "$(cd "$(dirname "$batch")" && pwd)/test_batch.bin" "$work/test_batch.bin"
+  records=$(( $(stat -c %s "$batch") / 3073 ))
+else
+  echo "NOTE: $batch not found: synthetic images only"
+fi
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Run the firmware ELF on machine $1 with arguments FILE FIRST COUNT STRIDE,
+# and the host reference with model $2 on the same images; compare.
+compare() {
+  local machine=$1 model=$2 elf=$3 tag=$4 file=$5 first=$6 count=$7 stride=$8
+  local fw_out="$work/$tag.firmware.txt" host_out="$work/$tag.host.txt"
+  local fw_file=$file
+  [ "$file" = - ] || fw_file=test_batch.bin
+  if ! (cd "$work" && timeout 600 qemu-system-arm -M "$machine" -nographic \
+          -monitor none -serial none \
+          -semihosting-config "enable=on,target=native,arg=lenet_fw,arg=$fw_file,arg=$first,arg=$count,arg=$stride" \
+          -kernel "$elf") >"$fw_out" 2>&1; then
+    fail "$tag: the firmware did not finish cleanly"; tail -n 5 "$fw_out"; return
+  fi
+  "$ref" "$model" "$file" "$first" "$count" "$stride" >"$host_out"
+  local lines
+  lines=$(grep -c '^image ' "$fw_out" || true)
+  if [ "$lines" -ne "$count" ]; then
+    fail "$tag: $lines result lines from the firmware, expected $count"; return
+  fi
+  if ! diff <(grep '^image ' "$fw_out") "$host_out" >"$work/$tag.diff"; then
+    fail "$tag: firmware and host differ (first differences below)"
+    head -n 6 "$work/$tag.diff"
+    return
+  fi
+  echo "ok: $tag: $count images bit-exact with the host ($(grep '^#' "$fw_out" | tail -n 1 | sed 's/^# //'))"
+}
+
+# The linked firmware must hold no allocator, no stdio, and (where given)
+# nothing matching a float pattern.
+check_symbols() {
+  local elf=$1 tag=$2 soft_float=$3
+  local syms
+  syms=$(arm-none-eabi-nm "$elf" | awk '{print $NF}')
+  local bad
+  bad=$(grep -xE 'malloc|calloc|realloc|free|_malloc_r|_sbrk|_sbrk_r|printf|puts|fputs|fwrite|_write|_write_r|_printf_r' <<<"$syms" || true)
+  [ -z "$bad" ] || fail "$tag links heap or stdio symbols: $bad"
+  if [ "$soft_float" = soft ]; then
+    bad=$(grep -E '^__aeabi_(f|d|u?i2[fd]|u?l2[fd])|^__[a-z]+[sd]f[0-9]$|^__float|^__fix' <<<"$syms" || true)
+    [ -z "$bad" ] || fail "$tag links float library routines: $(tr "\n" " " <<<"$bad")"
+    [ -n "$bad" ] || echo "ok: $tag: no float library routine linked (soft float)"
+  else
+    local vfp
+    vfp=$(arm-none-eabi-objdump -d "$elf" | grep -cE '^ +[0-9a-f]+:[[:space:]]+[0-9a-f ]+[[:space:]]+v[a-z]' || true)
+    [ "$vfp" -eq 0 ] || fail "$tag: $vfp FPU instructions in the int8 firmware"
+    [ "$vfp" -ne 0 ] || echo "ok: $tag: no FPU instruction in the int8 firmware"
+  fi
+}
+
+# target (cross file) | QEMU machine | model | CIFAR-10 images | first | float
+targets=(
+  "cortex-m4f    mps2-an386 lenet_s8.safetensors      200 0  hard"
+  "cortex-m7     mps2-an500 lenet_bias_s8.safetensors 100 25 hard"
+  "cortex-m0plus microbit   lenet_s8.safetensors      100 10 soft"
+)
+for t in "${targets[@]}"; do
+  read -r name machine model count first float <<<"$t"
+  model="$src/examples/firmware/$model"
+  dir="$work/$name"
+  opts=(-Dwerror=true "-Dfirmware_model=$model")
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "${opts[@]}" >/dev/null
+  else
+    meson setup "$dir" "$src" --cross-file "$src/cross/$name.ini" "${opts[@]}" \
+      >"$work/$name.setup.log" 2>&1 || { fail "$name: meson setup"; tail -n 20 "$work/$name.setup.log"; continue; }
+  fi
+  if ! ninja -C "$dir" examples/firmware/lenet_fw.elf >"$work/$name.build.log" 2>&1; then
+    fail "$name: build"; tail -n 30 "$work/$name.build.log"; continue
+  fi
+  elf="$dir/examples/firmware/lenet_fw.elf"
+  check_symbols "$elf" "$name" "$float"
+  compare "$machine" "$model" "$elf" "$name-synthetic" - 0 "$synthetic" 1
+  if [ "$records" -gt 0 ]; then
+    [ "$count" -le "$records" ] || count=$records
+    stride=$(( (records - first) / count ))
+    [ "$stride" -ge 1 ] || { first=0; stride=1; }
+    compare "$machine" "$model" "$elf" "$name-cifar10" "$batch" "$first" "$count" "$stride"
+  fi
+done
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures failure(s); outputs in $work"
+  exit 1
+fi
+echo "firmware bit-exact with the host on every image tried"

@@ -1,0 +1,804 @@
+/*
+ * tq-export: turn a quantized model file (the safetensors that the CIFAR-10
+ * demo writes with `ptq --save`, format "tinyq-lenet-s8") into C source for
+ * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
+ * output stages, a 256-entry input lookup table per channel, and a
+ * model_run() that calls tinyq's s8 kernels over ONE static activation
+ * arena. Buffer offsets in the arena are planned here, at export time, from
+ * the lifetimes of the buffers, so the firmware needs no heap.
+ *
+ * The network is the format's: a chain of valid, stride-1 convolutions each
+ * fused with its ReLU clamp and a 2x2 max pool (tq_s8_conv2d_relu_maxpool2),
+ * then fully connected layers; the last layer keeps its int32 accumulators
+ * (their argmax is the class, as on the host) and requantizes them to the
+ * int8 logits. Layers come in the file's order of their "<name>.weight"
+ * tensors.
+ *
+ * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
+ *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors
+ * writes DIR/NAME.c and DIR/NAME.h (default: ./model.c, ./model.h) and
+ * prints the arena plan.
+ *
+ * Before writing anything, the planned network is run once on the host,
+ * through the same kernel calls and arena offsets the generated code uses,
+ * so that a shape, parameter or overlap error surfaces here and not on the
+ * target.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tinyq.h>
+
+enum { MAX_LAYERS = 32, MAX_BUFFERS = 2 * MAX_LAYERS + 2, NAME_LEN = 64 };
+
+typedef struct layer {
+    char name[NAME_LEN];  /* as in the file, e.g. "conv1" */
+    char ident[NAME_LEN]; /* the same as a C identifier */
+    int is_conv;
+    tq_dims in_dims;      /* input activation (FC: {1, 1, 1, features}) */
+    tq_dims filter_dims;  /* conv: OHWI */
+    tq_dims out_dims;     /* output activation (pooled for a conv) */
+    int32_t in_features, out_features; /* FC */
+    const int8_t *weight;
+    size_t weight_count;
+    const int32_t *bias; /* NULL when the model has none */
+    const int32_t *multiplier, *shift;
+    int32_t channels;     /* entries of multiplier / shift: 1 or out */
+    int32_t act_min, act_max;
+    int32_t in_zero, out_zero;
+    size_t scratch;       /* bytes (convs only) */
+    int in_buf, out_buf, scratch_buf; /* arena buffers, -1 if none */
+} layer;
+
+/* One buffer of the arena, alive from step `first` to step `last`
+ * inclusive. Step 0 prepares the input, step l + 1 runs layer l. */
+typedef struct buffer {
+    char what[NAME_LEN + 16];
+    size_t size, align, offset;
+    int first, last;
+} buffer;
+
+typedef struct model {
+    const char *path;
+    int32_t rounding;
+    int32_t input_h, input_w, input_c;
+    float mean[3], std[3];
+    float input_scale;
+    int32_t input_zero;
+    int has_lut;
+    int8_t lut[3][256]; /* raw pixel value -> input code, per channel */
+    int layers;
+    layer l[MAX_LAYERS];
+    int buffers;
+    buffer b[MAX_BUFFERS];
+    int raw_buf, input_buf;
+    size_t arena, lower_bound;
+} model;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tq-export: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void check(tq_status s, const char *what)
+{
+    if (s != TQ_OK)
+        die("%s: %s", what, tq_status_message(s));
+}
+
+/* ---- reading the model file ---------------------------------------------- */
+
+/* Tensor @p name of @p dtype and rank 1 with 1..max entries (max 0: any). */
+static int get_vector(const tq_safetensors *f, const char *name,
+                      int32_t dtype, int64_t max, tq_tensor *t)
+{
+    tq_status s = tq_safetensors_get(f, name, t);
+    if (s == TQ_ERR_NOT_FOUND)
+        return 0;
+    check(s, name);
+    if (t->dtype != dtype || t->ndim != 1 || t->shape[0] < 1 ||
+        (max > 0 && t->shape[0] > max))
+        die("%s: expected a vector of %s", name,
+            dtype == TQ_S32 ? "int32" : "float32");
+    return 1;
+}
+
+static void layer_tensor(const tq_safetensors *f, const layer *L,
+                         const char *suffix, int32_t dtype, int64_t max,
+                         int required, tq_tensor *t)
+{
+    char name[NAME_LEN + 32];
+    snprintf(name, sizeof name, "%s.%s", L->name, suffix);
+    if (!get_vector(f, name, dtype, max, t)) {
+        if (required)
+            die("%s: missing tensor %s", L->name, name);
+        t->data = NULL;
+    }
+}
+
+static void make_ident(const char *name, char *ident)
+{
+    size_t i = 0;
+    if (isdigit((unsigned char)name[0]))
+        ident[i++] = '_';
+    for (; *name && i + 1 < NAME_LEN; ++name)
+        ident[i++] = isalnum((unsigned char)*name) ? *name : '_';
+    ident[i] = 0;
+}
+
+/* "lo:hi,lo:hi,..." with one pair per layer. */
+static void parse_clamps(const char *v, model *m)
+{
+    for (int l = 0; l < m->layers; ++l) {
+        char *end;
+        errno = 0;
+        const long lo = strtol(v, &end, 10);
+        if (end == v || *end != ':')
+            die("activation_clamps: cannot parse \"%s\"", v);
+        v = end + 1;
+        const long hi = strtol(v, &end, 10);
+        if (end == v || errno || lo < -128 || hi > 127 || lo > hi)
+            die("activation_clamps: bad pair for layer %d", l);
+        m->l[l].act_min = (int32_t)lo;
+        m->l[l].act_max = (int32_t)hi;
+        v = end + (*end == ',');
+    }
+    if (*v)
+        die("activation_clamps: more pairs than layers");
+}
+
+static void load_model(const tq_safetensors *f, model *m)
+{
+    const char *v;
+    tq_tensor t;
+    check(tq_safetensors_metadata(f, "format", &v), "metadata \"format\"");
+    if (strcmp(v, "tinyq-lenet-s8") != 0)
+        die("%s: format \"%s\", expected \"tinyq-lenet-s8\"", m->path, v);
+    check(tq_safetensors_metadata(f, "rounding", &v), "metadata \"rounding\"");
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        die("metadata rounding \"%s\": expected 0 or 1", v);
+    m->rounding = v[0] == '1' ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
+
+    /* The layers, in the order of their weight tensors in the file. */
+    const int32_t count = tq_safetensors_count(f);
+    for (int32_t i = 0; i < count; ++i) {
+        const char *name;
+        check(tq_safetensors_name(f, i, &name), "tensor name");
+        const size_t len = strlen(name), sfx = strlen(".weight");
+        if (len <= sfx || strcmp(name + len - sfx, ".weight") != 0)
+            continue;
+        if (m->layers == MAX_LAYERS)
+            die("more than %d layers", MAX_LAYERS);
+        if (len - sfx >= NAME_LEN)
+            die("layer name too long: %s", name);
+        layer *L = &m->l[m->layers++];
+        memcpy(L->name, name, len - sfx);
+        L->name[len - sfx] = 0;
+        make_ident(L->name, L->ident);
+        check(tq_safetensors_get(f, name, &t), name);
+        if (t.dtype != TQ_S8 || (t.ndim != 4 && t.ndim != 2))
+            die("%s: expected int8 OHWI (4-D) or [out][in] (2-D) weights", name);
+        for (int d = 0; d < t.ndim; ++d)
+            if (t.shape[d] < 1 || t.shape[d] > TQ_S8_MAX_REDUCTION)
+                die("%s: extent %lld out of range", name, (long long)t.shape[d]);
+        L->is_conv = t.ndim == 4;
+        L->weight = t.data;
+        check(tq_tensor_numel(&t, &L->weight_count), name);
+        if (L->is_conv)
+            L->filter_dims = (tq_dims){(int32_t)t.shape[0], (int32_t)t.shape[1],
+                                       (int32_t)t.shape[2], (int32_t)t.shape[3]};
+        else
+            L->out_features = (int32_t)t.shape[0], L->in_features = (int32_t)t.shape[1];
+    }
+    if (m->layers == 0)
+        die("%s: no \"<layer>.weight\" tensor", m->path);
+
+    for (int l = 0; l < m->layers; ++l) {
+        layer *L = &m->l[l];
+        const int32_t out = L->is_conv ? L->filter_dims.n : L->out_features;
+        tq_tensor mult, shift, bias;
+        layer_tensor(f, L, "multiplier", TQ_S32, out, 1, &mult);
+        layer_tensor(f, L, "shift", TQ_S32, out, 1, &shift);
+        layer_tensor(f, L, "bias", TQ_S32, out, 0, &bias);
+        if (mult.shape[0] != shift.shape[0] ||
+            (mult.shape[0] != 1 && mult.shape[0] != out))
+            die("%s: %lld multipliers and %lld shifts for %d channels", L->name,
+                (long long)mult.shape[0], (long long)shift.shape[0], (int)out);
+        if (bias.data && bias.shape[0] != out)
+            die("%s: %lld biases for %d channels", L->name,
+                (long long)bias.shape[0], (int)out);
+        L->multiplier = mult.data;
+        L->shift = shift.data;
+        L->channels = (int32_t)mult.shape[0];
+        L->bias = bias.data;
+    }
+
+    if (!get_vector(f, "activation.zero_point", TQ_S32, 0, &t) ||
+        t.shape[0] != m->layers + 1)
+        die("activation.zero_point: expected %d int32 values", m->layers + 1);
+    const int32_t *zero = t.data;
+    for (int i = 0; i <= m->layers; ++i)
+        if (zero[i] < -128 || zero[i] > 127)
+            die("activation.zero_point[%d] = %d is not an int8 code", i, (int)zero[i]);
+    for (int l = 0; l < m->layers; ++l) {
+        m->l[l].in_zero = zero[l];
+        m->l[l].out_zero = zero[l + 1];
+    }
+    m->input_zero = zero[0];
+    if (!get_vector(f, "activation.scale", TQ_F32, 0, &t) ||
+        t.shape[0] != m->layers + 1)
+        die("activation.scale: expected %d float values", m->layers + 1);
+    m->input_scale = ((const float *)t.data)[0];
+    check(tq_safetensors_metadata(f, "activation_clamps", &v),
+          "metadata \"activation_clamps\"");
+    parse_clamps(v, m);
+}
+
+/* ---- shapes ----------------------------------------------------------------- */
+
+static const tq_conv_params valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+
+static void chain_shapes(model *m)
+{
+    tq_dims cur = {1, m->input_h, m->input_w, m->input_c};
+    for (int l = 0; l < m->layers; ++l) {
+        layer *L = &m->l[l];
+        L->in_dims = cur;
+        if (L->is_conv) {
+            int32_t oh, ow;
+            if (l > 0 && !m->l[l - 1].is_conv)
+                die("%s: a convolution after a fully connected layer", L->name);
+            if (L->filter_dims.c != cur.c)
+                die("%s: %d input channels, the activation has %d", L->name,
+                    (int)L->filter_dims.c, (int)cur.c);
+            check(tq_conv_output_size(cur.h, L->filter_dims.h, 1, 1, 0, 0, &oh), L->name);
+            check(tq_conv_output_size(cur.w, L->filter_dims.w, 1, 1, 0, 0, &ow), L->name);
+            if (oh < 2 || ow < 2)
+                die("%s: output %dx%d is too small to pool", L->name, (int)oh, (int)ow);
+            L->out_dims = (tq_dims){1, oh / 2, ow / 2, L->filter_dims.n};
+            check(tq_s8_conv2d_relu_maxpool2_scratch_size(
+                      &valid_conv, &L->in_dims, &L->filter_dims, &L->out_dims,
+                      &L->scratch),
+                  L->name);
+        } else {
+            const int64_t flat = (int64_t)cur.h * cur.w * cur.c;
+            if (flat != L->in_features)
+                die("%s: %d input features, the activation has %lld", L->name,
+                    (int)L->in_features, (long long)flat);
+            L->out_dims = (tq_dims){1, 1, 1, L->out_features};
+        }
+        cur = L->out_dims;
+    }
+    if (m->l[m->layers - 1].is_conv)
+        die("the last layer must be fully connected (its accumulators give the class)");
+}
+
+/* ---- the input lookup table ------------------------------------------------ */
+
+/* For every raw pixel value, exactly what the host does to an image:
+ * tq_cifar10_normalize() (the torchvision float steps), then
+ * tq_s8_quantize_f32() with the input scale and zero point. Both act on
+ * each value alone, so a table of their results is bit-exact by
+ * construction and the firmware needs no float. */
+static void make_lut(model *m)
+{
+    static uint8_t record[3 * 32 * 32];
+    static float normalized[3 * 32 * 32];
+    m->has_lut = m->input_c == 3;
+    if (!m->has_lut)
+        return;
+    for (int p = 0; p < 256; ++p) {
+        memset(record, p, sizeof record);
+        check(tq_cifar10_normalize(1, record, m->mean, m->std, normalized),
+              "input normalization");
+        for (int c = 0; c < 3; ++c)
+            check(tq_s8_quantize_f32(1, &normalized[c], m->input_scale,
+                                     m->input_zero, &m->lut[c][p]),
+                  "input quantization");
+    }
+}
+
+/* ---- the arena plan ------------------------------------------------------- */
+
+static int add_buffer(model *m, const char *what, const char *name,
+                      size_t size, int first, int last)
+{
+    buffer *b = &m->b[m->buffers];
+    snprintf(b->what, sizeof b->what, "%s%s", what, name);
+    b->size = size;
+    b->align = 1; /* the s8 kernels take any alignment */
+    b->first = first;
+    b->last = last;
+    return m->buffers++;
+}
+
+static size_t dims_bytes(const tq_dims *d)
+{
+    return (size_t)d->n * (size_t)d->h * (size_t)d->w * (size_t)d->c;
+}
+
+static int lifetimes_meet(const buffer *a, const buffer *b)
+{
+    return a->first <= b->last && b->first <= a->last;
+}
+
+/* Greedy by size: largest first, each at the lowest offset that overlaps
+ * no placed buffer alive at the same time. The caller compares the result
+ * with the lifetime lower bound, which it reaches for a chain like LeNet. */
+static void place_buffers(model *m)
+{
+    int order[MAX_BUFFERS];
+    for (int i = 0; i < m->buffers; ++i)
+        order[i] = i;
+    for (int i = 1; i < m->buffers; ++i)
+        for (int j = i; j > 0 && m->b[order[j]].size > m->b[order[j - 1]].size; --j) {
+            const int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    m->arena = 0;
+    for (int i = 0; i < m->buffers; ++i) {
+        buffer *b = &m->b[order[i]];
+        size_t offset = 0;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            offset = (offset + b->align - 1) / b->align * b->align;
+            for (int j = 0; j < i; ++j) {
+                const buffer *p = &m->b[order[j]];
+                if (lifetimes_meet(b, p) && offset < p->offset + p->size &&
+                    p->offset < offset + b->size) {
+                    offset = p->offset + p->size;
+                    moved = 1;
+                }
+            }
+        }
+        b->offset = offset;
+        if (offset + b->size > m->arena)
+            m->arena = offset + b->size;
+    }
+}
+
+/* No arena can be smaller than the bytes alive at the busiest step: each
+ * kernel needs its input, output and scratch at once, and refuses overlap. */
+static size_t lifetime_lower_bound(const model *m)
+{
+    size_t most = 0;
+    for (int step = 0; step <= m->layers; ++step) {
+        size_t live = 0;
+        for (int i = 0; i < m->buffers; ++i)
+            if (m->b[i].first <= step && step <= m->b[i].last)
+                live += m->b[i].size;
+        most = live > most ? live : most;
+    }
+    return most;
+}
+
+static void plan_arena(model *m)
+{
+    const size_t image = (size_t)m->input_h * m->input_w * m->input_c;
+    m->raw_buf = m->has_lut ? add_buffer(m, "raw input pixels", "", image, 0, 0) : -1;
+    m->input_buf = add_buffer(m, "input codes", "", image, 0, 1);
+    for (int l = 0; l < m->layers; ++l) {
+        layer *L = &m->l[l];
+        L->in_buf = l == 0 ? m->input_buf : m->l[l - 1].out_buf;
+        L->scratch_buf = L->is_conv
+                             ? add_buffer(m, "scratch of ", L->ident, L->scratch,
+                                          l + 1, l + 1)
+                             : -1;
+        /* The last layer writes the caller's accumulators and logits. */
+        L->out_buf = l + 1 < m->layers
+                         ? add_buffer(m, "output of ", L->ident,
+                                      dims_bytes(&L->out_dims), l + 1, l + 2)
+                         : -1;
+    }
+    place_buffers(m);
+    m->lower_bound = lifetime_lower_bound(m);
+}
+
+/* ---- the dry run ------------------------------------------------------------ */
+
+static tq_s8_output output_stage(const model *m, const layer *L)
+{
+    const tq_s8_output os = {L->multiplier, L->shift, L->channels > 1,
+                             m->rounding, L->out_zero, L->act_min, L->act_max};
+    return os;
+}
+
+/* The generated model_run(), on the host, on a host copy of the arena. */
+static tq_status run_layers(const model *m, int8_t *arena, int8_t *logits,
+                            int32_t *acc)
+{
+    for (int l = 0; l < m->layers; ++l) {
+        const layer *L = &m->l[l];
+        const tq_s8_output os = output_stage(m, L);
+        const int8_t *in = arena + m->b[L->in_buf].offset;
+        tq_status s;
+        if (L->is_conv)
+            s = tq_s8_conv2d_relu_maxpool2(
+                &valid_conv, &L->in_dims, in, -L->in_zero, &L->filter_dims,
+                L->weight, L->bias, &os, &L->out_dims,
+                arena + m->b[L->out_buf].offset,
+                arena + m->b[L->scratch_buf].offset, m->b[L->scratch_buf].size);
+        else if (l + 1 < m->layers)
+            s = tq_s8_fully_connected(1, L->in_features, L->out_features, in,
+                                      -L->in_zero, L->weight, 0, L->bias, &os,
+                                      arena + m->b[L->out_buf].offset);
+        else if ((s = tq_s8_gemm_s32(1, L->out_features, L->in_features, in,
+                                     L->in_features, -L->in_zero, L->weight,
+                                     L->in_features, 0, L->bias, acc,
+                                     L->out_features)) == TQ_OK)
+            s = tq_s8_requantize_rows(1, L->out_features, acc, L->out_features,
+                                      &os, logits, L->out_features);
+        if (s != TQ_OK) {
+            fprintf(stderr, "tq-export: dry run, layer %s: %s\n", L->name,
+                    tq_status_message(s));
+            return s;
+        }
+    }
+    return TQ_OK;
+}
+
+static void dry_run(const model *m)
+{
+    int8_t *arena = calloc(m->arena ? m->arena : 1, 1);
+    const layer *last = &m->l[m->layers - 1];
+    int8_t *logits = malloc((size_t)last->out_features);
+    int32_t *acc = malloc((size_t)last->out_features * sizeof(int32_t));
+    if (!arena || !logits || !acc)
+        die("out of memory");
+    if (run_layers(m, arena, logits, acc) != TQ_OK)
+        die("the planned network does not run");
+    free(arena);
+    free(logits);
+    free(acc);
+}
+
+/* ---- writing C ------------------------------------------------------------------ */
+
+typedef struct out {
+    FILE *f;
+    const char *path;
+    const char *p; /* prefix, lower case */
+    char P[NAME_LEN]; /* prefix, upper case */
+} out;
+
+static void emit(out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (vfprintf(o->f, fmt, ap) < 0)
+        die("cannot write %s", o->path);
+    va_end(ap);
+}
+
+static void emit_s8(out *o, const char *name, const char *align,
+                    const int8_t *v, size_t n)
+{
+    emit(o, "static %sconst int8_t %s_%s[%zu] = {", align, o->p, name, n);
+    for (size_t i = 0; i < n; ++i)
+        emit(o, "%s%d,", i % 20 ? " " : "\n    ", v[i]);
+    emit(o, "\n};\n\n");
+}
+
+static void emit_s32(out *o, const char *name, const int32_t *v, size_t n)
+{
+    emit(o, "static const int32_t %s_%s[%zu] = {", o->p, name, n);
+    for (size_t i = 0; i < n; ++i)
+        emit(o, "%s%ld,", i % 6 ? " " : "\n    ", (long)v[i]);
+    emit(o, "\n};\n\n");
+}
+
+static void emit_dims(out *o, const char *name, const tq_dims *d)
+{
+    emit(o, "static const tq_dims %s_%s = {%d, %d, %d, %d};\n", o->p, name,
+         (int)d->n, (int)d->h, (int)d->w, (int)d->c);
+}
+
+static void describe_layer(char *s, size_t n, const layer *L)
+{
+    if (L->is_conv)
+        snprintf(s, n, "%dx%dx%d -> conv %dx%d (%d) + clamp + 2x2 max pool -> %dx%dx%d",
+                 (int)L->in_dims.h, (int)L->in_dims.w, (int)L->in_dims.c,
+                 (int)L->filter_dims.h, (int)L->filter_dims.w,
+                 (int)L->filter_dims.n, (int)L->out_dims.h, (int)L->out_dims.w,
+                 (int)L->out_dims.c);
+    else
+        snprintf(s, n, "%d -> fully connected -> %d", (int)L->in_features,
+                 (int)L->out_features);
+}
+
+static void emit_plan_comment(out *o, const model *m)
+{
+    emit(o, " * Arena plan (step 0 prepares the input, step l runs layer l):\n");
+    for (int i = 0; i < m->buffers; ++i)
+        emit(o, " *   [%6zu, %6zu) %6zu B  steps %d..%d  %s\n", m->b[i].offset,
+             m->b[i].offset + m->b[i].size, m->b[i].size, m->b[i].first,
+             m->b[i].last, m->b[i].what);
+    emit(o, " * %zu bytes; the busiest step holds %zu bytes, the lower bound.\n",
+         m->arena, m->lower_bound);
+}
+
+/* The model file's name, as it can stand in a C comment. */
+static void emit_source_name(out *o, const model *m)
+{
+    const char *base = strrchr(m->path, '/');
+    base = base ? base + 1 : m->path;
+    emit(o, "/*\n * Generated by tq-export from ");
+    for (const char *c = base; *c; ++c)
+        emit(o, "%c", *c == '*' && c[1] == '/' ? '_' : isprint((unsigned char)*c) ? *c : '?');
+    emit(o, ": do not edit.\n");
+}
+
+static void write_header(out *o, const model *m)
+{
+    const layer *last = &m->l[m->layers - 1];
+    emit_source_name(o, m);
+    emit(o, " * The int8 network as constant data and one static arena; see\n"
+            " * docs/embedded.md.\n *\n * SPDX-License-Identifier: Apache-2.0\n */\n");
+    emit(o, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
+            "#include <tinyq.h>\n\n", o->P, o->P);
+    emit(o, "#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_C %d\n",
+         o->P, (int)m->input_h, o->P, (int)m->input_w, o->P, (int)m->input_c);
+    emit(o, "#define %s_INPUT_BYTES %d\n", o->P,
+         (int)(m->input_h * m->input_w * m->input_c));
+    emit(o, "#define %s_OUTPUTS %d\n", o->P, (int)last->out_features);
+    emit(o, "/* The static activation arena, and the least any plan could use\n"
+            " * (the bytes alive at the busiest step). */\n");
+    emit(o, "#define %s_ARENA_BYTES %zu\n#define %s_ARENA_LOWER_BOUND %zu\n\n",
+         o->P, m->arena, o->P, m->lower_bound);
+    emit(o, "/* Where to write the input: %dx%dx%d int8 codes, NHWC (scale %.9g,\n"
+            " * zero point %d). Inside the arena. */\n",
+         (int)m->input_h, (int)m->input_w, (int)m->input_c,
+         (double)m->input_scale, (int)m->input_zero);
+    emit(o, "int8_t *%s_input(void);\n\n", o->p);
+    if (m->has_lut) {
+        emit(o, "/* A place in the arena for %d raw uint8 pixels, free until the input\n"
+                " * is quantized; it does not overlap %s_input(). */\n",
+             (int)(m->input_h * m->input_w * m->input_c), o->p);
+        emit(o, "uint8_t *%s_raw_input(void);\n\n", o->p);
+        emit(o, "/* Quantize raw pixels, CHW planes (as CIFAR-10 stores them), into\n"
+                " * %s_input(): normalization (mean %g/%g/%g, std %g/%g/%g) and\n"
+                " * quantization were done on the host into one table per channel. */\n",
+             o->p, (double)m->mean[0], (double)m->mean[1], (double)m->mean[2],
+             (double)m->std[0], (double)m->std[1], (double)m->std[2]);
+        emit(o, "void %s_quantize_input_chw(const uint8_t *pixels);\n\n", o->p);
+    }
+    emit(o, "/* Run the network on %s_input(): writes the int8 logits and the\n"
+            " * last layer's int32 accumulators. Integer only; no heap. */\n", o->p);
+    emit(o, "tq_status %s_run(int8_t logits[%s_OUTPUTS], int32_t acc[%s_OUTPUTS]);\n\n",
+         o->p, o->P, o->P);
+    emit(o, "/* The class: argmax of the accumulators, lowest index on ties. */\n");
+    emit(o, "int32_t %s_argmax(const int32_t acc[%s_OUTPUTS]);\n\n", o->p, o->P);
+    emit(o, "#endif /* %s_H */\n", o->P);
+}
+
+static void write_source(out *o, const model *m)
+{
+    char desc[160];
+    emit_source_name(o, m);
+    emit(o, " *\n");
+    for (int l = 0; l < m->layers; ++l) {
+        describe_layer(desc, sizeof desc, &m->l[l]);
+        emit(o, " * %-6s %s\n", m->l[l].ident, desc);
+    }
+    emit(o, " *\n");
+    emit_plan_comment(o, m);
+    emit(o, " *\n * SPDX-License-Identifier: Apache-2.0\n */\n");
+    emit(o, "#include \"%s.h\"\n\n", o->p);
+    emit(o, "/* Weights are aligned for microkernels that load words. */\n");
+    emit(o, "#ifndef %s_WEIGHT_ALIGN\n#define %s_WEIGHT_ALIGN 8\n#endif\n\n", o->P, o->P);
+    emit(o, "static _Alignas(8) int8_t %s_arena[%zu];\n\n", o->p,
+         m->arena ? m->arena : 1);
+
+    char align[NAME_LEN + 32], name[NAME_LEN + 32];
+    snprintf(align, sizeof align, "_Alignas(%s_WEIGHT_ALIGN) ", o->P);
+    if (m->has_lut) {
+        emit(o, "static const int8_t %s_input_lut[3][256] = {\n", o->p);
+        for (int c = 0; c < 3; ++c) {
+            emit(o, "    {");
+            for (int p = 0; p < 256; ++p)
+                emit(o, "%s%d,", p % 16 ? " " : "\n        ", m->lut[c][p]);
+            emit(o, "\n    },\n");
+        }
+        emit(o, "};\n\n");
+    }
+    for (int l = 0; l < m->layers; ++l) {
+        const layer *L = &m->l[l];
+        snprintf(name, sizeof name, "%s_weight", L->ident);
+        emit_s8(o, name, align, L->weight, L->weight_count);
+        if (L->bias) {
+            snprintf(name, sizeof name, "%s_bias", L->ident);
+            emit_s32(o, name, L->bias, (size_t)(L->is_conv ? L->filter_dims.n
+                                                           : L->out_features));
+        }
+        snprintf(name, sizeof name, "%s_multiplier", L->ident);
+        emit_s32(o, name, L->multiplier, (size_t)L->channels);
+        snprintf(name, sizeof name, "%s_shift", L->ident);
+        emit_s32(o, name, L->shift, (size_t)L->channels);
+        emit(o, "static const tq_s8_output %s_%s_output = {\n"
+                "    %s_%s_multiplier, %s_%s_shift, %d, %d, %d, %d, %d};\n",
+             o->p, L->ident, o->p, L->ident, o->p, L->ident, L->channels > 1,
+             (int)m->rounding, (int)L->out_zero, (int)L->act_min,
+             (int)L->act_max);
+        if (L->is_conv) {
+            snprintf(name, sizeof name, "%s_in", L->ident);
+            emit_dims(o, name, &L->in_dims);
+            snprintf(name, sizeof name, "%s_filter", L->ident);
+            emit_dims(o, name, &L->filter_dims);
+            snprintf(name, sizeof name, "%s_out", L->ident);
+            emit_dims(o, name, &L->out_dims);
+        }
+        emit(o, "\n");
+    }
+    emit(o, "static const tq_conv_params %s_valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};\n\n",
+         o->p);
+
+    emit(o, "int8_t *%s_input(void)\n{\n    return %s_arena + %zu;\n}\n\n", o->p,
+         o->p, m->b[m->input_buf].offset);
+    if (m->has_lut) {
+        const int32_t plane = m->input_h * m->input_w;
+        emit(o, "uint8_t *%s_raw_input(void)\n{\n"
+                "    return (uint8_t *)(void *)(%s_arena + %zu);\n}\n\n",
+             o->p, o->p, m->b[m->raw_buf].offset);
+        emit(o, "void %s_quantize_input_chw(const uint8_t *pixels)\n{\n"
+                "    int8_t *x = %s_arena + %zu;\n"
+                "    for (int32_t i = 0; i < %d; ++i)\n"
+                "        for (int32_t c = 0; c < 3; ++c)\n"
+                "            x[3 * i + c] = %s_input_lut[c][pixels[c * %d + i]];\n}\n\n",
+             o->p, o->p, m->b[m->input_buf].offset, (int)plane, o->p, (int)plane);
+    }
+
+    emit(o, "tq_status %s_run(int8_t logits[%s_OUTPUTS], int32_t acc[%s_OUTPUTS])\n{\n"
+            "    tq_status s;\n", o->p, o->P, o->P);
+    for (int l = 0; l < m->layers; ++l) {
+        const layer *L = &m->l[l];
+        const char *id = L->ident;
+        char bias[NAME_LEN + 32];
+        if (L->bias)
+            snprintf(bias, sizeof bias, "%s_%s_bias", o->p, id);
+        else
+            snprintf(bias, sizeof bias, "NULL");
+        describe_layer(desc, sizeof desc, L);
+        emit(o, "\n    /* %s: %s */\n", L->ident, desc);
+        const size_t in = m->b[L->in_buf].offset;
+        if (L->is_conv) {
+            const buffer *sb = &m->b[L->scratch_buf];
+            emit(o, "    s = tq_s8_conv2d_relu_maxpool2(\n"
+                    "        &%s_valid_conv, &%s_%s_in, %s_arena + %zu, %d,\n"
+                    "        &%s_%s_filter, %s_%s_weight, %s, &%s_%s_output,\n"
+                    "        &%s_%s_out, %s_arena + %zu, %s_arena + %zu, %zu);\n",
+                 o->p, o->p, id, o->p, in, (int)-L->in_zero, o->p, id, o->p, id,
+                 bias, o->p, id, o->p, id, o->p, m->b[L->out_buf].offset, o->p,
+                 sb->offset, sb->size);
+        } else if (l + 1 < m->layers) {
+            emit(o, "    s = tq_s8_fully_connected(1, %d, %d, %s_arena + %zu, %d,\n"
+                    "                              %s_%s_weight, 0, %s, &%s_%s_output,\n"
+                    "                              %s_arena + %zu);\n",
+                 (int)L->in_features, (int)L->out_features, o->p, in,
+                 (int)-L->in_zero, o->p, id, bias, o->p, id, o->p,
+                 m->b[L->out_buf].offset);
+        } else {
+            emit(o, "    s = tq_s8_gemm_s32(1, %d, %d, %s_arena + %zu, %d, %d,\n"
+                    "                       %s_%s_weight, %d, 0, %s, acc, %d);\n"
+                    "    if (s != TQ_OK)\n        return s;\n"
+                    "    return tq_s8_requantize_rows(1, %d, acc, %d, &%s_%s_output,\n"
+                    "                                 logits, %d);\n}\n\n",
+                 (int)L->out_features, (int)L->in_features, o->p, in,
+                 (int)L->in_features, (int)-L->in_zero, o->p, id,
+                 (int)L->in_features, bias, (int)L->out_features,
+                 (int)L->out_features, (int)L->out_features, o->p, id,
+                 (int)L->out_features);
+            break;
+        }
+        emit(o, "    if (s != TQ_OK)\n        return s;\n");
+    }
+    emit(o, "int32_t %s_argmax(const int32_t acc[%s_OUTPUTS])\n{\n"
+            "    int32_t best = 0;\n"
+            "    for (int32_t i = 1; i < %s_OUTPUTS; ++i)\n"
+            "        if (acc[i] > acc[best])\n            best = i;\n"
+            "    return best;\n}\n", o->p, o->P, o->P);
+}
+
+static void write_file(const char *dir, const char *prefix, const char *ext,
+                       const model *m, void (*body)(out *, const model *))
+{
+    char path[4096];
+    out o = {NULL, path, prefix, {0}};
+    for (size_t i = 0; prefix[i] && i + 1 < sizeof o.P; ++i)
+        o.P[i] = (char)toupper((unsigned char)prefix[i]);
+    snprintf(path, sizeof path, "%s/%s.%s", dir, prefix, ext);
+    if (!(o.f = fopen(path, "w")))
+        die("cannot create %s: %s", path, strerror(errno));
+    body(&o, m);
+    if (fclose(o.f) != 0)
+        die("cannot write %s", path);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void parse_floats3(const char *s, float v[3], const char *what)
+{
+    for (int i = 0; i < 3; ++i) {
+        char *end;
+        v[i] = strtof(s, &end);
+        if (end == s || (i < 2 && *end != ',') || (i == 2 && *end))
+            die("%s: expected three comma-separated numbers", what);
+        s = end + 1;
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]\n"
+                    "                 [--prefix NAME] [--out-dir DIR] MODEL.safetensors\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    static model m;
+    const char *dir = ".", *prefix = "model";
+    m.input_h = 32, m.input_w = 32, m.input_c = 3;
+    for (int c = 0; c < 3; ++c)
+        m.mean[c] = 0.5f, m.std[c] = 0.5f;
+    for (int i = 1; i < argc; ++i) {
+        const int more = i + 1 < argc;
+        if (!strcmp(argv[i], "--input") && more) {
+            if (sscanf(argv[++i], "%dx%dx%d", &m.input_h, &m.input_w, &m.input_c) != 3 ||
+                m.input_h < 1 || m.input_w < 1 || m.input_c < 1 ||
+                m.input_h > 4096 || m.input_w > 4096 || m.input_c > 4096)
+                die("--input: expected HxWxC, e.g. 32x32x3");
+        } else if (!strcmp(argv[i], "--mean") && more)
+            parse_floats3(argv[++i], m.mean, "--mean");
+        else if (!strcmp(argv[i], "--std") && more)
+            parse_floats3(argv[++i], m.std, "--std");
+        else if (!strcmp(argv[i], "--prefix") && more)
+            prefix = argv[++i];
+        else if (!strcmp(argv[i], "--out-dir") && more)
+            dir = argv[++i];
+        else if (argv[i][0] != '-' && !m.path)
+            m.path = argv[i];
+        else
+            usage();
+    }
+    if (!m.path)
+        usage();
+    int ident_ok = *prefix && !isdigit((unsigned char)prefix[0]) &&
+                   strlen(prefix) < NAME_LEN - 8;
+    for (const char *c = prefix; *c; ++c)
+        ident_ok &= isalnum((unsigned char)*c) || *c == '_';
+    if (!ident_ok)
+        die("--prefix must be a C identifier of at most %d characters", NAME_LEN - 9);
+
+    tq_safetensors *file = NULL;
+    check(tq_safetensors_load(m.path, &file), m.path);
+    load_model(file, &m);
+    chain_shapes(&m);
+    make_lut(&m);
+    plan_arena(&m);
+    dry_run(&m);
+    write_file(dir, prefix, "h", &m, write_header);
+    write_file(dir, prefix, "c", &m, write_source);
+
+    printf("%s: %d layers, arena %zu bytes (lower bound %zu)\n", m.path,
+           m.layers, m.arena, m.lower_bound);
+    for (int i = 0; i < m.buffers; ++i)
+        printf("  [%6zu, %6zu) %6zu B  steps %d..%d  %s\n", m.b[i].offset,
+               m.b[i].offset + m.b[i].size, m.b[i].size, m.b[i].first,
+               m.b[i].last, m.b[i].what);
+    tq_safetensors_free(file);
+    return 0;
+}

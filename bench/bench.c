@@ -1,7 +1,8 @@
 /*
  * tinyq benchmark: f32 and s8 GEMM and convolution throughput, single
- * thread, against the peers installed on this machine (OpenBLAS sgemm,
- * oneDNN sgemm and gemm_u8s8s32), all measured in this same run.
+ * thread, against the peers installed on this machine (OpenBLAS sgemm;
+ * oneDNN sgemm, gemm_u8s8s32 and its matmul primitive), all measured in
+ * this same run. The whole-LeNet comparison is lenet_bench.c.
  *
  * Not a test: it asserts nothing and CI does not run it. Usage:
  *   build/bench/bench [--quick]
@@ -139,12 +140,104 @@ static void run_dnnl_u8s8s32(void *p)
     dnnl_gemm_u8s8s32('N', 'T', 'F', g->m, g->n, g->k, 1.0f, g->au8, g->k, 0,
                       g->b8, g->k, 0, 0.0f, g->c32, g->n, &co);
 }
+
+/* oneDNN's matmul primitive (s8 x s8 -> s32, or f32) on the same buffers.
+ * Its weights go to the layout the primitive asks for once, before the
+ * timing, as an inference user would do with constant weights. */
+typedef struct dnnl_mm {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, dst;
+} dnnl_mm;
+
+static void dnnl_ok(dnnl_status_t s, const char *what)
+{
+    if (s != dnnl_success) {
+        fprintf(stderr, "oneDNN %s failed (%d)\n", what, (int)s);
+        exit(1);
+    }
+}
+
+static void dnnl_mm_init(dnnl_mm *mm, gemm_ctx *g, int s8)
+{
+    const dnnl_data_type_t dt = s8 ? dnnl_s8 : dnnl_f32;
+    const dnnl_dims_t ad = {g->m, g->k}, bd = {g->k, g->n}, cd = {g->m, g->n};
+    dnnl_memory_desc_t a_md, b_any, b_plain, c_md;
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd, rpd;
+    dnnl_primitive_t reorder;
+    dnnl_memory_t b_src;
+    dnnl_ok(dnnl_engine_create(&mm->engine, dnnl_cpu, 0), "engine");
+    dnnl_ok(dnnl_stream_create(&mm->stream, mm->engine,
+                               dnnl_stream_default_flags),
+            "stream");
+    dnnl_ok(dnnl_memory_desc_init_by_tag(&a_md, 2, ad, dt, dnnl_ab), "md");
+    dnnl_ok(dnnl_memory_desc_init_by_tag(&b_any, 2, bd, dt,
+                                         dnnl_format_tag_any),
+            "md");
+    /* B is stored [n][k]: the k x n weights transposed. */
+    dnnl_ok(dnnl_memory_desc_init_by_tag(&b_plain, 2, bd, dt, dnnl_ba), "md");
+    dnnl_ok(dnnl_memory_desc_init_by_tag(&c_md, 2, cd,
+                                         s8 ? dnnl_s32 : dnnl_f32, dnnl_ab),
+            "md");
+    dnnl_ok(dnnl_matmul_desc_init(&desc, &a_md, &b_any, NULL, &c_md),
+            "matmul desc");
+    dnnl_ok(dnnl_primitive_desc_create(&pd, &desc, NULL, mm->engine, NULL),
+            "matmul primitive desc");
+    const dnnl_memory_desc_t *b_md =
+        dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_ok(dnnl_primitive_create(&mm->prim, pd), "matmul primitive");
+    dnnl_ok(dnnl_memory_create(&mm->src, &a_md, mm->engine,
+                               s8 ? (void *)g->a8 : (void *)g->af),
+            "memory");
+    dnnl_ok(dnnl_memory_create(&mm->dst, &c_md, mm->engine,
+                               s8 ? (void *)g->c32 : (void *)g->cf),
+            "memory");
+    dnnl_ok(dnnl_memory_create(&mm->wei, b_md, mm->engine,
+                               DNNL_MEMORY_ALLOCATE),
+            "memory");
+    dnnl_ok(dnnl_memory_create(&b_src, &b_plain, mm->engine,
+                               s8 ? (void *)g->b8 : (void *)g->bf),
+            "memory");
+    dnnl_ok(dnnl_reorder_primitive_desc_create(&rpd, &b_plain, mm->engine,
+                                               b_md, mm->engine, NULL),
+            "reorder desc");
+    dnnl_ok(dnnl_primitive_create(&reorder, rpd), "reorder");
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, b_src}, {DNNL_ARG_TO, mm->wei}};
+    dnnl_ok(dnnl_primitive_execute(reorder, mm->stream, 2, args), "reorder");
+    dnnl_ok(dnnl_stream_wait(mm->stream), "wait");
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(b_src);
+}
+
+static void dnnl_mm_free(dnnl_mm *mm)
+{
+    dnnl_memory_destroy(mm->src);
+    dnnl_memory_destroy(mm->wei);
+    dnnl_memory_destroy(mm->dst);
+    dnnl_primitive_destroy(mm->prim);
+    dnnl_stream_destroy(mm->stream);
+    dnnl_engine_destroy(mm->engine);
+}
+
+static void run_dnnl_matmul(void *p)
+{
+    dnnl_mm *mm = p;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mm->src},
+                               {DNNL_ARG_WEIGHTS, mm->wei},
+                               {DNNL_ARG_DST, mm->dst}};
+    dnnl_primitive_execute(mm->prim, mm->stream, 3, args);
+    dnnl_stream_wait(mm->stream);
+}
 #endif
 
 static void report(const char *what, const char *who, double ops, double t,
                    double ours)
 {
-    printf("  %-28s %-22s %9.2f GOPS", what, who, ops / t * 1e-9);
+    printf("  %-32s %-22s %9.2f GOPS", what, who, ops / t * 1e-9);
     if (ours > 0)
         printf("   tinyq/peer = %.3f", t / ours);
     printf("\n");
@@ -181,12 +274,19 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
 #endif
 #ifdef TQ_BENCH_DNNL
     report(what, "oneDNN sgemm", ops, time_call(run_dnnl_sgemm, &g), tf);
+    dnnl_mm mm;
+    dnnl_mm_init(&mm, &g, 0);
+    report(what, "oneDNN matmul f32", ops, time_call(run_dnnl_matmul, &mm), tf);
+    dnnl_mm_free(&mm);
 #endif
     const double t32 = time_call(run_s8_gemm_s32, &g);
     report(what, "tinyq s8->s32", ops, t32, 0);
     report(what, "tinyq s8->s8 (requant)", ops, time_call(run_s8_gemm, &g), 0);
 #ifdef TQ_BENCH_DNNL
     report(what, "oneDNN gemm_u8s8s32", ops, time_call(run_dnnl_u8s8s32, &g), t32);
+    dnnl_mm_init(&mm, &g, 1);
+    report(what, "oneDNN matmul s8", ops, time_call(run_dnnl_matmul, &mm), t32);
+    dnnl_mm_free(&mm);
 #endif
     free(g.af), free(g.bf), free(g.cf), free(g.a8), free(g.b8), free(g.c8);
     free(g.au8), free(g.c32), free(g.scratch);
@@ -196,7 +296,7 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
 
 typedef struct conv_ctx {
     tq_conv_params conv;
-    tq_dims in, filter, out;
+    tq_dims in, filter, out, pooled;
     float *inf, *wf, *outf;
     int8_t *in8, *w8, *out8;
     int32_t *mult, *shift;
@@ -219,6 +319,24 @@ static void run_s8_conv(void *p)
                  c->out8, c->scratch, c->scratch_bytes);
 }
 
+static void run_f32_fused(void *p)
+{
+    conv_ctx *c = p;
+    const tq_f32_act relu = {0.0f, INFINITY};
+    tq_f32_conv2d_relu_maxpool2(&c->conv, &c->in, c->inf, &c->filter, c->wf,
+                                NULL, &relu, &c->pooled, c->outf, c->scratch,
+                                c->scratch_bytes);
+}
+
+static void run_s8_fused(void *p)
+{
+    conv_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_conv2d_relu_maxpool2(&c->conv, &c->in, c->in8, 128, &c->filter, c->w8,
+                               NULL, &os, &c->pooled, c->out8, c->scratch,
+                               c->scratch_bytes);
+}
+
 static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
                        int32_t cout, int32_t k)
 {
@@ -228,6 +346,7 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     c.in = (tq_dims){1, h, w, cin};
     c.filter = (tq_dims){cout, k, k, cin};
     c.out = (tq_dims){1, h - k + 1, w - k + 1, cout};
+    c.pooled = (tq_dims){1, c.out.h / 2, c.out.w / 2, cout};
     const size_t ni = (size_t)h * w * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)c.out.h * c.out.w * cout;
     c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
@@ -243,9 +362,16 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     }
     for (int32_t i = 0; i < cout; ++i)
         tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    size_t ff, f8;
     tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
     tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
+    tq_f32_conv2d_relu_maxpool2_scratch_size(&c.conv, &c.in, &c.filter,
+                                             &c.pooled, &ff);
+    tq_s8_conv2d_relu_maxpool2_scratch_size(&c.conv, &c.in, &c.filter,
+                                            &c.pooled, &f8);
     c.scratch_bytes = sf > s8 ? sf : s8;
+    c.scratch_bytes = ff > c.scratch_bytes ? ff : c.scratch_bytes;
+    c.scratch_bytes = f8 > c.scratch_bytes ? f8 : c.scratch_bytes;
     c.scratch = xmalloc(c.scratch_bytes);
 
     const double ops = 2.0 * (double)no * k * k * cin;
@@ -254,7 +380,16 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     const double tf = time_call(run_f32_conv, &c), t8 = time_call(run_s8_conv, &c);
     report(what, "tinyq f32", ops, tf, 0);
     report(what, "tinyq s8", ops, t8, 0);
-    printf("  %-28s s8 speed-up over f32: %.2fx\n", what, tf / t8);
+    printf("  %-32s s8 speed-up over f32: %.2fx\n", what, tf / t8);
+    /* As LeNet runs it: fused with ReLU and the 2x2 max pool, which
+     * needs the conv pixels of even rows and columns (all of them here). */
+    const double fops = 2.0 * 4 * c.pooled.h * c.pooled.w * cout * k * k * cin;
+    snprintf(what, sizeof what, "conv+pool %s", name);
+    const double tff = time_call(run_f32_fused, &c);
+    const double tf8 = time_call(run_s8_fused, &c);
+    report(what, "tinyq f32", fops, tff, 0);
+    report(what, "tinyq s8", fops, tf8, 0);
+    printf("  %-32s s8 speed-up over f32: %.2fx\n", what, tff / tf8);
     free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
     free(c.mult), free(c.shift), free(c.scratch);
 }

@@ -73,7 +73,7 @@ extern "C" {
 /** Major version: changes when the API or ABI breaks. */
 #define TQ_VERSION_MAJOR 0
 /** Minor version: changes when the API grows compatibly. */
-#define TQ_VERSION_MINOR 1
+#define TQ_VERSION_MINOR 2
 /** Patch version: bug fixes only. */
 #define TQ_VERSION_PATCH 0
 /** One number: MAJOR * 10000 + MINOR * 100 + PATCH. */
@@ -989,7 +989,47 @@ TQ_API tq_status tq_s8_conv2d_relu_maxpool2(
     const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
     int8_t *out, void *scratch, size_t scratch_bytes);
 
-/** @brief Name of the microkernel path in use ("portable-c" for now). */
+/** @brief Instruction-set paths of the kernels. Every path computes, bit
+ *  for bit, what #TQ_ISA_PORTABLE computes (f32 included, see
+ *  lib/arch/dispatch.h for the defined order of the float operations; a
+ *  NaN result is a NaN on every path, its payload unspecified). The s8
+ *  GEMM, convolution and fully connected kernels and the f32 GEMM,
+ *  convolution and fully connected kernels go through the chosen path. */
+typedef enum tq_isa {
+    TQ_ISA_AUTO = 0,     /**< The fastest path available (for tq_set_isa()). */
+    TQ_ISA_PORTABLE = 1, /**< Plain C for any CPU: the reference. */
+    TQ_ISA_AVX2 = 2,     /**< x86-64 AVX2 and FMA (Haswell, Zen 1 and later). */
+    TQ_ISA_AVX512 = 3    /**< x86-64 AVX-512 F, BW, DQ, VL with VNNI and VBMI
+                              (Ice Lake, Sapphire Rapids, Zen 4 and later). */
+} tq_isa;
+
+/** @brief The paths this build of the library contains and this CPU and
+ *  operating system can run: bit (1u << isa) for each ::tq_isa.
+ *  #TQ_ISA_PORTABLE is always there. */
+TQ_API uint32_t tq_isa_available(void);
+
+/** @brief Choose the kernel path for every later kernel call of the
+ *  process (calls already running finish on their path). #TQ_ISA_AUTO
+ *  picks the fastest available path.
+ *  @return #TQ_ERR_PARAM for a value that is no ::tq_isa,
+ *          #TQ_ERR_UNSUPPORTED for a path that tq_isa_available() lacks
+ *          (the path in use does not change). */
+TQ_API tq_status tq_set_isa(int32_t isa);
+
+/** @brief The ::tq_isa in use (never #TQ_ISA_AUTO). Until tq_set_isa() is
+ *  called, the first kernel call or query settles it once: the path named
+ *  by the environment variable TINYQ_ISA (portable, avx2, avx512 or auto)
+ *  if available, else the fastest available path below the named one (an
+ *  unknown name counts as auto). */
+TQ_API int32_t tq_get_isa(void);
+
+/** @brief The name of a ::tq_isa as TINYQ_ISA spells it ("auto",
+ *  "portable", "avx2", "avx512"), or NULL for a value that is no
+ *  ::tq_isa. */
+TQ_API const char *tq_isa_name(int32_t isa);
+
+/** @brief Name of the microkernel path in use: "portable-c", "x86-avx2"
+ *  or "x86-avx512-vnni". */
 TQ_API const char *tq_kernel_path(void);
 
 /** @} */

@@ -1,7 +1,9 @@
 /*
- * One dispatch point per hot microkernel. Callers (the conv, FC and GEMM
- * kernels) fetch the table once per call; a SIMD path only has to fill in a
- * table entry, never to touch a caller.
+ * One dispatch point per hot microkernel, one table per instruction-set
+ * path. Callers (the conv, FC and GEMM kernels) fetch the table once per
+ * call; a SIMD path only has to fill in a table entry, never to touch a
+ * caller. The table in use is chosen at run time (dispatch.c) from what the
+ * CPU and OS support, TINYQ_ISA, or tq_set_isa().
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -11,30 +13,123 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyq.h"
+
 /* Contract shared by every path: each C element must depend only on its A
  * row, its B row and k -- never on m, n, the tile it falls in or the leading
  * dimensions. The fused conv+pool kernels compute a subset of a conv's
- * pixels and rely on getting the very same bits (f32 included).
+ * pixels and rely on getting the very same bits (f32 included). Every path
+ * must produce the bits of the portable reference (f32: for every result
+ * that is not a NaN; a NaN result is a NaN, its payload unspecified).
  *
  * C[i][j] = sum_p A[i][p] * B[j][p] for i < m, j < n, p < k (raw int32 sums,
  * no offsets): A rows are pixels, B rows are output channels. m, n >= 1,
  * 1 <= k <= TQ_S8_MAX_REDUCTION, so no sum overflows (|a·b| <= 2^14). */
-typedef void (*tq__s8_gemm_fn)(int32_t m, int32_t n, int32_t k,
-                               const int8_t *a, size_t lda, const int8_t *b,
-                               size_t ldb, int32_t *c, size_t ldc);
+typedef void (*tq__s8_gemm_fn)(int32_t m, int32_t n, int32_t k, const int8_t *a,
+                               size_t lda, const int8_t *b, size_t ldb,
+                               int32_t *c, size_t ldc);
 
-/* C[i][j] = sum_p A[i][p] * B[j][p] (overwrites C); m, n, k >= 1. */
-typedef void (*tq__f32_gemm_fn)(int32_t m, int32_t n, int32_t k,
-                                const float *a, size_t lda, const float *b,
-                                size_t ldb, float *c, size_t ldc);
+/* C[i][j] = sum_p A[i][p] * B[j][p] (overwrites C); m, n, k >= 1.
+ *
+ * The order of the float operations is part of the contract, so that SIMD
+ * paths reproduce the reference bit for bit:
+ *   1. 16 lane sums s[0..15] start at +0.0f; for p = 0, 1, ..., k-1 in
+ *      turn, s[p % 16] = fmaf(A[i][p], B[j][p], s[p % 16]) (fused,
+ *      one rounding). A 16-float vector register holds the lanes.
+ *   2. They are reduced in this fixed tree (TQ__F32_LANES = 16):
+ *        t[l] = s[l] + s[l + 8]   for l < 8
+ *        u[l] = t[l] + t[l + 4]   for l < 4
+ *        v[l] = u[l] + u[l + 2]   for l < 2
+ *        C[i][j] = v[0] + v[1]
+ *      i.e. halves of the vector added until one float is left.
+ * Lanes that a short k never reaches stay +0 and add nothing (a lane sum is
+ * never -0: it starts at +0 and an exact zero sum rounds to +0), so a SIMD
+ * path may run zero-filled tail lanes through its FMAs. The tree gives the
+ * same bits for the 16 lane sums rotated by any number of lanes (each
+ * level only meets the same pairs in another order, and a + b = b + a), so
+ * a path may also start its lanes at any offset, e.g. to read aligned. */
+typedef void (*tq__f32_gemm_fn)(int32_t m, int32_t n, int32_t k, const float *a,
+                                size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc);
 
+#define TQ__F32_LANES 16
+
+/* The fold and output stage of a block of raw s8 sums, exactly
+ * tq__s8_finish_block_ref() (lib/s8/gemm.c, which documents it). */
+struct tq__s8_fold;
+typedef void (*tq__s8_finish_fn)(const struct tq__s8_fold *f, int32_t rows,
+                                 int32_t channels, const int32_t *acc,
+                                 size_t ld_acc, const tq_s8_output *os,
+                                 int32_t ch0, int8_t *out, size_t ld_out);
+
+/* sums[r] = Σ_p x[r][p] for r < rows, p < k (k <= TQ_S8_MAX_REDUCTION):
+ * the weight and input sums of the offset folds. */
+typedef void (*tq__s8_row_sums_fn)(int32_t rows, int32_t k, const int8_t *x,
+                                   size_t ld, int32_t *sums);
+
+/* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
+ *
+ * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
+ * tq__s8_direct_plan_init() accepts the shapes (groups 1, dilation_w 1,
+ * a window row of at most 64 bytes). Its scratch, from a 64-byte aligned
+ * start, holds
+ *   packed weights [blocks][kh][row_dwords][16 lanes][4 bytes]
+ *   int32 folds [blocks · 16], one per output channel
+ *   the image_rows input rows that one pooled output row reads, as u8
+ *     (x + 128), padded with 128 - input_offset (whose shifted value
+ *     x + input_offset is 0), rows of padded_w · cin bytes, plus slack for
+ *     reads past the last row.
+ * The 16 lanes of a vector are output channels in groups of `lanes` (16,
+ * 8 or 4): each group belongs to one of `group` = 16 / lanes horizontally
+ * adjacent conv pixels, so that a broadcast input dword feeds all of them.
+ * A group's weights are shifted by its pixel's offset in the input row:
+ * the row segment of `group` pixels is kw·cin + (group - 1)·stride_w·cin
+ * bytes, row_dwords dwords, zero weights past the window. */
+typedef struct tq__s8_direct_plan {
+    int32_t lanes, group, blocks, row_dwords;
+    int32_t padded_w;   /* of the input */
+    int32_t image_rows; /* converted at a time */
+    size_t weight_bytes, fold_bytes, image_bytes;
+    size_t bytes; /* the scratch, 63 bytes of alignment slack included */
+} tq__s8_direct_plan;
+
+/* Plans the direct kernel for validated shapes (pooled = the pooled
+ * output); returns 0 when this build has no direct kernel or the shapes
+ * do not suit it (lib/arch/direct_plan.c). */
+int tq__s8_direct_plan_init(const tq_conv_params *conv, const tq_dims *in,
+                            const tq_dims *filter, const tq_dims *pooled,
+                            tq__s8_direct_plan *plan);
+
+typedef struct tq__s8_direct_args {
+    const tq__s8_direct_plan *plan;
+    const tq_conv_params *conv;
+    const tq_dims *in, *filter, *pooled;
+    const int8_t *x, *w;
+    int32_t input_offset;
+    const int32_t *bias;
+    const tq_s8_output *os;
+    int8_t *y;
+    unsigned char *scratch; /* 64-byte aligned, plan->bytes - 63 bytes */
+} tq__s8_direct_args;
+
+typedef void (*tq__s8_conv_pool_fn)(const tq__s8_direct_args *args);
+
+/* A path's table. The GEMM entries are required (a table for an int8-only
+ * firmware may leave f32_gemm NULL); the others may be NULL, which means
+ * the reference (s8_finish, s8_row_sums) or im2col + s8_gemm
+ * (s8_conv_pool). Callers go through the tq__s8_*_entry() helpers. */
 typedef struct tq__ukernels {
-    const char *name;
+    const char *name; /* what tq_kernel_path() reports */
+    int32_t isa;      /* the ::tq_isa it implements */
     tq__s8_gemm_fn s8_gemm;
     tq__f32_gemm_fn f32_gemm;
+    tq__s8_finish_fn s8_finish;
+    tq__s8_row_sums_fn s8_row_sums;
+    tq__s8_conv_pool_fn s8_conv_pool;
 } tq__ukernels;
 
-/* The table for this CPU; never NULL. */
+/* The table in use; never NULL. The first call settles the initial choice
+ * (TINYQ_ISA, else the best path the CPU runs). */
 const tq__ukernels *tq__get_ukernels(void);
 
 /* The portable C microkernels, the reference every other path must match. */
@@ -44,5 +139,42 @@ void tq__s8_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
 void tq__f32_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a,
                       size_t lda, const float *b, size_t ldb, float *c,
                       size_t ldc);
+void tq__s8_row_sums_ref(int32_t rows, int32_t k, const int8_t *x, size_t ld,
+                         int32_t *sums);
+void tq__s8_finish_block_ref(const struct tq__s8_fold *f, int32_t rows,
+                             int32_t channels, const int32_t *acc,
+                             size_t ld_acc, const tq_s8_output *os, int32_t ch0,
+                             int8_t *out, size_t ld_out);
+
+static inline tq__s8_finish_fn tq__s8_finish_entry(const tq__ukernels *uk)
+{
+    return uk->s8_finish ? uk->s8_finish : tq__s8_finish_block_ref;
+}
+
+static inline tq__s8_row_sums_fn tq__s8_row_sums_entry(const tq__ukernels *uk)
+{
+    return uk->s8_row_sums ? uk->s8_row_sums : tq__s8_row_sums_ref;
+}
+
+/* The reduction tree of step 2 above over 16 lane sums. */
+static inline float tq__f32_lane_tree(const float s[TQ__F32_LANES])
+{
+    float t[8], u[4];
+    for (int l = 0; l < 8; ++l)
+        t[l] = s[l] + s[l + 8];
+    for (int l = 0; l < 4; ++l)
+        u[l] = t[l] + t[l + 4];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+#ifdef TQ_ARCH_X86
+/* x86-64 paths (meson defines TQ_ARCH_X86 where it compiles them). */
+
+/* Bit (1u << isa) per ::tq_isa this CPU and OS can run (cpu_x86.c). */
+uint32_t tq__x86_isas(void);
+
+extern const tq__ukernels tq__avx2_ukernels;   /* x86_avx2.c */
+extern const tq__ukernels tq__avx512_ukernels; /* x86_avx512.c */
+#endif
 
 #endif /* TQ_ARCH_DISPATCH_H */

@@ -129,6 +129,14 @@ void tq__f32_im2col_pixel(const tq__f32_conv_plan *p, const float *in,
             continue;
         }
         const float *line = image + (size_t)iy * p->in_w * p->in_c;
+        /* One group, adjacent taps, all inside: the window row is one
+         * contiguous run of the input. */
+        if (p->groups == 1 && cv->dilation_w == 1 && ix0 >= 0 &&
+            ix0 + p->kw <= p->in_w) {
+            memcpy(row, line + (size_t)ix0 * cg, (size_t)p->kw * tap_bytes);
+            row += (size_t)p->kw * cg;
+            continue;
+        }
         for (int32_t kx = 0; kx < p->kw; ++kx) {
             const int64_t ix = ix0 + (int64_t)kx * cv->dilation_w;
             if (ix < 0 || ix >= p->in_w)

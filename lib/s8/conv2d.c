@@ -13,6 +13,8 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <string.h>
+
 #include "../arch/dispatch.h"
 #include "s8_internal.h"
 
@@ -117,8 +119,20 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
     const int64_t x0 = (int64_t)ox * conv->stride_w - conv->pad_left;
     const size_t row_stride = (size_t)in_dims->w * (size_t)in_dims->c;
     const int8_t *img = in + (size_t)n * (size_t)in_dims->h * row_stride;
+    /* All channels, adjacent taps, the row inside the image: each window
+     * row is one contiguous run of the input. */
+    const int whole_rows = cin_g == in_dims->c && conv->dilation_w == 1 &&
+                           x0 >= 0 && x0 + kw <= in_dims->w;
     for (int32_t ky = 0; ky < kh; ++ky) {
         const int64_t iy = y0 + (int64_t)ky * conv->dilation_h;
+        if (whole_rows && iy >= 0 && iy < in_dims->h) {
+            const size_t bytes = (size_t)kw * (size_t)cin_g;
+            memcpy(dst,
+                   img + (size_t)iy * row_stride + (size_t)x0 * (size_t)cin_g,
+                   bytes);
+            dst += bytes;
+            continue;
+        }
         for (int32_t kx = 0; kx < kw; ++kx) {
             const int64_t ix = x0 + (int64_t)kx * conv->dilation_w;
             if (iy < 0 || iy >= in_dims->h || ix < 0 || ix >= in_dims->w) {
@@ -139,8 +153,8 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
 void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
                         int32_t *sums)
 {
-    for (int32_t c = 0; c < cout; ++c)
-        sums[c] = tq__s8_sum(filter + (size_t)c * (size_t)k, k);
+    tq__s8_row_sums_entry(tq__get_ukernels())(cout, k, filter, (size_t)k,
+                                              sums);
 }
 
 /* The blocks of a validated convolution: one GEMM row per output pixel,
@@ -206,7 +220,7 @@ tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
     TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
                                        scratch_bytes, plan.bytes));
 
-    const tq__s8_gemm_fn ukernel = tq__get_ukernels()->s8_gemm;
+    const tq__ukernels *uk = tq__get_ukernels();
     const int32_t cout = filter_dims->n, cin = in_dims->c;
     const int32_t groups = conv->groups, cout_g = plan.acc_cols;
     const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
@@ -230,14 +244,15 @@ tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
                 lda = (size_t)k;
             }
             const size_t ch0 = (size_t)g * (size_t)cout_g;
-            ukernel(pb, cout_g, k, a, lda, filter + ch0 * (size_t)k,
-                    (size_t)k, mem.acc, (size_t)cout_g);
+            uk->s8_gemm(pb, cout_g, k, a, lda, filter + ch0 * (size_t)k,
+                        (size_t)k, mem.acc, (size_t)cout_g);
             const tq__s8_fold f = {input_offset, 0, k, NULL,
                                    mem.filter_sums + ch0,
                                    bias ? bias + ch0 : NULL};
-            tq__s8_finish_block(&f, pb, cout_g, mem.acc, (size_t)cout_g, os,
-                                (int32_t)ch0,
-                                out + p0 * (size_t)cout + ch0, (size_t)cout);
+            tq__s8_finish_entry(uk)(&f, pb, cout_g, mem.acc, (size_t)cout_g,
+                                    os, (int32_t)ch0,
+                                    out + p0 * (size_t)cout + ch0,
+                                    (size_t)cout);
         }
     }
     return TQ_OK;

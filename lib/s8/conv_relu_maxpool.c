@@ -13,7 +13,9 @@
  * Scratch layout (after rounding up to int32 alignment):
  *   int32 filter_sums[Cout] | int32 acc[4·P][Cout] | int8 col[4·P][K]
  * with P pooled pixels per block; row 4·i + t of a block is tap t of the
- * 2x2 window of pooled pixel i.
+ * 2x2 window of pooled pixel i. A path with a direct kernel (dispatch.h)
+ * computes the same bits without im2col in its own layout; the scratch
+ * query covers both, so it does not depend on the path in use.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -21,10 +23,12 @@
 #include "s8_internal.h"
 
 /* The convolution's own extents (the pooled ones halve them), the shapes,
- * and the blocks: four GEMM rows per pooled pixel, one per tap. */
+ * and the blocks: four GEMM rows per pooled pixel, one per tap; then the
+ * direct kernel's plan, if the build has one for these shapes. */
 static tq_status make_plan(const tq_conv_params *conv, const tq_dims *in,
                            const tq_dims *filter, const tq_dims *out,
-                           int32_t *k, tq__s8_conv_blocks *plan)
+                           int32_t *k, tq__s8_conv_blocks *plan,
+                           tq__s8_direct_plan *direct, int *has_direct)
 {
     int32_t oh, ow;
     if (!conv || !in || !filter || !out)
@@ -43,7 +47,11 @@ static tq_status make_plan(const tq_conv_params *conv, const tq_dims *in,
         return TQ_ERR_SHAPE;
     const tq_dims conv_out = {out->n, oh, ow, out->c};
     TQ_CHECK(tq__s8_conv_shape(conv, in, filter, &conv_out, k));
-    return tq__s8_conv_blocks_plan(out, 4, out->c, out->c, *k, plan);
+    TQ_CHECK(tq__s8_conv_blocks_plan(out, 4, out->c, out->c, *k, plan));
+    *has_direct = tq__s8_direct_plan_init(conv, in, filter, out, direct);
+    if (*has_direct && direct->bytes > plan->bytes)
+        plan->bytes = direct->bytes;
+    return TQ_OK;
 }
 
 tq_status tq_s8_conv2d_relu_maxpool2_scratch_size(const tq_conv_params *conv,
@@ -54,9 +62,12 @@ tq_status tq_s8_conv2d_relu_maxpool2_scratch_size(const tq_conv_params *conv,
 {
     int32_t k;
     tq__s8_conv_blocks plan;
+    tq__s8_direct_plan direct;
+    int has_direct;
     if (!bytes)
         return TQ_ERR_NULL;
-    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan));
+    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan,
+                       &direct, &has_direct));
     *bytes = plan.bytes;
     return TQ_OK;
 }
@@ -109,14 +120,26 @@ tq_status tq_s8_conv2d_relu_maxpool2(
 {
     int32_t k;
     tq__s8_conv_blocks plan;
+    tq__s8_direct_plan direct;
+    int has_direct;
     if (!in || !filter || !out)
         return TQ_ERR_NULL;
-    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan));
+    TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan,
+                       &direct, &has_direct));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, filter_dims->n));
     TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
                                        scratch_bytes, plan.bytes));
 
-    const tq__s8_gemm_fn ukernel = tq__get_ukernels()->s8_gemm;
+    const tq__ukernels *uk = tq__get_ukernels();
+    if (has_direct && uk->s8_conv_pool) {
+        const uintptr_t at = (uintptr_t)scratch;
+        const tq__s8_direct_args args = {
+            &direct, conv, in_dims, filter_dims, out_dims, in, filter,
+            input_offset, bias, os, out,
+            (unsigned char *)scratch + ((64 - at % 64) % 64)};
+        uk->s8_conv_pool(&args);
+        return TQ_OK;
+    }
     const int32_t cout = filter_dims->n;
     const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
     /* Padded taps hold the input zero point: (zp + input_offset) = 0. */
@@ -129,8 +152,8 @@ tq_status tq_s8_conv2d_relu_maxpool2(
         const int32_t pb = tq__s8_conv_block_len(&plan, p0);
         gather_taps(conv, in_dims, in, filter_dims, out_dims, pad_value, k,
                     p0, pb, mem.col);
-        ukernel(4 * pb, cout, k, mem.col, (size_t)k, filter, (size_t)k,
-                mem.acc, (size_t)cout);
+        uk->s8_gemm(4 * pb, cout, k, mem.col, (size_t)k, filter, (size_t)k,
+                    mem.acc, (size_t)cout);
         pool_taps(&f, os, mem.acc, pb, cout, out + p0 * (size_t)cout);
     }
     return TQ_OK;

@@ -17,19 +17,25 @@
 #define GEMM_BLOCK_ROWS 8
 #define GEMM_BLOCK_COLS 32
 
-int32_t tq__s8_sum(const int8_t *x, int32_t k)
+void tq__s8_row_sums_ref(int32_t rows, int32_t k, const int8_t *x,
+                         size_t ld, int32_t *sums)
 {
-    /* |sum| <= 128 * 2^15: no overflow for k <= TQ_S8_MAX_REDUCTION. */
-    int32_t s = 0;
-    for (int32_t p = 0; p < k; ++p)
-        s += x[p];
-    return s;
+    for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *row = x + (size_t)r * ld;
+        /* |sum| <= 128 * 2^15: no overflow for k <= TQ_S8_MAX_REDUCTION. */
+        int32_t s = 0;
+        for (int32_t p = 0; p < k; ++p)
+            s += row[p];
+        sums[r] = s;
+    }
 }
 
-void tq__s8_finish_block(const tq__s8_fold *f, int32_t rows,
-                         int32_t channels, const int32_t *acc, size_t ld_acc,
-                         const tq_s8_output *os, int32_t ch0, int8_t *out,
-                         size_t ld_out)
+/* The reference of the dispatch entry s8_finish: fold each raw sum
+ * (s8_internal.h), requantize, store int8; column j is channel ch0 + j. */
+void tq__s8_finish_block_ref(const tq__s8_fold *f, int32_t rows,
+                             int32_t channels, const int32_t *acc,
+                             size_t ld_acc, const tq_s8_output *os,
+                             int32_t ch0, int8_t *out, size_t ld_out)
 {
     for (int32_t r = 0; r < rows; ++r) {
         const int32_t *arow = acc + (size_t)r * ld_acc;
@@ -45,7 +51,9 @@ void tq__s8_gemm_requant(int32_t m, int32_t n, int32_t k, const int8_t *a,
                          size_t ldb, int32_t b_offset, const int32_t *bias,
                          const tq_s8_output *os, int8_t *c, size_t ldc)
 {
-    const tq__s8_gemm_fn ukernel = tq__get_ukernels()->s8_gemm;
+    const tq__ukernels *uk = tq__get_ukernels();
+    const tq__s8_row_sums_fn row_sums = tq__s8_row_sums_entry(uk);
+    const tq__s8_finish_fn finish = tq__s8_finish_entry(uk);
     int32_t acc[GEMM_BLOCK_ROWS * GEMM_BLOCK_COLS];
     int32_t a_sums[GEMM_BLOCK_ROWS];
     int32_t b_sums[GEMM_BLOCK_COLS];
@@ -66,20 +74,19 @@ void tq__s8_gemm_requant(int32_t m, int32_t n, int32_t k, const int8_t *a,
         const int32_t nb = n - j0 < GEMM_BLOCK_COLS ? n - j0 : GEMM_BLOCK_COLS;
         const int8_t *bblk = b + (size_t)j0 * ldb;
         if (a_offset != 0)
-            for (int32_t j = 0; j < nb; ++j)
-                b_sums[j] = tq__s8_sum(bblk + (size_t)j * ldb, k);
+            row_sums(nb, k, bblk, ldb, b_sums);
         for (int32_t i0 = 0; i0 < m; i0 += GEMM_BLOCK_ROWS) {
             const int32_t mb =
                 m - i0 < GEMM_BLOCK_ROWS ? m - i0 : GEMM_BLOCK_ROWS;
             const int8_t *ablk = a + (size_t)i0 * lda;
             if (b_offset != 0)
-                for (int32_t i = 0; i < mb; ++i)
-                    a_sums[i] = tq__s8_sum(ablk + (size_t)i * lda, k);
-            ukernel(mb, nb, k, ablk, lda, bblk, ldb, acc, GEMM_BLOCK_COLS);
+                row_sums(mb, k, ablk, lda, a_sums);
+            uk->s8_gemm(mb, nb, k, ablk, lda, bblk, ldb, acc,
+                        GEMM_BLOCK_COLS);
             const tq__s8_fold f = {a_offset, b_offset, k, a_sums, b_sums,
                                    bias ? bias + j0 : NULL};
-            tq__s8_finish_block(&f, mb, nb, acc, GEMM_BLOCK_COLS, os, j0,
-                                c + (size_t)i0 * ldc + (size_t)j0, ldc);
+            finish(&f, mb, nb, acc, GEMM_BLOCK_COLS, os, j0,
+                   c + (size_t)i0 * ldc + (size_t)j0, ldc);
         }
     }
 }
@@ -148,24 +155,26 @@ tq_status tq_s8_gemm_s32(int32_t m, int32_t n, int32_t k, const int8_t *a,
         return TQ_OK;
     }
 
-    const tq__s8_gemm_fn ukernel = tq__get_ukernels()->s8_gemm;
+    const tq__ukernels *uk = tq__get_ukernels();
+    const tq__s8_row_sums_fn row_sums = tq__s8_row_sums_entry(uk);
     int32_t b_sums[GEMM_BLOCK_COLS];
-    /* The microkernel writes the raw sums straight into C; the fold then
+    /* The microkernel writes the raw sums straight into C, in one call so
+     * that it can block the whole product for its caches; the fold then
      * rewrites them in place, one column block at a time so that the
      * weight sums fit on the stack. */
+    uk->s8_gemm(m, n, k, a, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc);
+    if (a_offset == 0 && b_offset == 0 && !bias)
+        return TQ_OK;
     for (int32_t j0 = 0; j0 < n; j0 += GEMM_BLOCK_COLS) {
         const int32_t nb = n - j0 < GEMM_BLOCK_COLS ? n - j0 : GEMM_BLOCK_COLS;
-        const int8_t *bblk = b + (size_t)j0 * ldb;
         int32_t *cblk = c + j0;
         if (a_offset != 0)
-            for (int32_t j = 0; j < nb; ++j)
-                b_sums[j] = tq__s8_sum(bblk + (size_t)j * ldb, k);
-        ukernel(m, nb, k, a, (size_t)lda, bblk, (size_t)ldb, cblk,
-                (size_t)ldc);
+            row_sums(nb, k, b + (size_t)j0 * ldb, (size_t)ldb, b_sums);
         for (int32_t i = 0; i < m; ++i) {
             int32_t *crow = cblk + (size_t)i * ldc;
-            const int32_t a_sum =
-                b_offset != 0 ? tq__s8_sum(a + (size_t)i * lda, k) : 0;
+            int32_t a_sum = 0;
+            if (b_offset != 0)
+                row_sums(1, k, a + (size_t)i * lda, (size_t)lda, &a_sum);
             const tq__s8_fold f = {a_offset, b_offset, k, &a_sum, b_sums,
                                    bias ? bias + j0 : NULL};
             for (int32_t j = 0; j < nb; ++j)

@@ -61,16 +61,13 @@ static inline int8_t tq__s8_output_one(const tq_s8_output *os, int32_t acc,
     return (int8_t)v;
 }
 
-/* Finish a block of raw sums: fold, requantize, store int8. Output channel
- * of column j is ch0 + j (for per-channel multipliers). Shared by the
- * GEMM, conv2d and fully connected kernels (lib/s8/gemm.c). */
-void tq__s8_finish_block(const tq__s8_fold *f, int32_t rows,
-                         int32_t channels, const int32_t *acc, size_t ld_acc,
-                         const tq_s8_output *os, int32_t ch0, int8_t *out,
-                         size_t ld_out);
+/* Finishing a block of raw sums (fold, requantize, store int8; output
+ * channel of column j is ch0 + j) is the dispatch entry s8_finish, whose
+ * reference is tq__s8_finish_block_ref() in lib/s8/gemm.c. Shared by the
+ * GEMM, conv2d and fully connected kernels. */
 
-/* Σ_p x[p] over k int8 values. */
-int32_t tq__s8_sum(const int8_t *x, int32_t k);
+/* Row sums Σ_p x[r][p] are the dispatch entry s8_row_sums, whose
+ * reference is tq__s8_row_sums_ref() in lib/s8/gemm.c. */
 
 /* Requantized GEMM with stack-bounded blocks and no scratch: C[i][j] =
  * output stage of Σ_p (A[i][p] + ao)(B[j][p] + bo) + bias[j], channel = j.

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "lenet.h"
 
 #ifdef TQ_BENCH_XNNPACK
@@ -35,51 +36,6 @@
 #endif
 
 enum { MAX_BATCH = 64 };
-
-typedef void (*bench_fn)(void *ctx);
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of 5 samples of at least 50 ms each, seconds per call. */
-static double time_call(bench_fn fn, void *ctx)
-{
-    double samples[5];
-    fn(ctx);
-    for (int s = 0; s < 5; ++s) {
-        long reps = 0;
-        const double t0 = now_seconds();
-        double t1;
-        do {
-            fn(ctx);
-            ++reps;
-            t1 = now_seconds();
-        } while (t1 - t0 < 0.05);
-        samples[s] = (t1 - t0) / (double)reps;
-    }
-    qsort(samples, 5, sizeof samples[0], cmp_double);
-    return samples[2];
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 static void check(tq_status s, const char *what)
 {

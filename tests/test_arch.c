@@ -288,8 +288,9 @@ static void check_f32_gemm(int32_t isa, const shape *s, tt_rng *r, int style,
     for (size_t i = 0; i < nc; ++i)
         c[i] = ref[i] = sent;
     assert_int_equal(tq_set_isa(isa), TQ_OK);
-    tq__get_ukernels()->f32_gemm(s->m, s->n, s->k, a, (size_t)s->lda, b,
-                                 (size_t)s->ldb, c, (size_t)s->ldc);
+    tq__f32_gemm_entry(tq__get_ukernels())(s->m, s->n, s->k, a,
+                                           (size_t)s->lda, b, (size_t)s->ldb,
+                                           c, (size_t)s->ldc);
     tq__f32_gemm_ref(s->m, s->n, s->k, a, (size_t)s->lda, b, (size_t)s->ldb,
                      ref, (size_t)s->ldc);
     for (int i = 0; i < s->m; ++i)
@@ -399,8 +400,10 @@ static void test_f32_aligned_rows(void **state)
             fill_f32(&r, a, na, i % 3);
             fill_f32(&r, b, nb, i % 3);
             assert_int_equal(tq_set_isa(isa), TQ_OK);
-            tq__get_ukernels()->f32_gemm(sh.m, sh.n, sh.k, a, (size_t)sh.lda, b,
-                                         (size_t)sh.ldb, c, (size_t)sh.ldc);
+            tq__f32_gemm_entry(tq__get_ukernels())(sh.m, sh.n, sh.k, a,
+                                                   (size_t)sh.lda, b,
+                                                   (size_t)sh.ldb, c,
+                                                   (size_t)sh.ldc);
             tq__f32_gemm_ref(sh.m, sh.n, sh.k, a, (size_t)sh.lda, b,
                              (size_t)sh.ldb, ref, (size_t)sh.ldc);
             for (int x = 0; x < sh.m * sh.n; ++x)

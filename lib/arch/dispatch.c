@@ -13,11 +13,15 @@
 
 #include <string.h>
 
+/* The portable f32 entry stays NULL and lib/f32/gemm.c falls back to
+ * tq__f32_gemm_ref itself: a table that named it would pull the f32
+ * microkernel (and, on a core without an FPU, the soft-float routines) into
+ * every program that runs an int8 kernel. */
 static const tq__ukernels portable = {
     "portable-c",
     TQ_ISA_PORTABLE,
     tq__s8_gemm_ref,
-    tq__f32_gemm_ref,
+    NULL,
     tq__s8_finish_block_ref,
     tq__s8_row_sums_ref,
     NULL,

@@ -114,10 +114,10 @@ typedef struct tq__s8_direct_args {
 
 typedef void (*tq__s8_conv_pool_fn)(const tq__s8_direct_args *args);
 
-/* A path's table. The GEMM entries are required (a table for an int8-only
- * firmware may leave f32_gemm NULL); the others may be NULL, which means
- * the reference (s8_finish, s8_row_sums) or im2col + s8_gemm
- * (s8_conv_pool). Callers go through the tq__s8_*_entry() helpers. */
+/* A path's table. s8_gemm is required; the others may be NULL, which means
+ * the reference (f32_gemm, s8_finish, s8_row_sums) or im2col + s8_gemm
+ * (s8_conv_pool). The portable table leaves f32_gemm NULL so that linking
+ * the dispatcher never pulls float code into an int8-only program. */
 typedef struct tq__ukernels {
     const char *name; /* what tq_kernel_path() reports */
     int32_t isa;      /* the ::tq_isa it implements */
@@ -145,6 +145,11 @@ void tq__s8_finish_block_ref(const struct tq__s8_fold *f, int32_t rows,
                              int32_t channels, const int32_t *acc,
                              size_t ld_acc, const tq_s8_output *os, int32_t ch0,
                              int8_t *out, size_t ld_out);
+
+static inline tq__f32_gemm_fn tq__f32_gemm_entry(const tq__ukernels *uk)
+{
+    return uk->f32_gemm ? uk->f32_gemm : tq__f32_gemm_ref;
+}
 
 static inline tq__s8_finish_fn tq__s8_finish_entry(const tq__ukernels *uk)
 {

@@ -45,7 +45,8 @@ void tq__f32_gemm_bias_act(int32_t m, int32_t n, int32_t k, const float *a,
         for (int32_t i = 0; i < m; ++i)
             memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof(float));
     } else {
-        tq__get_ukernels()->f32_gemm(m, n, k, a, lda, b, ldb, c, ldc);
+        tq__f32_gemm_entry(tq__get_ukernels())(m, n, k, a, lda, b, ldb, c,
+                                               ldc);
     }
     tq__f32_bias_act_rows(m, n, bias, act, c, ldc);
 }

@@ -10,10 +10,13 @@
  * horizontal reduction, and a tile subtracts 128·Σa of its rows at the
  * end (Σ a·(b + 128) = Σ a·b + 128·Σ a, within 255·128·2^15 < 2^31).
  *
- * Blocking: k in chunks of KC (a panel is 24 KiB, an 8-row A block 4 KiB:
- * both stay in L1), two panels of B packed at a time on the stack (48 KiB)
- * while up to ROWS rows of A, whose sums are taken once, stream past
- * them; chunks after the first add to C.
+ * Blocking: up to ROWS rows of A at a time (their Σa taken once per k
+ * chunk), k in chunks of KC, and one panel of B packed at a time on the
+ * stack (48 KiB) that all 8-row blocks of those rows then stream past:
+ * the panel is read from L1/L2 and the A block (ROWS x KC = 512 KiB)
+ * stays in L2. KC is large so that C, which lives in L3 for big products,
+ * is rarely read back to add a later chunk. A last panel narrower than 48
+ * columns runs only the vectors it has.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -22,9 +25,8 @@
 #include "x86_avx512.h"
 
 #define PANEL 48
-#define PANELS 2
-#define KC 512
-#define ROWS 2048 /* rows whose Σa stay on the stack (8 KiB) */
+#define KC 1024
+#define ROWS 512 /* rows whose Σa stay on the stack (2 KiB) */
 
 /* Packs rows [j0, j0 + nr) of B (nr <= 48), k in [k0, k0 + kc), into a
  * panel; missing columns and the k tail of the last group are zeros. */
@@ -97,8 +99,10 @@ TQ_AVX512_INLINE void update_row(int32_t *c, __m512i x0, __m512i x1, __m512i x2,
         if (MR > i) {                                                          \
             const __m512i av = bcast(a + (size_t)(i)*lda + 4 * (size_t)g);     \
             c0 = tq__dpbusd(c0, b0, av);                                       \
-            c1 = tq__dpbusd(c1, b1, av);                                       \
-            c2 = tq__dpbusd(c2, b2, av);                                       \
+            if (NV > 1)                                                        \
+                c1 = tq__dpbusd(c1, b1, av);                                   \
+            if (NV > 2)                                                        \
+                c2 = tq__dpbusd(c2, b2, av);                                   \
         }                                                                      \
     } while (0)
 #define ROW_TAIL(i, c0, c1, c2)                                                \
@@ -107,8 +111,10 @@ TQ_AVX512_INLINE void update_row(int32_t *c, __m512i x0, __m512i x1, __m512i x2,
             const __m512i av =                                                 \
                 bcast_tail(a + (size_t)(i)*lda + 4 * (size_t)g, rem);          \
             c0 = tq__dpbusd(c0, b0, av);                                       \
-            c1 = tq__dpbusd(c1, b1, av);                                       \
-            c2 = tq__dpbusd(c2, b2, av);                                       \
+            if (NV > 1)                                                        \
+                c1 = tq__dpbusd(c1, b1, av);                                   \
+            if (NV > 2)                                                        \
+                c2 = tq__dpbusd(c2, b2, av);                                   \
         }                                                                      \
     } while (0)
 #define STORE(i, c0, c1, c2)                                                   \
@@ -117,7 +123,7 @@ TQ_AVX512_INLINE void update_row(int32_t *c, __m512i x0, __m512i x1, __m512i x2,
             update_row(c + (size_t)(i)*ldc, c0, c1, c2, corr[i], nr, first);   \
     } while (0)
 
-TQ_AVX512_INLINE void tile(int MR, const int8_t *a, size_t lda,
+TQ_AVX512_INLINE void tile(int MR, int NV, const int8_t *a, size_t lda,
                            const unsigned char *panel, int32_t kc,
                            const int32_t *corr, int32_t *c, size_t ldc,
                            int32_t nr, int first)
@@ -132,8 +138,8 @@ TQ_AVX512_INLINE void tile(int MR, const int8_t *a, size_t lda,
     for (; g < full; ++g) {
         const unsigned char *w = panel + (size_t)g * PANEL * 4;
         const __m512i b0 = _mm512_load_si512(w);
-        const __m512i b1 = _mm512_load_si512(w + 64);
-        const __m512i b2 = _mm512_load_si512(w + 128);
+        const __m512i b1 = NV > 1 ? _mm512_load_si512(w + 64) : z;
+        const __m512i b2 = NV > 2 ? _mm512_load_si512(w + 128) : z;
         ROW(0, c00, c01, c02);
         ROW(1, c10, c11, c12);
         ROW(2, c20, c21, c22);
@@ -146,8 +152,8 @@ TQ_AVX512_INLINE void tile(int MR, const int8_t *a, size_t lda,
     if (rem) {
         const unsigned char *w = panel + (size_t)g * PANEL * 4;
         const __m512i b0 = _mm512_load_si512(w);
-        const __m512i b1 = _mm512_load_si512(w + 64);
-        const __m512i b2 = _mm512_load_si512(w + 128);
+        const __m512i b1 = NV > 1 ? _mm512_load_si512(w + 64) : z;
+        const __m512i b2 = NV > 2 ? _mm512_load_si512(w + 128) : z;
         ROW_TAIL(0, c00, c01, c02);
         ROW_TAIL(1, c10, c11, c12);
         ROW_TAIL(2, c20, c21, c22);
@@ -170,76 +176,83 @@ TQ_AVX512_INLINE void tile(int MR, const int8_t *a, size_t lda,
 #undef ROW_TAIL
 #undef STORE
 
+#define TILE_CASES(NV)                                                         \
+    do {                                                                       \
+        switch (mr) {                                                          \
+        case 1:                                                                \
+            tile(1, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 2:                                                                \
+            tile(2, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 3:                                                                \
+            tile(3, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 4:                                                                \
+            tile(4, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 5:                                                                \
+            tile(5, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 6:                                                                \
+            tile(6, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        case 7:                                                                \
+            tile(7, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        default:                                                               \
+            tile(8, NV, a, lda, panel, kc, corr, c, ldc, nr, first);           \
+            break;                                                             \
+        }                                                                      \
+    } while (0)
+
 TQ_AVX512 static void tile_rows(int32_t mr, const int8_t *a, size_t lda,
                                 const unsigned char *panel, int32_t kc,
                                 const int32_t *corr, int32_t *c, size_t ldc,
                                 int32_t nr, int first)
 {
-    /* One instance per row count, each with its accumulators in
-     * registers. */
-    switch (mr) {
-    case 1:
-        tile(1, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 2:
-        tile(2, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 3:
-        tile(3, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 4:
-        tile(4, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 5:
-        tile(5, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 6:
-        tile(6, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    case 7:
-        tile(7, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    default:
-        tile(8, a, lda, panel, kc, corr, c, ldc, nr, first);
-        break;
-    }
+    /* One instance per row count and vector count, each with its
+     * accumulators in registers; a narrow last panel (1024 = 21·48 + 16
+     * columns) runs only the vectors it has instead of zero columns. */
+    if (nr <= 16)
+        TILE_CASES(1);
+    else if (nr <= 32)
+        TILE_CASES(2);
+    else
+        TILE_CASES(3);
 }
+#undef TILE_CASES
 
 TQ_AVX512 void tq__avx512_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
                                          const int8_t *a, size_t lda,
                                          const int8_t *b, size_t ldb,
                                          int32_t *c, size_t ldc)
 {
-    __attribute__((aligned(64))) unsigned char packed[PANELS][KC * PANEL];
+    __attribute__((aligned(64))) unsigned char panel[KC * PANEL];
     int32_t corr[ROWS];
-    for (int32_t k0 = 0; k0 < k; k0 += KC) {
-        const int32_t kc = k - k0 < KC ? k - k0 : KC;
-        for (int32_t r0 = 0; r0 < m; r0 += ROWS) {
-            const int32_t rows = m - r0 < ROWS ? m - r0 : ROWS;
+    /* Chunks of equal size (a multiple of 4, <= KC): a k just past KC
+     * does not add a sliver of a chunk that reads all of C back. */
+    const int32_t chunks = k / KC + (k % KC != 0);
+    const int32_t even = k / chunks + (k % chunks != 0);
+    const int32_t step = (even + 3) / 4 * 4;
+    for (int32_t r0 = 0; r0 < m; r0 += ROWS) {
+        const int32_t rows = m - r0 < ROWS ? m - r0 : ROWS;
+        int32_t kc;
+        for (int32_t k0 = 0; k0 < k; k0 += kc) {
+            kc = k - k0 < step ? k - k0 : step;
             const int8_t *arows = a + (size_t)r0 * lda + (size_t)k0;
             tq__avx512_s8_row_sums(rows, kc, arows, lda, corr);
             for (int32_t i = 0; i < rows; ++i)
                 corr[i] *= 128; /* |Σ a| <= 2^22 */
-            for (int32_t j0 = 0; j0 < n; j0 += PANELS * PANEL) {
-                const int32_t nb =
-                    n - j0 < PANELS * PANEL ? n - j0 : PANELS * PANEL;
-                const int32_t panels = (nb + PANEL - 1) / PANEL;
-                for (int32_t p = 0; p < panels; ++p) {
-                    const int32_t nr =
-                        nb - p * PANEL < PANEL ? nb - p * PANEL : PANEL;
-                    pack_panel(b, ldb, j0 + p * PANEL, nr, k0, kc, packed[p]);
-                }
+            for (int32_t j0 = 0; j0 < n; j0 += PANEL) {
+                const int32_t nr = n - j0 < PANEL ? n - j0 : PANEL;
+                pack_panel(b, ldb, j0, nr, k0, kc, panel);
                 for (int32_t i0 = 0; i0 < rows; i0 += 8) {
                     const int32_t mr = rows - i0 < 8 ? rows - i0 : 8;
-                    for (int32_t p = 0; p < panels; ++p) {
-                        const int32_t nr =
-                            nb - p * PANEL < PANEL ? nb - p * PANEL : PANEL;
-                        tile_rows(mr, arows + (size_t)i0 * lda, lda, packed[p],
-                                  kc, corr + i0,
-                                  c + (size_t)(r0 + i0) * ldc +
-                                      (size_t)(j0 + p * PANEL),
-                                  ldc, nr, k0 == 0);
-                    }
+                    tile_rows(mr, arows + (size_t)i0 * lda, lda, panel, kc,
+                              corr + i0,
+                              c + (size_t)(r0 + i0) * ldc + (size_t)j0, ldc,
+                              nr, k0 == 0);
                 }
             }
         }

@@ -299,30 +299,29 @@ def add(a, b, params, out=None):
     return out
 
 
+def _convert(src, src_dtype, dst_dtype, cname, scale, zero_point, out, fn):
+    """The shared body of quantize_f32 and dequantize_f32: one flat C call
+    from an array of src_dtype into one of dst_dtype, same shape."""
+    A.array(src, src_dtype, fn, "x" if src_dtype is F32 else "q")
+    out = A.out_array(out, src.shape, dst_dtype, fn)
+    check(getattr(_lib_, cname)(src.size, A.ptr(src), A.real(scale, fn, "scale"),
+                                A.int32(zero_point, fn, "zero_point"),
+                                A.ptr(out)), cname)
+    return out
+
+
 def quantize_f32(x, scale, zero_point, out=None):
     """float32 -> int8 as TFLite's QUANTIZE, per tensor, ties away from zero
     (``tq_s8_quantize_f32``)."""
-    fn = "tinyq.s8.quantize_f32"
-    A.array(x, F32, fn, "x")
-    out = A.out_array(out, x.shape, S8, fn)
-    check(_lib_.tq_s8_quantize_f32(x.size, A.ptr(x), A.real(scale, fn,
-                                                            "scale"),
-                                   A.int32(zero_point, fn, "zero_point"),
-                                   A.ptr(out)), "tq_s8_quantize_f32")
-    return out
+    return _convert(x, F32, S8, "tq_s8_quantize_f32", scale, zero_point, out,
+                    "tinyq.s8.quantize_f32")
 
 
 def dequantize_f32(q, scale, zero_point, out=None):
     """int8 -> float32, ``(q - zero_point) * scale``
     (``tq_s8_dequantize_f32``)."""
-    fn = "tinyq.s8.dequantize_f32"
-    A.array(q, S8, fn, "q")
-    out = A.out_array(out, q.shape, F32, fn)
-    check(_lib_.tq_s8_dequantize_f32(q.size, A.ptr(q), A.real(scale, fn,
-                                                              "scale"),
-                                     A.int32(zero_point, fn, "zero_point"),
-                                     A.ptr(out)), "tq_s8_dequantize_f32")
-    return out
+    return _convert(q, S8, F32, "tq_s8_dequantize_f32", scale, zero_point, out,
+                    "tinyq.s8.dequantize_f32")
 
 
 def conv2d_relu_maxpool2(x, weight, output_stage, *, input_zero_point=0,

@@ -999,8 +999,16 @@ typedef enum tq_isa {
     TQ_ISA_AUTO = 0,     /**< The fastest path available (for tq_set_isa()). */
     TQ_ISA_PORTABLE = 1, /**< Plain C for any CPU: the reference. */
     TQ_ISA_AVX2 = 2,     /**< x86-64 AVX2 and FMA (Haswell, Zen 1 and later). */
-    TQ_ISA_AVX512 = 3    /**< x86-64 AVX-512 F, BW, DQ, VL with VNNI and VBMI
+    TQ_ISA_AVX512 = 3,   /**< x86-64 AVX-512 F, BW, DQ, VL with VNNI and VBMI
                               (Ice Lake, Sapphire Rapids, Zen 4 and later). */
+    TQ_ISA_NEON = 4,     /**< AArch64 Advanced SIMD (every ARMv8-A core). */
+    TQ_ISA_NEON_DOT = 5, /**< AArch64 Advanced SIMD with the SDOT dot-product
+                              instructions (ARMv8.2-A DotProd: Cortex-A55,
+                              A76, Neoverse N1, Apple M1 and later). */
+    TQ_ISA_ARM_DSP = 6   /**< Armv7E-M / Armv8-M DSP extension (SMLAD dual
+                              16-bit multiply-accumulate: Cortex-M4, M7, M33,
+                              M55), chosen when the library is compiled for
+                              such a core. */
 } tq_isa;
 
 /** @brief The paths this build of the library contains and this CPU and
@@ -1018,18 +1026,20 @@ TQ_API tq_status tq_set_isa(int32_t isa);
 
 /** @brief The ::tq_isa in use (never #TQ_ISA_AUTO). Until tq_set_isa() is
  *  called, the first kernel call or query settles it once: the path named
- *  by the environment variable TINYQ_ISA (portable, avx2, avx512 or auto)
- *  if available, else the fastest available path below the named one (an
- *  unknown name counts as auto). */
+ *  by the environment variable TINYQ_ISA (auto, portable, avx2, avx512,
+ *  neon, neondot, dsp) if available, else the fastest available path below
+ *  the named one (an unknown name counts as auto). Builds for an operating
+ *  system read TINYQ_ISA; bare-metal builds start on their fastest path. */
 TQ_API int32_t tq_get_isa(void);
 
 /** @brief The name of a ::tq_isa as TINYQ_ISA spells it ("auto",
- *  "portable", "avx2", "avx512"), or NULL for a value that is no
- *  ::tq_isa. */
+ *  "portable", "avx2", "avx512", "neon", "neondot", "dsp"), or NULL for a
+ *  value that is no ::tq_isa. */
 TQ_API const char *tq_isa_name(int32_t isa);
 
-/** @brief Name of the microkernel path in use: "portable-c", "x86-avx2"
- *  or "x86-avx512-vnni". */
+/** @brief Name of the microkernel path in use: "portable-c", "x86-avx2",
+ *  "x86-avx512-vnni", "aarch64-neon", "aarch64-neon-dot" or
+ *  "armv7em-dsp". */
 TQ_API const char *tq_kernel_path(void);
 
 /** @} */

@@ -28,7 +28,7 @@
 #include "testutil.h"
 #include "tinyq.h"
 
-#define ISA_LAST TQ_ISA_AVX512
+#define ISA_LAST TQ_ISA_ARM_DSP
 #define SENT32 ((int32_t)0x5A5A5A5A)
 
 static uint32_t available;
@@ -79,9 +79,11 @@ static void test_env_choice(void **state)
 static void test_api(void **state)
 {
     (void)state;
-    static const char *const names[] = {"auto", "portable", "avx2", "avx512"};
-    static const char *const paths[] = {NULL, "portable-c", "x86-avx2",
-                                        "x86-avx512-vnni"};
+    static const char *const names[] = {"auto",   "portable", "avx2", "avx512",
+                                        "neon",   "neondot",  "dsp"};
+    static const char *const paths[] = {
+        NULL,           "portable-c",       "x86-avx2",   "x86-avx512-vnni",
+        "aarch64-neon", "aarch64-neon-dot", "armv7em-dsp"};
     assert_true(has_isa(TQ_ISA_PORTABLE));
     assert_int_equal(available >> (ISA_LAST + 1), 0);
     for (int32_t isa = 0; isa <= ISA_LAST; ++isa)

@@ -3,9 +3,10 @@
  * settled once (TINYQ_ISA, else the best path the CPU runs) and changed
  * only by tq_set_isa().
  *
- * Builds without the x86 paths (other CPUs, other compilers, bare metal)
- * have the portable table alone and neither read the environment nor need
- * atomics.
+ * Builds for an operating system (x86-64, AArch64) read TINYQ_ISA and
+ * keep the choice in an atomic; bare-metal builds (a Cortex-M with or
+ * without the DSP path) and other CPUs neither read the environment nor
+ * need atomics.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -27,7 +28,8 @@ static const tq__ukernels portable = {
     NULL,
 };
 
-static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512"};
+static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",
+                                        "neon", "neondot", "dsp"};
 #define ISA_COUNT ((int32_t)(sizeof isa_names / sizeof isa_names[0]))
 
 const char *tq_isa_name(int32_t isa)
@@ -35,33 +37,59 @@ const char *tq_isa_name(int32_t isa)
     return isa >= 0 && isa < ISA_COUNT ? isa_names[isa] : NULL;
 }
 
+/* The table of each tq_isa value this build contains; NULL for the others
+ * and for [TQ_ISA_AUTO]. */
+static const tq__ukernels *const tables[ISA_COUNT] = {
+    [TQ_ISA_PORTABLE] = &portable,
 #ifdef TQ_ARCH_X86
-
-#include <stdatomic.h>
-#include <stdlib.h>
-
-/* The table of each tq_isa value; [TQ_ISA_AUTO] is unused. */
-static const tq__ukernels *const tables[] = {
-    NULL, &portable, &tq__avx2_ukernels, &tq__avx512_ukernels};
-
-/* NULL until the first use settles it. Kernels load it once per call, so
- * a change by tq_set_isa() never switches paths in the middle of a call. */
-static _Atomic(const tq__ukernels *) current;
+    [TQ_ISA_AVX2] = &tq__avx2_ukernels,
+    [TQ_ISA_AVX512] = &tq__avx512_ukernels,
+#endif
+#ifdef TQ_ARCH_AARCH64
+    [TQ_ISA_NEON] = &tq__neon_ukernels,
+    [TQ_ISA_NEON_DOT] = &tq__neondot_ukernels,
+#endif
+#ifdef TQ_ARCH_ARM_DSP
+    [TQ_ISA_ARM_DSP] = &tq__armdsp_ukernels,
+#endif
+};
 
 uint32_t tq_isa_available(void)
 {
-    return (UINT32_C(1) << TQ_ISA_PORTABLE) | tq__x86_isas();
+    uint32_t have = UINT32_C(1) << TQ_ISA_PORTABLE;
+#ifdef TQ_ARCH_X86
+    have |= tq__x86_isas();
+#endif
+#ifdef TQ_ARCH_AARCH64
+    have |= tq__aarch64_isas();
+#endif
+#ifdef TQ_ARCH_ARM_DSP
+    /* Compiled for a core with the DSP extension: it has it. */
+    have |= UINT32_C(1) << TQ_ISA_ARM_DSP;
+#endif
+    return have;
 }
 
-/* The fastest available path at or below @p isa. */
+/* The fastest available path at or below @p isa. Within one architecture
+ * a higher tq_isa value is the faster path. */
 static const tq__ukernels *best_up_to(int32_t isa)
 {
     const uint32_t have = tq_isa_available();
     for (int32_t i = isa; i > TQ_ISA_PORTABLE; --i)
-        if (have & (UINT32_C(1) << i))
+        if (tables[i] && (have & (UINT32_C(1) << i)))
             return tables[i];
     return &portable;
 }
+
+#if defined(TQ_ARCH_X86) || defined(TQ_ARCH_AARCH64)
+/* Builds for an operating system: TINYQ_ISA, and threads. */
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* NULL until the first use settles it. Kernels load it once per call, so
+ * a change by tq_set_isa() never switches paths in the middle of a call. */
+static _Atomic(const tq__ukernels *) current;
 
 /* TINYQ_ISA, read once, the first time anything needs the table. */
 static const tq__ukernels *initial_choice(void)
@@ -91,42 +119,48 @@ const tq__ukernels *tq__get_ukernels(void)
     return t;
 }
 
+static void set_current(const tq__ukernels *t)
+{
+    atomic_store_explicit(&current, t, memory_order_release);
+}
+
+#else
+/* Bare metal, or a CPU with the portable path alone: no environment to
+ * read, and no atomics on a Cortex-M0+. The choice is fixed at compile
+ * time and changes only through tq_set_isa(), which a firmware calls, if
+ * at all, before it runs kernels. */
+
+#ifdef TQ_ARCH_ARM_DSP
+static const tq__ukernels *current = &tq__armdsp_ukernels;
+#else
+static const tq__ukernels *current = &portable;
+#endif
+
+const tq__ukernels *tq__get_ukernels(void)
+{
+    return current;
+}
+
+static void set_current(const tq__ukernels *t)
+{
+    current = t;
+}
+
+#endif
+
 tq_status tq_set_isa(int32_t isa)
 {
     if (isa < 0 || isa >= ISA_COUNT)
         return TQ_ERR_PARAM;
     if (isa == TQ_ISA_AUTO) {
-        atomic_store_explicit(&current, best_up_to(ISA_COUNT - 1),
-                              memory_order_release);
+        set_current(best_up_to(ISA_COUNT - 1));
         return TQ_OK;
     }
-    if (!(tq_isa_available() & (UINT32_C(1) << isa)))
+    if (!tables[isa] || !(tq_isa_available() & (UINT32_C(1) << isa)))
         return TQ_ERR_UNSUPPORTED;
-    atomic_store_explicit(&current, tables[isa], memory_order_release);
+    set_current(tables[isa]);
     return TQ_OK;
 }
-
-#else /* portable only */
-
-uint32_t tq_isa_available(void)
-{
-    return UINT32_C(1) << TQ_ISA_PORTABLE;
-}
-
-const tq__ukernels *tq__get_ukernels(void)
-{
-    return &portable;
-}
-
-tq_status tq_set_isa(int32_t isa)
-{
-    if (isa < 0 || isa >= ISA_COUNT)
-        return TQ_ERR_PARAM;
-    return isa == TQ_ISA_AUTO || isa == TQ_ISA_PORTABLE ? TQ_OK
-                                                        : TQ_ERR_UNSUPPORTED;
-}
-
-#endif
 
 int32_t tq_get_isa(void)
 {

@@ -178,8 +178,24 @@ static inline float tq__f32_lane_tree(const float s[TQ__F32_LANES])
 /* Bit (1u << isa) per ::tq_isa this CPU and OS can run (cpu_x86.c). */
 uint32_t tq__x86_isas(void);
 
-extern const tq__ukernels tq__avx2_ukernels;   /* x86_avx2.c */
-extern const tq__ukernels tq__avx512_ukernels; /* x86_avx512.c */
+extern const tq__ukernels tq__avx2_ukernels;   /* x86_tables.c */
+extern const tq__ukernels tq__avx512_ukernels; /* x86_tables.c */
+#endif
+
+#ifdef TQ_ARCH_AARCH64
+/* AArch64 paths (meson defines TQ_ARCH_AARCH64 where it compiles them). */
+
+/* Bit (1u << isa) per ::tq_isa this CPU and OS can run (cpu_aarch64.c). */
+uint32_t tq__aarch64_isas(void);
+
+extern const tq__ukernels tq__neon_ukernels;    /* aarch64_tables.c */
+extern const tq__ukernels tq__neondot_ukernels; /* aarch64_tables.c */
+#endif
+
+#ifdef TQ_ARCH_ARM_DSP
+/* The Armv7E-M DSP path (meson defines TQ_ARCH_ARM_DSP when compiling for
+ * a core with the DSP extension, __ARM_FEATURE_DSP). */
+extern const tq__ukernels tq__armdsp_ukernels; /* armv7em_dsp.c */
 #endif
 
 #endif /* TQ_ARCH_DISPATCH_H */

@@ -82,7 +82,8 @@ def test_version():
     assert tq.EXPECTED_MAJOR == major
     assert tq.version_number() == major * 10000 + minor * 100 + patch
     assert tq.version() == f"{major}.{minor}.{patch}"
-    assert tq.kernel_path() in ("portable-c", "x86-avx2", "x86-avx512-vnni")
+    assert tq.kernel_path() in ("portable-c", "x86-avx2", "x86-avx512-vnni",
+                                "aarch64-neon", "aarch64-neon-dot")
     assert os.path.exists(tq.library_path())
 
 

@@ -72,6 +72,9 @@ class Isa(enum.IntEnum):
     PORTABLE = 1
     AVX2 = 2
     AVX512 = 3
+    NEON = 4
+    NEON_DOT = 5
+    ARM_DSP = 6
 
 
 class Activation(enum.IntEnum):

@@ -63,7 +63,8 @@ def get_isa():
 
 def isa_name(isa):
     """The name of a path as the TINYQ_ISA environment variable spells it
-    (``tq_isa_name``): "auto", "portable", "avx2", "avx512"."""
+    (``tq_isa_name``): "auto", "portable", "avx2", "avx512", "neon",
+    "neondot", "dsp"."""
     fn = "tq_isa_name"
     name = _lib_.tq_isa_name(A.int32(isa, fn, "isa"))
     if name is None:

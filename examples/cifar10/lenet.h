@@ -174,6 +174,11 @@ typedef struct lenet_eval {
     int64_t images, correct;
     int64_t agree;      /* predictions equal to a reference's, if given */
     int64_t int8_ties;  /* images whose top int8 logit is tied */
+    /* Other prediction rules on the int8 logits, for comparison with tools
+     * that only have those: the first maximum (numpy's and PyTorch's
+     * argmax), and the expected count when ties are broken at random. */
+    int64_t int8_first_max_correct;
+    double int8_ties_random_correct;
     double seconds;     /* wall time of the forward passes */
 } lenet_eval;
 
@@ -186,6 +191,12 @@ tq_status lenet_eval_f32(const lenet_f32 *m, const float *images,
 tq_status lenet_eval_s8(const lenet_s8 *q, const float *images,
                         const uint8_t *labels, int64_t n, int threads,
                         uint8_t *preds, const uint8_t *ref, lenet_eval *e);
+/* As lenet_eval_s8(), also writing every image's int8 logits to @p logits
+ * ([n][LENET_CLASSES], may be NULL). */
+tq_status lenet_eval_s8_logits(const lenet_s8 *q, const float *images,
+                               const uint8_t *labels, int64_t n, int threads,
+                               uint8_t *preds, int8_t *logits,
+                               const uint8_t *ref, lenet_eval *e);
 
 /* Load records [first, first + count) of a CIFAR-10 batch file as
  * normalised NHWC floats (mean 0.5, std 0.5) and labels; heap-allocated. */

@@ -109,21 +109,29 @@ typedef struct eval_job {
     const uint8_t *labels;
     int64_t begin, end;
     uint8_t *preds;
-    int64_t correct, ties;
+    int8_t *logits; /* [n][LENET_CLASSES] int8 logits, or NULL */
+    int64_t correct, ties, first_max_correct;
+    double ties_random_correct;
     tq_status status;
 } eval_job;
 
-static int top_is_tied(const int8_t *logits)
+/* How the int8 logits alone would classify an image: the classes sharing
+ * the top logit, the first of them (numpy's and PyTorch's argmax), and
+ * whether @p label is among them. */
+typedef struct logit_top {
+    int count, first, has_label;
+} logit_top;
+
+static logit_top top_of_logits(const int8_t *logits, int label)
 {
-    int8_t best = logits[0];
-    int count = 1;
+    logit_top t = {1, 0, label == 0};
     for (int i = 1; i < LENET_CLASSES; ++i) {
-        if (logits[i] > best)
-            best = logits[i], count = 1;
-        else if (logits[i] == best)
-            ++count;
+        if (logits[i] > logits[t.first])
+            t = (logit_top){1, i, label == i};
+        else if (logits[i] == logits[t.first])
+            ++t.count, t.has_label |= label == i;
     }
-    return count > 1;
+    return t;
 }
 
 static void *eval_worker(void *arg)
@@ -147,7 +155,12 @@ static void *eval_worker(void *arg)
                 j->status = lenet_forward_s8(j->q, x0, logits, acc, scratch,
                                              scratch_bytes);
             pred = lenet_predict_s8(acc);
-            j->ties += top_is_tied(logits);
+            const logit_top t = top_of_logits(logits, j->labels[i]);
+            j->ties += t.count > 1;
+            j->first_max_correct += t.first == j->labels[i];
+            j->ties_random_correct += t.has_label ? 1.0 / t.count : 0.0;
+            if (j->logits)
+                memcpy(j->logits + i * LENET_CLASSES, logits, LENET_CLASSES);
         } else {
             memcpy(a.t[0], img, LENET_IMAGE * sizeof(float));
             j->status = lenet_forward_f32(j->f, &a, scratch, scratch_bytes);
@@ -170,8 +183,8 @@ static double seconds_now(void)
 
 static tq_status evaluate(const lenet_f32 *f, const lenet_s8 *q,
                           const float *images, const uint8_t *labels, int64_t n,
-                          int threads, uint8_t *preds, const uint8_t *ref,
-                          lenet_eval *e)
+                          int threads, uint8_t *preds, int8_t *logits,
+                          const uint8_t *ref, lenet_eval *e)
 {
     enum { MAX_THREADS = 16 };
     eval_job jobs[MAX_THREADS];
@@ -187,7 +200,8 @@ static tq_status evaluate(const lenet_f32 *f, const lenet_s8 *q,
     int started[MAX_THREADS] = {0};
     for (int t = 0; t < threads; ++t)
         jobs[t] = (eval_job){f, q, images, labels, n * t / threads,
-                             n * (t + 1) / threads, preds, 0, 0, TQ_OK};
+                             n * (t + 1) / threads, preds, logits, 0, 0, 0,
+                             0.0, TQ_OK};
     for (int t = 1; t < threads; ++t)
         started[t] = pthread_create(&tid[t], NULL, eval_worker, &jobs[t]) == 0;
     for (int t = 0; t < threads; ++t)
@@ -203,6 +217,8 @@ static tq_status evaluate(const lenet_f32 *f, const lenet_s8 *q,
     for (int t = 0; t < threads; ++t) {
         e->correct += jobs[t].correct;
         e->int8_ties += jobs[t].ties;
+        e->int8_first_max_correct += jobs[t].first_max_correct;
+        e->int8_ties_random_correct += jobs[t].ties_random_correct;
         if (jobs[t].status != TQ_OK)
             s = jobs[t].status;
     }
@@ -216,12 +232,20 @@ tq_status lenet_eval_f32(const lenet_f32 *m, const float *images,
                          const uint8_t *labels, int64_t n, int threads,
                          uint8_t *preds, const uint8_t *ref, lenet_eval *e)
 {
-    return evaluate(m, NULL, images, labels, n, threads, preds, ref, e);
+    return evaluate(m, NULL, images, labels, n, threads, preds, NULL, ref, e);
 }
 
 tq_status lenet_eval_s8(const lenet_s8 *q, const float *images,
                         const uint8_t *labels, int64_t n, int threads,
                         uint8_t *preds, const uint8_t *ref, lenet_eval *e)
 {
-    return evaluate(NULL, q, images, labels, n, threads, preds, ref, e);
+    return evaluate(NULL, q, images, labels, n, threads, preds, NULL, ref, e);
+}
+
+tq_status lenet_eval_s8_logits(const lenet_s8 *q, const float *images,
+                               const uint8_t *labels, int64_t n, int threads,
+                               uint8_t *preds, int8_t *logits,
+                               const uint8_t *ref, lenet_eval *e)
+{
+    return evaluate(NULL, q, images, labels, n, threads, preds, logits, ref, e);
 }

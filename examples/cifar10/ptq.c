@@ -10,10 +10,14 @@
  *   then     a quantized model file saved and reloaded bit-exactly, the memory
  *            footprint, and the time per image.
  *
- * Usage: ptq [--model FILE] [--calib N] [--calib-spread] [--threads N]
- *            [--save FILE] [--predictions FILE] [--quick]
+ * Usage: ptq [--model FILE] [--calib N] [--calib-first K] [--calib-spread]
+ *            [--threads N] [--save FILE] [--predictions FILE] [--logits FILE]
+ *            [--quick]
+ * --calib-first K calibrates on images K .. K+N-1 of data_batch_1 instead of
+ * the first N (another calibration draw, e.g. for compare_ptq.py).
  * --predictions writes the chosen int8 network's class for every test image
- * evaluated, one byte each (for comparisons with other front ends).
+ * evaluated, one byte each (for comparisons with other front ends), --logits
+ * its ten int8 logits per image.
  * The data comes from $TINYQ_DATA_DIR/cifar10 (default ../shared/data).
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -43,21 +47,23 @@
     } while (0)
 
 typedef struct options {
-    const char *model, *save, *data_dir, *predictions;
-    int64_t calib;
+    const char *model, *save, *data_dir, *predictions, *logits;
+    int64_t calib, calib_first;
     int spread, threads, quick;
 } options;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ptq [--model FILE] [--calib N] [--calib-spread] "
-                    "[--threads N] [--save FILE] [--predictions FILE] [--quick]\n");
+    fprintf(stderr, "usage: ptq [--model FILE] [--calib N] [--calib-first K] "
+                    "[--calib-spread] [--threads N] [--save FILE] "
+                    "[--predictions FILE] [--logits FILE] [--quick]\n");
     exit(2);
 }
 
 static options parse_options(int argc, char **argv)
 {
-    options o = {PTQ_DEFAULT_MODEL, "lenet_s8.safetensors", NULL, NULL, 400, 0, 2, 0};
+    options o = {PTQ_DEFAULT_MODEL, "lenet_s8.safetensors", NULL, NULL, NULL,
+                 400, 0, 0, 2, 0};
     const char *d = getenv("TINYQ_DATA_DIR");
     o.data_dir = d && *d ? d : "../shared/data";
     for (int i = 1; i < argc; ++i) {
@@ -68,8 +74,12 @@ static options parse_options(int argc, char **argv)
             o.save = argv[++i];
         else if (!strcmp(argv[i], "--calib") && more)
             o.calib = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--calib-first") && more)
+            o.calib_first = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--predictions") && more)
             o.predictions = argv[++i];
+        else if (!strcmp(argv[i], "--logits") && more)
+            o.logits = argv[++i];
         else if (!strcmp(argv[i], "--threads") && more)
             o.threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--calib-spread"))
@@ -79,7 +89,8 @@ static options parse_options(int argc, char **argv)
         else
             usage();
     }
-    if (o.calib < 1 || o.calib > 50000 || o.threads < 1)
+    if (o.calib < 1 || o.calib > 50000 || o.threads < 1 || o.calib_first < 0 ||
+        (o.calib_first > 0 && (o.spread || o.calib_first + o.calib > 10000)))
         usage();
     return o;
 }
@@ -182,6 +193,18 @@ static void path_join(char *out, size_t size, const char *dir, const char *file)
     snprintf(out, size, "%s/cifar10/%s", dir, file);
 }
 
+/* Writes @p bytes to @p path; says why on failure. */
+static int write_file(const char *path, const void *data, size_t bytes)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, bytes, f) == bytes;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "ptq: cannot write %s\n", path);
+    return ok;
+}
+
 /* The calibration set: the first N training images (the lab's choice), or
  * N images spread evenly over all five training batches (--calib-spread). */
 static tq_status load_calibration(const options *o, float **images,
@@ -190,7 +213,7 @@ static tq_status load_calibration(const options *o, float **images,
     char path[4096];
     if (!o->spread) {
         path_join(path, sizeof path, o->data_dir, "data_batch_1.bin");
-        return lenet_load_images(path, 0, o->calib, images, labels);
+        return lenet_load_images(path, o->calib_first, o->calib, images, labels);
     }
     float *all = malloc((size_t)o->calib * LENET_IMAGE * sizeof(float));
     uint8_t *all_labels = malloc((size_t)o->calib);
@@ -308,10 +331,19 @@ int main(int argc, char **argv)
     DIE_IF(lenet_eval_f32(&model, calib_images, calib_labels, o.calib, o.threads,
                           calib_float, NULL, &e));
     DIE_IF(lenet_calib_collect(&model, calib_images, o.calib, &calib));
+    char calib_from[96];
+    if (o.spread)
+        snprintf(calib_from, sizeof calib_from,
+                 "spread over all five training batches");
+    else if (o.calib_first)
+        snprintf(calib_from, sizeof calib_from,
+                 "images %lld..%lld of data_batch_1", (long long)o.calib_first,
+                 (long long)(o.calib_first + o.calib - 1));
+    else
+        snprintf(calib_from, sizeof calib_from,
+                 "the first images of data_batch_1");
     printf("\n## Stage 2: activation statistics on %lld calibration images (%s)\n\n",
-           (long long)o.calib,
-           o.spread ? "spread over all five training batches"
-                    : "the first images of data_batch_1");
+           (long long)o.calib, calib_from);
     print_stats_header("tensor");
     static const char *tensor_names[LENET_TENSORS] = {"input", "pool1", "pool2",
                                                       "fc1", "fc2", "logits"};
@@ -364,22 +396,37 @@ int main(int argc, char **argv)
     DIE_IF(lenet_save_s8(o.save, &q));
     DIE_IF(lenet_load_s8(o.save, &q2));
     uint8_t *p1 = malloc((size_t)n_test), *p2 = malloc((size_t)n_test);
-    lenet_eval e1, e2;
-    DIE_IF(lenet_eval_s8(&q, test, labels, n_test, o.threads, p1, NULL, &e1));
-    DIE_IF(lenet_eval_s8(&q2, test, labels, n_test, o.threads, p2, p1, &e2));
-    if (o.predictions) {
-        FILE *pf = fopen(o.predictions, "wb");
-        if (!pf || fwrite(p1, 1, (size_t)n_test, pf) != (size_t)n_test) {
-            fprintf(stderr, "ptq: cannot write %s\n", o.predictions);
-            return 1;
-        }
-        fclose(pf);
+    int8_t *logits = malloc((size_t)n_test * LENET_CLASSES);
+    if (!p1 || !p2 || !logits) {
+        fprintf(stderr, "ptq: out of memory\n");
+        return 1;
     }
+    lenet_eval e1, e2;
+    DIE_IF(lenet_eval_s8_logits(&q, test, labels, n_test, o.threads, p1, logits,
+                                NULL, &e1));
+    DIE_IF(lenet_eval_s8(&q2, test, labels, n_test, o.threads, p2, p1, &e2));
+    if ((o.predictions && !write_file(o.predictions, p1, (size_t)n_test)) ||
+        (o.logits &&
+         !write_file(o.logits, logits, (size_t)n_test * LENET_CLASSES)))
+        return 1;
     printf("\nChosen activation range (best agreement with float on the calibration "
            "images): %s, test accuracy %.2f %%. Saved to %s and reloaded: "
            "%lld of %lld predictions identical.\n",
            method_name(best_method), pct(&e1), o.save, (long long)e2.agree,
            (long long)n_test);
+    /* PyTorch's quantized models only give int8 logits, which tie often;
+     * these rows put tinyq on the same footing (torch_ptq.py prints the
+     * same two figures). */
+    const double n_d = (double)n_test;
+    printf("\nPrediction rules on the chosen network (%.2f %% of images have "
+           "a tied top int8 logit):\n\n"
+           "| prediction rule | int8 accuracy |\n|---|---:|\n"
+           "| argmax of fc3's int32 accumulators (tinyq's rule) | %.2f %% |\n"
+           "| argmax of the int8 logits, first maximum (numpy, PyTorch) | %.2f %% |\n"
+           "| argmax of the int8 logits, ties broken at random (expected) | %.2f %% |\n",
+           100.0 * (double)e1.int8_ties / n_d, pct(&e1),
+           100.0 * (double)e1.int8_first_max_correct / n_d,
+           100.0 * e1.int8_ties_random_correct / n_d);
 
     memory_table(&model, &q, o.model, o.save);
 
@@ -392,6 +439,6 @@ int main(int argc, char **argv)
            1e6 * fe.seconds / (double)n_test, 1e6 * e.seconds / (double)n_test);
 
     lenet_calib_free(&calib);
-    free(calib_images), free(calib_labels), free(calib_float), free(test), free(labels), free(float_pred), free(p1), free(p2);
+    free(calib_images), free(calib_labels), free(calib_float), free(test), free(labels), free(float_pred), free(p1), free(p2), free(logits);
     return e2.agree == n_test ? 0 : 1;
 }

@@ -9,7 +9,7 @@ engine, reporting accuracy, agreement with the float predictions and speed.
 
 Usage:
     /usr/bin/python3 examples/cifar10/torch_ptq.py [--model FILE] [--calib N]
-        [--calib-batch N] [--engines E ...] [--json FILE]
+        [--calib-first K] [--calib-batch N] [--engines E ...] [--json FILE]
 
 Data: the official CIFAR-10 binary files in $TINYQ_DATA_DIR/cifar10
 (default for TINYQ_DATA_DIR: <repo root>/../shared/data).
@@ -96,17 +96,35 @@ def build(model_class, state, bias, path):
     return model.eval()
 
 
-def predict(model, inputs):
-    """Class predictions for already-normalised inputs, in batches."""
-    predictions = []
+def logits_of(model, inputs):
+    """The model's outputs (as floats) for already-normalised inputs, in batches."""
+    outputs = []
     with torch.no_grad():
         for start in range(0, len(inputs), EVAL_BATCH):
-            logits = model(inputs[start : start + EVAL_BATCH])
-            # numpy's argmax is documented to return the first maximum: the
-            # tie rule tinyq uses.  Ties are common for the int8 model, whose
-            # dequantised logits take only 256 distinct values.
-            predictions.append(np.argmax(logits.numpy(), axis=1))
-    return np.concatenate(predictions)
+            outputs.append(model(inputs[start : start + EVAL_BATCH]).numpy())
+    return np.concatenate(outputs)
+
+
+def predict(model, inputs):
+    """Class predictions for already-normalised inputs: numpy's argmax, which
+    is documented to return the first maximum (the lowest class index)."""
+    return np.argmax(logits_of(model, inputs), axis=1)
+
+
+def tie_report(logits, labels):
+    """Images whose top logit is shared by several classes, and the expected
+    number of correct predictions if such ties were broken uniformly at
+    random (an image tied between t classes, its label among them, counts
+    1/t).  The int8 model's dequantised logits take only 256 distinct values,
+    so ties are common, and breaking every one of them toward the lowest
+    index moves accuracy by tenths of a point either way; tinyq avoids them
+    by taking the argmax of the last layer's int32 accumulators."""
+    top = logits.max(axis=1, keepdims=True)
+    at_top = logits == top
+    tied = at_top.sum(axis=1)
+    label_at_top = at_top[np.arange(len(labels)), labels]
+    expected = float((label_at_top / tied).sum())
+    return int((tied > 1).sum()), expected
 
 
 def time_per_image(model, inputs, batch, runs):
@@ -168,6 +186,13 @@ def main():
         "--calib", type=int, default=400, help=f"calibrate on the first N images of {CALIB_FILE} (default 400)"
     )
     parser.add_argument(
+        "--calib-first",
+        type=int,
+        default=0,
+        metavar="K",
+        help="calibrate on images K..K+N-1 instead (as ptq --calib-first; default 0)",
+    )
+    parser.add_argument(
         "--calib-batch",
         type=int,
         default=0,
@@ -185,8 +210,8 @@ def main():
     parser.add_argument("--timing-runs", type=int, default=5, help="timed passes; the median is reported (default 5)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
     args = parser.parse_args()
-    if not 1 <= args.calib <= 10000:
-        parser.error("--calib must be between 1 and 10000 (the images of one batch file)")
+    if not 1 <= args.calib <= 10000 or args.calib_first < 0 or args.calib_first + args.calib > 10000:
+        parser.error("--calib-first + --calib must be between 1 and 10000 (the images of one batch file)")
     if args.calib_batch < 0 or args.timing_images < 64 or args.timing_runs < 1:
         parser.error("--calib-batch must be >= 0, --timing-images >= 64, --timing-runs >= 1")
     calib_batch = args.calib_batch or args.calib
@@ -211,7 +236,7 @@ def main():
         fail_data(directory, f"CIFAR-10 data not found (missing: {', '.join(missing)})")
     calib_u8, _ = read_batches(directory, [CALIB_FILE])
     test_u8, test_labels = read_batches(directory, [TEST_FILE])
-    calib_inputs = normalise(torch.from_numpy(calib_u8[: args.calib]))
+    calib_inputs = normalise(torch.from_numpy(calib_u8[args.calib_first : args.calib_first + args.calib]))
     test_inputs = normalise(torch.from_numpy(test_u8))
     timing_inputs = test_inputs[: args.timing_images]
 
@@ -239,7 +264,8 @@ def main():
         + ")"
     )
     print(
-        f"calibration: first {args.calib} images of {CALIB_FILE} in batches of {calib_batch}; "
+        f"calibration: images {args.calib_first}..{args.calib_first + args.calib - 1} of {CALIB_FILE} "
+        f"in batches of {calib_batch}; "
         f"test: {len(test_labels)} images of {TEST_FILE}; data {directory}"
     )
     print(f"float accuracy: {float_acc:.2f} % ({float_correct}/{len(test_labels)})\n", flush=True)
@@ -257,8 +283,10 @@ def main():
         int8_model, qconfig = quantise(engine, state, bias, args.model, calib_inputs, calib_batch)
         # Evaluation and timing run with the engine still selected, as the
         # packed weights belong to its kernels.
-        int8_pred = predict(int8_model, test_inputs)
+        int8_logits = logits_of(int8_model, test_inputs)
+        int8_pred = np.argmax(int8_logits, axis=1)
         int8_correct = int((int8_pred == test_labels).sum())
+        ties, expected_correct = tie_report(int8_logits, test_labels)
         int8_acc = percent(int8_correct, len(test_labels))
         results.append(
             {
@@ -270,21 +298,32 @@ def main():
                 "int8_accuracy": int8_acc,
                 "delta_pp": percent(int8_correct - float_correct, len(test_labels)),
                 "agreement": percent(int((int8_pred == float_pred).sum()), len(float_pred)),
+                "tied_images": ties,
+                "tie_free_accuracy": 100.0 * expected_correct / len(test_labels),
                 "us_per_image_batch_1": time_per_image(int8_model, timing_inputs, 1, args.timing_runs),
                 "us_per_image_batch_64": time_per_image(int8_model, timing_inputs, 64, args.timing_runs),
             }
         )
 
-    print("| engine | float acc | int8 acc | delta pp | agreement | int8 us/img batch 1 | int8 us/img batch 64 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| engine | float acc | int8 acc | delta pp | agreement | tied top logits | acc, ties at random "
+        "| int8 us/img batch 1 | int8 us/img batch 64 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if not r["available"]:
-            print(f"| {r['engine']} | {float_acc:.2f} % | unavailable | - | - | - | - |")
+            print(f"| {r['engine']} | {float_acc:.2f} % | unavailable | - | - | - | - | - | - |")
             continue
         print(
             f"| {r['engine']} | {float_acc:.2f} % | {r['int8_accuracy']:.2f} % | {r['delta_pp']:+.2f} "
-            f"| {r['agreement']:.2f} % | {r['us_per_image_batch_1']:.1f} | {r['us_per_image_batch_64']:.1f} |"
+            f"| {r['agreement']:.2f} % | {percent(r['tied_images'], len(test_labels)):.2f} % "
+            f"| {r['tie_free_accuracy']:.2f} % "
+            f"| {r['us_per_image_batch_1']:.1f} | {r['us_per_image_batch_64']:.1f} |"
         )
+    print(
+        "\n(tied top logits: images whose int8 logits share their maximum; numpy's argmax gives them the "
+        "lowest class index. 'ties at random': the expected accuracy when each tie is broken uniformly.)"
+    )
     print(
         f"\nfloat model: {float_timing['us_per_image_batch_1']:.1f} us/img at batch 1, "
         f"{float_timing['us_per_image_batch_64']:.1f} us/img at batch 64 "
@@ -303,6 +342,7 @@ def main():
             "model": args.model,
             "bias": bias,
             "calib_images": args.calib,
+            "calib_first": args.calib_first,
             "calib_batch": calib_batch,
             "test_images": len(test_labels),
             "float_correct": float_correct,

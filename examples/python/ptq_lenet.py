@@ -120,6 +120,11 @@ def batches(n):
     return [(i, min(i + BATCH, n)) for i in range(0, n, BATCH)]
 
 
+def logit_ties(logits):
+    """Whether each image's top int8 logit is shared by several classes."""
+    return (logits == logits.max(axis=1, keepdims=True)).sum(axis=1) > 1
+
+
 def predict_f32(model, images):
     """argmax of the float logits, lowest index on ties (as torch.argmax)."""
     return np.concatenate([np.argmax(model.forward(images[i:j])[5], axis=1)
@@ -217,15 +222,14 @@ class QModel:
 
     def predict(self, images):
         """Classes (argmax of the int32 accumulators, lowest index on ties)
-        and whether the top int8 logit is tied."""
-        preds, ties = [], []
+        and the int8 logits."""
+        preds, logits = [], []
         for i, j in batches(len(images)):
-            acc, logits = self.forward(images[i:j])
+            acc, out = self.forward(images[i:j])
             preds.append(np.argmax(acc, axis=1))
-            top = logits.max(axis=1, keepdims=True)
-            ties.append((logits == top).sum(axis=1) > 1)
+            logits.append(out)
         return (np.concatenate(preds).astype(np.uint8),
-                np.concatenate(ties))
+                np.concatenate(logits))
 
     # -- the quantized model file, as lenet_save_s8() writes it --
 
@@ -577,7 +581,8 @@ def main(argv=None):
     for method in R:
         q = QModel(model).calibrate(calib, method)
         calib_pred, _ = q.predict(calib_images)
-        pred, ties = q.predict(test)
+        pred, logits = q.predict(test)
+        ties = logit_ties(logits)
         c_agree = np.count_nonzero(calib_pred == calib_float)
         acc = pct(np.count_nonzero(pred == labels), n)
         cells = []
@@ -599,7 +604,7 @@ def main(argv=None):
     # ---- the chosen model ----
     q = QModel(model).calibrate(calib, best_method)
     t0 = time.perf_counter()
-    chosen, _ = q.predict(test)
+    chosen, logits = q.predict(test)
     s8_seconds = time.perf_counter() - t0
     line = (f"\nChosen activation range (best agreement with float on the "
             f"calibration images): {METHOD_NAMES[best_method]}, test accuracy "
@@ -612,6 +617,20 @@ def main(argv=None):
         line += (f" Saved to {opts.save} and reloaded: {identical} of {n} "
                  "predictions identical.")
     print(line)
+    # The rules a tool with only int8 logits can use, as the C demo prints.
+    ties = logit_ties(logits)
+    first_max = np.argmax(logits, axis=1) == labels
+    at_top = logits == logits.max(axis=1, keepdims=True)
+    random_ties = (at_top[np.arange(n), labels] / at_top.sum(axis=1)).sum()
+    print(f"\nPrediction rules on the chosen network "
+          f"({pct(np.count_nonzero(ties), n):.2f} % of images have a tied top "
+          f"int8 logit):\n\n| prediction rule | int8 accuracy |\n|---|---:|")
+    print(f"| argmax of fc3's int32 accumulators (tinyq's rule) | "
+          f"{pct(np.count_nonzero(chosen == labels), n):.2f} % |")
+    print(f"| argmax of the int8 logits, first maximum (numpy, PyTorch) | "
+          f"{pct(np.count_nonzero(first_max), n):.2f} % |")
+    print(f"| argmax of the int8 logits, ties broken at random (expected) | "
+          f"{pct(random_ties, n):.2f} % |")
     if opts.predictions:
         with open(opts.predictions, "wb") as f:
             f.write(chosen.tobytes())

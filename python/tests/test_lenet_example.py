@@ -121,3 +121,42 @@ def test_plots(tmp_path):
     for n in names:
         head = (tmp_path / "plots" / n).read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n"
+
+
+COMPARE = os.path.join(REPO, "examples", "cifar10", "compare_ptq.py")
+
+
+def test_compare_ptq_one_draw(tmp_path):
+    """examples/cifar10/compare_ptq.py (tinyq against PyTorch's PTQ) on one
+    calibration draw: its tinyq row repeats the C demo's prediction rules."""
+    pytest.importorskip("torch")
+    demo = c_demo()
+    data = data_dir()
+    if not os.path.exists(os.path.join(data, "cifar10", "test_batch.bin")):
+        pytest.skip("CIFAR-10 not found")
+    out = run([sys.executable, COMPARE, "--ptq", demo, "--draws", "1",
+               "--engines", "qnnpack"], tmp_path, data)
+    c_out = run([demo, "--threads", "2", "--save",
+                 str(tmp_path / "c.safetensors")], tmp_path, data)
+    rules = [line.split("|")[2].strip() for line in c_out.splitlines()
+             if line.startswith("| argmax of")]
+    assert len(rules) == 3
+    assert f"| 0 | 0..399 | tinyq | {rules[0]} | {rules[1]} | {rules[2]} |" in out
+    assert "| 0 | 0..399 | PyTorch qnnpack | - |" in out
+    assert "sign-test p" in out
+
+
+def test_sign_test_p_exact():
+    """The exact two-sided sign test of compare_ptq.py on known values."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, os.path.dirname(COMPARE))
+    try:
+        from compare_ptq import sign_test_p
+    finally:
+        sys.path.remove(os.path.dirname(COMPARE))
+    assert sign_test_p(0, 0) == 1.0
+    assert sign_test_p(5, 0) == pytest.approx(2 / 32)
+    assert sign_test_p(0, 5) == pytest.approx(2 / 32)
+    assert sign_test_p(3, 3) == 1.0
+    # n = 10, 2 vs 8: 2 * (1 + 10 + 45) / 1024
+    assert sign_test_p(2, 8) == pytest.approx(112 / 1024)

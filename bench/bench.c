@@ -50,6 +50,8 @@ typedef struct gemm_ctx {
     int32_t mult, shift;
     unsigned char *scratch;
     size_t scratch_bytes;
+    unsigned char *packed; /* B packed by tq_s8_pack_weights() */
+    size_t packed_bytes;
 } gemm_ctx;
 
 static void run_f32_gemm(void *p)
@@ -70,6 +72,15 @@ static void run_s8_gemm(void *p)
     const tq_s8_output os = {&g->mult, &g->shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
     tq_s8_gemm(g->m, g->n, g->k, g->a8, g->k, 0, g->b8, g->k, 0, NULL, &os, g->c8,
                g->n, g->scratch, g->scratch_bytes);
+}
+
+/* The GEMM as a fully connected layer on weights packed ahead of time. */
+static void run_s8_fc_packed(void *p)
+{
+    gemm_ctx *g = p;
+    const tq_s8_output os = {&g->mult, &g->shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    tq_s8_fully_connected_packed(g->m, g->k, g->n, g->a8, 0, g->packed,
+                                 g->packed_bytes, NULL, &os, g->c8);
 }
 
 #ifdef TQ_BENCH_OPENBLAS
@@ -238,6 +249,15 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
     const double t32 = time_call(run_s8_gemm_s32, &g);
     report(what, "tinyq s8->s32", ops, t32, 0);
     report(what, "tinyq s8->s8 (requant)", ops, time_call(run_s8_gemm, &g), 0);
+    /* Fully connected shapes: also with the weights packed ahead of time. */
+    if ((double)m * n * k <= (double)(1 << 24)) {
+        tq_s8_packed_weights_size(n, k, &g.packed_bytes);
+        g.packed = xmalloc(g.packed_bytes);
+        tq_s8_pack_weights(n, k, g.b8, k, g.packed, g.packed_bytes);
+        report(what, "tinyq s8->s8 packed FC", ops,
+               time_call(run_s8_fc_packed, &g), 0);
+        free(g.packed);
+    }
 #ifdef TQ_BENCH_DNNL
     report(what, "oneDNN gemm_u8s8s32", ops, time_call(run_dnnl_u8s8s32, &g), t32);
     dnnl_mm_init(&mm, &g, 1);

@@ -57,6 +57,10 @@ typedef struct net {
     int8_t *a8[LENET_TENSORS];
     void *scratch;
     size_t scratch_bytes;
+    /* fc1..fc3 weights packed ahead of time (tq_s8_pack_weights), as an
+     * XNNPACK operator packs its weights when it is created. */
+    unsigned char *packed[LENET_LAYERS];
+    size_t packed_bytes[LENET_LAYERS];
 } net;
 
 static const tq_conv_params valid = {1, 1, 0, 0, 0, 0, 1, 1, 1};
@@ -101,9 +105,8 @@ static tq_s8_output stage(const lenet_s8 *q, int l)
     return os;
 }
 
-static void run_tinyq_s8(void *ctx)
+static void run_s8_convs(net *n)
 {
-    net *n = ctx;
     const lenet_s8 *q = n->q;
     n->a8[0] = (int8_t *)n->x8;
     for (int l = 0; l < 2; ++l) {
@@ -116,6 +119,13 @@ static void run_tinyq_s8(void *ctx)
                                          n->scratch_bytes),
               "s8 conv");
     }
+}
+
+static void run_tinyq_s8(void *ctx)
+{
+    net *n = ctx;
+    const lenet_s8 *q = n->q;
+    run_s8_convs(n);
     for (int l = 2; l < LENET_LAYERS; ++l) {
         const lenet_layer *L = &lenet_layers[l];
         const tq_s8_output os = stage(q, l);
@@ -123,6 +133,22 @@ static void run_tinyq_s8(void *ctx)
                                     -q->a_zero[l], q->w[l], 0, q->b[l], &os,
                                     n->a8[l + 1]),
               "s8 fc");
+    }
+}
+
+static void run_tinyq_s8_packed(void *ctx)
+{
+    net *n = ctx;
+    const lenet_s8 *q = n->q;
+    run_s8_convs(n);
+    for (int l = 2; l < LENET_LAYERS; ++l) {
+        const lenet_layer *L = &lenet_layers[l];
+        const tq_s8_output os = stage(q, l);
+        check(tq_s8_fully_connected_packed(n->batch, L->in, L->out, n->a8[l],
+                                           -q->a_zero[l], n->packed[l],
+                                           n->packed_bytes[l], q->b[l], &os,
+                                           n->a8[l + 1]),
+              "s8 fc packed");
     }
 }
 
@@ -313,7 +339,7 @@ int main(int argc, char **argv)
                              x8),
           "quantize input");
 
-    net n = {&f, &q, 1, xf, x8, {NULL}, {NULL}, NULL, 0};
+    net n = {&f, &q, 1, xf, x8, {NULL}, {NULL}, NULL, 0, {NULL}, {0}};
     for (int t = 1; t < LENET_TENSORS; ++t) {
         n.af[t] = xmalloc(MAX_BATCH * lenet_act_size[t] * sizeof(float));
         n.a8[t] = xmalloc(MAX_BATCH * lenet_act_size[t]);
@@ -321,9 +347,27 @@ int main(int argc, char **argv)
     n.scratch_bytes = scratch_for(MAX_BATCH);
     n.scratch = xmalloc(n.scratch_bytes);
 
-    /* The batched int8 pass is the example's, image for image. */
+    for (int l = 2; l < LENET_LAYERS; ++l) {
+        const lenet_layer *L = &lenet_layers[l];
+        check(tq_s8_packed_weights_size(L->out, L->in, &n.packed_bytes[l]),
+              "packed size");
+        n.packed[l] = xmalloc(n.packed_bytes[l]);
+        check(tq_s8_pack_weights(L->out, L->in, q.w[l], L->in, n.packed[l],
+                                 n.packed_bytes[l]),
+              "pack");
+    }
+
+    /* The batched int8 passes are the example's, image for image. */
     n.batch = MAX_BATCH;
+    run_tinyq_s8_packed(&n);
+    int8_t *packed_logits = xmalloc(MAX_BATCH * LENET_CLASSES);
+    memcpy(packed_logits, n.a8[5], MAX_BATCH * LENET_CLASSES);
     run_tinyq_s8(&n);
+    if (memcmp(packed_logits, n.a8[5], MAX_BATCH * LENET_CLASSES) != 0) {
+        fprintf(stderr, "the packed int8 pass differs from the unpacked one\n");
+        return 1;
+    }
+    free(packed_logits);
     for (int32_t b = 0; b < MAX_BATCH; ++b) {
         int8_t logits[LENET_CLASSES];
         int32_t acc[LENET_CLASSES];
@@ -351,9 +395,11 @@ int main(int argc, char **argv)
     static const int32_t batches[2] = {1, MAX_BATCH};
     for (int bi = 0; bi < 2; ++bi) {
         n.batch = batches[bi];
-        const double t8 = time_call(run_tinyq_s8, &n);
+        const double t8 = time_call(run_tinyq_s8_packed, &n);
+        const double tu = time_call(run_tinyq_s8, &n);
         const double tf = time_call(run_tinyq_f32, &n);
         report("tinyq s8", n.batch, t8, 0);
+        report("tinyq s8, FC unpacked", n.batch, tu, t8);
         report("tinyq f32", n.batch, tf, t8);
 #ifdef TQ_BENCH_XNNPACK
         xnet x;
@@ -373,6 +419,8 @@ int main(int argc, char **argv)
         free(n.af[t]);
         free(n.a8[t]);
     }
+    for (int l = 2; l < LENET_LAYERS; ++l)
+        free(n.packed[l]);
     free(n.scratch);
     free(xf);
     free(x8);

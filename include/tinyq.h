@@ -902,6 +902,56 @@ TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
                                        const int32_t *bias,
                                        const tq_s8_output *os, int8_t *out);
 
+/** @brief Bytes tq_s8_pack_weights() writes for an [n][k] weight matrix:
+ *  a 64-byte header, n int32 row sums (rounded up to 16), and the codes in
+ *  blocks of 16 rows by 4 columns, zero-padded (n and k rounded up to 16
+ *  and 4). n, k >= 1, k <= #TQ_S8_MAX_REDUCTION. */
+TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
+                                           size_t *bytes);
+
+/** @brief Pack symmetric int8 weights [n][k] (row stride @p ldw >= k) once,
+ *  ahead of inference, for tq_s8_fully_connected_packed(): the layout the
+ *  microkernels read without rearranging anything per call, and each row's
+ *  sum, which the input zero point's fold needs.
+ *
+ *  Layout (all integers little-endian, no padding between fields):
+ *  - header, 64 bytes: uint32 magic 0x57505154 ("TQPW"), uint32 layout
+ *    version 1, int32 n, int32 k, then zeros;
+ *  - int32 sums[round_up(n, 16)]: Σ_p w[o][p], 0 for padding rows;
+ *  - int8 codes[round_up(n, 16) / 16][round_up(k, 4) / 4][16][4]: block b,
+ *    group g, lane l, byte q holds w[16·b + l][4·g + q] (0 outside w).
+ *  The same bytes serve every kernel path and can be stored in a file.
+ *  @param packed       output, any alignment (64 bytes is fastest)
+ *  @param packed_bytes at least tq_s8_packed_weights_size() bytes
+ *  @return #TQ_ERR_BUFFER_TOO_SMALL for a short @p packed (nothing
+ *          written), #TQ_ERR_ALIAS if @p packed overlaps @p w. */
+TQ_API tq_status tq_s8_pack_weights(int32_t n, int32_t k, const int8_t *w,
+                                    int32_t ldw, void *packed,
+                                    size_t packed_bytes);
+
+/** @brief int8 fully connected with weights packed by tq_s8_pack_weights()
+ *  (symmetric, weight zero point 0): bit for bit the output of
+ *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   k of the packed weights
+ *  @param out_features  n of the packed weights
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param packed        the packed weights
+ *  @param packed_bytes  their size; at least tq_s8_packed_weights_size()
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] codes
+ *  @return #TQ_ERR_FORMAT for a header that is not a tinyq packed matrix
+ *          of this layout version, #TQ_ERR_SHAPE when its n and k are not
+ *          @p out_features and @p in_features, #TQ_ERR_BUFFER_TOO_SMALL
+ *          for a short buffer, #TQ_ERR_ALIAS if @p out overlaps @p in or
+ *          @p packed. */
+TQ_API tq_status tq_s8_fully_connected_packed(
+    int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
+    int32_t input_offset, const void *packed, size_t packed_bytes,
+    const int32_t *bias, const tq_s8_output *os, int8_t *out);
+
 /** @brief int8 max pool: maximum over the non-padded taps, then the clamp
  *  [act_min, act_max] (−128 <= act_min <= act_max <= 127); the output keeps
  *  the input's scale and zero point. @p out must not overlap @p in. */

@@ -455,6 +455,238 @@ static void test_gemm_errors(void **state)
     assert_int_equal(bytes, 5);
 }
 
+/* ---- weights packed ahead of time ----------------------------------------- */
+
+static size_t round_up(size_t x, size_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+static uint32_t le32_at(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* The layout of include/tinyq.h, byte by byte, from the weights. */
+static void check_packed_layout(const unsigned char *pk, int n, int k,
+                                const int8_t *w, int ldw)
+{
+    const size_t rows = round_up((size_t)n, 16), groups = round_up((size_t)k, 4) / 4;
+    assert_int_equal(le32_at(pk), 0x57505154u);
+    assert_int_equal(le32_at(pk + 4), 1u);
+    assert_int_equal(le32_at(pk + 8), (uint32_t)n);
+    assert_int_equal(le32_at(pk + 12), (uint32_t)k);
+    for (size_t i = 16; i < 64; ++i)
+        assert_int_equal(pk[i], 0);
+    for (size_t o = 0; o < rows; ++o) {
+        int64_t sum = 0;
+        for (int p = 0; o < (size_t)n && p < k; ++p)
+            sum += w[o * (size_t)ldw + (size_t)p];
+        assert_int_equal((int32_t)le32_at(pk + 64 + 4 * o), sum);
+    }
+    const unsigned char *codes = pk + 64 + 4 * rows;
+    for (size_t b = 0; b < rows / 16; ++b)
+        for (size_t g = 0; g < groups; ++g)
+            for (size_t l = 0; l < 16; ++l)
+                for (size_t q = 0; q < 4; ++q) {
+                    const size_t o = 16 * b + l, p = 4 * g + q;
+                    const int8_t want =
+                        o < (size_t)n && p < (size_t)k ? w[o * (size_t)ldw + p] : 0;
+                    const int8_t got =
+                        (int8_t)codes[((b * groups + g) * 16 + l) * 4 + q];
+                    if (got != want)
+                        fail_msg("n %d k %d: block %zu group %zu lane %zu byte "
+                                 "%zu = %d, want %d",
+                                 n, k, b, g, l, q, got, want);
+                }
+}
+
+static void test_packed_layout(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5eed0011u};
+    const int shapes[][2] = {{1, 1}, {16, 4}, {17, 5}, {120, 400}, {10, 84},
+                             {6, 75}, {33, 3}, {64, 1}, {65, 130}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; ++t) {
+        const int n = shapes[t][0], k = shapes[t][1], ldw = k + tt_int(&r, 0, 3);
+        int8_t *w = malloc((size_t)n * (size_t)ldw);
+        assert_non_null(w);
+        tt_fill_s8(&r, w, (size_t)n * (size_t)ldw, -128, 127);
+        size_t bytes = 0;
+        assert_int_equal(tq_s8_packed_weights_size(n, k, &bytes), TQ_OK);
+        const size_t rows = round_up((size_t)n, 16);
+        assert_int_equal(bytes, 64 + 4 * rows + rows * round_up((size_t)k, 4));
+        /* Odd start and a sentinel tail: any alignment, nothing past it. */
+        unsigned char *buf = malloc(bytes + 8);
+        assert_non_null(buf);
+        memset(buf, 0xA5, bytes + 8);
+        assert_int_equal(tq_s8_pack_weights(n, k, w, ldw, buf + 1, bytes + 1), TQ_OK);
+        assert_int_equal(buf[0], 0xA5);
+        for (size_t i = bytes + 1; i < bytes + 8; ++i)
+            assert_int_equal(buf[i], 0xA5);
+        check_packed_layout(buf + 1, n, k, w, ldw);
+        free(buf);
+        free(w);
+    }
+}
+
+/* Packed fully connected: against the int64 oracle and, bit for bit,
+ * against tq_s8_fully_connected() with the unpacked weights. */
+static void test_packed_fc_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5eed0012u};
+    int lo = 0, hi = 0;
+    for (int iter = 0; iter < 120; ++iter) {
+        const int batch = tt_int(&r, 0, 3) == 0 ? 1 : tt_int(&r, 1, 21);
+        const int in_f = tt_int(&r, 0, 4) == 0 ? tt_int(&r, 1, 9) : tt_int(&r, 1, 300);
+        const int out_f = tt_int(&r, 0, 4) == 0 ? tt_int(&r, 1, 3) : tt_int(&r, 1, 150);
+        const int io = tt_int(&r, 0, 3) == 0 ? (tt_int(&r, 0, 1) ? 128 : -127)
+                                              : tt_int(&r, -127, 128);
+        int8_t *x = malloc((size_t)batch * in_f), *w = malloc((size_t)out_f * in_f);
+        int8_t *got = malloc((size_t)batch * out_f), *ref = malloc((size_t)batch * out_f);
+        int32_t *bias = tt_int(&r, 0, 2) ? malloc((size_t)out_f * sizeof(int32_t)) : NULL;
+        assert_true(x && w && got && ref);
+        const int extremes = tt_int(&r, 0, 4);
+        tt_fill_s8(&r, x, (size_t)batch * in_f, extremes == 0 ? 127 : -128,
+                   extremes == 1 ? -128 : 127);
+        tt_fill_s8(&r, w, (size_t)out_f * in_f, extremes == 0 ? -128 : -128,
+                   extremes == 0 ? -128 : 127);
+        for (int o = 0; bias && o < out_f; ++o)
+            bias[o] = tt_int(&r, 0, 5) == 0
+                          ? (tt_int(&r, 0, 1) ? INT32_MAX - tt_int(&r, 0, 1000)
+                                              : INT32_MIN + tt_int(&r, 0, 1000))
+                          : tt_int(&r, -200000, 200000);
+        stage s;
+        make_stage(&r, out_f, &s);
+        size_t bytes;
+        assert_int_equal(tq_s8_packed_weights_size(out_f, in_f, &bytes), TQ_OK);
+        const size_t skew = (size_t)tt_int(&r, 0, 3);
+        unsigned char *buf = malloc(bytes + skew);
+        assert_non_null(buf);
+        assert_int_equal(tq_s8_pack_weights(out_f, in_f, w, in_f, buf + skew, bytes),
+                         TQ_OK);
+        memset(got, SENT8, (size_t)batch * out_f);
+        assert_int_equal(tq_s8_fully_connected_packed(batch, in_f, out_f, x, io,
+                                                      buf + skew, bytes, bias,
+                                                      &s.os, got),
+                         TQ_OK);
+        assert_int_equal(tq_s8_fully_connected(batch, in_f, out_f, x, io, w, 0,
+                                               bias, &s.os, ref),
+                         TQ_OK);
+        for (int b = 0; b < batch; ++b)
+            for (int o = 0; o < out_f; ++o) {
+                const int8_t want = o_stage(&s, o_acc(in_f, x + (size_t)b * in_f, io,
+                                                      w + (size_t)o * in_f, 0, bias, o),
+                                            o);
+                const int8_t g = got[(size_t)b * out_f + o];
+                lo += want == -128;
+                hi += want == 127;
+                if (g != want || ref[(size_t)b * out_f + o] != want)
+                    fail_msg("iter %d batch %d in %d out %d io %d pc %d: "
+                             "out[%d][%d] = %d (unpacked %d), want %d",
+                             iter, batch, in_f, out_f, io, s.os.per_channel, b,
+                             o, g, ref[(size_t)b * out_f + o], want);
+            }
+        free(buf), free(x), free(w), free(got), free(ref), free(bias);
+    }
+    assert_true(lo > 0 && hi > 0);
+}
+
+static void test_packed_errors(void **state)
+{
+    (void)state;
+    int8_t w[12], x[8], out[6];
+    memset(w, 3, sizeof w);
+    memset(x, -2, sizeof x);
+    int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30}, shift[3] = {-2, -2, -2};
+    const tq_s8_output os = {mult, shift, 1, TQ_ROUND_DOUBLE, 0, -128, 127};
+    size_t bytes = 7;
+    /* n = 3 outputs, k = 4 inputs. */
+    assert_int_equal(tq_s8_packed_weights_size(3, 4, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_packed_weights_size(0, 4, &bytes), TQ_ERR_SHAPE);
+    assert_int_equal(tq_s8_packed_weights_size(3, -1, &bytes), TQ_ERR_SHAPE);
+    assert_int_equal(tq_s8_packed_weights_size(3, TQ_S8_MAX_REDUCTION + 1, &bytes),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(bytes, 7);
+    assert_int_equal(tq_s8_packed_weights_size(INT32_MAX, TQ_S8_MAX_REDUCTION,
+                                               &bytes),
+                     sizeof(size_t) > 4 ? TQ_OK : TQ_ERR_OVERFLOW);
+    assert_int_equal(tq_s8_packed_weights_size(3, 4, &bytes), TQ_OK);
+    unsigned char pk[256], keep[256];
+    assert_true(bytes <= sizeof pk);
+
+#define PACK(st, ...)                                                        \
+    do {                                                                     \
+        memset(pk, 0xA5, sizeof pk);                                         \
+        assert_int_equal(tq_s8_pack_weights(__VA_ARGS__), st);               \
+        for (size_t i_ = 0; i_ < sizeof pk; ++i_)                            \
+            assert_int_equal(pk[i_], 0xA5);                                  \
+    } while (0)
+    PACK(TQ_ERR_NULL, 3, 4, NULL, 4, pk, bytes);
+    PACK(TQ_ERR_SHAPE, 0, 4, w, 4, pk, bytes);
+    PACK(TQ_ERR_SHAPE, 3, 0, w, 4, pk, bytes);
+    PACK(TQ_ERR_SHAPE, 3, 4, w, 3, pk, bytes);
+    PACK(TQ_ERR_OVERFLOW, 3, TQ_S8_MAX_REDUCTION + 1, w, TQ_S8_MAX_REDUCTION + 1,
+         pk, bytes);
+    PACK(TQ_ERR_BUFFER_TOO_SMALL, 3, 4, w, 4, pk, bytes - 1);
+#undef PACK
+    assert_int_equal(tq_s8_pack_weights(3, 4, w, 4, NULL, bytes), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_pack_weights(3, 4, (const int8_t *)pk + 8, 4, pk, bytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_pack_weights(3, 4, w, 4, pk, bytes), TQ_OK);
+    memcpy(keep, pk, sizeof pk);
+
+#define FCP(st, ...)                                                         \
+    do {                                                                     \
+        memset(out, SENT8, sizeof out);                                      \
+        assert_int_equal(tq_s8_fully_connected_packed(__VA_ARGS__), st);     \
+        for (size_t i_ = 0; i_ < sizeof out; ++i_)                           \
+            assert_int_equal(out[i_], SENT8);                                \
+        assert_memory_equal(pk, keep, sizeof pk);                            \
+    } while (0)
+    FCP(TQ_ERR_NULL, 2, 4, 3, NULL, 0, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_NULL, 2, 4, 3, x, 0, NULL, bytes, NULL, &os, out);
+    FCP(TQ_ERR_NULL, 2, 4, 3, x, 0, pk, bytes, NULL, NULL, out);
+    FCP(TQ_ERR_SHAPE, 0, 4, 3, x, 0, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_SHAPE, 2, 0, 3, x, 0, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_SHAPE, 2, 4, 0, x, 0, pk, bytes, NULL, &os, out);
+    /* n and k that disagree with the header. */
+    FCP(TQ_ERR_SHAPE, 2, 4, 2, x, 0, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_SHAPE, 2, 3, 3, x, 0, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_PARAM, 2, 4, 3, x, -128, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_PARAM, 2, 4, 3, x, 129, pk, bytes, NULL, &os, out);
+    FCP(TQ_ERR_BUFFER_TOO_SMALL, 2, 4, 3, x, 0, pk, bytes - 1, NULL, &os, out);
+    FCP(TQ_ERR_BUFFER_TOO_SMALL, 2, 4, 3, x, 0, pk, 63, NULL, &os, out);
+    FCP(TQ_ERR_OVERFLOW, 1, TQ_S8_MAX_REDUCTION + 1, 3, x, 0, pk, bytes, NULL,
+        &os, out);
+    FCP(TQ_ERR_ALIAS, 2, 4, 3, (const int8_t *)out, 0, pk, bytes, NULL, &os,
+        out);
+    mult[1] = -5;
+    FCP(TQ_ERR_PARAM, 2, 4, 3, x, 0, pk, bytes, NULL, &os, out);
+    mult[1] = 1 << 30;
+    /* Not a packed matrix: magic, then version. */
+    pk[0] ^= 1;
+    memcpy(keep, pk, sizeof pk);
+    FCP(TQ_ERR_FORMAT, 2, 4, 3, x, 0, pk, bytes, NULL, &os, out);
+    pk[0] ^= 1;
+    pk[4] = 2;
+    memcpy(keep, pk, sizeof pk);
+    FCP(TQ_ERR_FORMAT, 2, 4, 3, x, 0, pk, bytes, NULL, &os, out);
+    pk[4] = 1;
+    memcpy(keep, pk, sizeof pk);
+#undef FCP
+    /* Output inside the packed buffer. */
+    assert_int_equal(tq_s8_fully_connected_packed(2, 4, 3, x, 0, pk, bytes, NULL,
+                                                  &os, (int8_t *)pk + 70),
+                     TQ_ERR_ALIAS);
+    assert_memory_equal(pk, keep, sizeof pk);
+    assert_int_equal(tq_s8_fully_connected_packed(2, 4, 3, x, 0, pk, bytes, NULL,
+                                                  &os, out),
+                     TQ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +695,9 @@ int main(void)
         cmocka_unit_test(test_gemm_max_reduction),
         cmocka_unit_test(test_gemm_empty),
         cmocka_unit_test(test_gemm_errors),
+        cmocka_unit_test(test_packed_layout),
+        cmocka_unit_test(test_packed_fc_random),
+        cmocka_unit_test(test_packed_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

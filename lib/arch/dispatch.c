@@ -26,6 +26,7 @@ static const tq__ukernels portable = {
     tq__s8_finish_block_ref,
     tq__s8_row_sums_ref,
     NULL,
+    tq__s8_packed_gemm_ref,
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

@@ -67,6 +67,31 @@ typedef void (*tq__s8_finish_fn)(const struct tq__s8_fold *f, int32_t rows,
 typedef void (*tq__s8_row_sums_fn)(int32_t rows, int32_t k, const int8_t *x,
                                    size_t ld, int32_t *sums);
 
+/* ---- weights packed ahead of time (tq_s8_pack_weights) ----------------
+ *
+ * The packed codes are blocks of 16 weight rows (output features) by 4
+ * columns: codes[block][group][lane 0..15][byte 0..3] = W[16·block + lane]
+ * [4·group + byte], zero-filled past n and k. One group of one block is 64
+ * bytes: a vector register of 16 dwords, one per output feature, whose 4
+ * bytes meet the same 4 input bytes -- what vpdpbusd / SDOT consume.
+ *
+ * C[i][j] = Σ_p A[i][p]·W[j][p] for i < m, j < n (raw int32 sums), with W
+ * read from @p codes, which points at the block of column j = 0; n <= 16 ·
+ * the blocks that follow; groups = (k + 3) / 4 per block. @p sums holds
+ * Σ_p W[j][p] for j < n (a path that runs on x + 128 subtracts 128·sums).
+ * 1 <= m <= TQ__PACK_MAX_ROWS, 1 <= n <= TQ__PACK_MAX_COLS; same exactness
+ * contract as tq__s8_gemm_fn. */
+#define TQ__PACK_MAX_ROWS 8
+#define TQ__PACK_MAX_COLS 64
+#define TQ__PACK_LANES 16
+#define TQ__PACK_DEPTH 4
+#define TQ__PACK_HEADER 64
+typedef void (*tq__s8_packed_gemm_fn)(int32_t m, int32_t n, int32_t k,
+                                      const int8_t *a, size_t lda,
+                                      const int8_t *codes,
+                                      const int32_t *sums, int32_t *c,
+                                      size_t ldc);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -115,8 +140,8 @@ typedef struct tq__s8_direct_args {
 typedef void (*tq__s8_conv_pool_fn)(const tq__s8_direct_args *args);
 
 /* A path's table. s8_gemm is required; the others may be NULL, which means
- * the reference (f32_gemm, s8_finish, s8_row_sums) or im2col + s8_gemm
- * (s8_conv_pool). The portable table leaves f32_gemm NULL so that linking
+ * the reference (f32_gemm, s8_finish, s8_row_sums, s8_packed_gemm) or
+ * im2col + s8_gemm (s8_conv_pool). The portable table leaves f32_gemm NULL so that linking
  * the dispatcher never pulls float code into an int8-only program. */
 typedef struct tq__ukernels {
     const char *name; /* what tq_kernel_path() reports */
@@ -126,6 +151,7 @@ typedef struct tq__ukernels {
     tq__s8_finish_fn s8_finish;
     tq__s8_row_sums_fn s8_row_sums;
     tq__s8_conv_pool_fn s8_conv_pool;
+    tq__s8_packed_gemm_fn s8_packed_gemm;
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -141,6 +167,9 @@ void tq__f32_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a,
                       size_t ldc);
 void tq__s8_row_sums_ref(int32_t rows, int32_t k, const int8_t *x, size_t ld,
                          int32_t *sums);
+void tq__s8_packed_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
+                            size_t lda, const int8_t *codes,
+                            const int32_t *sums, int32_t *c, size_t ldc);
 void tq__s8_finish_block_ref(const struct tq__s8_fold *f, int32_t rows,
                              int32_t channels, const int32_t *acc,
                              size_t ld_acc, const tq_s8_output *os, int32_t ch0,
@@ -159,6 +188,12 @@ static inline tq__s8_finish_fn tq__s8_finish_entry(const tq__ukernels *uk)
 static inline tq__s8_row_sums_fn tq__s8_row_sums_entry(const tq__ukernels *uk)
 {
     return uk->s8_row_sums ? uk->s8_row_sums : tq__s8_row_sums_ref;
+}
+
+static inline tq__s8_packed_gemm_fn
+tq__s8_packed_gemm_entry(const tq__ukernels *uk)
+{
+    return uk->s8_packed_gemm ? uk->s8_packed_gemm : tq__s8_packed_gemm_ref;
 }
 
 /* The reduction tree of step 2 above over 16 lane sums. */

@@ -59,5 +59,9 @@ void tq__avx2_s8_row_sums(int32_t rows, int32_t k, const int8_t *x, size_t ld,
 void tq__avx2_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
                       size_t lda, const int8_t *b, size_t ldb, int32_t *c,
                       size_t ldc);
+void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
+                                const int8_t *a, size_t lda,
+                                const int8_t *codes, const int32_t *sums,
+                                int32_t *c, size_t ldc);
 
 #endif /* TQ_ARCH_X86_AVX2_H */

@@ -15,10 +15,11 @@ const tq__ukernels tq__avx2_ukernels = {
     tq__s8_finish_block_ref,
     tq__avx2_s8_row_sums,
     NULL,
+    tq__avx2_s8_prepacked_gemm,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
     "x86-avx512-vnni",       TQ_ISA_AVX512,        tq__avx512_s8_gemm,
     tq__avx512_f32_gemm,     tq__avx512_s8_finish, tq__avx512_s8_row_sums,
-    tq__avx512_s8_conv_pool,
+    tq__avx512_s8_conv_pool, tq__avx512_s8_prepacked_gemm,
 };

@@ -125,6 +125,60 @@ def test_fully_connected(rng):
         np.testing.assert_array_equal(one, out[0])
 
 
+def test_fully_connected_packed(rng):
+    for i in range(20):
+        batch, nin, nout = (int(v) for v in rng.integers(1, 90, 3))
+        x, wt = codes(rng, (batch, nin)), codes(rng, (nout, nin))
+        zp_in = int(rng.integers(-128, 128))
+        bias = rng.integers(-5000, 5000, nout).astype(np.int32) if i % 2 \
+            else None
+        os_, p = stage(rng, nout, i % 2 == 1, i % 2)
+        packed = tq.s8.pack_weights(wt)
+        rows = -(-nout // 16) * 16
+        assert packed.dtype == np.uint8
+        assert packed.size == 64 + 4 * rows + rows * (-(-nin // 4) * 4)
+        acc = (x.astype(np.int64) - zp_in) @ wt.astype(np.int64).T
+        if bias is not None:
+            acc = acc + bias
+        out = tq.s8.fully_connected_packed(x, packed, os_,
+                                           input_zero_point=zp_in, bias=bias)
+        np.testing.assert_array_equal(out, apply(acc, p))
+        np.testing.assert_array_equal(
+            out, tq.s8.fully_connected(x, wt, os_, input_zero_point=zp_in,
+                                       bias=bias))
+        one = tq.s8.fully_connected_packed(x[0].copy(), packed, os_,
+                                           input_zero_point=zp_in, bias=bias)
+        np.testing.assert_array_equal(one, out[0])
+    # Strided weight rows pack like contiguous ones.
+    wide = codes(rng, (5, 12))
+    np.testing.assert_array_equal(tq.s8.pack_weights(wide[:, :7]),
+                                  tq.s8.pack_weights(wide[:, :7].copy()))
+
+
+def test_fully_connected_packed_errors(rng):
+    wt, x = codes(rng, (3, 8)), codes(rng, (2, 8))
+    os_ = tq.OutputStage(2**30, -4)
+    packed = tq.s8.pack_weights(wt)
+    with pytest.raises(tq.ShapeError):  # 7 inputs, packed for 8
+        tq.s8.fully_connected_packed(codes(rng, (2, 7)), packed, os_)
+    with pytest.raises(tq.BufferTooSmallError):
+        tq.s8.fully_connected_packed(x, packed[:-1].copy(), os_)
+    with pytest.raises(tq.BufferTooSmallError):
+        tq.s8.fully_connected_packed(x, packed[:20].copy(), os_)
+    bad = packed.copy()
+    bad[0] ^= 1
+    with pytest.raises(tq.FormatError):
+        tq.s8.fully_connected_packed(x, bad, os_)
+    huge = packed.copy()
+    huge[8:12] = np.frombuffer(np.int32(1 << 30).tobytes(), np.uint8)
+    with pytest.raises(tq.BufferTooSmallError):
+        tq.s8.fully_connected_packed(x, huge, os_)
+    with pytest.raises(tq.DtypeError):
+        tq.s8.fully_connected_packed(x, packed.view(np.int8), os_)
+    with pytest.raises(tq.DtypeError):
+        tq.s8.pack_weights(wt.astype(np.int32))
+
+
 def test_pools(rng):
     for _ in range(30):
         kernel, stride, pads, shape = pool_case(rng)

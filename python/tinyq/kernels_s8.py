@@ -201,6 +201,64 @@ def fully_connected(x, weight, output_stage, *, input_zero_point=0,
     return out
 
 
+def pack_weights(weight):
+    """Symmetric int8 weights ``[out, in]`` packed once, ahead of inference,
+    for :func:`fully_connected_packed` (``tq_s8_pack_weights``): a uint8
+    array in tinyq's fixed layout (64-byte header, row sums, 16 x 4 blocks),
+    the same for every kernel path, so it can be stored in a file."""
+    fn = "tinyq.s8.pack_weights"
+    weight, ldw = A.rows(weight, S8, fn, "weight")
+    n, k = A.extent(weight.shape[0], fn, "out"), A.extent(weight.shape[1], fn, "in")
+    size = ctypes.c_size_t()
+    check(_lib_.tq_s8_packed_weights_size(n, k, ctypes.byref(size)),
+          "tq_s8_packed_weights_size")
+    packed = np.empty(size.value, dtype=np.uint8)
+    check(_lib_.tq_s8_pack_weights(n, k, A.ptr(weight), ldw,
+                                   packed.ctypes.data, packed.size),
+          "tq_s8_pack_weights")
+    return packed
+
+
+def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
+                           bias=None, out=None):
+    """int8 fully connected on weights from :func:`pack_weights`
+    (``tq_s8_fully_connected_packed``): bit for bit
+    :func:`fully_connected` with the unpacked weights and weight zero point
+    0. x is ``[batch, in]`` (or ``[in]``); the output has the packed
+    matrix's ``out`` features."""
+    fn = "tinyq.s8.fully_connected_packed"
+    A.array(x, S8, fn, "x", ndim=(1, 2))
+    A.array(packed, A.U8, fn, "packed", ndim=1)
+    batch = A.extent(x.shape[0] if x.ndim == 2 else 1, fn, "batch")
+    nin = A.extent(x.shape[-1], fn, "in")
+    # The header says how many features come out. A header the buffer
+    # cannot back (short, corrupt) is for the library to refuse, before
+    # anything is allocated for its output.
+    nout = int(np.frombuffer(packed[8:12].tobytes(), "<i4")[0]) \
+        if packed.size >= 64 else 1
+    size = ctypes.c_size_t()
+    if (nout < 1 or _lib_.tq_s8_packed_weights_size(
+            nout, nin, ctypes.byref(size)) != 0 or packed.size < size.value):
+        nout = max(nout, 1)
+        stub = np.empty(1, dtype=S8)
+        os_ = _stage(output_stage, fn)._c(1, fn)
+        check(_lib_.tq_s8_fully_connected_packed(
+            1, nin, nout, A.ptr(x), _offset(input_zero_point, fn,
+                                            "input_zero_point"),
+            packed.ctypes.data, packed.size, None, ctypes.byref(os_),
+            A.ptr(stub)), "tq_s8_fully_connected_packed")
+        raise ShapeError(fn, "packed is not a complete packed matrix")
+    bias = G.bias_in(bias, S32, nout, fn)
+    os_ = _stage(output_stage, fn)._c(nout, fn)
+    out = A.out_array(out, (batch, nout) if x.ndim == 2 else (nout,), S8, fn)
+    check(_lib_.tq_s8_fully_connected_packed(
+        batch, nin, nout, A.ptr(x),
+        _offset(input_zero_point, fn, "input_zero_point"),
+        packed.ctypes.data, packed.size, A.ptr(bias), ctypes.byref(os_),
+        A.ptr(out)), "tq_s8_fully_connected_packed")
+    return out
+
+
 def _pool(cfn, x, kernel_size, stride, padding, act_min, act_max, layout,
           out, fn):
     layout = G.layout_of(layout, fn)

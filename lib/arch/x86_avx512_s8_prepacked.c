@@ -1,0 +1,127 @@
+/*
+ * AVX-512 VNNI int8 GEMM against weights packed ahead of time
+ * (tq_s8_pack_weights; layout in lib/arch/dispatch.h): the fully
+ * connected layers of a network, mostly at small batch.
+ *
+ * One group of a packed block is already the vector vpdpbusd wants: 16
+ * output features by 4 consecutive weights. The input supplies the
+ * unsigned operand: 4 bytes of a row, flipped to x + 128 and broadcast, so
+ * each lane sums Σ (x + 128)·w and the packed row sums take 128·Σw back
+ * out at the end, exactly (|Σ (x + 128)·w| <= 255·128·2^15 < 2^31). No
+ * lane is summed across and nothing is rearranged per call.
+ *
+ * Up to four blocks (64 features) at a time. Two input rows share every
+ * weight load; a single row splits its groups over two accumulators per
+ * block instead, so that 8 independent chains hide vpdpbusd's latency.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "x86_avx512.h"
+
+#define GROUP_BYTES (TQ__PACK_LANES * TQ__PACK_DEPTH)
+
+/* 4 input bytes as x + 128, in every dword; a short last group (rem 1..3
+ * bytes) is zero-filled, which its zero weights cancel. */
+TQ_AVX512_INLINE __m512i flipped(const int8_t *p, int32_t rem)
+{
+    int32_t v = 0;
+    memcpy(&v, p, (size_t)rem);
+    return _mm512_xor_si512(_mm512_set1_epi32(v), _mm512_set1_epi8(-128));
+}
+
+/* C row = acc − 128·sums for the live columns of block b. */
+TQ_AVX512_INLINE void store_block(int32_t *crow, __m512i acc,
+                                  const int32_t *sums, int32_t n, int32_t b)
+{
+    const __mmask16 live = tq__mask16(n - 16 * b);
+    const __m512i s = _mm512_maskz_loadu_epi32(live, sums + 16 * b);
+    _mm512_mask_storeu_epi32(crow + 16 * b, live,
+                             _mm512_sub_epi32(acc, _mm512_slli_epi32(s, 7)));
+}
+
+/* Two rows, NB blocks (NB is a constant at every call, so the arrays are
+ * registers). */
+TQ_AVX512_INLINE void two_rows(int32_t nb, int32_t n, int32_t k,
+                               const int8_t *a0, const int8_t *a1,
+                               const int8_t *codes, size_t block_bytes,
+                               const int32_t *sums, int32_t *c0, int32_t *c1)
+{
+    __m512i x[4], y[4];
+    for (int32_t b = 0; b < nb; ++b)
+        x[b] = y[b] = _mm512_setzero_si512();
+    for (int32_t p = 0; p < k; p += 4) {
+        /* A constant 4 for whole groups keeps the loads inline. */
+        const int32_t rem = k - p;
+        const __m512i u0 = rem >= 4 ? flipped(a0 + p, 4) : flipped(a0 + p, rem);
+        const __m512i u1 = rem >= 4 ? flipped(a1 + p, 4) : flipped(a1 + p, rem);
+        const int8_t *g = codes + (size_t)(p / 4) * GROUP_BYTES;
+        for (int32_t b = 0; b < nb; ++b) {
+            const __m512i w = _mm512_loadu_si512(g + (size_t)b * block_bytes);
+            x[b] = tq__dpbusd(x[b], u0, w);
+            y[b] = tq__dpbusd(y[b], u1, w);
+        }
+    }
+    for (int32_t b = 0; b < nb; ++b) {
+        store_block(c0, x[b], sums, n, b);
+        store_block(c1, y[b], sums, n, b);
+    }
+}
+
+/* One row, NB blocks: even and odd groups in separate accumulators. */
+TQ_AVX512_INLINE void one_row(int32_t nb, int32_t n, int32_t k,
+                              const int8_t *a0, const int8_t *codes,
+                              size_t block_bytes, const int32_t *sums,
+                              int32_t *c0)
+{
+    __m512i x[4], y[4];
+    for (int32_t b = 0; b < nb; ++b)
+        x[b] = y[b] = _mm512_setzero_si512();
+    int32_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        const __m512i u0 = flipped(a0 + p, 4), u1 = flipped(a0 + p + 4, 4);
+        const int8_t *g = codes + (size_t)(p / 4) * GROUP_BYTES;
+        for (int32_t b = 0; b < nb; ++b) {
+            const int8_t *wb = g + (size_t)b * block_bytes;
+            x[b] = tq__dpbusd(x[b], u0, _mm512_loadu_si512(wb));
+            y[b] = tq__dpbusd(y[b], u1, _mm512_loadu_si512(wb + GROUP_BYTES));
+        }
+    }
+    for (; p < k; p += 4) {
+        const __m512i u0 = flipped(a0 + p, k - p < 4 ? k - p : 4);
+        const int8_t *g = codes + (size_t)(p / 4) * GROUP_BYTES;
+        for (int32_t b = 0; b < nb; ++b)
+            x[b] = tq__dpbusd(x[b], u0,
+                              _mm512_loadu_si512(g + (size_t)b * block_bytes));
+    }
+    for (int32_t b = 0; b < nb; ++b)
+        store_block(c0, _mm512_add_epi32(x[b], y[b]), sums, n, b);
+}
+
+#define FOR_BLOCKS(NB)                                                         \
+    do {                                                                       \
+        int32_t i = 0;                                                         \
+        for (; i + 2 <= m; i += 2)                                             \
+            two_rows(NB, n, k, a + (size_t)i * lda, a + (size_t)(i + 1) * lda, \
+                     codes, block_bytes, sums, c + (size_t)i * ldc,            \
+                     c + (size_t)(i + 1) * ldc);                               \
+        if (i < m)                                                             \
+            one_row(NB, n, k, a + (size_t)i * lda, codes, block_bytes, sums,   \
+                    c + (size_t)i * ldc);                                      \
+    } while (0)
+
+TQ_AVX512 void tq__avx512_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
+                                            const int8_t *a, size_t lda,
+                                            const int8_t *codes,
+                                            const int32_t *sums, int32_t *c,
+                                            size_t ldc)
+{
+    const size_t block_bytes = (size_t)((k + 3) / 4) * GROUP_BYTES;
+    switch ((n + 15) / 16) {
+    case 1: FOR_BLOCKS(1); break;
+    case 2: FOR_BLOCKS(2); break;
+    case 3: FOR_BLOCKS(3); break;
+    default: FOR_BLOCKS(4); break;
+    }
+}

@@ -46,6 +46,25 @@ static inline int tq__add_size(size_t a, size_t b, size_t *out)
     return 0;
 }
 
+/* n / d for d >= 1 without a 64-bit division: 32-bit CPUs have no such
+ * instruction, and the library routine a compiler would call for it costs
+ * a firmware almost a kilobyte. A 32-bit division when n fits (the usual
+ * case), else restoring long division, one quotient bit at a time. */
+static inline uint64_t tq__udiv_u64_u32(uint64_t n, uint32_t d)
+{
+    if (n <= UINT32_MAX)
+        return (uint32_t)n / d;
+    uint64_t q = 0, r = 0; /* r < 2·d <= 2^33 */
+    for (int bit = 63; bit >= 0; --bit) {
+        r = r << 1 | ((n >> bit) & 1u);
+        if (r >= d) {
+            r -= d;
+            q |= (uint64_t)1 << bit;
+        }
+    }
+    return q;
+}
+
 /* Do two byte ranges overlap? Used for the TQ_ERR_ALIAS checks. */
 static inline int tq__overlap(const void *a, size_t a_bytes, const void *b,
                               size_t b_bytes)

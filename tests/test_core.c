@@ -802,6 +802,32 @@ static void test_conv_output_size_errors(void **state)
                                          INT32_MAX, &out),
                      TQ_ERR_OVERFLOW);
     assert_int_equal(out, INT32_MAX);
+    /* Huge sizes and paddings at random (the library divides 64-bit
+     * spans without a 64-bit division): against the int64 formula. */
+    tt_rng rng = {32};
+    for (int it = 0; it < 20000; ++it) {
+        const int32_t in = tt_int(&rng, 1, INT32_MAX), k = tt_int(&rng, 1, 9),
+                      s = tt_int(&rng, 0, 3) ? tt_int(&rng, 1, 9)
+                                             : tt_int(&rng, 1, INT32_MAX),
+                      d = tt_int(&rng, 1, 4),
+                      pb = tt_int(&rng, 0, 1) ? tt_int(&rng, 0, INT32_MAX) : 0,
+                      pa = tt_int(&rng, 0, 1) ? tt_int(&rng, 0, INT32_MAX) : 0;
+        const int64_t span = (int64_t)in + pb + pa, window = (int64_t)d * (k - 1) + 1;
+        out = -3;
+        const tq_status st = tq_conv_output_size(in, k, s, d, pb, pa, &out);
+        if (window > span) {
+            assert_int_equal(st, TQ_ERR_SHAPE);
+            continue;
+        }
+        const int64_t want = (span - window) / s + 1;
+        if (want > INT32_MAX) {
+            assert_int_equal(st, TQ_ERR_OVERFLOW);
+            assert_int_equal(out, -3);
+        } else {
+            assert_int_equal(st, TQ_OK);
+            assert_int_equal(out, want);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */

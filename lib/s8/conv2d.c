@@ -66,7 +66,12 @@ tq_status tq__s8_conv_blocks_plan(const tq_dims *grid, int32_t rows_per_pixel,
     const int64_t per_pixel =
         rows_per_pixel * (4 * (int64_t)acc_cols + col_len);
     const int64_t max_block = CONV_BLOCK_ROWS / rows_per_pixel;
-    int64_t block = CONV_BLOCK_BUDGET / per_pixel;
+    /* A pixel over the budget gets a block of its own; below it, per_pixel
+     * fits in 32 bits, and so does the division (a 64-bit one would pull a
+     * library routine into 32-bit firmware). */
+    int64_t block = per_pixel >= CONV_BLOCK_BUDGET
+                        ? 1
+                        : (uint32_t)CONV_BLOCK_BUDGET / (uint32_t)per_pixel;
     block = block < 1 ? 1 : (block > max_block ? max_block : block);
     if ((size_t)block > pixels)
         block = (int64_t)pixels;

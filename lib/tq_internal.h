@@ -46,23 +46,17 @@ static inline int tq__add_size(size_t a, size_t b, size_t *out)
     return 0;
 }
 
-/* n / d for d >= 1 without a 64-bit division: 32-bit CPUs have no such
- * instruction, and the library routine a compiler would call for it costs
- * a firmware almost a kilobyte. A 32-bit division when n fits (the usual
- * case), else restoring long division, one quotient bit at a time. */
-static inline uint64_t tq__udiv_u64_u32(uint64_t n, uint32_t d)
+/* n / d for n < 2^33 and d >= 1 without a 64-bit division: 32-bit CPUs
+ * have no such instruction, and the library routine a compiler would call
+ * for it costs a firmware almost a kilobyte. With h = n / 2 = q0·d + r0
+ * (a 32-bit division), n = 2·q0·d + 2·r0 + (n & 1) and 2·r0 + (n & 1) <
+ * 2·d, so the quotient is 2·q0 or 2·q0 + 1. */
+static inline uint64_t tq__udiv_u33_u32(uint64_t n, uint32_t d)
 {
-    if (n <= UINT32_MAX)
-        return (uint32_t)n / d;
-    uint64_t q = 0, r = 0; /* r < 2·d <= 2^33 */
-    for (int bit = 63; bit >= 0; --bit) {
-        r = r << 1 | ((n >> bit) & 1u);
-        if (r >= d) {
-            r -= d;
-            q |= (uint64_t)1 << bit;
-        }
-    }
-    return q;
+    const uint32_t h = (uint32_t)(n >> 1);
+    const uint32_t q0 = h / d, r0 = h - q0 * d;
+    const uint64_t rest = 2 * (uint64_t)r0 + (n & 1u);
+    return 2 * (uint64_t)q0 + (rest >= d);
 }
 
 /* Do two byte ranges overlap? Used for the TQ_ERR_ALIAS checks. */

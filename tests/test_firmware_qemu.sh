@@ -9,7 +9,12 @@
 # logit and int32 accumulator. Without the data set only the synthetic
 # images run. Every firmware must link no heap and no stdio; the Cortex-M0+
 # one (soft float) no float library routine, the FPU ones no FPU
-# instruction.
+# instruction. Each firmware must report the kernel path its core should
+# use: the DSP (SMLAD) path on the Cortex-M4F and M7, the portable C path on
+# the M0+. On the DSP cores, examples/firmware/kernel_check.c then runs
+# random and LeNet-shaped GEMMs, convolutions and fully connected layers on
+# both paths and requires identical bytes (and the raw GEMM equal to an
+# int64 loop).
 #
 # Usage: test_firmware_qemu.sh SOURCE_ROOT WORK_DIR HOST_REFERENCE DATA_DIR
 # ($TINYQ_DATA_DIR overrides DATA_DIR.) Exits 77, which meson reports as
@@ -79,6 +84,37 @@ compare() {
   echo "ok: $tag: $count images bit-exact with the host ($(grep '^#' "$fw_out" | tail -n 1 | sed 's/^# //'))"
 }
 
+# The kernel path that firmware run $1 reported in its summary must be $2.
+check_path() {
+  local fw_out="$work/$1.firmware.txt" want=$2 got
+  got=$(grep '^# images' "$fw_out" | tail -n 1 | sed -n 's/.*| kernels \([^ ]*\)$/\1/p')
+  if [ "$got" = "$want" ]; then
+    echo "ok: $1: kernel path $got"
+  else
+    fail "$1: kernel path '${got:-none reported}', expected $want"
+  fi
+}
+
+# kernel_check.elf on machine $1: the DSP path against the portable one.
+kernel_check() {
+  local machine=$1 elf=$2 tag=$3 out="$work/$3.txt" start=$SECONDS
+  if ! (cd "$work" && timeout 600 qemu-system-arm -M "$machine" -nographic \
+          -monitor none -serial none \
+          -semihosting-config "enable=on,target=native,arg=kernel_check" \
+          -kernel "$elf") >"$out" 2>&1; then
+    fail "$tag: the DSP kernel check failed"
+    grep -E '^(FAIL|  FAIL|#)' "$out" | head -n 12
+    return
+  fi
+  local summary
+  summary=$(grep '^# kernel_check PASS' "$out" | tail -n 1)
+  if ! grep -q ' FAIL 0$' <<<"$summary"; then
+    fail "$tag: the DSP kernel check did not pass: ${summary:-no summary}"; return
+  fi
+  grep -E '^(ok|FAIL) ' "$out" | sed 's/^/    /'
+  echo "ok: $tag: DSP path identical to portable-c (${summary#\# kernel_check }, $((SECONDS - start)) s)"
+}
+
 # The linked firmware must hold no allocator, no stdio, and (where given)
 # nothing matching a float pattern.
 check_symbols() {
@@ -100,14 +136,15 @@ check_symbols() {
   fi
 }
 
-# target (cross file) | QEMU machine | model | CIFAR-10 images | first | float
+# target (cross file) | QEMU machine | model | CIFAR-10 images | first |
+# float | kernel path
 targets=(
-  "cortex-m4f    mps2-an386 lenet_s8.safetensors      200 0  hard"
-  "cortex-m7     mps2-an500 lenet_bias_s8.safetensors 100 25 hard"
-  "cortex-m0plus microbit   lenet_s8.safetensors      100 10 soft"
+  "cortex-m4f    mps2-an386 lenet_s8.safetensors      200 0  hard armv7em-dsp"
+  "cortex-m7     mps2-an500 lenet_bias_s8.safetensors 100 25 hard armv7em-dsp"
+  "cortex-m0plus microbit   lenet_s8.safetensors      100 10 soft portable-c"
 )
 for t in "${targets[@]}"; do
-  read -r name machine model count first float <<<"$t"
+  read -r name machine model count first float path <<<"$t"
   model="$src/examples/firmware/$model"
   dir="$work/$name"
   opts=(-Dwerror=true "-Dfirmware_model=$model")
@@ -117,12 +154,17 @@ for t in "${targets[@]}"; do
     meson setup "$dir" "$src" --cross-file "$src/cross/$name.ini" "${opts[@]}" \
       >"$work/$name.setup.log" 2>&1 || { fail "$name: meson setup"; tail -n 20 "$work/$name.setup.log"; continue; }
   fi
-  if ! ninja -C "$dir" examples/firmware/lenet_fw.elf >"$work/$name.build.log" 2>&1; then
+  goals=(examples/firmware/lenet_fw.elf)
+  [ "$path" = portable-c ] || goals+=(examples/firmware/kernel_check.elf)
+  if ! ninja -C "$dir" "${goals[@]}" >"$work/$name.build.log" 2>&1; then
     fail "$name: build"; tail -n 30 "$work/$name.build.log"; continue
   fi
   elf="$dir/examples/firmware/lenet_fw.elf"
   check_symbols "$elf" "$name" "$float"
   compare "$machine" "$model" "$elf" "$name-synthetic" - 0 "$synthetic" 1
+  check_path "$name-synthetic" "$path"
+  [ "$path" = portable-c ] ||
+    kernel_check "$machine" "$dir/examples/firmware/kernel_check.elf" "$name-kernels"
   if [ "$records" -gt 0 ]; then
     [ "$count" -le "$records" ] || count=$records
     stride=$(( (records - first) / count ))

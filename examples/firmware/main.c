@@ -219,7 +219,8 @@ int main(void)
     put_int(&l, (int32_t)fw_stack_high_water());
     put_str(&l, " of ");
     put_int(&l, (int32_t)fw_stack_size());
-    put_str(&l, " B");
+    put_str(&l, " B | kernels ");
+    put_str(&l, tq_kernel_path());
     flush(&l);
     return 0;
 }

@@ -17,7 +17,9 @@
 /* The portable f32 entry stays NULL and lib/f32/gemm.c falls back to
  * tq__f32_gemm_ref itself: a table that named it would pull the f32
  * microkernel (and, on a core without an FPU, the soft-float routines) into
- * every program that runs an int8 kernel. */
+ * every program that runs an int8 kernel. The packed-weights entry stays
+ * NULL for the same reason: only programs that call
+ * tq_s8_fully_connected_packed() need its reference. */
 static const tq__ukernels portable = {
     "portable-c",
     TQ_ISA_PORTABLE,
@@ -26,7 +28,7 @@ static const tq__ukernels portable = {
     tq__s8_finish_block_ref,
     tq__s8_row_sums_ref,
     NULL,
-    tq__s8_packed_gemm_ref,
+    NULL,
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

@@ -43,8 +43,9 @@ tq_status tq_conv_output_size(int32_t in, int32_t k, int32_t stride,
     const int64_t window = (int64_t)dilation * (k - 1) + 1;
     if (window > span)
         return TQ_ERR_SHAPE;
+    /* span - window < 3 · 2^31 < 2^33 */
     const uint64_t n =
-        tq__udiv_u64_u32((uint64_t)(span - window), (uint32_t)stride) + 1;
+        tq__udiv_u33_u32((uint64_t)(span - window), (uint32_t)stride) + 1;
     if (n > INT32_MAX)
         return TQ_ERR_OVERFLOW;
     *out = (int32_t)n;

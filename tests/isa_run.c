@@ -4,6 +4,13 @@
  * build) lacks the path, says so and exits with 77, which meson reports
  * as a skipped test.
  *
+ * PROGRAM is looked up in PATH when it has no slash. A cross build tested
+ * under qemu-user passes the emulator as PROGRAM and the test program as
+ * its argument (tests/meson.build): without binfmt_misc, an emulated
+ * process cannot exec a foreign binary itself, but it can exec the
+ * emulator, a program of the build machine. The check above still runs on
+ * the emulated CPU, and the emulator passes QEMU_CPU on to the program.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #define _POSIX_C_SOURCE 200809L
@@ -36,7 +43,12 @@ int main(int argc, char **argv)
         perror("setenv");
         return 2;
     }
-    execv(argv[2], argv + 2);
+    /* Which path the program gets: the log then shows what really ran. */
+    if (tq_set_isa(isa) == TQ_OK)
+        printf("isa_run: TINYQ_ISA=%s, kernel path %s\n", argv[1],
+               tq_kernel_path());
+    fflush(stdout);
+    execvp(argv[2], argv + 2);
     perror(argv[2]);
     return 2;
 }

@@ -806,12 +806,16 @@ static void test_gemm_paths(void **state)
 {
     (void)state;
     tt_rng r = {0xa4c0005u};
+    /* LeNet's fully connected shapes, then one whose B rows span two of
+     * the AVX-512 f32 GEMM's 1 MiB blocks (k = 1030: 240 rows a block). */
     static const int32_t lenet[][3] = {{1, 120, 400}, {1, 84, 120},
                                        {1, 10, 84},   {64, 120, 400},
-                                       {64, 84, 120}, {64, 10, 84}};
+                                       {64, 84, 120}, {64, 10, 84},
+                                       {7, 300, 1030}};
+    const int fixed = (int)(sizeof lenet / sizeof lenet[0]);
     for (int i = 0; i < 90; ++i) {
         gemm_case g;
-        if (i < 6) {
+        if (i < fixed) {
             g.m = lenet[i][0], g.n = lenet[i][1], g.k = lenet[i][2];
         } else {
             g.m = pick_size(&r), g.n = pick_size(&r), g.k = pick_size(&r);

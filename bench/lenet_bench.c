@@ -121,35 +121,34 @@ static void run_s8_convs(net *n)
     }
 }
 
-static void run_tinyq_s8(void *ctx)
+/* The whole int8 pass; the fully connected layers read their weights
+ * packed ahead of time or as plain [out][in] rows. */
+static void run_s8(net *n, int packed)
 {
-    net *n = ctx;
     const lenet_s8 *q = n->q;
     run_s8_convs(n);
     for (int l = 2; l < LENET_LAYERS; ++l) {
         const lenet_layer *L = &lenet_layers[l];
         const tq_s8_output os = stage(q, l);
-        check(tq_s8_fully_connected(n->batch, L->in, L->out, n->a8[l],
-                                    -q->a_zero[l], q->w[l], 0, q->b[l], &os,
-                                    n->a8[l + 1]),
+        check(packed ? tq_s8_fully_connected_packed(
+                           n->batch, L->in, L->out, n->a8[l], -q->a_zero[l],
+                           n->packed[l], n->packed_bytes[l], q->b[l], &os,
+                           n->a8[l + 1])
+                     : tq_s8_fully_connected(n->batch, L->in, L->out, n->a8[l],
+                                             -q->a_zero[l], q->w[l], 0,
+                                             q->b[l], &os, n->a8[l + 1]),
               "s8 fc");
     }
 }
 
+static void run_tinyq_s8(void *ctx)
+{
+    run_s8(ctx, 0);
+}
+
 static void run_tinyq_s8_packed(void *ctx)
 {
-    net *n = ctx;
-    const lenet_s8 *q = n->q;
-    run_s8_convs(n);
-    for (int l = 2; l < LENET_LAYERS; ++l) {
-        const lenet_layer *L = &lenet_layers[l];
-        const tq_s8_output os = stage(q, l);
-        check(tq_s8_fully_connected_packed(n->batch, L->in, L->out, n->a8[l],
-                                           -q->a_zero[l], n->packed[l],
-                                           n->packed_bytes[l], q->b[l], &os,
-                                           n->a8[l + 1]),
-              "s8 fc packed");
-    }
+    run_s8(ctx, 1);
 }
 
 /* ---- XNNPACK ------------------------------------------------------------ */

@@ -73,6 +73,11 @@ class Isa(enum.IntEnum):
     AVX2 = 2
     AVX512 = 3
     NEON = 4
+    # Named as TINYQ_ISA spells them ("neondot", "dsp"), so that a name
+    # given to set_isa() means what the environment variable means; the C
+    # names (TQ_ISA_NEON_DOT, TQ_ISA_ARM_DSP) are aliases.
+    NEONDOT = 5
+    DSP = 6
     NEON_DOT = 5
     ARM_DSP = 6
 

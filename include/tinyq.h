@@ -905,7 +905,12 @@ TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
 /** @brief Bytes tq_s8_pack_weights() writes for an [n][k] weight matrix:
  *  a 64-byte header, n int32 row sums (rounded up to 16), and the codes in
  *  blocks of 16 rows by 4 columns, zero-padded (n and k rounded up to 16
- *  and 4). n, k >= 1, k <= #TQ_S8_MAX_REDUCTION. */
+ *  and 4).
+ *  @param n     output features, >= 1
+ *  @param k     input features, 1..#TQ_S8_MAX_REDUCTION
+ *  @param bytes receives the size
+ *  @return #TQ_ERR_SHAPE for n or k < 1, #TQ_ERR_OVERFLOW for a longer k
+ *          or a size beyond size_t. */
 TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
                                            size_t *bytes);
 
@@ -921,6 +926,10 @@ TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
  *  - int8 codes[round_up(n, 16) / 16][round_up(k, 4) / 4][16][4]: block b,
  *    group g, lane l, byte q holds w[16·b + l][4·g + q] (0 outside w).
  *  The same bytes serve every kernel path and can be stored in a file.
+ *  @param n            output features (rows of @p w), >= 1
+ *  @param k            input features (columns), 1..#TQ_S8_MAX_REDUCTION
+ *  @param w            the weight codes, symmetric (zero point 0)
+ *  @param ldw          row stride of @p w in elements, >= k
  *  @param packed       output, any alignment (64 bytes is fastest)
  *  @param packed_bytes at least tq_s8_packed_weights_size() bytes
  *  @return #TQ_ERR_BUFFER_TOO_SMALL for a short @p packed (nothing

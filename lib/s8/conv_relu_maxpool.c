@@ -92,7 +92,10 @@ static void gather_taps(const tq_conv_params *conv, const tq_dims *in_dims,
 }
 
 /* The pool of pb pooled pixels from their four tap rows of raw sums each:
- * the largest folded accumulator, requantized once (see the top). */
+ * the largest raw sum, folded and requantized once. The fold adds the same
+ * per-channel term to all four taps and saturates, which is monotonic like
+ * the requantization (see the top), so the largest raw sum gives the
+ * largest accumulator. */
 static void pool_taps(const tq__s8_fold *f, const tq_s8_output *os,
                       const int32_t *acc, int32_t pb, int32_t cout,
                       int8_t *out)
@@ -101,13 +104,12 @@ static void pool_taps(const tq__s8_fold *f, const tq_s8_output *os,
         const int32_t *rows = acc + 4 * (size_t)i * (size_t)cout;
         int8_t *dst = out + (size_t)i * (size_t)cout;
         for (int32_t c = 0; c < cout; ++c) {
-            int32_t best = tq__s8_fold_one(f, rows[c], 0, c);
+            int32_t best = rows[c];
             for (int32_t t = 1; t < 4; ++t) {
-                const int32_t v = tq__s8_fold_one(
-                    f, rows[(size_t)t * (size_t)cout + (size_t)c], 0, c);
+                const int32_t v = rows[(size_t)t * (size_t)cout + (size_t)c];
                 best = v > best ? v : best;
             }
-            dst[c] = tq__s8_output_one(os, best, c);
+            dst[c] = tq__s8_output_one(os, tq__s8_fold_one(f, best, 0, c), c);
         }
     }
 }

@@ -116,17 +116,23 @@ tq_status tq__s8_conv_check_buffers(const tq_dims *in_dims, const int8_t *in,
 
 /* A window row of the input: short ones (LeNet's are 15 and 30 bytes)
  * in fixed-size pieces the compiler turns into plain moves, instead of a
- * library call per row. */
+ * library call per row; the last piece overlaps the one before it rather
+ * than finishing byte by byte. */
 static void copy_row(int8_t *dst, const int8_t *src, size_t bytes)
 {
     if (bytes > 64) {
         memcpy(dst, src, bytes);
-        return;
+    } else if (bytes >= 8) {
+        for (size_t i = 0; i + 8 < bytes; i += 8)
+            memcpy(dst + i, src + i, 8);
+        memcpy(dst + bytes - 8, src + bytes - 8, 8);
+    } else if (bytes >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + bytes - 4, src + bytes - 4, 4);
+    } else {
+        for (size_t i = 0; i < bytes; ++i)
+            dst[i] = src[i];
     }
-    for (; bytes >= 8; bytes -= 8, dst += 8, src += 8)
-        memcpy(dst, src, 8);
-    for (; bytes > 0; --bytes)
-        *dst++ = *src++;
 }
 
 void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
@@ -143,6 +149,18 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
      * row is one contiguous run of the input. */
     const int whole_rows = cin_g == in_dims->c && conv->dilation_w == 1 &&
                            x0 >= 0 && x0 + kw <= in_dims->w;
+    if (whole_rows && y0 >= 0 &&
+        y0 + (int64_t)(kh - 1) * conv->dilation_h < in_dims->h) {
+        /* The whole window inside the image (the common case): one run per
+         * window row, at a fixed stride. */
+        const size_t bytes = (size_t)kw * (size_t)cin_g;
+        const size_t step = (size_t)conv->dilation_h * row_stride;
+        const int8_t *src =
+            img + (size_t)y0 * row_stride + (size_t)x0 * (size_t)cin_g;
+        for (int32_t ky = 0; ky < kh; ++ky, src += step, dst += bytes)
+            copy_row(dst, src, bytes);
+        return;
+    }
     for (int32_t ky = 0; ky < kh; ++ky) {
         const int64_t iy = y0 + (int64_t)ky * conv->dilation_h;
         if (whole_rows && iy >= 0 && iy < in_dims->h) {

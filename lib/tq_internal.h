@@ -128,12 +128,28 @@ static inline int32_t tq__requant(int32_t x, int32_t multiplier, int32_t shift,
  * inv_scale = 1.0f / scale computed in float. The clamp happens in float
  * before the conversion because converting an out-of-range float (or inf)
  * to int is undefined. NaN must be rejected by the caller. */
+/* roundf(v) without the library call (x86-64 has no rounding instruction
+ * in its baseline, so roundf is a call per element): for |v| <= 2^30 the
+ * truncation is defined and v - trunc(v) is exact, so ties go away from
+ * zero exactly as roundf does. Larger magnitudes (and infinities) come out
+ * as ±2^30, which every caller saturates anyway; -0.0 may come out as +0.0.
+ * v must not be NaN. */
+static inline float tq__round_half_away(float v)
+{
+    const float big = 1073741824.0f; /* 2^30 */
+    v = v > big ? big : (v < -big ? -big : v);
+    const int32_t t = (int32_t)v;
+    const float frac = v - (float)t;
+    return (float)t + (frac >= 0.5f ? 1.0f : (frac <= -0.5f ? -1.0f : 0.0f));
+}
+
 static inline int32_t tq__quantize_one(float x, float scale, float inv_scale,
                                        int32_t zero_point, int32_t qmin,
                                        int32_t qmax, int32_t rounding)
 {
-    const float r = rounding == TQ_FROUND_HALF_EVEN ? nearbyintf(x * inv_scale)
-                                                    : roundf(x / scale);
+    const float r = rounding == TQ_FROUND_HALF_EVEN
+                        ? nearbyintf(x * inv_scale)
+                        : tq__round_half_away(x / scale);
     if (r <= (float)(qmin - zero_point))
         return qmin;
     if (r >= (float)(qmax - zero_point))

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../lib/tq_internal.h"
 #include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
@@ -727,6 +728,45 @@ static void test_quantize_errors(void **state)
     assert_true(fx[0] == 1.0f && fx[1] == 2.0f && fx[2] == 3.0f && fx[3] == 4.0f);
 }
 
+/* The library's inline rounding against the C library's roundf(): every
+ * half-integer tie and its two neighbours up to 2^24, random bit patterns
+ * of every exponent, and the clamp to ±2^30 beyond. */
+static void check_round(float v)
+{
+    const float want = fabsf(v) > 1073741824.0f ? copysignf(1073741824.0f, v)
+                                                 : roundf(v);
+    const float got = tq__round_half_away(v);
+    if (got != want)
+        fail_msg("round(%.9g) = %.9g, roundf gives %.9g", (double)v,
+                 (double)got, (double)want);
+}
+
+static void test_round_half_away(void **state)
+{
+    (void)state;
+    for (int32_t k = -(1 << 22); k <= (1 << 22); k += 97) {
+        const float tie = (float)k + 0.5f;
+        check_round(tie);
+        check_round(nextafterf(tie, INFINITY));
+        check_round(nextafterf(tie, -INFINITY));
+        check_round((float)k);
+    }
+    tt_rng r = {0x0f10a7u};
+    for (int i = 0; i < 2000000; ++i) {
+        const uint32_t bits = (uint32_t)tt_int(&r, INT32_MIN, INT32_MAX);
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        if (!isnan(v))
+            check_round(v);
+    }
+    check_round(INFINITY);
+    check_round(-INFINITY);
+    check_round(0.49999997f);
+    check_round(-0.49999997f);
+    check_round(8388607.5f);
+    check_round(-8388607.5f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_add_random),
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_quantize),
+        cmocka_unit_test(test_round_half_away),
         cmocka_unit_test(test_quantize_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,7 @@ static void measure_run(void *ctx, const tq__qrun *r)
         }
         const float rounded = p->rounding == TQ_FROUND_HALF_EVEN
                                   ? nearbyintf(x * r->inv_scale)
-                                  : roundf(x / r->scale);
+                                  : tq__round_half_away(x / r->scale);
         const int32_t q = tq__quantize_one(x, r->scale, r->inv_scale,
                                            r->zero_point, p->qmin, p->qmax,
                                            p->rounding);

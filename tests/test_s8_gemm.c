@@ -594,6 +594,49 @@ static void test_packed_fc_random(void **state)
     assert_true(lo > 0 && hi > 0);
 }
 
+/* The longest reduction, with operands at their extremes: every path's
+ * largest sums (and the AVX-512 kernel's row-at-a-time flipping). */
+static void test_packed_fc_max_reduction(void **state)
+{
+    (void)state;
+    const int batch = 3, in_f = TQ_S8_MAX_REDUCTION, out_f = 17;
+    int8_t *x = malloc((size_t)batch * in_f), *w = malloc((size_t)out_f * in_f);
+    int8_t got[3 * 17], ref[3 * 17];
+    assert_true(x && w);
+    tt_rng r = {0x5eed0013u};
+    for (int b = 0; b < batch; ++b)
+        memset(x + (size_t)b * in_f, b == 0 ? 127 : -128, (size_t)in_f);
+    tt_fill_s8(&r, x + 2 * (size_t)in_f, (size_t)in_f, -128, 127);
+    for (int o = 0; o < out_f; ++o)
+        memset(w + (size_t)o * in_f, o % 3 == 0 ? -128 : (o % 3 == 1 ? 127 : 1),
+               (size_t)in_f);
+    int32_t mult = 1 << 30, shift = -24;
+    const tq_s8_output os = {&mult, &shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    size_t bytes;
+    assert_int_equal(tq_s8_packed_weights_size(out_f, in_f, &bytes), TQ_OK);
+    unsigned char *pk = malloc(bytes);
+    assert_non_null(pk);
+    assert_int_equal(tq_s8_pack_weights(out_f, in_f, w, in_f, pk, bytes), TQ_OK);
+    for (int io = -127; io <= 128; io += 255) {
+        assert_int_equal(tq_s8_fully_connected_packed(batch, in_f, out_f, x, io,
+                                                      pk, bytes, NULL, &os, got),
+                         TQ_OK);
+        assert_int_equal(tq_s8_fully_connected(batch, in_f, out_f, x, io, w, 0,
+                                               NULL, &os, ref),
+                         TQ_OK);
+        assert_memory_equal(got, ref, sizeof got);
+        for (int b = 0; b < batch; ++b)
+            for (int o = 0; o < out_f; ++o) {
+                const int64_t acc = o_acc(in_f, x + (size_t)b * in_f, io,
+                                          w + (size_t)o * in_f, 0, NULL, o);
+                assert_int_equal(got[b * out_f + o],
+                                 o_output(acc, mult, shift, TQ_ROUND_DOUBLE, 0,
+                                          -128, 127));
+            }
+    }
+    free(pk), free(x), free(w);
+}
+
 static void test_packed_errors(void **state)
 {
     (void)state;
@@ -697,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_gemm_errors),
         cmocka_unit_test(test_packed_layout),
         cmocka_unit_test(test_packed_fc_random),
+        cmocka_unit_test(test_packed_fc_max_reduction),
         cmocka_unit_test(test_packed_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

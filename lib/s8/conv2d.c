@@ -117,9 +117,13 @@ tq_status tq__s8_conv_check_buffers(const tq_dims *in_dims, const int8_t *in,
 /* A window row of the input: short ones (LeNet's are 15 and 30 bytes)
  * in fixed-size pieces the compiler turns into plain moves, instead of a
  * library call per row; the last piece overlaps the one before it rather
- * than finishing byte by byte. */
+ * than finishing byte by byte. A build for size (a firmware at -Os) keeps
+ * the one call, which is less code. */
 static void copy_row(int8_t *dst, const int8_t *src, size_t bytes)
 {
+#ifdef __OPTIMIZE_SIZE__
+    memcpy(dst, src, bytes);
+#else
     if (bytes > 64) {
         memcpy(dst, src, bytes);
     } else if (bytes >= 8) {
@@ -133,6 +137,7 @@ static void copy_row(int8_t *dst, const int8_t *src, size_t bytes)
         for (size_t i = 0; i < bytes; ++i)
             dst[i] = src[i];
     }
+#endif
 }
 
 void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
@@ -149,6 +154,9 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
      * row is one contiguous run of the input. */
     const int whole_rows = cin_g == in_dims->c && conv->dilation_w == 1 &&
                            x0 >= 0 && x0 + kw <= in_dims->w;
+#ifndef __OPTIMIZE_SIZE__
+    /* Left out of builds for size: the loop below gives the same bytes in
+     * less code. */
     if (whole_rows && y0 >= 0 &&
         y0 + (int64_t)(kh - 1) * conv->dilation_h < in_dims->h) {
         /* The whole window inside the image (the common case): one run per
@@ -161,6 +169,7 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
             copy_row(dst, src, bytes);
         return;
     }
+#endif
     for (int32_t ky = 0; ky < kh; ++ky) {
         const int64_t iy = y0 + (int64_t)ky * conv->dilation_h;
         if (whole_rows && iy >= 0 && iy < in_dims->h) {

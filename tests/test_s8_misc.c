@@ -678,6 +678,29 @@ static void test_quantize(void **state)
                          zp, (double)back[i], (double)w);
         }
     }
+    /* Every length up to 70 (vector bodies and tails), at an odd start,
+     * with ties, huge values and infinities mixed in. */
+    for (int len = 1; len <= 70; ++len) {
+        const float s = tt_float(&r, 1e-3f, 1.0f);
+        const int zp = tt_int(&r, -128, 127);
+        for (int i = 0; i < len + 1; ++i) {
+            switch (tt_int(&r, 0, 5)) {
+            case 0: xs[i] = (float)tt_int(&r, -400, 400) * 0.5f * s; break;
+            case 1: xs[i] = tt_int(&r, 0, 1) ? INFINITY : -1e38f; break;
+            default: xs[i] = tt_float(&r, -300.0f, 300.0f) * s;
+            }
+        }
+        memset(q, 0x5A, 80);
+        assert_int_equal(tq_s8_quantize_f32((size_t)len, xs + 1, s, zp, q + 1),
+                         TQ_OK);
+        assert_int_equal(q[0], 0x5A);
+        assert_int_equal(q[len + 1], 0x5A);
+        for (int i = 0; i < len; ++i)
+            if (q[i + 1] != o_quantize(xs[i + 1], s, zp))
+                fail_msg("len %d: quantize(%a / %a, zp %d) = %d want %d", len,
+                         (double)xs[i + 1], (double)s, zp, q[i + 1],
+                         o_quantize(xs[i + 1], s, zp));
+    }
     free(xs);
     free(q);
     free(back);

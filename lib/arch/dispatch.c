@@ -17,9 +17,10 @@
 /* The portable f32 entry stays NULL and lib/f32/gemm.c falls back to
  * tq__f32_gemm_ref itself: a table that named it would pull the f32
  * microkernel (and, on a core without an FPU, the soft-float routines) into
- * every program that runs an int8 kernel. The packed-weights entry stays
- * NULL for the same reason: only programs that call
- * tq_s8_fully_connected_packed() need its reference. */
+ * every program that runs an int8 kernel. The packed-weights and quantize
+ * entries stay NULL for the same reason: only programs that call
+ * tq_s8_fully_connected_packed() or tq_s8_quantize_f32() need their
+ * references. */
 static const tq__ukernels portable = {
     "portable-c",
     TQ_ISA_PORTABLE,
@@ -27,6 +28,7 @@ static const tq__ukernels portable = {
     NULL,
     tq__s8_finish_block_ref,
     tq__s8_row_sums_ref,
+    NULL,
     NULL,
     NULL,
 };

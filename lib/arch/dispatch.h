@@ -92,6 +92,13 @@ typedef void (*tq__s8_packed_gemm_fn)(int32_t m, int32_t n, int32_t k,
                                       const int32_t *sums, int32_t *c,
                                       size_t ldc);
 
+/* TFLite QUANTIZE of n floats, none of them NaN (the caller checked):
+ * out[i] = clamp(round(in[i] / scale) + zero_point, -128, 127), the
+ * division in float, ties away from zero; exactly tq__quantize_one()
+ * with TQ_FROUND_HALF_AWAY (lib/s8/quantize.c). */
+typedef void (*tq__s8_quantize_fn)(size_t n, const float *in, float scale,
+                                   int32_t zero_point, int8_t *out);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -140,7 +147,8 @@ typedef struct tq__s8_direct_args {
 typedef void (*tq__s8_conv_pool_fn)(const tq__s8_direct_args *args);
 
 /* A path's table. s8_gemm is required; the others may be NULL, which means
- * the reference (f32_gemm, s8_finish, s8_row_sums, s8_packed_gemm) or
+ * the reference (f32_gemm, s8_finish, s8_row_sums, s8_packed_gemm,
+ * s8_quantize) or
  * im2col + s8_gemm (s8_conv_pool). The portable table leaves f32_gemm NULL so that linking
  * the dispatcher never pulls float code into an int8-only program. */
 typedef struct tq__ukernels {
@@ -152,6 +160,7 @@ typedef struct tq__ukernels {
     tq__s8_row_sums_fn s8_row_sums;
     tq__s8_conv_pool_fn s8_conv_pool;
     tq__s8_packed_gemm_fn s8_packed_gemm;
+    tq__s8_quantize_fn s8_quantize;
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -188,6 +197,14 @@ static inline tq__s8_finish_fn tq__s8_finish_entry(const tq__ukernels *uk)
 static inline tq__s8_row_sums_fn tq__s8_row_sums_entry(const tq__ukernels *uk)
 {
     return uk->s8_row_sums ? uk->s8_row_sums : tq__s8_row_sums_ref;
+}
+
+void tq__s8_quantize_ref(size_t n, const float *in, float scale,
+                         int32_t zero_point, int8_t *out);
+
+static inline tq__s8_quantize_fn tq__s8_quantize_entry(const tq__ukernels *uk)
+{
+    return uk->s8_quantize ? uk->s8_quantize : tq__s8_quantize_ref;
 }
 
 static inline tq__s8_packed_gemm_fn

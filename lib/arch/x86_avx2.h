@@ -59,6 +59,8 @@ void tq__avx2_s8_row_sums(int32_t rows, int32_t k, const int8_t *x, size_t ld,
 void tq__avx2_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
                       size_t lda, const int8_t *b, size_t ldb, int32_t *c,
                       size_t ldc);
+void tq__avx2_s8_quantize(size_t n, const float *in, float scale,
+                          int32_t zero_point, int8_t *out);
 void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                 const int8_t *a, size_t lda,
                                 const int8_t *codes, const int32_t *sums,

@@ -177,6 +177,8 @@ void tq__avx512_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                   const int8_t *a, size_t lda,
                                   const int8_t *codes, const int32_t *sums,
                                   int32_t *c, size_t ldc);
+void tq__avx512_s8_quantize(size_t n, const float *in, float scale,
+                            int32_t zero_point, int8_t *out);
 void tq__avx512_s8_finish(const struct tq__s8_fold *f, int32_t rows,
                           int32_t channels, const int32_t *acc, size_t ld_acc,
                           const tq_s8_output *os, int32_t ch0, int8_t *out,

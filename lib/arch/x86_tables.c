@@ -16,10 +16,12 @@ const tq__ukernels tq__avx2_ukernels = {
     tq__avx2_s8_row_sums,
     NULL,
     tq__avx2_s8_prepacked_gemm,
+    tq__avx2_s8_quantize,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
     "x86-avx512-vnni",       TQ_ISA_AVX512,        tq__avx512_s8_gemm,
     tq__avx512_f32_gemm,     tq__avx512_s8_finish, tq__avx512_s8_row_sums,
     tq__avx512_s8_conv_pool, tq__avx512_s8_prepacked_gemm,
+    tq__avx512_s8_quantize,
 };

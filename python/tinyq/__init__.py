@@ -46,7 +46,7 @@ from . import kernels_s8 as s8
 from . import io
 from ._lib import EXPECTED_MAJOR, LibraryLoadError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     # constants and enums

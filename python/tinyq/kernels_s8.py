@@ -241,7 +241,11 @@ def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
             nout, nin, ctypes.byref(size)) != 0 or packed.size < size.value):
         nout = max(nout, 1)
         stub = np.empty(1, dtype=S8)
-        os_ = _stage(output_stage, fn)._c(1, fn)
+        # A per-tensor stage: the library validates the stage for the
+        # header's feature count before it reads the header, and a
+        # per-channel one sized for another count would be read past its
+        # end. The call exists only to get the library's error.
+        os_ = OutputStage(2**30, 0)._c(1, fn)
         check(_lib_.tq_s8_fully_connected_packed(
             1, nin, nout, A.ptr(x), _offset(input_zero_point, fn,
                                             "input_zero_point"),

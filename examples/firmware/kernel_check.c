@@ -1,5 +1,5 @@
 /*
- * Bare-metal check of the Armv7E-M DSP kernel path (lib/arch/armv7em_dsp.c)
+ * Bare-metal check of the Armv7E-M DSP kernel path (lib/arch/armv7em/armv7em_dsp.c)
  * under QEMU: seeded random shapes and data, LeNet's shapes, and the
  * saturation extremes (rows of all -128 and all 127), run through the
  * public s8 kernels once on the DSP path and once on the portable path

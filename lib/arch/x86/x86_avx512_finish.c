@@ -10,7 +10,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include "../s8/s8_internal.h"
+#include "../../s8/s8_internal.h"
 #include "x86_avx512_stage.h"
 
 TQ_AVX512 void tq__avx512_s8_finish(const tq__s8_fold *f, int32_t rows,

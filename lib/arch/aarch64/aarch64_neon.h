@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "../dispatch.h"
 
 #define TQ_NEONDOT __attribute__((target("arch=armv8.2-a+dotprod")))
 #define TQ_NEON_INLINE static inline __attribute__((always_inline))

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch.h"
+#include "../dispatch.h"
 
 #define TQ_AVX512                                                              \
     __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,"                \

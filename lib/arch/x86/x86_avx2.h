@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch.h"
+#include "../dispatch.h"
 
 #define TQ_AVX2 __attribute__((target("avx2,fma")))
 #define TQ_AVX2_INLINE static inline __attribute__((always_inline)) TQ_AVX2

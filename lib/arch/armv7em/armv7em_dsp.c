@@ -17,7 +17,7 @@
 #include <arm_acle.h>
 #include <string.h>
 
-#include "dispatch.h"
+#include "../dispatch.h"
 
 #if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
 #error "armv7em_dsp.c needs a core with the DSP extension (Armv7E-M)"

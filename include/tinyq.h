@@ -1238,6 +1238,324 @@ TQ_API tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
 
 /** @} */
 
+/* ======================================================================== */
+/** @defgroup tq_graph_sec Graphs (host side)
+ *  A network as a graph of nodes over tensors, built by the builder
+ *  functions below or loaded from ONNX, validated and rewritten once
+ *  (tq_graph_finalize()), then run in float, calibrated on caller batches,
+ *  quantized, and run integer-only. The graph object lives on the heap
+ *  (host helpers); running it allocates nothing: the caller passes an
+ *  arena whose size tq_graph_arena_size() gives, and tensor offsets in it
+ *  come from a lifetime plan made at finalization.
+ *
+ *  Conventions:
+ *  - Activations are NHWC. A tensor's shape is that of ONE sample with a
+ *    leading 1: images [1, H, W, C], vectors [1, F]. The run functions take
+ *    a batch count and process batch samples stored one after another.
+ *  - Constant weights are f32 in tinyq's layouts: conv OHWI
+ *    [O][KH][KW][I / groups], depthwise [1][KH][KW][C · multiplier] (as
+ *    tq_oihw_to_dw() writes), fully connected [O][I] with I in the NHWC
+ *    order of the flattened input; biases [O].
+ *  - Every call that fails on a graph returns a status and leaves a
+ *    sentence naming the node, op and attribute at fault in
+ *    tq_graph_error(); the graph is then unchanged.
+ *  - Graphs have one input and one output.
+ *  @{ */
+/* ======================================================================== */
+
+/** @brief A network (opaque; owns its tensors, weights and plan). */
+typedef struct tq_graph tq_graph;
+
+/** @brief Node operations. Values are stored in model files and never
+ *  change. Inputs are tensor ids, activation first. */
+typedef enum tq_op {
+    TQ_OP_CONV2D = 1,            /**< x, weight OHWI, [bias]: attrs conv (groups
+                                      allowed), fused act. */
+    TQ_OP_DEPTHWISE_CONV2D = 2,  /**< x, weight [1][KH][KW][C·M], [bias]:
+                                      attrs conv, depth_multiplier, act. */
+    TQ_OP_FULLY_CONNECTED = 3,   /**< x (any shape, read as [1, I] in NHWC
+                                      order), weight [O][I], [bias]: act.
+                                      Output [1, O]. */
+    TQ_OP_MAX_POOL = 4,          /**< x: attrs pool. */
+    TQ_OP_AVG_POOL = 5,          /**< x: attrs pool, count_include_pad. */
+    TQ_OP_GLOBAL_AVG_POOL = 6,   /**< x [1,H,W,C] -> [1,1,1,C]. */
+    TQ_OP_ADD = 7,               /**< a, b: same shape, or b a constant of
+                                      one value or one per channel; act. */
+    TQ_OP_MUL = 8,               /**< a, b: as ADD. */
+    TQ_OP_ACTIVATION = 9,        /**< x: the clamp of attrs act (ReLU, ReLU6,
+                                      Clip). */
+    TQ_OP_LEAKY_RELU = 10,       /**< x: attrs alpha. */
+    TQ_OP_BATCH_NORM = 11,       /**< x, scale, bias, mean, variance (constants
+                                      [C]): attrs epsilon. */
+    TQ_OP_RESHAPE = 12,          /**< x: attrs ndim, shape (one sample, the
+                                      same element count, NHWC element
+                                      order kept). Flatten is [1, n]. */
+    TQ_OP_SOFTMAX = 13,          /**< x: along the last axis. */
+    TQ_OP_CONCAT = 14,           /**< x0, x1, ...: along the channel (last)
+                                      axis; other extents equal. */
+    TQ_OP_PAD = 15,              /**< x: zero padding of H and W by attrs
+                                      conv's pad_top/bottom/left/right. */
+    TQ_OP_IDENTITY = 16,         /**< x (Identity, Dropout at inference). */
+    TQ_OP_CONV2D_RELU_MAXPOOL2 = 17 /**< x, weight, [bias]: conv (groups 1),
+                                      ReLU, 2x2 stride-2 max pool; made by
+                                      the pool-fusion rewrite. */
+} tq_op;
+
+/** @brief Fused activation of a node (tq_node_attrs::act): ::tq_activation
+ *  values, plus this clip for graph nodes. Kernels reject it. */
+#define TQ_ACT_CLIP 3
+
+/** @brief Attributes of a node; each op reads only the fields its
+ *  ::tq_op entry names. Start from tq_node_attrs_init(). */
+typedef struct tq_node_attrs {
+    tq_conv_params conv;        /**< Convolutions (and PAD's pads). */
+    tq_pool_params pool;        /**< MAX_POOL, AVG_POOL. */
+    int32_t act;                /**< Fused clamp: TQ_ACT_NONE, TQ_ACT_RELU,
+                                     TQ_ACT_RELU6 or #TQ_ACT_CLIP. */
+    float act_min;              /**< #TQ_ACT_CLIP: lower bound (may be
+                                     −inf). */
+    float act_max;              /**< #TQ_ACT_CLIP: upper bound, >= act_min. */
+    float alpha;                /**< LEAKY_RELU slope for x < 0. */
+    float epsilon;              /**< BATCH_NORM, > 0. */
+    int32_t count_include_pad;  /**< AVG_POOL: 1 to divide by the whole
+                                     window, padding included. */
+    int32_t depth_multiplier;   /**< DEPTHWISE_CONV2D, >= 1. */
+    int32_t ndim;               /**< RESHAPE: 1..#TQ_MAX_DIMS. */
+    int32_t reserved;           /**< Keep 0. */
+    int64_t shape[TQ_MAX_DIMS]; /**< RESHAPE: target shape of one sample. */
+} tq_node_attrs;
+
+/** @brief Defaults: act none, clip [−inf, +inf], strides, dilations,
+ *  groups and depth multiplier 1, pads 0, pool window 1x1, alpha 0.01,
+ *  epsilon 1e-5. @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_node_attrs_init(tq_node_attrs *attrs);
+
+/** @brief Graph rewrites of tq_graph_finalize(), as bit flags. */
+typedef enum tq_rewrite {
+    TQ_REWRITE_FOLD_BATCH_NORM = 1,  /**< BatchNorm into the conv/FC before it
+                                          (the node keeps BN's per-channel
+                                          shift and scale for analytic bias
+                                          correction). */
+    TQ_REWRITE_REMOVE_IDENTITY = 2,  /**< Identity and Dropout removed. */
+    TQ_REWRITE_FOLD_PAD = 4,         /**< A zero Pad into the next conv or
+                                          max/avg pool that can take it. */
+    TQ_REWRITE_FUSE_ACTIVATION = 8,  /**< ReLU / ReLU6 / Clip into the conv,
+                                          FC or Add before it. */
+    TQ_REWRITE_FUSE_POOL = 16,       /**< conv + ReLU + 2x2 max pool onto
+                                          TQ_OP_CONV2D_RELU_MAXPOOL2. */
+    TQ_REWRITE_ALL = 31              /**< Every rewrite. */
+} tq_rewrite;
+
+/** @brief A new, empty float graph. @return #TQ_ERR_NULL,
+ *  #TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_graph_create(tq_graph **graph);
+
+/** @brief Free a graph; NULL is accepted. */
+TQ_API void tq_graph_free(tq_graph *graph);
+
+/** @brief The sentence explaining the last failed call on @p graph ("" if
+ *  none failed); owned by the graph, valid until its next call. */
+TQ_API const char *tq_graph_error(const tq_graph *graph);
+
+/** @brief Declare the graph input: @p ndim extents of one sample (NHWC,
+ *  leading 1). @p name may be NULL (a name is made up). */
+TQ_API tq_status tq_graph_add_input(tq_graph *graph, const char *name,
+                                    int32_t ndim, const int64_t *shape,
+                                    int32_t *tensor);
+
+/** @brief Add a constant (an f32 tensor, copied). */
+TQ_API tq_status tq_graph_add_constant(tq_graph *graph, const char *name,
+                                       const tq_tensor *value,
+                                       int32_t *tensor);
+
+/** @brief Add a node of @p op over @p n_inputs defined tensors; its output
+ *  shape is inferred and checked now (#TQ_ERR_SHAPE, #TQ_ERR_PARAM,
+ *  #TQ_ERR_UNSUPPORTED with a message otherwise), and its new output
+ *  tensor's id written to @p output. Inputs must exist already, so a built
+ *  graph has no cycle. @p attrs may be NULL for ops without attributes. */
+TQ_API tq_status tq_graph_add_node(tq_graph *graph, const char *name,
+                                   int32_t op, int32_t n_inputs,
+                                   const int32_t *inputs,
+                                   const tq_node_attrs *attrs,
+                                   int32_t *output);
+
+/** @brief Name the graph output (an activation tensor). */
+TQ_API tq_status tq_graph_set_output(tq_graph *graph, int32_t tensor);
+
+/** @brief Validate the whole graph, apply the @p rewrites (::tq_rewrite
+ *  flags), drop nodes the output does not need, order the nodes and plan
+ *  the arena. The graph is immutable afterwards; the run and quantization
+ *  functions need a finalized graph. */
+TQ_API tq_status tq_graph_finalize(tq_graph *graph, uint32_t rewrites);
+
+/** @brief Load an ONNX model (opsets 11..17; see docs/graph.md for the
+ *  operators) from a file or from memory, convert it to NHWC and finalize
+ *  it with every rewrite.
+ *  @param message  receives a sentence on failure (the node, op and
+ *                  attribute at fault); may be NULL
+ *  @return #TQ_ERR_FORMAT for a malformed file, #TQ_ERR_UNSUPPORTED for an
+ *          operator, attribute value or data type tinyq cannot run (also
+ *          when the library was built without protobuf-c), #TQ_ERR_IO. */
+TQ_API tq_status tq_graph_load_onnx(const char *path, tq_graph **graph,
+                                    char *message, size_t message_size);
+
+/** @brief tq_graph_load_onnx() from @p size bytes in memory. */
+TQ_API tq_status tq_graph_load_onnx_memory(const void *bytes, size_t size,
+                                           tq_graph **graph, char *message,
+                                           size_t message_size);
+
+/** @brief A node as a finalized graph holds it. */
+typedef struct tq_graph_node_info {
+    const char *name;       /**< Owned by the graph. */
+    int32_t op;             /**< A ::tq_op. */
+    int32_t n_inputs;       /**< Entries of @p inputs. */
+    const int32_t *inputs;  /**< Tensor ids, owned by the graph. */
+    int32_t output;         /**< Tensor id. */
+    int32_t reserved;       /**< 0. */
+    tq_node_attrs attrs;    /**< Its attributes. */
+} tq_graph_node_info;
+
+/** @brief A tensor as the graph holds it. */
+typedef struct tq_graph_tensor_info {
+    const char *name;            /**< Owned by the graph. */
+    int32_t dtype;               /**< f32 in a float graph; s8 activations
+                                      and weights, s32 biases once quantized. */
+    int32_t ndim;                /**< Extents in @p shape. */
+    int64_t shape[TQ_MAX_DIMS];  /**< One sample for activations. */
+    int32_t is_constant;         /**< 1 for weights and other constants. */
+    int32_t qaxis;               /**< Channel axis of per-channel params. */
+    const void *data;            /**< Constants: the values; else NULL. */
+    int64_t qcount;              /**< 0 (float), 1 or the channel count. */
+    const float *scale;          /**< qcount scales, or NULL. */
+    const int32_t *zero_point;   /**< qcount zero points, or NULL. */
+} tq_graph_tensor_info;
+
+/** @brief Number of nodes of a finalized graph, in execution order
+ *  (0 for NULL). */
+TQ_API int32_t tq_graph_node_count(const tq_graph *graph);
+
+/** @brief Node @p index (execution order). */
+TQ_API tq_status tq_graph_node(const tq_graph *graph, int32_t index,
+                               tq_graph_node_info *info);
+
+/** @brief Number of tensors (0 for NULL); ids run from 0. */
+TQ_API int32_t tq_graph_tensor_count(const tq_graph *graph);
+
+/** @brief Tensor @p tensor. */
+TQ_API tq_status tq_graph_tensor(const tq_graph *graph, int32_t tensor,
+                                 tq_graph_tensor_info *info);
+
+/** @brief The id of the tensor called @p name (#TQ_ERR_NOT_FOUND). */
+TQ_API tq_status tq_graph_find_tensor(const tq_graph *graph,
+                                      const char *name, int32_t *tensor);
+
+/** @brief The input and output tensor ids. */
+TQ_API tq_status tq_graph_io(const tq_graph *graph, int32_t *input,
+                             int32_t *output);
+
+/** @brief Bytes of the arena that a run over @p batch samples needs
+ *  (activations and kernel scratch as planned, plus alignment slack). */
+TQ_API tq_status tq_graph_arena_size(const tq_graph *graph, int64_t batch,
+                                     size_t *bytes);
+
+/** @brief Run a finalized float graph on @p batch samples with the f32
+ *  kernels: @p input holds batch · (input elements) floats, @p output
+ *  receives batch · (output elements). Allocates nothing. */
+TQ_API tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
+                                  const float *input, float *output,
+                                  void *arena, size_t arena_bytes);
+
+/** @brief How a float graph becomes an int8 one (tq_quant_config_init()
+ *  gives the defaults in brackets). */
+typedef struct tq_quant_config {
+    tq_range_config activation_range; /**< Range method of every activation
+                                           [min/max]. */
+    tq_qscheme activation_scheme;     /**< [8 bits, asymmetric]. */
+    tq_range_config weight_range;     /**< Range method of weights [min/max,
+                                           which a symmetric scheme makes
+                                           abs-max]. */
+    tq_qscheme weight_scheme;         /**< [8 bits, symmetric, narrow]. */
+    int32_t weight_per_channel;       /**< [1]: one scale per output channel. */
+    int32_t rounding;                 /**< Requantization ::tq_rounding
+                                           [TQ_ROUND_DOUBLE]. */
+    int32_t histogram_bins;           /**< Bins of activation histograms
+                                           [2048]. */
+    int32_t reserved;                 /**< Keep 0. */
+} tq_quant_config;
+
+/** @brief The defaults of ::tq_quant_config. @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_quant_config_init(tq_quant_config *config);
+
+/** @brief Streaming observers on every activation of a float graph
+ *  (opaque). */
+typedef struct tq_calibrator tq_calibrator;
+
+/** @brief Observers for the activations of finalized float graph @p graph
+ *  (which must outlive them) under @p config (copied). */
+TQ_API tq_status tq_calibrator_create(const tq_graph *graph,
+                                      const tq_quant_config *config,
+                                      tq_calibrator **calibrator);
+
+/** @brief Free a calibrator; NULL is accepted. */
+TQ_API void tq_calibrator_free(tq_calibrator *calibrator);
+
+/** @brief Override the range method (and scheme) of one activation tensor.
+ *  Call before the first tq_calibrator_feed(). */
+TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
+                                          int32_t tensor,
+                                          const tq_range_config *range,
+                                          const tq_qscheme *scheme);
+
+/** @brief Run the float graph on @p batch samples and observe every
+ *  activation: statistics in the first pass, histograms over the first
+ *  pass's ranges in the second. */
+TQ_API tq_status tq_calibrator_feed(tq_calibrator *calibrator, int64_t batch,
+                                    const float *input);
+
+/** @brief End a pass over the calibration data. @p another_pass receives 1
+ *  when some chosen range method needs a histogram and the same batches
+ *  must be fed once more, else 0 (calibration is complete). */
+TQ_API tq_status tq_calibrator_end_pass(tq_calibrator *calibrator,
+                                        int32_t *another_pass);
+
+/** @brief The range chosen for activation @p tensor after calibration. */
+TQ_API tq_status tq_calibrator_range(const tq_calibrator *calibrator,
+                                     int32_t tensor, double *lo, double *hi);
+
+/** @brief Quantize a calibrated float graph into a new integer-only graph:
+ *  int8 weights (per channel or per tensor), int32 biases at s_in · s_w,
+ *  every multiplier and shift computed once. A trailing Softmax is dropped
+ *  (it does not change the argmax): the int8 output is the logits. */
+TQ_API tq_status tq_graph_quantize(const tq_graph *graph,
+                                   const tq_calibrator *calibrator,
+                                   tq_graph **quantized);
+
+/** @brief 1 if @p graph is a quantized graph, else 0. */
+TQ_API int32_t tq_graph_is_quantized(const tq_graph *graph);
+
+/** @brief Run a quantized graph integer-only on @p batch samples: int8
+ *  @p input (quantized with the input tensor's parameters), int8 @p output;
+ *  @p accumulators, if not NULL, receives the output layer's int32
+ *  accumulators (bias included, before requantization; the output node must
+ *  be a conv or fully connected layer). No float, no allocation. */
+TQ_API tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
+                                 const int8_t *input, int8_t *output,
+                                 int32_t *accumulators, void *arena,
+                                 size_t arena_bytes);
+
+/** @brief Quantize @p count floats with the input tensor's parameters
+ *  (TFLite rounding). */
+TQ_API tq_status tq_graph_quantize_input(const tq_graph *graph, size_t count,
+                                         const float *x, int8_t *q);
+
+/** @brief Dequantize @p count int8 outputs with the output tensor's
+ *  parameters. */
+TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
+                                            size_t count, const int8_t *q,
+                                            float *x);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

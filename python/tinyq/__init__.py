@@ -18,13 +18,14 @@ Areas:
     f32         the float kernels (``tinyq.f32.conv2d``, ...)
     s8          the int8 kernels (``tinyq.s8.conv2d``, ...)
     io          safetensors files and CIFAR-10 batches
+    graph       Graph (ONNX in, float run, calibrate, int8 run), GraphBuilder
 """
 
 from . import errors
 from .constants import (CIFAR10_RECORD_BYTES, MAX_DIMS, S8_MAX_REDUCTION,
                         SHIFT_MAX, SHIFT_MIN, Activation, DType,
-                        FloatRounding, Isa, RangeMethod, Rounding, Sigma,
-                        Status)
+                        FloatRounding, Isa, Op, RangeMethod, Rewrite,
+                        Rounding, Sigma, Status)
 from .core import (conv_output_size, dtype_size, empty_aligned, get_isa,
                    isa_available, isa_name, kernel_path, library_path, nbytes,
                    nchw_to_nhwc, nhwc_to_nchw, numel, oihw_to_dw,
@@ -44,6 +45,7 @@ from .requant import (OutputStage, activation_range, quantize_multiplier,
 from . import kernels_f32 as f32
 from . import kernels_s8 as s8
 from . import io
+from .graph import Graph, GraphBuilder, QuantConfig
 from ._lib import EXPECTED_MAJOR, LibraryLoadError
 
 __version__ = "0.3.0"
@@ -52,7 +54,9 @@ __all__ = [
     # constants and enums
     "CIFAR10_RECORD_BYTES", "MAX_DIMS", "S8_MAX_REDUCTION", "SHIFT_MAX",
     "SHIFT_MIN", "Activation", "DType", "FloatRounding", "RangeMethod",
-    "Rounding", "Sigma", "Status", "Isa", "EXPECTED_MAJOR",
+    "Rounding", "Sigma", "Status", "Isa", "Op", "Rewrite", "EXPECTED_MAJOR",
+    # graphs
+    "Graph", "GraphBuilder", "QuantConfig",
     # core
     "conv_output_size", "dtype_size", "empty_aligned", "kernel_path",
     "library_path", "nbytes", "nchw_to_nhwc", "nhwc_to_nchw", "numel",

@@ -132,6 +132,40 @@ class NamedTensor(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("tensor", Tensor)]
 
 
+class NodeAttrs(ctypes.Structure):
+    """``tq_node_attrs``."""
+    _fields_ = [("conv", ConvParams), ("pool", PoolParams), ("act", _i32),
+                ("act_min", _f32), ("act_max", _f32), ("alpha", _f32),
+                ("epsilon", _f32), ("count_include_pad", _i32),
+                ("depth_multiplier", _i32), ("ndim", _i32),
+                ("reserved", _i32), ("shape", _i64 * MAX_DIMS)]
+
+
+class GraphNodeInfo(ctypes.Structure):
+    """``tq_graph_node_info``."""
+    _fields_ = [("name", ctypes.c_char_p), ("op", _i32), ("n_inputs", _i32),
+                ("inputs", ctypes.POINTER(_i32)), ("output", _i32),
+                ("reserved", _i32), ("attrs", NodeAttrs)]
+
+
+class GraphTensorInfo(ctypes.Structure):
+    """``tq_graph_tensor_info``."""
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", _i32), ("ndim", _i32),
+                ("shape", _i64 * MAX_DIMS), ("is_constant", _i32),
+                ("qaxis", _i32), ("data", ctypes.c_void_p), ("qcount", _i64),
+                ("scale", ctypes.POINTER(_f32)),
+                ("zero_point", ctypes.POINTER(_i32))]
+
+
+class QuantConfig(ctypes.Structure):
+    """``tq_quant_config``."""
+    _fields_ = [("activation_range", RangeConfig),
+                ("activation_scheme", QScheme),
+                ("weight_range", RangeConfig), ("weight_scheme", QScheme),
+                ("weight_per_channel", _i32), ("rounding", _i32),
+                ("histogram_bins", _i32), ("reserved", _i32)]
+
+
 # ---- prototypes ----------------------------------------------------------
 
 def _p(t):
@@ -277,6 +311,42 @@ PROTOTYPES = {
     "tq_cifar10_read": (_status, [_cp, _i64, _i64, _pu8, _pu8]),
     "tq_cifar10_count": (_status, [_cp, _p(_i64)]),
     "tq_cifar10_normalize": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    # graphs (host side)
+    "tq_node_attrs_init": (_status, [_p(NodeAttrs)]),
+    "tq_graph_create": (_status, [_p(_vp)]),
+    "tq_graph_free": (None, [_vp]),
+    "tq_graph_error": (_cp, [_vp]),
+    "tq_graph_add_input": (_status, [_vp, _cp, _i32, _p(_i64), _pi32]),
+    "tq_graph_add_constant": (_status, [_vp, _cp, _p(Tensor), _pi32]),
+    "tq_graph_add_node": (_status, [_vp, _cp, _i32, _i32, _pi32,
+                                    _p(NodeAttrs), _pi32]),
+    "tq_graph_set_output": (_status, [_vp, _i32]),
+    "tq_graph_finalize": (_status, [_vp, _u32]),
+    "tq_graph_load_onnx": (_status, [_cp, _p(_vp), _cp, _size]),
+    "tq_graph_load_onnx_memory": (_status, [_vp, _size, _p(_vp), _cp,
+                                            _size]),
+    "tq_graph_node_count": (_i32, [_vp]),
+    "tq_graph_node": (_status, [_vp, _i32, _p(GraphNodeInfo)]),
+    "tq_graph_tensor_count": (_i32, [_vp]),
+    "tq_graph_tensor": (_status, [_vp, _i32, _p(GraphTensorInfo)]),
+    "tq_graph_find_tensor": (_status, [_vp, _cp, _pi32]),
+    "tq_graph_io": (_status, [_vp, _pi32, _pi32]),
+    "tq_graph_arena_size": (_status, [_vp, _i64, _psize]),
+    "tq_graph_run_f32": (_status, [_vp, _i64, _pf32, _pf32, _vp, _size]),
+    "tq_quant_config_init": (_status, [_p(QuantConfig)]),
+    "tq_calibrator_create": (_status, [_vp, _p(QuantConfig), _p(_vp)]),
+    "tq_calibrator_free": (None, [_vp]),
+    "tq_calibrator_set_tensor": (_status, [_vp, _i32, _p(RangeConfig),
+                                           _p(QScheme)]),
+    "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),
+    "tq_calibrator_end_pass": (_status, [_vp, _pi32]),
+    "tq_calibrator_range": (_status, [_vp, _i32, _pd, _pd]),
+    "tq_graph_quantize": (_status, [_vp, _vp, _p(_vp)]),
+    "tq_graph_is_quantized": (_i32, [_vp]),
+    "tq_graph_run_s8": (_status, [_vp, _i64, _pi8, _pi8, _pi32, _vp,
+                                  _size]),
+    "tq_graph_quantize_input": (_status, [_vp, _size, _pf32, _pi8]),
+    "tq_graph_dequantize_output": (_status, [_vp, _size, _pi8, _pf32]),
 }
 
 # ---- finding and loading the library ----------------------------------

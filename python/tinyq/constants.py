@@ -87,6 +87,38 @@ class Activation(enum.IntEnum):
     NONE = 0
     RELU = 1
     RELU6 = 2
+    CLIP = 3  # graph nodes only (tq_node_attrs act_min / act_max)
+
+
+class Op(enum.IntEnum):
+    """``tq_op``: the operations of graph nodes."""
+    CONV2D = 1
+    DEPTHWISE_CONV2D = 2
+    FULLY_CONNECTED = 3
+    MAX_POOL = 4
+    AVG_POOL = 5
+    GLOBAL_AVG_POOL = 6
+    ADD = 7
+    MUL = 8
+    ACTIVATION = 9
+    LEAKY_RELU = 10
+    BATCH_NORM = 11
+    RESHAPE = 12
+    SOFTMAX = 13
+    CONCAT = 14
+    PAD = 15
+    IDENTITY = 16
+    CONV2D_RELU_MAXPOOL2 = 17
+
+
+class Rewrite(enum.IntFlag):
+    """``tq_rewrite``: the graph rewrites of ``Graph.finalize``."""
+    FOLD_BATCH_NORM = 1
+    REMOVE_IDENTITY = 2
+    FOLD_PAD = 4
+    FUSE_ACTIVATION = 8
+    FUSE_POOL = 16
+    ALL = 31
 
 
 #: ``TQ_SHIFT_MIN`` and ``TQ_SHIFT_MAX``: the legal requantization shifts.

@@ -1010,6 +1010,21 @@ TQ_API tq_status tq_s8_add_params_from_scales(
 TQ_API tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
                            const tq_s8_add_params *params, int8_t *out);
 
+/** @brief int8 table lookup: out[i] = table[in[i] + 128] for i < @p n, so
+ *  table[0] is the image of code −128 and table[255] that of 127. Any
+ *  elementwise function of one int8 code (a requantization to other
+ *  parameters, a clamp, leaky ReLU, ...) becomes such a table, computed
+ *  once ahead of inference; the graph runner uses it for the ops that have
+ *  no arithmetic kernel.
+ *  @param n     number of codes; 0 is a no-op that accepts NULL pointers
+ *  @param in    @p n input codes
+ *  @param table 256 output codes
+ *  @param out   @p n output codes; may equal @p in exactly (in place)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_ALIAS when @p out partially overlaps
+ *          @p in or overlaps @p table (nothing written). */
+TQ_API tq_status tq_s8_lookup(size_t n, const int8_t *in,
+                              const int8_t table[256], int8_t *out);
+
 /** @brief Quantize @p n floats to int8 as TFLite's QUANTIZE:
  *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero.
  *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written). */

@@ -486,6 +486,49 @@ TQ_API tq_status tq_measure_quant_error(const tq_tensor *in,
 TQ_API tq_status tq_compare_f32(const float *ref, const float *approx,
                                 size_t n, tq_quant_error *err);
 
+/** @brief Quantize a float bias to the int32 codes the s8 kernels add to
+ *  their accumulators (scale s_in · s_w[c], zero point 0):
+ *
+ *      q[c] = clamp(round_half_away(bias[c] / ((double)input_scale
+ *                   · weight_scale[per_channel ? c : 0])),
+ *                   −INT32_MAX, INT32_MAX)
+ *
+ *  where the quotient is the exact real number (not a float or double
+ *  approximation of it): tinyq decides every rounding exactly, so a bias
+ *  that is exactly half-way between two codes always goes away from zero
+ *  and one a hair below never does. The clamp is symmetric (−2^31 is never
+ *  produced), as in TFLite.
+ *
+ *  TFLite's converter (quantization_utils SymmetricPerChannelBiasQuantize)
+ *  computes the same formula in float: scale = input_scale · weight_scale
+ *  rounded to float, inv = 1 / scale rounded to float, round(bias · inv)
+ *  with ties away from zero, then the same clamp. Where those float steps
+ *  are exact (e.g. power-of-two scales) the results are identical; else
+ *  TFLite's can be one code off (mostly for quotients beyond 2^24, where a
+ *  float no longer holds every integer). tinyq rounds the true value once,
+ *  so that the result does not depend on evaluation order. TFLite maps a
+ *  zero scale to code 0; tinyq rejects it (#TQ_ERR_PARAM).
+ *
+ *  @param count        number of biases (output channels), >= 0; 0 writes
+ *                      nothing and accepts NULL pointers
+ *  @param bias         count finite floats
+ *  @param input_scale  s_in, > 0 and finite (subnormals allowed)
+ *  @param weight_scale s_w: count scales when @p per_channel is 1, one
+ *                      when 0; each > 0 and finite
+ *  @param per_channel  1: weight_scale[c] for bias c; 0: weight_scale[0]
+ *                      for every bias
+ *  @param out          count int32 codes; must not overlap @p bias or
+ *                      @p weight_scale
+ *  @return #TQ_ERR_PARAM for count < 0, per_channel other than 0 or 1, or
+ *          a scale that is not > 0 and finite; #TQ_ERR_NULL (count > 0);
+ *          #TQ_ERR_OVERFLOW when count · 4 bytes exceeds size_t;
+ *          #TQ_ERR_ALIAS; #TQ_ERR_NOT_FINITE for a NaN or infinite bias.
+ *          On any error @p out is unchanged. */
+TQ_API tq_status tq_quantize_bias(int64_t count, const float *bias,
+                                  float input_scale,
+                                  const float *weight_scale,
+                                  int32_t per_channel, int32_t *out);
+
 /** @} */
 
 /* ======================================================================== */

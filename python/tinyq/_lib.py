@@ -192,6 +192,7 @@ PROTOTYPES = {
     "tq_measure_quant_error": (_status, [_p(Tensor), _p(QParams),
                                          _p(QuantError)]),
     "tq_compare_f32": (_status, [_pf32, _pf32, _size, _p(QuantError)]),
+    "tq_quantize_bias": (_status, [_i64, _pf32, _f32, _pf32, _i32, _pi32]),
     # requantization
     "tq_quantize_multiplier": (_status, [_f64, _pi32, _pi32]),
     "tq_requantize": (_status, [_i32, _i32, _i32, _i32, _pi32]),

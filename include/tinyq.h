@@ -486,6 +486,49 @@ TQ_API tq_status tq_measure_quant_error(const tq_tensor *in,
 TQ_API tq_status tq_compare_f32(const float *ref, const float *approx,
                                 size_t n, tq_quant_error *err);
 
+/** @brief Quantize a float bias to the int32 codes the s8 kernels add to
+ *  their accumulators (scale s_in · s_w[c], zero point 0):
+ *
+ *      q[c] = clamp(round_half_away(bias[c] / ((double)input_scale
+ *                   · weight_scale[per_channel ? c : 0])),
+ *                   −INT32_MAX, INT32_MAX)
+ *
+ *  where the quotient is the exact real number (not a float or double
+ *  approximation of it): tinyq decides every rounding exactly, so a bias
+ *  that is exactly half-way between two codes always goes away from zero
+ *  and one a hair below never does. The clamp is symmetric (−2^31 is never
+ *  produced), as in TFLite.
+ *
+ *  TFLite's converter (quantization_utils SymmetricPerChannelBiasQuantize)
+ *  computes the same formula in float: scale = input_scale · weight_scale
+ *  rounded to float, inv = 1 / scale rounded to float, round(bias · inv)
+ *  with ties away from zero, then the same clamp. Where those float steps
+ *  are exact (e.g. power-of-two scales) the results are identical; else
+ *  TFLite's can be one code off (mostly for quotients beyond 2^24, where a
+ *  float no longer holds every integer). tinyq rounds the true value once,
+ *  so that the result does not depend on evaluation order. TFLite maps a
+ *  zero scale to code 0; tinyq rejects it (#TQ_ERR_PARAM).
+ *
+ *  @param count        number of biases (output channels), >= 0; 0 writes
+ *                      nothing and accepts NULL pointers
+ *  @param bias         count finite floats
+ *  @param input_scale  s_in, > 0 and finite (subnormals allowed)
+ *  @param weight_scale s_w: count scales when @p per_channel is 1, one
+ *                      when 0; each > 0 and finite
+ *  @param per_channel  1: weight_scale[c] for bias c; 0: weight_scale[0]
+ *                      for every bias
+ *  @param out          count int32 codes; must not overlap @p bias or
+ *                      @p weight_scale
+ *  @return #TQ_ERR_PARAM for count < 0, per_channel other than 0 or 1, or
+ *          a scale that is not > 0 and finite; #TQ_ERR_NULL (count > 0);
+ *          #TQ_ERR_OVERFLOW when count · 4 bytes exceeds size_t;
+ *          #TQ_ERR_ALIAS; #TQ_ERR_NOT_FINITE for a NaN or infinite bias.
+ *          On any error @p out is unchanged. */
+TQ_API tq_status tq_quantize_bias(int64_t count, const float *bias,
+                                  float input_scale,
+                                  const float *weight_scale,
+                                  int32_t per_channel, int32_t *out);
+
 /** @} */
 
 /* ======================================================================== */
@@ -914,10 +957,12 @@ TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
 TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
                                            size_t *bytes);
 
-/** @brief Pack symmetric int8 weights [n][k] (row stride @p ldw >= k) once,
- *  ahead of inference, for tq_s8_fully_connected_packed(): the layout the
- *  microkernels read without rearranging anything per call, and each row's
- *  sum, which the input zero point's fold needs.
+/** @brief Pack int8 weights [n][k] (row stride @p ldw >= k) once, ahead
+ *  of inference, for tq_s8_fully_connected_packed() (symmetric weights) or
+ *  tq_s8_fully_connected_packed_offset() (weights with a zero point; the
+ *  same bytes): the layout the microkernels read without rearranging
+ *  anything per call, and each row's sum, which the input zero point's
+ *  fold needs.
  *
  *  Layout (all integers little-endian, no padding between fields):
  *  - header, 64 bytes: uint32 magic 0x57505154 ("TQPW"), uint32 layout
@@ -928,7 +973,8 @@ TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
  *  The same bytes serve every kernel path and can be stored in a file.
  *  @param n            output features (rows of @p w), >= 1
  *  @param k            input features (columns), 1..#TQ_S8_MAX_REDUCTION
- *  @param w            the weight codes, symmetric (zero point 0)
+ *  @param w            the weight codes (stored as they are; a zero point
+ *                      is applied by tq_s8_fully_connected_packed_offset())
  *  @param ldw          row stride of @p w in elements, >= k
  *  @param packed       output, any alignment (64 bytes is fastest)
  *  @param packed_bytes at least tq_s8_packed_weights_size() bytes
@@ -941,6 +987,8 @@ TQ_API tq_status tq_s8_pack_weights(int32_t n, int32_t k, const int8_t *w,
 /** @brief int8 fully connected with weights packed by tq_s8_pack_weights()
  *  (symmetric, weight zero point 0): bit for bit the output of
  *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
+ *  Asymmetric weights (a nonzero weight zero point) take
+ *  tq_s8_fully_connected_packed_offset() with the same packed bytes.
  *  @param batch         rows of @p in, >= 1
  *  @param in_features   k of the packed weights
  *  @param out_features  n of the packed weights
@@ -960,6 +1008,36 @@ TQ_API tq_status tq_s8_fully_connected_packed(
     int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
     int32_t input_offset, const void *packed, size_t packed_bytes,
     const int32_t *bias, const tq_s8_output *os, int8_t *out);
+
+/** @brief tq_s8_fully_connected_packed() with a weight zero point: bit for
+ *  bit the output of tq_s8_fully_connected() with the unpacked weights and
+ *  the same @p weight_offset, on every kernel path. For asymmetric int8
+ *  weights (TFLite's filter_offset, ONNX QLinearMatMul's b_zero_point):
+ *  pack the weights' codes as they are with tq_s8_pack_weights() and pass
+ *  −zero point here; the packed layout does not change.
+ *  acc[b][o] = Σ_i (w[o][i] + weight_offset) · (in[b][i] + input_offset)
+ *  + bias[o], computed as the raw product plus the input's row sums times
+ *  @p weight_offset (the stored weight sums carry @p input_offset), and
+ *  saturated to int32 as tq_s8_fully_connected() saturates it.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   k of the packed weights
+ *  @param out_features  n of the packed weights
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param packed        the packed weights
+ *  @param packed_bytes  their size; at least tq_s8_packed_weights_size()
+ *  @param weight_offset −zero point of the weights, [−128, 128] (0 is
+ *                       tq_s8_fully_connected_packed())
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] codes
+ *  @return as tq_s8_fully_connected_packed(), and #TQ_ERR_PARAM for a
+ *          @p weight_offset outside [−128, 128]. */
+TQ_API tq_status tq_s8_fully_connected_packed_offset(
+    int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
+    int32_t input_offset, const void *packed, size_t packed_bytes,
+    int32_t weight_offset, const int32_t *bias, const tq_s8_output *os,
+    int8_t *out);
 
 /** @brief int8 max pool: maximum over the non-padded taps, then the clamp
  *  [act_min, act_max] (−128 <= act_min <= act_max <= 127); the output keeps

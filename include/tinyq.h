@@ -1671,6 +1671,12 @@ TQ_API tq_status tq_calibrator_create(const tq_graph *graph,
 /** @brief Free a calibrator; NULL is accepted. */
 TQ_API void tq_calibrator_free(tq_calibrator *calibrator);
 
+/** @brief The sentence explaining the last failed call on @p calibrator
+ *  ("" if none failed, or for NULL); owned by the calibrator, valid until
+ *  its next call. (tq_calibrator_create() and tq_graph_quantize() report
+ *  through tq_graph_error() of the float graph.) */
+TQ_API const char *tq_calibrator_error(const tq_calibrator *calibrator);
+
 /** @brief Override the range method (and scheme) of one activation tensor.
  *  Call before the first tq_calibrator_feed(). */
 TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "quant_internal.h" /* tq__graph_run_f32_observed() */
 
 /* The clamp of a node's act attribute; NULL for none. */
 static const tq_f32_act *node_act(const tq__node *n, tq_f32_act *buf)
@@ -196,5 +197,40 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
     }
     memcpy(output, tq__graph_tensor_at(graph, base, graph->output, batch),
            out_bytes);
+    return TQ_OK;
+}
+
+/* The calibrator's run (lib/graph/quant_internal.h): tq_graph_run_f32()
+ * over the arena alone, showing every activation that has storage of its
+ * own to @p observe as soon as it is computed. */
+tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
+                                     const float *input, void *arena,
+                                     size_t arena_bytes,
+                                     tq__f32_observer observe, void *ctx)
+{
+    uint8_t *base, *scratch;
+    size_t scratch_bytes;
+    tq_graph *g = (tq_graph *)(uintptr_t)graph; /* the error buffer only */
+    tq__graph_ok(g);
+    TQ_CHECK(tq__graph_arena(graph, batch, arena, arena_bytes, &base, &scratch,
+                             &scratch_bytes));
+    const tq__tensor *it = &graph->tensors[graph->input];
+    const size_t in_count = it->numel * (size_t)batch;
+    float *x = tq__graph_tensor_at(graph, base, graph->input, batch);
+    memcpy(x, input, in_count * sizeof(float));
+    observe(ctx, graph->input, x, in_count);
+    for (int32_t i = 0; i < graph->n_nodes; ++i) {
+        const tq__node *n = &graph->nodes[i];
+        const tq_status s =
+            run_node(graph, n, base, batch, scratch, scratch_bytes);
+        if (s != TQ_OK)
+            return tq__graph_fail(g, s, "node '%s' (%s): %s", n->name,
+                                  tq__op_name(n->op), tq_status_message(s));
+        const tq__tensor *o = &graph->tensors[n->output];
+        if (o->alias < 0)
+            observe(ctx, n->output,
+                    tq__graph_tensor_at(graph, base, n->output, batch),
+                    o->numel * (size_t)batch);
+    }
     return TQ_OK;
 }

@@ -486,6 +486,49 @@ TQ_API tq_status tq_measure_quant_error(const tq_tensor *in,
 TQ_API tq_status tq_compare_f32(const float *ref, const float *approx,
                                 size_t n, tq_quant_error *err);
 
+/** @brief Quantize a float bias to the int32 codes the s8 kernels add to
+ *  their accumulators (scale s_in · s_w[c], zero point 0):
+ *
+ *      q[c] = clamp(round_half_away(bias[c] / ((double)input_scale
+ *                   · weight_scale[per_channel ? c : 0])),
+ *                   −INT32_MAX, INT32_MAX)
+ *
+ *  where the quotient is the exact real number (not a float or double
+ *  approximation of it): tinyq decides every rounding exactly, so a bias
+ *  that is exactly half-way between two codes always goes away from zero
+ *  and one a hair below never does. The clamp is symmetric (−2^31 is never
+ *  produced), as in TFLite.
+ *
+ *  TFLite's converter (quantization_utils SymmetricPerChannelBiasQuantize)
+ *  computes the same formula in float: scale = input_scale · weight_scale
+ *  rounded to float, inv = 1 / scale rounded to float, round(bias · inv)
+ *  with ties away from zero, then the same clamp. Where those float steps
+ *  are exact (e.g. power-of-two scales) the results are identical; else
+ *  TFLite's can be one code off (mostly for quotients beyond 2^24, where a
+ *  float no longer holds every integer). tinyq rounds the true value once,
+ *  so that the result does not depend on evaluation order. TFLite maps a
+ *  zero scale to code 0; tinyq rejects it (#TQ_ERR_PARAM).
+ *
+ *  @param count        number of biases (output channels), >= 0; 0 writes
+ *                      nothing and accepts NULL pointers
+ *  @param bias         count finite floats
+ *  @param input_scale  s_in, > 0 and finite (subnormals allowed)
+ *  @param weight_scale s_w: count scales when @p per_channel is 1, one
+ *                      when 0; each > 0 and finite
+ *  @param per_channel  1: weight_scale[c] for bias c; 0: weight_scale[0]
+ *                      for every bias
+ *  @param out          count int32 codes; must not overlap @p bias or
+ *                      @p weight_scale
+ *  @return #TQ_ERR_PARAM for count < 0, per_channel other than 0 or 1, or
+ *          a scale that is not > 0 and finite; #TQ_ERR_NULL (count > 0);
+ *          #TQ_ERR_OVERFLOW when count · 4 bytes exceeds size_t;
+ *          #TQ_ERR_ALIAS; #TQ_ERR_NOT_FINITE for a NaN or infinite bias.
+ *          On any error @p out is unchanged. */
+TQ_API tq_status tq_quantize_bias(int64_t count, const float *bias,
+                                  float input_scale,
+                                  const float *weight_scale,
+                                  int32_t per_channel, int32_t *out);
+
 /** @} */
 
 /* ======================================================================== */
@@ -772,6 +815,85 @@ TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
     const tq_f32_act *act, const tq_dims *out_dims, float *out, void *scratch,
     size_t scratch_bytes);
 
+/** @brief Elementwise out = act(a · b) over @p n values; aliasing as in
+ *  tq_f32_add() (@p out may equal @p a or @p b). n == 0 is a no-op that
+ *  accepts NULL pointers. */
+TQ_API tq_status tq_f32_mul(size_t n, const float *a, const float *b,
+                            const tq_f32_act *act, float *out);
+
+/** @brief Per-channel affine map of [rows][channels]:
+ *  out[r][c] = act(in[r][c] · scale[c] + shift[c]), where a scale or shift
+ *  of count 1 is broadcast to every channel and one of count 0 is left out
+ *  (its pointer may be NULL). Serves Mul and Add by a per-channel or scalar
+ *  constant, and an unfolded BatchNorm.
+ *  @param rows        rows (e.g. N·H·W), >= 0 (0 writes nothing)
+ *  @param channels    >= 1
+ *  @param in          rows · channels values
+ *  @param scale       scale_count values, or NULL when scale_count is 0
+ *  @param scale_count 0, 1 or @p channels, else #TQ_ERR_SHAPE
+ *  @param shift       shift_count values, or NULL when shift_count is 0
+ *  @param shift_count 0, 1 or @p channels, else #TQ_ERR_SHAPE
+ *  @param act         output clamp or NULL
+ *  @param out         rows · channels values; may equal @p in exactly (a
+ *                     partial overlap, or one with @p scale or @p shift, is
+ *                     #TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_channel_affine(size_t rows, int32_t channels,
+                                       const float *in, const float *scale,
+                                       int32_t scale_count, const float *shift,
+                                       int32_t shift_count,
+                                       const tq_f32_act *act, float *out);
+
+/** @brief out = the clamp @p act of @p in over @p n values (a NaN passes
+ *  through; NULL @p act copies). @p out may equal @p in exactly (a partial
+ *  overlap is #TQ_ERR_ALIAS). n == 0 accepts NULL pointers. */
+TQ_API tq_status tq_f32_clamp(size_t n, const float *in, const tq_f32_act *act,
+                              float *out);
+
+/** @brief Leaky ReLU: out = in for in >= 0, else alpha · in, over @p n
+ *  values. @p alpha must be finite (#TQ_ERR_PARAM). @p out may equal @p in
+ *  exactly (a partial overlap is #TQ_ERR_ALIAS). n == 0 accepts NULL
+ *  pointers. */
+TQ_API tq_status tq_f32_leaky_relu(size_t n, const float *in, float alpha,
+                                   float *out);
+
+/** @brief Concatenate along the last (channel) axis: row r of @p out is row
+ *  r of input 0, then row r of input 1, ... (NHWC: rows = N·H·W).
+ *  @param rows      rows of every input and of the output, >= 0
+ *  @param n_inputs  >= 1
+ *  @param inputs    @p n_inputs pointers, input i holding
+ *                   rows · channels[i] values (none NULL)
+ *  @param channels  @p n_inputs widths, each >= 1 (#TQ_ERR_SHAPE)
+ *  @param out       rows · Σ channels values; may overlap no input
+ *                   (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_concat(size_t rows, int32_t n_inputs,
+                               const float *const *inputs,
+                               const int32_t *channels, float *out);
+
+/** @brief Pad the height and width of an NHWC tensor with @p value.
+ *  @param in_dims    {N, H, W, C}
+ *  @param in         input values
+ *  @param pad_top    rows added above, >= 0 (#TQ_ERR_PARAM)
+ *  @param pad_bottom rows added below, >= 0
+ *  @param pad_left   columns added left, >= 0
+ *  @param pad_right  columns added right, >= 0
+ *  @param value      the padding value (0 for a zero pad)
+ *  @param out_dims   {N, H + pad_top + pad_bottom, W + pad_left + pad_right,
+ *                    C}, else #TQ_ERR_SHAPE
+ *  @param out        output values; may not overlap @p in (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_pad(const tq_dims *in_dims, const float *in,
+                            int32_t pad_top, int32_t pad_bottom,
+                            int32_t pad_left, int32_t pad_right, float value,
+                            const tq_dims *out_dims, float *out);
+
+/** @brief Global average pool, NHWC: out[n][c] is the mean of channel c of
+ *  image n over all H·W pixels (summed in double, then rounded once).
+ *  @param in_dims {N, H, W, C}, all >= 1
+ *  @param in      input values
+ *  @param out     N · C values (the shape {N, 1, 1, C}); may not overlap
+ *                 @p in (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_global_avg_pool(const tq_dims *in_dims,
+                                        const float *in, float *out);
+
 /** @} */
 
 /* ======================================================================== */
@@ -914,10 +1036,12 @@ TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
 TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
                                            size_t *bytes);
 
-/** @brief Pack symmetric int8 weights [n][k] (row stride @p ldw >= k) once,
- *  ahead of inference, for tq_s8_fully_connected_packed(): the layout the
- *  microkernels read without rearranging anything per call, and each row's
- *  sum, which the input zero point's fold needs.
+/** @brief Pack int8 weights [n][k] (row stride @p ldw >= k) once, ahead
+ *  of inference, for tq_s8_fully_connected_packed() (symmetric weights) or
+ *  tq_s8_fully_connected_packed_offset() (weights with a zero point; the
+ *  same bytes): the layout the microkernels read without rearranging
+ *  anything per call, and each row's sum, which the input zero point's
+ *  fold needs.
  *
  *  Layout (all integers little-endian, no padding between fields):
  *  - header, 64 bytes: uint32 magic 0x57505154 ("TQPW"), uint32 layout
@@ -928,7 +1052,8 @@ TQ_API tq_status tq_s8_packed_weights_size(int32_t n, int32_t k,
  *  The same bytes serve every kernel path and can be stored in a file.
  *  @param n            output features (rows of @p w), >= 1
  *  @param k            input features (columns), 1..#TQ_S8_MAX_REDUCTION
- *  @param w            the weight codes, symmetric (zero point 0)
+ *  @param w            the weight codes (stored as they are; a zero point
+ *                      is applied by tq_s8_fully_connected_packed_offset())
  *  @param ldw          row stride of @p w in elements, >= k
  *  @param packed       output, any alignment (64 bytes is fastest)
  *  @param packed_bytes at least tq_s8_packed_weights_size() bytes
@@ -941,6 +1066,8 @@ TQ_API tq_status tq_s8_pack_weights(int32_t n, int32_t k, const int8_t *w,
 /** @brief int8 fully connected with weights packed by tq_s8_pack_weights()
  *  (symmetric, weight zero point 0): bit for bit the output of
  *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
+ *  Asymmetric weights (a nonzero weight zero point) take
+ *  tq_s8_fully_connected_packed_offset() with the same packed bytes.
  *  @param batch         rows of @p in, >= 1
  *  @param in_features   k of the packed weights
  *  @param out_features  n of the packed weights
@@ -960,6 +1087,36 @@ TQ_API tq_status tq_s8_fully_connected_packed(
     int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
     int32_t input_offset, const void *packed, size_t packed_bytes,
     const int32_t *bias, const tq_s8_output *os, int8_t *out);
+
+/** @brief tq_s8_fully_connected_packed() with a weight zero point: bit for
+ *  bit the output of tq_s8_fully_connected() with the unpacked weights and
+ *  the same @p weight_offset, on every kernel path. For asymmetric int8
+ *  weights (TFLite's filter_offset, ONNX QLinearMatMul's b_zero_point):
+ *  pack the weights' codes as they are with tq_s8_pack_weights() and pass
+ *  −zero point here; the packed layout does not change.
+ *  acc[b][o] = Σ_i (w[o][i] + weight_offset) · (in[b][i] + input_offset)
+ *  + bias[o], computed as the raw product plus the input's row sums times
+ *  @p weight_offset (the stored weight sums carry @p input_offset), and
+ *  saturated to int32 as tq_s8_fully_connected() saturates it.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   k of the packed weights
+ *  @param out_features  n of the packed weights
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param packed        the packed weights
+ *  @param packed_bytes  their size; at least tq_s8_packed_weights_size()
+ *  @param weight_offset −zero point of the weights, [−128, 128] (0 is
+ *                       tq_s8_fully_connected_packed())
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] codes
+ *  @return as tq_s8_fully_connected_packed(), and #TQ_ERR_PARAM for a
+ *          @p weight_offset outside [−128, 128]. */
+TQ_API tq_status tq_s8_fully_connected_packed_offset(
+    int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
+    int32_t input_offset, const void *packed, size_t packed_bytes,
+    int32_t weight_offset, const int32_t *bias, const tq_s8_output *os,
+    int8_t *out);
 
 /** @brief int8 max pool: maximum over the non-padded taps, then the clamp
  *  [act_min, act_max] (−128 <= act_min <= act_max <= 127); the output keeps
@@ -1009,6 +1166,21 @@ TQ_API tq_status tq_s8_add_params_from_scales(
  *  in [0, 20], offsets and clamp as tq_s8_add_params_from_scales() gives. */
 TQ_API tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
                            const tq_s8_add_params *params, int8_t *out);
+
+/** @brief int8 table lookup: out[i] = table[in[i] + 128] for i < @p n, so
+ *  table[0] is the image of code −128 and table[255] that of 127. Any
+ *  elementwise function of one int8 code (a requantization to other
+ *  parameters, a clamp, leaky ReLU, ...) becomes such a table, computed
+ *  once ahead of inference; the graph runner uses it for the ops that have
+ *  no arithmetic kernel.
+ *  @param n     number of codes; 0 is a no-op that accepts NULL pointers
+ *  @param in    @p n input codes
+ *  @param table 256 output codes
+ *  @param out   @p n output codes; may equal @p in exactly (in place)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_ALIAS when @p out partially overlaps
+ *          @p in or overlaps @p table (nothing written). */
+TQ_API tq_status tq_s8_lookup(size_t n, const int8_t *in,
+                              const int8_t table[256], int8_t *out);
 
 /** @brief Quantize @p n floats to int8 as TFLite's QUANTIZE:
  *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero.
@@ -1498,6 +1670,12 @@ TQ_API tq_status tq_calibrator_create(const tq_graph *graph,
 
 /** @brief Free a calibrator; NULL is accepted. */
 TQ_API void tq_calibrator_free(tq_calibrator *calibrator);
+
+/** @brief The sentence explaining the last failed call on @p calibrator
+ *  ("" if none failed, or for NULL); owned by the calibrator, valid until
+ *  its next call. (tq_calibrator_create() and tq_graph_quantize() report
+ *  through tq_graph_error() of the float graph.) */
+TQ_API const char *tq_calibrator_error(const tq_calibrator *calibrator);
 
 /** @brief Override the range method (and scheme) of one activation tensor.
  *  Call before the first tq_calibrator_feed(). */

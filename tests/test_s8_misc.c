@@ -1,6 +1,6 @@
 /*
  * Tests of the remaining int8 kernels: fully connected, max / average
- * pooling, ADD (and its parameters), quantize / dequantize. Every expected
+ * pooling, ADD (and its parameters), quantize / dequantize, table lookup. Every expected
  * value comes from an oracle written from docs/int8-arithmetic.md and
  * TFLite's formulas, in int64 or double: here, and the requantization in
  * oracle_s8.h.
@@ -790,6 +790,69 @@ static void test_round_half_away(void **state)
     check_round(-8388607.5f);
 }
 
+/* ---- table lookup --------------------------------------------------------- */
+
+/* Every code through a random table, at odd lengths, in place and not. */
+static void test_lookup(void **state)
+{
+    (void)state;
+    tt_rng r = {0x100c0u};
+    int8_t table[256], in[300], out[302];
+    tt_fill_s8(&r, table, 256, -128, 127);
+    for (int i = 0; i < 300; ++i)
+        in[i] = (int8_t)(i % 256 - 128);
+    const size_t lens[] = {1, 2, 3, 7, 16, 31, 256, 300};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; ++li) {
+        const size_t n = lens[li];
+        memset(out, SENT8, sizeof out);
+        assert_int_equal(tq_s8_lookup(n, in, table, out + 1), TQ_OK);
+        for (size_t i = 0; i < n; ++i)
+            assert_int_equal(out[1 + i], table[in[i] + 128]);
+        assert_int_equal(out[0], SENT8);
+        assert_int_equal(out[n + 1], SENT8);
+        /* In place. */
+        int8_t x[300];
+        memcpy(x, in, n);
+        assert_int_equal(tq_s8_lookup(n, x, table, x), TQ_OK);
+        assert_memory_equal(x, out + 1, n);
+    }
+    /* The identity table copies; a constant table writes the constant. */
+    int8_t id[256], k[256];
+    for (int i = 0; i < 256; ++i)
+        id[i] = (int8_t)(i - 128), k[i] = -7;
+    assert_int_equal(tq_s8_lookup(300, in, id, out), TQ_OK);
+    assert_memory_equal(out, in, 300);
+    assert_int_equal(tq_s8_lookup(300, in, k, out), TQ_OK);
+    for (int i = 0; i < 300; ++i)
+        assert_int_equal(out[i], -7);
+}
+
+static void test_lookup_errors(void **state)
+{
+    (void)state;
+    int8_t table[256], buf[64], out[8];
+    for (int i = 0; i < 256; ++i)
+        table[i] = (int8_t)(127 - i);
+    for (int i = 0; i < 64; ++i)
+        buf[i] = (int8_t)i;
+    memset(out, SENT8, sizeof out);
+    assert_int_equal(tq_s8_lookup(4, NULL, table, out), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(4, buf, NULL, out), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(4, buf, table, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(0, NULL, NULL, NULL), TQ_OK);
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(out[i], SENT8);
+    /* Partial overlap of in and out, and an out over the table. */
+    assert_int_equal(tq_s8_lookup(8, buf, table, buf + 1), TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_lookup(8, buf + 1, table, buf), TQ_ERR_ALIAS);
+    for (int i = 0; i < 64; ++i)
+        assert_int_equal(buf[i], i);
+    assert_int_equal(tq_s8_lookup(8, buf, table, table + 250), TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_lookup(8, buf, table, table), TQ_ERR_ALIAS);
+    for (int i = 0; i < 256; ++i)
+        assert_int_equal(table[i], (int8_t)(127 - i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +867,8 @@ int main(void)
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_round_half_away),
         cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_lookup_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@ copies an input silently, and turns every status code into an exception
 Areas:
     core        versions, sizes, NCHW/OIHW <-> NHWC/OHWI layouts
     stats       Stats, ChannelStats, Histogram
-    quant       QScheme, QParams, choose_range, quantize, fake_quant, ...
+    quant       QScheme, QParams, choose_range, quantize, quantize_bias, ...
     requant     quantize_multiplier, OutputStage, requantize_rows
     f32         the float kernels (``tinyq.f32.conv2d``, ...)
     s8          the int8 kernels (``tinyq.s8.conv2d``, ...)
@@ -39,7 +39,8 @@ from .errors import (AliasError, ArrayLayoutError, BufferTooSmallError,
 from .stats import ChannelStats, Histogram, Stats
 from .quant import (QParams, QScheme, QuantErrorResult, RangeConfig,
                     calibrate, choose_range, compare, dequantize, fake_quant,
-                    measure_quant_error, qparams_from_range, quantize)
+                    measure_quant_error, qparams_from_range, quantize,
+                    quantize_bias)
 from .requant import (OutputStage, activation_range, quantize_multiplier,
                       quantize_multipliers, requantize, requantize_rows)
 from . import kernels_f32 as f32
@@ -72,7 +73,8 @@ __all__ = [
     "Stats", "ChannelStats", "Histogram", "QScheme", "RangeConfig",
     "QParams", "QuantErrorResult", "calibrate", "choose_range", "compare",
     "dequantize", "fake_quant", "measure_quant_error", "qparams_from_range",
-    "quantize", "OutputStage", "activation_range", "quantize_multiplier",
+    "quantize", "quantize_bias", "OutputStage", "activation_range",
+    "quantize_multiplier",
     "quantize_multipliers", "requantize", "requantize_rows",
     # kernels and files
     "f32", "s8", "io",

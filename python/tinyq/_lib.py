@@ -226,6 +226,7 @@ PROTOTYPES = {
     "tq_measure_quant_error": (_status, [_p(Tensor), _p(QParams),
                                          _p(QuantError)]),
     "tq_compare_f32": (_status, [_pf32, _pf32, _size, _p(QuantError)]),
+    "tq_quantize_bias": (_status, [_i64, _pf32, _f32, _pf32, _i32, _pi32]),
     # requantization
     "tq_quantize_multiplier": (_status, [_f64, _pi32, _pi32]),
     "tq_requantize": (_status, [_i32, _i32, _i32, _i32, _pi32]),
@@ -275,6 +276,10 @@ PROTOTYPES = {
     "tq_s8_fully_connected_packed": (_status, [_i32, _i32, _i32, _pi8, _i32,
                                                _vp, _size, _pi32, _os,
                                                _pi8]),
+    "tq_s8_fully_connected_packed_offset": (_status, [_i32, _i32, _i32,
+                                                      _pi8, _i32, _vp, _size,
+                                                      _i32, _pi32, _os,
+                                                      _pi8]),
     "tq_s8_max_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,
                                  _pi8]),
     "tq_s8_avg_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,

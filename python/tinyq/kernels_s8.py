@@ -202,7 +202,8 @@ def fully_connected(x, weight, output_stage, *, input_zero_point=0,
 
 
 def pack_weights(weight):
-    """Symmetric int8 weights ``[out, in]`` packed once, ahead of inference,
+    """int8 weights ``[out, in]`` (codes as they are, whatever their zero
+    point) packed once, ahead of inference,
     for :func:`fully_connected_packed` (``tq_s8_pack_weights``): a uint8
     array in tinyq's fixed layout (64-byte header, row sums, 16 x 4 blocks),
     the same for every kernel path, so it can be stored in a file."""
@@ -220,13 +221,16 @@ def pack_weights(weight):
 
 
 def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
-                           bias=None, out=None):
+                           weight_zero_point=0, bias=None, out=None):
     """int8 fully connected on weights from :func:`pack_weights`
-    (``tq_s8_fully_connected_packed``): bit for bit
-    :func:`fully_connected` with the unpacked weights and weight zero point
-    0. x is ``[batch, in]`` (or ``[in]``); the output has the packed
-    matrix's ``out`` features."""
+    (``tq_s8_fully_connected_packed``, or with a nonzero
+    ``weight_zero_point`` ``tq_s8_fully_connected_packed_offset``): bit for
+    bit :func:`fully_connected` with the unpacked weights and the same
+    ``weight_zero_point`` (asymmetric weights are packed as they are). x is
+    ``[batch, in]`` (or ``[in]``); the output has the packed matrix's
+    ``out`` features."""
     fn = "tinyq.s8.fully_connected_packed"
+    w_offset = _offset(weight_zero_point, fn, "weight_zero_point")
     A.array(x, S8, fn, "x", ndim=(1, 2))
     A.array(packed, A.U8, fn, "packed", ndim=1)
     batch = A.extent(x.shape[0] if x.ndim == 2 else 1, fn, "batch")
@@ -255,11 +259,17 @@ def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
     bias = G.bias_in(bias, S32, nout, fn)
     os_ = _stage(output_stage, fn)._c(nout, fn)
     out = A.out_array(out, (batch, nout) if x.ndim == 2 else (nout,), S8, fn)
-    check(_lib_.tq_s8_fully_connected_packed(
-        batch, nin, nout, A.ptr(x),
-        _offset(input_zero_point, fn, "input_zero_point"),
-        packed.ctypes.data, packed.size, A.ptr(bias), ctypes.byref(os_),
-        A.ptr(out)), "tq_s8_fully_connected_packed")
+    in_offset = _offset(input_zero_point, fn, "input_zero_point")
+    if w_offset == 0:
+        check(_lib_.tq_s8_fully_connected_packed(
+            batch, nin, nout, A.ptr(x), in_offset, packed.ctypes.data,
+            packed.size, A.ptr(bias), ctypes.byref(os_), A.ptr(out)),
+            "tq_s8_fully_connected_packed")
+    else:
+        check(_lib_.tq_s8_fully_connected_packed_offset(
+            batch, nin, nout, A.ptr(x), in_offset, packed.ctypes.data,
+            packed.size, w_offset, A.ptr(bias), ctypes.byref(os_),
+            A.ptr(out)), "tq_s8_fully_connected_packed_offset")
     return out
 
 

@@ -1,0 +1,755 @@
+/*
+ * Tests of graph calibration, quantization and integer-only execution.
+ *
+ * The oracle is a small interpreter written here from
+ * docs/int8-arithmetic.md and the quantization rules of docs/graph.md: it
+ * runs each hand-built network in double on the calibration data (its own
+ * min/max ranges), quantizes the weights (symmetric, abs-max, per channel
+ * except the output layer), the biases (round(b / (s_in · s_w))) and the
+ * multipliers (QuantizeMultiplier written with repeated halving), and runs
+ * the integer network with naive int64 loops and TFLite requantization
+ * (oracle_s8.h). It never calls the library's kernels. The activation
+ * scales and zero points it uses are the quantized graph's, after checking
+ * them against its own ranges (within float rounding of the range), so
+ * that a last-bit difference of a float range cannot hide a real one: the
+ * int8 outputs and accumulators must then agree bit for bit.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle_s8.h"
+#include "testutil.h"
+#include "tinyq.h"
+
+#define SENT8 ((int8_t)0x5A)
+
+/* ---- the oracle's network ------------------------------------------------- */
+
+enum { O_CONV, O_DW, O_FC, O_MAXPOOL, O_AVGPOOL, O_GAP, O_ADD, O_CONCAT,
+       O_CONV_POOL };
+enum { MAXT = 16, MAXN = 16, MAXW = 4096 };
+
+typedef struct otensor {
+    int h, w, c;
+    int32_t gid;     /* the graph's tensor id */
+    int shared;      /* takes its input's parameters (pools) */
+} otensor;
+
+typedef struct onode {
+    int op, a, b, out;
+    int act;
+    tq_conv_params cv;
+    tq_pool_params pl;
+    int kh, kw, cout, mult; /* conv: kernel, output channels; dw multiplier */
+    float w[MAXW], bias[64];
+    int has_bias;
+} onode;
+
+typedef struct onet {
+    int nt, nn;
+    otensor t[MAXT];
+    onode n[MAXN];
+    tq_graph *g;
+    tt_rng rng;
+} onet;
+
+static int add_tensor(onet *o, int h, int w, int c, int32_t gid, int shared)
+{
+    o->t[o->nt] = (otensor){h, w, c, gid, shared};
+    return o->nt++;
+}
+
+static int32_t constant(onet *o, const float *v, int ndim, const int64_t *shape)
+{
+    tq_tensor t;
+    int32_t id;
+    assert_int_equal(tq_tensor_init(&t, (void *)(uintptr_t)v, TQ_F32, ndim, shape),
+                     TQ_OK);
+    assert_int_equal(tq_graph_add_constant(o->g, NULL, &t, &id), TQ_OK);
+    return id;
+}
+
+static int net_input(onet *o, int h, int w, int c)
+{
+    const int64_t shape[4] = {1, h, w, c};
+    int32_t id;
+    assert_int_equal(tq_graph_create(&o->g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(o->g, "x", 4, shape, &id), TQ_OK);
+    return add_tensor(o, h, w, c, id, 0);
+}
+
+/* Conv (groups), depthwise (multiplier) or the fused conv + ReLU + pool. */
+static int net_conv(onet *o, int op, int in, int cout, int k, int stride,
+                    int pad, int groups, int mult, int act)
+{
+    onode *n = &o->n[o->nn++];
+    const otensor *x = &o->t[in];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->a = in;
+    n->act = act;
+    n->kh = n->kw = k;
+    n->cv = (tq_conv_params){stride, stride, pad, pad, pad, pad, 1, 1, groups};
+    n->mult = mult;
+    n->cout = op == O_DW ? x->c * mult : cout;
+    const int cin_g = op == O_DW ? 1 : x->c / groups;
+    const int nw = n->cout * k * k * cin_g;
+    assert_true(nw <= MAXW && n->cout <= 64);
+    for (int i = 0; i < nw; ++i)
+        n->w[i] = (float)(tt_normal(&o->rng) * 0.4);
+    for (int i = 0; i < n->cout; ++i)
+        n->bias[i] = tt_float(&o->rng, -0.3f, 0.3f);
+    n->has_bias = 1;
+    int32_t ins[3];
+    ins[0] = x->gid;
+    if (op == O_DW) {
+        const int64_t ws[4] = {1, k, k, n->cout};
+        ins[1] = constant(o, n->w, 4, ws);
+    } else {
+        const int64_t ws[4] = {n->cout, k, k, cin_g};
+        ins[1] = constant(o, n->w, 4, ws);
+    }
+    const int64_t bs[1] = {n->cout};
+    ins[2] = constant(o, n->bias, 1, bs);
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.conv = n->cv;
+    at.act = act;
+    at.depth_multiplier = mult;
+    int32_t out;
+    const int gop = op == O_DW ? TQ_OP_DEPTHWISE_CONV2D
+                               : (op == O_CONV ? TQ_OP_CONV2D
+                                               : TQ_OP_CONV2D_RELU_MAXPOOL2);
+    assert_int_equal(tq_graph_add_node(o->g, NULL, gop, 3, ins, &at, &out),
+                     TQ_OK);
+    int oh = (x->h + 2 * pad - k) / stride + 1, ow = (x->w + 2 * pad - k) / stride + 1;
+    if (op == O_CONV_POOL)
+        oh /= 2, ow /= 2;
+    n->out = add_tensor(o, oh, ow, n->cout, out, 0);
+    return n->out;
+}
+
+static int net_fc(onet *o, int in, int cout, int act)
+{
+    onode *n = &o->n[o->nn++];
+    const otensor *x = &o->t[in];
+    const int k = x->h * x->w * x->c;
+    memset(n, 0, sizeof *n);
+    n->op = O_FC;
+    n->a = in;
+    n->act = act;
+    n->cout = cout;
+    assert_true(cout * k <= MAXW);
+    for (int i = 0; i < cout * k; ++i)
+        n->w[i] = (float)(tt_normal(&o->rng) * 0.3);
+    for (int i = 0; i < cout; ++i)
+        n->bias[i] = tt_float(&o->rng, -0.5f, 0.5f);
+    n->has_bias = 1;
+    const int64_t ws[2] = {cout, k}, bs[1] = {cout};
+    int32_t ins[3] = {x->gid, constant(o, n->w, 2, ws), constant(o, n->bias, 1, bs)};
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.act = act;
+    int32_t out;
+    assert_int_equal(tq_graph_add_node(o->g, NULL, TQ_OP_FULLY_CONNECTED, 3, ins,
+                                       &at, &out),
+                     TQ_OK);
+    n->out = add_tensor(o, 1, 1, cout, out, 0);
+    return n->out;
+}
+
+static int net_pool(onet *o, int op, int in, int k, int stride, int pad)
+{
+    onode *n = &o->n[o->nn++];
+    const otensor *x = &o->t[in];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->a = in;
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    int oh = 1, ow = 1, gop = TQ_OP_GLOBAL_AVG_POOL;
+    if (op != O_GAP) {
+        n->pl = (tq_pool_params){k, k, stride, stride, pad, pad, pad, pad};
+        at.pool = n->pl;
+        oh = (x->h + 2 * pad - k) / stride + 1;
+        ow = (x->w + 2 * pad - k) / stride + 1;
+        gop = op == O_MAXPOOL ? TQ_OP_MAX_POOL : TQ_OP_AVG_POOL;
+    } else {
+        n->pl = (tq_pool_params){x->h, x->w, 1, 1, 0, 0, 0, 0};
+    }
+    int32_t out;
+    assert_int_equal(tq_graph_add_node(o->g, NULL, gop, 1, &x->gid, &at, &out),
+                     TQ_OK);
+    n->out = add_tensor(o, oh, ow, x->c, out, 1);
+    return n->out;
+}
+
+static int net_binary(onet *o, int op, int a, int b, int act)
+{
+    onode *n = &o->n[o->nn++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->a = a;
+    n->b = b;
+    n->act = act;
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.act = act;
+    int32_t ins[2] = {o->t[a].gid, o->t[b].gid}, out;
+    assert_int_equal(tq_graph_add_node(o->g, NULL,
+                                       op == O_ADD ? TQ_OP_ADD : TQ_OP_CONCAT, 2,
+                                       ins, op == O_ADD ? &at : NULL, &out),
+                     TQ_OK);
+    const otensor *x = &o->t[a];
+    n->out = add_tensor(o, x->h, x->w,
+                        op == O_ADD ? x->c : x->c + o->t[b].c, out, 0);
+    return n->out;
+}
+
+static size_t t_size(const otensor *t)
+{
+    return (size_t)t->h * (size_t)t->w * (size_t)t->c;
+}
+
+/* ---- the oracle's arithmetic ------------------------------------------------ */
+
+/* Parameters of one tensor. */
+typedef struct oparam {
+    float s;
+    int zp;
+} oparam;
+
+/* The accumulator Σ w · (x − zp) of output (oy, ox, oc) of a conv-like
+ * node over one sample (x already offset by the caller where needed). */
+static double conv_acc(const onode *n, const otensor *ti, const double *x,
+                       double zp, const double *w, int oy, int ox, int oc)
+{
+    double acc = 0.0;
+    if (n->op == O_FC) {
+        const int k = (int)t_size(ti);
+        for (int i = 0; i < k; ++i)
+            acc += w[oc * k + i] * (x[i] - zp);
+        return acc;
+    }
+    const int dw = n->op == O_DW;
+    const int cin_g = dw ? 1 : ti->c / n->cv.groups;
+    const int group = dw ? 0 : oc / (n->cout / n->cv.groups);
+    for (int ky = 0; ky < n->kh; ++ky)
+        for (int kx = 0; kx < n->kw; ++kx) {
+            const int iy = oy * n->cv.stride_h + ky - n->cv.pad_top;
+            const int ix = ox * n->cv.stride_w + kx - n->cv.pad_left;
+            if (iy < 0 || ix < 0 || iy >= ti->h || ix >= ti->w)
+                continue;
+            const double *px = x + ((size_t)iy * ti->w + ix) * ti->c;
+            if (dw) {
+                acc += w[(ky * n->kw + kx) * n->cout + oc] *
+                       (px[oc / n->mult] - zp);
+            } else {
+                for (int ci = 0; ci < cin_g; ++ci)
+                    acc += w[((oc * n->kh + ky) * n->kw + kx) * cin_g + ci] *
+                           (px[group * cin_g + ci] - zp);
+            }
+        }
+    return acc;
+}
+
+static double act_f(int act, double v)
+{
+    if (act == TQ_ACT_RELU || act == TQ_ACT_RELU6)
+        v = v < 0 ? 0 : v;
+    if (act == TQ_ACT_RELU6)
+        v = v > 6 ? 6 : v;
+    return v;
+}
+
+/* Float forward of one sample, every tensor (double). */
+static void forward_f(const onet *o, const float *in, double **v)
+{
+    for (size_t i = 0; i < t_size(&o->t[0]); ++i)
+        v[0][i] = in[i];
+    for (int k = 0; k < o->nn; ++k) {
+        const onode *n = &o->n[k];
+        const otensor *ti = &o->t[n->a], *to = &o->t[n->out];
+        double *y = v[n->out];
+        const double *x = v[n->a];
+        switch (n->op) {
+        case O_CONV:
+        case O_DW:
+        case O_FC:
+        case O_CONV_POOL: {
+            static double wd[MAXW];
+            const int nw = n->op == O_FC ? n->cout * (int)t_size(ti)
+                                         : n->cout * n->kh * n->kw *
+                                               (n->op == O_DW ? 1 : ti->c / n->cv.groups);
+            for (int i = 0; i < nw; ++i)
+                wd[i] = n->w[i];
+            const int pool = n->op == O_CONV_POOL;
+            for (int oy = 0; oy < to->h; ++oy)
+                for (int ox = 0; ox < to->w; ++ox)
+                    for (int oc = 0; oc < to->c; ++oc) {
+                        double best = -INFINITY;
+                        for (int p = 0; p < (pool ? 4 : 1); ++p) {
+                            const int cy = pool ? 2 * oy + p / 2 : oy;
+                            const int cx = pool ? 2 * ox + p % 2 : ox;
+                            const double r = act_f(n->act,
+                                conv_acc(n, ti, x, 0.0, wd, cy, cx, oc) + n->bias[oc]);
+                            best = r > best ? r : best;
+                        }
+                        y[((size_t)oy * to->w + ox) * to->c + oc] = best;
+                    }
+            break;
+        }
+        case O_MAXPOOL:
+        case O_AVGPOOL:
+        case O_GAP:
+            for (int oy = 0; oy < to->h; ++oy)
+                for (int ox = 0; ox < to->w; ++ox)
+                    for (int c = 0; c < to->c; ++c) {
+                        double m = -INFINITY, s = 0;
+                        int cnt = 0;
+                        for (int ky = 0; ky < n->pl.kernel_h; ++ky)
+                            for (int kx = 0; kx < n->pl.kernel_w; ++kx) {
+                                const int iy = oy * n->pl.stride_h + ky - n->pl.pad_top;
+                                const int ix = ox * n->pl.stride_w + kx - n->pl.pad_left;
+                                if (iy < 0 || ix < 0 || iy >= ti->h || ix >= ti->w)
+                                    continue;
+                                const double u = x[((size_t)iy * ti->w + ix) * ti->c + c];
+                                m = u > m ? u : m;
+                                s += u;
+                                ++cnt;
+                            }
+                        y[((size_t)oy * to->w + ox) * to->c + c] =
+                            n->op == O_MAXPOOL ? m : s / cnt;
+                    }
+            break;
+        case O_ADD:
+            for (size_t i = 0; i < t_size(to); ++i)
+                y[i] = act_f(n->act, x[i] + v[n->b][i]);
+            break;
+        default: { /* O_CONCAT */
+            const otensor *tb = &o->t[n->b];
+            for (size_t p = 0; p < (size_t)to->h * to->w; ++p) {
+                for (int c = 0; c < ti->c; ++c)
+                    y[p * to->c + c] = x[p * ti->c + c];
+                for (int c = 0; c < tb->c; ++c)
+                    y[p * to->c + ti->c + c] = v[n->b][p * tb->c + c];
+            }
+        }
+        }
+    }
+}
+
+/* TFLite QuantizeMultiplier by halving / doubling. */
+static void o_qm(double real, int64_t *m, int *shift)
+{
+    int e = 0;
+    if (real == 0.0) {
+        *m = 0, *shift = 0;
+        return;
+    }
+    while (real >= 1.0)
+        real /= 2.0, ++e;
+    while (real < 0.5)
+        real *= 2.0, --e;
+    int64_t q = llround(real * 2147483648.0);
+    if (q == (INT64_C(1) << 31))
+        q >>= 1, ++e;
+    if (e < -31)
+        q = 0, e = 0;
+    *m = q;
+    *shift = e;
+}
+
+static int o_quant(double f, float s, int zp)
+{
+    const double v = zp + (double)roundf((float)f / s);
+    return (int)(v < -128 ? -128 : (v > 127 ? 127 : v));
+}
+
+typedef struct oq {
+    oparam p[MAXT];
+    int rounding;
+    int per_channel;
+} oq;
+
+/* Integer forward of one sample (codes), @p acc receives the output FC's
+ * accumulators. */
+static void forward_q(const onet *o, const oq *q, const int8_t *in, int64_t **v,
+                      int64_t *acc)
+{
+    for (size_t i = 0; i < t_size(&o->t[0]); ++i)
+        v[0][i] = in[i];
+    for (int k = 0; k < o->nn; ++k) {
+        const onode *n = &o->n[k];
+        const otensor *ti = &o->t[n->a], *to = &o->t[n->out];
+        const oparam pi = q->p[n->a], po = q->p[n->out];
+        int64_t *y = v[n->out];
+        const int64_t *x = v[n->a];
+        switch (n->op) {
+        case O_CONV:
+        case O_DW:
+        case O_FC:
+        case O_CONV_POOL: {
+            static double wq[MAXW], xd[4096];
+            float sw[64];
+            const int nw = n->op == O_FC ? n->cout * (int)t_size(ti)
+                                         : n->cout * n->kh * n->kw *
+                                               (n->op == O_DW ? 1 : ti->c / n->cv.groups);
+            const int per = nw / n->cout;
+            const int last = k == o->nn - 1;
+            const int pc = q->per_channel && !last;
+            /* Weight scales: abs-max / 127 per channel (or whole tensor). */
+            double all = 0;
+            for (int c = 0; c < n->cout; ++c) {
+                double a = 0;
+                for (int i = 0; i < per; ++i) {
+                    const int idx = n->op == O_DW ? i * n->cout + c : c * per + i;
+                    a = fmax(a, fabs((double)n->w[idx]));
+                }
+                sw[c] = (float)(a / 127.0);
+                all = fmax(all, a);
+            }
+            for (int c = 0; c < n->cout; ++c)
+                if (!pc)
+                    sw[c] = (float)(all / 127.0);
+            for (int i = 0; i < nw; ++i) {
+                const int c = n->op == O_DW ? i % n->cout : i / per;
+                const float r = roundf(n->w[i] / sw[c]);
+                wq[i] = r > 127 ? 127 : (r < -127 ? -127 : r);
+            }
+            for (size_t i = 0; i < t_size(ti); ++i)
+                xd[i] = (double)x[i];
+            int lo = -128, hi = 127;
+            if (n->act != TQ_ACT_NONE)
+                lo = o_quant(0.0, po.s, po.zp);
+            if (n->act == TQ_ACT_RELU6)
+                hi = o_quant(6.0, po.s, po.zp);
+            const int pool = n->op == O_CONV_POOL;
+            for (int oy = 0; oy < to->h; ++oy)
+                for (int ox = 0; ox < to->w; ++ox)
+                    for (int oc = 0; oc < to->c; ++oc) {
+                        int64_t m;
+                        int sh;
+                        o_qm((double)pi.s * (double)sw[oc] / (double)po.s, &m, &sh);
+                        const int64_t b = llround((double)n->bias[oc] /
+                                                  ((double)pi.s * (double)sw[oc]));
+                        int best = -129;
+                        for (int p = 0; p < (pool ? 4 : 1); ++p) {
+                            const int cy = pool ? 2 * oy + p / 2 : oy;
+                            const int cx = pool ? 2 * ox + p % 2 : ox;
+                            const int64_t a = (int64_t)conv_acc(n, ti, xd, pi.zp, wq,
+                                                                cy, cx, oc) + b;
+                            if (acc && last)
+                                acc[oc] = o_sat32(a);
+                            const int r = o_output(o_sat32(a), m, sh, q->rounding,
+                                                   po.zp, lo, hi);
+                            best = r > best ? r : best;
+                        }
+                        y[((size_t)oy * to->w + ox) * to->c + oc] = best;
+                    }
+            break;
+        }
+        case O_MAXPOOL:
+        case O_AVGPOOL:
+        case O_GAP:
+            for (int oy = 0; oy < to->h; ++oy)
+                for (int ox = 0; ox < to->w; ++ox)
+                    for (int c = 0; c < to->c; ++c) {
+                        int64_t m = -128, s = 0, cnt = 0;
+                        for (int ky = 0; ky < n->pl.kernel_h; ++ky)
+                            for (int kx = 0; kx < n->pl.kernel_w; ++kx) {
+                                const int iy = oy * n->pl.stride_h + ky - n->pl.pad_top;
+                                const int ix = ox * n->pl.stride_w + kx - n->pl.pad_left;
+                                if (iy < 0 || ix < 0 || iy >= ti->h || ix >= ti->w)
+                                    continue;
+                                const int64_t u = x[((size_t)iy * ti->w + ix) * ti->c + c];
+                                m = u > m ? u : m;
+                                s += u;
+                                ++cnt;
+                            }
+                        y[((size_t)oy * to->w + ox) * to->c + c] =
+                            n->op == O_MAXPOOL
+                                ? m
+                                : (s > 0 ? s + cnt / 2 : s - cnt / 2) / cnt;
+                    }
+            break;
+        case O_ADD: {
+            const oparam pb = q->p[n->b];
+            const double twice = 2.0 * (double)(pi.s > pb.s ? pi.s : pb.s);
+            int64_t m1, m2, mo;
+            int s1, s2, so;
+            o_qm((double)pi.s / twice, &m1, &s1);
+            o_qm((double)pb.s / twice, &m2, &s2);
+            o_qm(twice / (1048576.0 * (double)po.s), &mo, &so);
+            const int lo = n->act != TQ_ACT_NONE ? o_quant(0.0, po.s, po.zp) : -128;
+            for (size_t i = 0; i < t_size(to); ++i) {
+                const int64_t a1 = o_requant((x[i] - pi.zp) * 1048576, m1, s1, q->rounding);
+                const int64_t a2 = o_requant((v[n->b][i] - pb.zp) * 1048576, m2, s2,
+                                             q->rounding);
+                y[i] = o_output(a1 + a2, mo, so, q->rounding, po.zp, lo, 127);
+            }
+            break;
+        }
+        default: { /* O_CONCAT: each input requantized in double */
+            const otensor *tb = &o->t[n->b];
+            const oparam pb = q->p[n->b];
+            for (size_t p = 0; p < (size_t)to->h * to->w; ++p) {
+                for (int c = 0; c < ti->c + tb->c; ++c) {
+                    const int first = c < ti->c;
+                    const int64_t u = first ? x[p * ti->c + c]
+                                            : v[n->b][p * tb->c + c - ti->c];
+                    const oparam pu = first ? pi : pb;
+                    const double r = po.zp + round((double)(u - pu.zp) * pu.s / po.s);
+                    y[p * to->c + c] = r < -128 ? -128 : (r > 127 ? 127 : (int64_t)r);
+                }
+            }
+        }
+        }
+    }
+}
+
+/* ---- running a network both ways ------------------------------------------------- */
+
+enum { N_CAL = 8, N_TEST = 5 };
+
+typedef struct run_opts {
+    int per_channel;
+    int rounding;
+} run_opts;
+
+/* Calibrate with MINMAX on N_CAL random inputs (two batches), quantize,
+ * check every activation's parameters against the oracle's ranges, and
+ * compare N_TEST int8 outputs and accumulators bit for bit. */
+static void check_net(onet *o, run_opts ro)
+{
+    const int out_t = o->n[o->nn - 1].out;
+    assert_int_equal(tq_graph_set_output(o->g, o->t[out_t].gid), TQ_OK);
+    assert_int_equal(tq_graph_finalize(o->g, 0), TQ_OK);
+    const size_t in_n = t_size(&o->t[0]), out_n = t_size(&o->t[out_t]);
+    float *cal = malloc(N_CAL * in_n * sizeof *cal);
+    float *test = malloc(N_TEST * in_n * sizeof *test);
+    tt_fill_f32(&o->rng, cal, N_CAL * in_n, -1.0f, 1.0f);
+    tt_fill_f32(&o->rng, test, N_TEST * in_n, -1.0f, 1.0f);
+
+    tq_quant_config cfg;
+    assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
+    cfg.weight_per_channel = ro.per_channel;
+    cfg.rounding = ro.rounding;
+    tq_calibrator *c = NULL;
+    int32_t again = -1;
+    assert_int_equal(tq_calibrator_create(o->g, &cfg, &c), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, 3, cal), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, N_CAL - 3, cal + 3 * in_n), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    assert_int_equal(again, 0);
+    tq_graph *qg = NULL;
+    const tq_status qs = tq_graph_quantize(o->g, c, &qg);
+    if (qs != TQ_OK)
+        fail_msg("quantize: %s", tq_graph_error(o->g));
+    assert_int_equal(tq_graph_is_quantized(qg), 1);
+    assert_int_equal(tq_graph_is_quantized(o->g), 0);
+
+    /* The oracle's float ranges over the calibration data. */
+    double *fv[MAXT];
+    int64_t *iv[MAXT];
+    double lo[MAXT], hi[MAXT];
+    for (int t = 0; t < o->nt; ++t) {
+        fv[t] = malloc(t_size(&o->t[t]) * sizeof(double));
+        iv[t] = malloc(t_size(&o->t[t]) * sizeof(int64_t));
+        lo[t] = INFINITY, hi[t] = -INFINITY;
+    }
+    for (int s = 0; s < N_CAL; ++s) {
+        forward_f(o, cal + s * in_n, fv);
+        for (int t = 0; t < o->nt; ++t)
+            for (size_t i = 0; i < t_size(&o->t[t]); ++i) {
+                lo[t] = fmin(lo[t], fv[t][i]);
+                hi[t] = fmax(hi[t], fv[t][i]);
+            }
+    }
+    oq q = {{{0}}, ro.rounding, ro.per_channel};
+    for (int t = 0; t < o->nt; ++t) {
+        tq_graph_tensor_info info;
+        assert_int_equal(tq_graph_tensor(qg, o->t[t].gid, &info), TQ_OK);
+        assert_int_equal(info.dtype, TQ_S8);
+        assert_int_equal(info.qcount, 1);
+        q.p[t].s = info.scale[0];
+        q.p[t].zp = info.zero_point[0];
+        if (o->t[t].shared) {
+            /* A pool's output keeps its input's parameters exactly. */
+            int src = -1;
+            for (int k = 0; k < o->nn; ++k)
+                if (o->n[k].out == t)
+                    src = o->n[k].a;
+            assert_true(q.p[t].s == q.p[src].s);
+            assert_int_equal(q.p[t].zp, q.p[src].zp);
+            continue;
+        }
+        /* Asymmetric MINMAX: the range widened to hold 0, 255 steps. */
+        const double l = fmin(lo[t], 0.0), h = fmax(hi[t], 0.0);
+        const double s = (h - l) / 255.0;
+        if (fabs((double)q.p[t].s - s) > 1e-5 * s)
+            fail_msg("tensor %d: scale %.9g, oracle %.9g", t, (double)q.p[t].s, s);
+        const double zp = -128.0 - round(l / s);
+        if (fabs(q.p[t].zp - zp) > 1.0)
+            fail_msg("tensor %d: zero point %d, oracle %g", t, q.p[t].zp, zp);
+    }
+
+    /* Integer run of the test batch, against the oracle. */
+    int8_t *xq = malloc(N_TEST * in_n), *yq = malloc(N_TEST * out_n + 1);
+    int32_t *acc = malloc((N_TEST * out_n + 1) * sizeof *acc);
+    for (size_t i = 0; i < N_TEST * in_n; ++i)
+        xq[i] = (int8_t)o_quant(test[i], q.p[0].s, q.p[0].zp);
+    int8_t *xq2 = malloc(N_TEST * in_n);
+    assert_int_equal(tq_graph_quantize_input(qg, N_TEST * in_n, test, xq2), TQ_OK);
+    assert_memory_equal(xq, xq2, N_TEST * in_n);
+    size_t bytes = 0;
+    assert_int_equal(tq_graph_arena_size(qg, N_TEST, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    memset(yq, SENT8, N_TEST * out_n + 1);
+    const int want_acc = o->n[o->nn - 1].op == O_FC;
+    const tq_status rs = tq_graph_run_s8(qg, N_TEST, xq, yq, want_acc ? acc : NULL,
+                                         arena, bytes);
+    if (rs != TQ_OK)
+        fail_msg("run_s8: %s", tq_graph_error(qg));
+    assert_int_equal(yq[N_TEST * out_n], SENT8);
+    for (int s = 0; s < N_TEST; ++s) {
+        int64_t oacc[64];
+        forward_q(o, &q, xq + s * in_n, iv, oacc);
+        for (size_t i = 0; i < out_n; ++i) {
+            if (yq[s * out_n + i] != iv[out_t][i])
+                fail_msg("sample %d output %zu: %d, oracle %lld", s, i,
+                         yq[s * out_n + i], (long long)iv[out_t][i]);
+            if (want_acc && acc[s * out_n + i] != oacc[i])
+                fail_msg("sample %d accumulator %zu: %d, oracle %lld", s, i,
+                         acc[s * out_n + i], (long long)oacc[i]);
+        }
+    }
+    /* Batch 1 gives the same as each sample of the batch. */
+    size_t b1;
+    assert_int_equal(tq_graph_arena_size(qg, 1, &b1), TQ_OK);
+    assert_true(b1 <= bytes);
+    int8_t y1[64];
+    assert_int_equal(tq_graph_run_s8(qg, 1, xq + in_n, y1, NULL, arena, b1), TQ_OK);
+    assert_memory_equal(y1, yq + out_n, out_n);
+
+    /* Accuracy proxy on calibration samples (inside the calibrated
+     * ranges): dequantized int8 outputs within a few output scales of the
+     * float graph's. */
+    assert_int_equal(tq_graph_quantize_input(qg, N_TEST * in_n, cal, xq), TQ_OK);
+    assert_int_equal(tq_graph_run_s8(qg, N_TEST, xq, yq, NULL, arena, bytes), TQ_OK);
+    float *yf = malloc(N_TEST * out_n * sizeof *yf), *yd = malloc(N_TEST * out_n * sizeof *yd);
+    size_t fb;
+    assert_int_equal(tq_graph_arena_size(o->g, N_TEST, &fb), TQ_OK);
+    void *farena = malloc(fb);
+    assert_int_equal(tq_graph_run_f32(o->g, N_TEST, cal, yf, farena, fb), TQ_OK);
+    assert_int_equal(tq_graph_dequantize_output(qg, N_TEST * out_n, yq, yd), TQ_OK);
+    double worst = 0;
+    for (size_t i = 0; i < N_TEST * out_n; ++i)
+        worst = fmax(worst, fabs((double)yf[i] - yd[i]) / q.p[out_t].s);
+    if (worst > 4.0)
+        fail_msg("int8 output %.1f output scales away from float", worst);
+
+    for (int t = 0; t < o->nt; ++t)
+        free(fv[t]), free(iv[t]);
+    free(cal), free(test), free(xq), free(xq2), free(yq), free(acc), free(arena);
+    free(yf), free(yd), free(farena);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(o->g);
+}
+
+static void test_conv_relu_pool_fc(void **state)
+{
+    (void)state;
+    const run_opts opts[3] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_DOUBLE},
+                              {1, TQ_ROUND_SINGLE}};
+    for (int v = 0; v < 3; ++v) {
+        static onet o;
+        memset(&o, 0, sizeof o);
+        o.rng.s = 0xc0de + (uint64_t)v;
+        int x = net_input(&o, 8, 8, 3);
+        x = net_conv(&o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+        x = net_pool(&o, O_MAXPOOL, x, 2, 2, 0);
+        net_fc(&o, x, 5, TQ_ACT_NONE);
+        check_net(&o, opts[v]);
+    }
+}
+
+static void test_residual_add(void **state)
+{
+    (void)state;
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = 0xadd;
+    const int x = net_input(&o, 6, 6, 4);
+    const int a = net_conv(&o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+    const int b = net_conv(&o, O_CONV, a, 4, 3, 1, 1, 2, 1, TQ_ACT_NONE);
+    int y = net_binary(&o, O_ADD, a, b, TQ_ACT_RELU);
+    y = net_pool(&o, O_GAP, y, 0, 0, 0);
+    net_fc(&o, y, 4, TQ_ACT_NONE);
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+}
+
+static void test_depthwise_relu6_avgpool(void **state)
+{
+    (void)state;
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = 0xd3;
+    int x = net_input(&o, 9, 9, 3);
+    x = net_conv(&o, O_DW, x, 0, 3, 2, 1, 1, 2, TQ_ACT_RELU6);
+    x = net_conv(&o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
+    x = net_pool(&o, O_AVGPOOL, x, 3, 1, 1);
+    net_fc(&o, x, 3, TQ_ACT_NONE);
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+}
+
+static void test_concat(void **state)
+{
+    (void)state;
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = 0xcc;
+    const int x = net_input(&o, 6, 6, 3);
+    const int a = net_conv(&o, O_CONV, x, 3, 1, 1, 0, 1, 1, TQ_ACT_NONE);
+    const int b = net_conv(&o, O_CONV, x, 2, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+    int y = net_binary(&o, O_CONCAT, a, b, TQ_ACT_NONE);
+    y = net_pool(&o, O_MAXPOOL, y, 2, 2, 0);
+    net_fc(&o, y, 4, TQ_ACT_NONE);
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+}
+
+static void test_conv_pool_fused(void **state)
+{
+    (void)state;
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = 0xf05e;
+    int x = net_input(&o, 10, 10, 3);
+    x = net_conv(&o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
+    x = net_conv(&o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
+    net_fc(&o, x, 6, TQ_ACT_NONE);
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_relu_pool_fc),
+        cmocka_unit_test(test_residual_add),
+        cmocka_unit_test(test_depthwise_relu6_avgpool),
+        cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_conv_pool_fused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1070,6 +1070,16 @@ static void test_rejections(void **state)
     a.conv.dilation_h = 4; /* window 9 > 6 */
     EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, cin, &a, &out),
                 TQ_ERR_SHAPE, "'c1'", "does not fit");
+    {
+        const int64_t empty_s[4] = {0, 3, 3, 2};
+        tq_tensor te;
+        int32_t e;
+        assert_int_equal(tq_tensor_init(&te, NULL, TQ_F32, 4, empty_s), TQ_OK);
+        assert_int_equal(tq_graph_add_constant(g, "empty", &te, &e), TQ_OK);
+        const int32_t ein[2] = {x, e};
+        EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 2, ein, NULL, &out),
+                    TQ_ERR_SHAPE, "'c1'", "no output channel");
+    }
     const int32_t bias_as_weight[3] = {x, b, b};
     EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, bias_as_weight, NULL, &out),
                 TQ_ERR_SHAPE, "'c1'", "weight 'b'");
@@ -1127,6 +1137,13 @@ static void test_rejections(void **state)
     EXPECT_FAIL(tq_graph_add_node(g, "rs", TQ_OP_RESHAPE, 1, &x, &a, &out),
                 TQ_ERR_PARAM, "ndim");
     a = attrs();
+    a.conv.pad_top = a.conv.pad_bottom = INT32_MAX;
+    a.conv.pad_left = a.conv.pad_right = INT32_MAX / 4;
+    EXPECT_FAIL(tq_graph_add_node(g, "pd", TQ_OP_PAD, 1, &x, &a, &out),
+                TQ_ERR_OVERFLOW, "'pd'", "Pad", "INT32_MAX");
+    EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, cin, &a, &out),
+                TQ_ERR_OVERFLOW, "'c1'", "Conv2D");
+    a = attrs();
     a.conv.pad_top = -2;
     EXPECT_FAIL(tq_graph_add_node(g, "pd", TQ_OP_PAD, 1, &x, &a, &out),
                 TQ_ERR_PARAM, "'pd'", "Pad", "pads");
@@ -1134,7 +1151,7 @@ static void test_rejections(void **state)
     EXPECT_FAIL(tq_graph_add_node(g, "cat", TQ_OP_CONCAT, 2, cat_bad, NULL, &out),
                 TQ_ERR_UNSUPPORTED, "'cat'", "Concat", "constant");
     assert_int_equal(out, -7);
-    assert_int_equal(tq_graph_tensor_count(g), n_tensors);
+    assert_int_equal(tq_graph_tensor_count(g), n_tensors + 1); /* "empty" */
     assert_int_equal(tq_graph_node_count(g), 0);
 
     /* Output, finalize. */

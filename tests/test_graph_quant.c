@@ -742,6 +742,418 @@ static void test_conv_pool_fused(void **state)
     check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
 }
 
+/* ---- the calibrator ------------------------------------------------------------- */
+
+/* input [1,5,5,2] -> conv 3x3 pad 1 (4 channels, ReLU) -> FC 3: a small
+ * finalized float graph; *conv_out receives the conv output's id. */
+static tq_graph *small_graph(tt_rng *r, int32_t *conv_out, int finalize)
+{
+    static float w1[4 * 3 * 3 * 2], b1[4], w2[3 * 100], b2[3];
+    tq_graph *g = NULL;
+    const int64_t in_shape[4] = {1, 5, 5, 2};
+    const int64_t s1[4] = {4, 3, 3, 2}, sb1[1] = {4}, s2[2] = {3, 100}, sb2[1] = {3};
+    tq_tensor t;
+    int32_t x, ins[3], y, z;
+    tt_fill_f32(r, w1, sizeof w1 / sizeof *w1, -0.5f, 0.5f);
+    tt_fill_f32(r, b1, 4, -0.2f, 0.2f);
+    tt_fill_f32(r, w2, sizeof w2 / sizeof *w2, -0.3f, 0.3f);
+    tt_fill_f32(r, b2, 3, -0.2f, 0.2f);
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &x), TQ_OK);
+    ins[0] = x;
+    tq_tensor_init(&t, w1, TQ_F32, 4, s1);
+    assert_int_equal(tq_graph_add_constant(g, "w1", &t, &ins[1]), TQ_OK);
+    tq_tensor_init(&t, b1, TQ_F32, 1, sb1);
+    assert_int_equal(tq_graph_add_constant(g, "b1", &t, &ins[2]), TQ_OK);
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.conv.pad_top = at.conv.pad_bottom = at.conv.pad_left = at.conv.pad_right = 1;
+    at.act = TQ_ACT_RELU;
+    assert_int_equal(tq_graph_add_node(g, "conv", TQ_OP_CONV2D, 3, ins, &at, &y), TQ_OK);
+    ins[0] = y;
+    tq_tensor_init(&t, w2, TQ_F32, 2, s2);
+    assert_int_equal(tq_graph_add_constant(g, "w2", &t, &ins[1]), TQ_OK);
+    tq_tensor_init(&t, b2, TQ_F32, 1, sb2);
+    assert_int_equal(tq_graph_add_constant(g, "b2", &t, &ins[2]), TQ_OK);
+    assert_int_equal(tq_graph_add_node(g, "fc", TQ_OP_FULLY_CONNECTED, 3, ins, NULL, &z),
+                     TQ_OK);
+    assert_int_equal(tq_graph_set_output(g, z), TQ_OK);
+    if (finalize)
+        assert_int_equal(tq_graph_finalize(g, TQ_REWRITE_ALL), TQ_OK);
+    *conv_out = y;
+    return g;
+}
+
+enum { CAL_N = 11, CAL_IN = 50, CAL_CONV = 100 };
+
+/* The conv output of all CAL_N samples, by one float run. */
+static void conv_values(tq_graph *g, int32_t conv, const float *x, float *out)
+{
+    /* A graph with the conv output as its output gives its values. */
+    (void)conv;
+    size_t bytes;
+    tq_graph_node_info info;
+    assert_int_equal(tq_graph_node(g, 0, &info), TQ_OK);
+    assert_int_equal(info.op, TQ_OP_CONV2D);
+    /* The same conv computed by the library's f32 kernel. */
+    tq_graph_tensor_info w, b;
+    assert_int_equal(tq_graph_tensor(g, info.inputs[1], &w), TQ_OK);
+    assert_int_equal(tq_graph_tensor(g, info.inputs[2], &b), TQ_OK);
+    const tq_dims in = {CAL_N, 5, 5, 2}, fd = {4, 3, 3, 2}, od = {CAL_N, 5, 5, 4};
+    tq_f32_act relu;
+    tq_f32_act_from(TQ_ACT_RELU, &relu);
+    assert_int_equal(tq_f32_conv2d_scratch_size(&info.attrs.conv, &in, &fd, &od, &bytes),
+                     TQ_OK);
+    void *scratch = malloc(bytes);
+    assert_int_equal(tq_f32_conv2d(&info.attrs.conv, &in, x, &fd, w.data, b.data,
+                                   &relu, &od, out, scratch, bytes),
+                     TQ_OK);
+    free(scratch);
+}
+
+static void range_of(tq_calibrator *c, int32_t t, double *lo, double *hi)
+{
+    const tq_status s = tq_calibrator_range(c, t, lo, hi);
+    if (s != TQ_OK)
+        fail_msg("range of %d: %s", t, tq_calibrator_error(c));
+}
+
+/* Stats of pass 1 equal one tq_stats over everything fed (so MINMAX and
+ * KSIGMA ranges agree with a one-shot computation), and the histograms of
+ * pass 2 equal one built in one go over the known range (so PERCENTILE,
+ * MSE and KL ranges agree exactly). */
+static void test_calibrator_streams(void **state)
+{
+    (void)state;
+    tt_rng r = {0xca1};
+    int32_t conv, input, output;
+    tq_graph *g = small_graph(&r, &conv, 1);
+    assert_int_equal(tq_graph_io(g, &input, &output), TQ_OK);
+    float *x = malloc(CAL_N * CAL_IN * sizeof *x);
+    float *y = malloc(CAL_N * CAL_CONV * sizeof *y);
+    for (int i = 0; i < CAL_N * CAL_IN; ++i)
+        x[i] = (float)(tt_normal(&r) * 0.7 + 0.1);
+    conv_values(g, conv, x, y);
+    const tq_qscheme asym = {8, 0, 0, 0};
+    const int32_t methods[6] = {TQ_RANGE_MINMAX, TQ_RANGE_ABSMAX, TQ_RANGE_KSIGMA,
+                                TQ_RANGE_PERCENTILE, TQ_RANGE_MSE, TQ_RANGE_KL};
+    for (int mi = 0; mi < 6; ++mi) {
+        tq_quant_config cfg;
+        tq_quant_config_init(&cfg);
+        cfg.activation_range.method = methods[mi];
+        cfg.activation_range.k = 2.5;
+        cfg.activation_range.percentile = 99.5;
+        cfg.histogram_bins = 512;
+        tq_calibrator *c = NULL;
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        const int hist = mi >= 3;
+        int32_t again = -1;
+        for (int pass = 0; pass < 1 + hist; ++pass) {
+            /* Uneven batches: 4, 1, 6. */
+            assert_int_equal(tq_calibrator_feed(c, 4, x), TQ_OK);
+            assert_int_equal(tq_calibrator_feed(c, 1, x + 4 * CAL_IN), TQ_OK);
+            assert_int_equal(tq_calibrator_feed(c, 6, x + 5 * CAL_IN), TQ_OK);
+            assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+            assert_int_equal(again, pass == 0 && hist);
+        }
+        /* One-shot oracle over the input and the conv output. */
+        const struct { int32_t t; const float *v; size_t n; } cases[2] = {
+            {input, x, CAL_N * CAL_IN}, {conv, y, CAL_N * CAL_CONV}};
+        for (int k = 0; k < 2; ++k) {
+            tq_stats st;
+            tq_histogram h;
+            static uint64_t bins[512];
+            double lo, hi, want_lo, want_hi;
+            tq_stats_init(&st);
+            assert_int_equal(tq_stats_update_f32(&st, cases[k].v, cases[k].n), TQ_OK);
+            assert_int_equal(tq_histogram_init(&h, bins, 512, st.min,
+                                               st.max > st.min ? st.max : st.min + 1),
+                             TQ_OK);
+            assert_int_equal(tq_histogram_add_f32(&h, cases[k].v, cases[k].n), TQ_OK);
+            assert_int_equal(tq_choose_range(&cfg.activation_range, &asym, &st, &h,
+                                             &want_lo, &want_hi),
+                             TQ_OK);
+            range_of(c, cases[k].t, &lo, &hi);
+            if (methods[mi] == TQ_RANGE_KSIGMA) {
+                /* Moments merged by batches: equal to rounding. */
+                assert_true(fabs(lo - want_lo) <= 1e-12 * (1 + fabs(want_lo)));
+                assert_true(fabs(hi - want_hi) <= 1e-12 * (1 + fabs(want_hi)));
+            } else if (lo != want_lo || hi != want_hi) {
+                fail_msg("method %d tensor %d: [%.17g, %.17g], one-shot [%.17g, %.17g]",
+                         methods[mi], cases[k].t, lo, hi, want_lo, want_hi);
+            }
+            if (methods[mi] == TQ_RANGE_MINMAX)
+                assert_true(lo == st.min && hi == st.max);
+        }
+        /* Done: no more feeding, no second end. */
+        assert_int_equal(tq_calibrator_feed(c, 1, x), TQ_ERR_PARAM);
+        assert_true(strstr(tq_calibrator_error(c), "complete") != NULL);
+        assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_ERR_PARAM);
+        tq_calibrator_free(c);
+    }
+    free(x);
+    free(y);
+    tq_graph_free(g);
+}
+
+static void test_calibrator_overrides(void **state)
+{
+    (void)state;
+    tt_rng r = {0x0e};
+    int32_t conv, input, output;
+    tq_graph *g = small_graph(&r, &conv, 1);
+    assert_int_equal(tq_graph_io(g, &input, &output), TQ_OK);
+    float x[CAL_N * CAL_IN];
+    for (int i = 0; i < CAL_N * CAL_IN; ++i)
+        x[i] = (float)(tt_normal(&r) * 0.5 + 0.3);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *c = NULL;
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    const tq_range_config absmax = {TQ_RANGE_ABSMAX, 0, 0, 0};
+    const tq_range_config pct = {TQ_RANGE_PERCENTILE, 0, 0, 99.0};
+    const tq_qscheme sym = {8, 1, 0, 0}, four = {4, 0, 0, 0}, bad = {9, 0, 0, 0};
+    const tq_range_config badr = {TQ_RANGE_PERCENTILE, 0, 0, 40.0};
+    /* Bad overrides change nothing. */
+    assert_int_equal(tq_calibrator_set_tensor(c, input, NULL, &four), TQ_ERR_UNSUPPORTED);
+    assert_true(strstr(tq_calibrator_error(c), "8 bits") != NULL);
+    assert_int_equal(tq_calibrator_set_tensor(c, input, NULL, &bad), TQ_ERR_PARAM);
+    assert_int_equal(tq_calibrator_set_tensor(c, input, &badr, NULL), TQ_ERR_PARAM);
+    assert_int_equal(tq_calibrator_set_tensor(c, input, NULL, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_set_tensor(c, 999, &absmax, NULL), TQ_ERR_PARAM);
+    tq_graph_node_info fc;
+    assert_int_equal(tq_graph_node(g, 1, &fc), TQ_OK);
+    assert_int_equal(tq_calibrator_set_tensor(c, fc.inputs[1], &absmax, NULL),
+                     TQ_ERR_PARAM); /* a weight */
+    assert_true(strstr(tq_calibrator_error(c), "constant") != NULL);
+    assert_int_equal(tq_calibrator_set_tensor(NULL, input, &absmax, NULL), TQ_ERR_NULL);
+    /* The input by abs-max, the conv output by a percentile under a
+     * symmetric scheme, the output by default. */
+    assert_int_equal(tq_calibrator_set_tensor(c, input, &absmax, NULL), TQ_OK);
+    assert_int_equal(tq_calibrator_set_tensor(c, conv, &pct, &sym), TQ_OK);
+    int32_t again;
+    assert_int_equal(tq_calibrator_feed(c, CAL_N, x), TQ_OK);
+    /* Too late for overrides, and not calibrated yet. */
+    assert_int_equal(tq_calibrator_set_tensor(c, input, &pct, NULL), TQ_ERR_PARAM);
+    double lo, hi;
+    assert_int_equal(tq_calibrator_range(c, input, &lo, &hi), TQ_ERR_PARAM);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    assert_int_equal(again, 1); /* the percentile needs a histogram */
+    /* A second pass that does not see the same values is refused. */
+    assert_int_equal(tq_calibrator_feed(c, CAL_N - 1, x), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_ERR_PARAM);
+    assert_true(strstr(tq_calibrator_error(c), "same batches") != NULL);
+    assert_int_equal(tq_calibrator_feed(c, 1, x + (CAL_N - 1) * CAL_IN), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    assert_int_equal(again, 0);
+
+    tq_stats st;
+    tq_stats_init(&st);
+    tq_stats_update_f32(&st, x, CAL_N * CAL_IN);
+    const double a = fmax(fabs(st.min), fabs(st.max));
+    range_of(c, input, &lo, &hi);
+    assert_true(lo == -a && hi == a);
+    range_of(c, conv, &lo, &hi);
+    assert_true(lo == -hi && hi > 0); /* symmetric */
+    range_of(c, output, &lo, &hi);
+    assert_true(lo < hi);
+    /* The quantized graph: symmetric conv output (zero point 0). */
+    tq_graph *qg = NULL;
+    assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+    tq_graph_tensor_info info;
+    assert_int_equal(tq_graph_tensor(qg, conv, &info), TQ_OK);
+    assert_int_equal(info.zero_point[0], 0);
+    assert_true(fabs((double)info.scale[0] - hi / 127.0) <= 1e-6 * hi);
+    assert_int_equal(tq_graph_tensor(qg, input, &info), TQ_OK);
+    assert_true(fabs((double)info.scale[0] - 2 * a / 255.0) <= 1e-6 * a);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+}
+
+/* ---- rejection paths --------------------------------------------------------------- */
+
+static void test_rejections(void **state)
+{
+    (void)state;
+    tt_rng r = {0xbad};
+    int32_t conv, input, output;
+    tq_graph *raw = small_graph(&r, &conv, 0);
+    tq_graph *g = small_graph(&r, &conv, 1);
+    assert_int_equal(tq_graph_io(g, &input, &output), TQ_OK);
+    float x[CAL_N * CAL_IN];
+    tt_fill_f32(&r, x, CAL_N * CAL_IN, -1, 1);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *c = NULL, *keep = (tq_calibrator *)(uintptr_t)0x1;
+    int32_t again;
+
+    /* Creating. */
+    assert_int_equal(tq_quant_config_init(NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_create(NULL, &cfg, &c), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_create(g, NULL, &c), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_create(g, &cfg, NULL), TQ_ERR_NULL);
+    c = keep;
+    assert_int_equal(tq_calibrator_create(raw, &cfg, &c), TQ_ERR_PARAM);
+    assert_true(strstr(tq_graph_error(raw), "not finalized") != NULL);
+    assert_ptr_equal(c, keep);
+    tq_quant_config bad = cfg;
+    bad.weight_scheme.symmetric = 0;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_UNSUPPORTED);
+    assert_true(strstr(tq_graph_error(g), "symmetric") != NULL);
+    bad = cfg;
+    bad.activation_scheme.bits = 6;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_UNSUPPORTED);
+    bad = cfg;
+    bad.histogram_bins = 0;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
+    bad = cfg;
+    bad.rounding = 7;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
+    bad = cfg;
+    bad.activation_range.method = 9;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
+    assert_ptr_equal(c, keep);
+
+    /* Feeding. */
+    assert_int_equal(tq_calibrator_feed(NULL, 1, x), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_end_pass(NULL, &again), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_range(NULL, 0, NULL, NULL), TQ_ERR_NULL);
+    assert_string_equal(tq_calibrator_error(NULL), "");
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, 1, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_calibrator_feed(c, 0, x), TQ_ERR_PARAM);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_ERR_EMPTY);
+    float nan_x[CAL_IN];
+    memcpy(nan_x, x, sizeof nan_x);
+    nan_x[7] = NAN;
+    assert_int_equal(tq_calibrator_feed(c, 1, nan_x), TQ_ERR_NOT_FINITE);
+    assert_true(strstr(tq_calibrator_error(c), "not finite") != NULL);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_ERR_EMPTY); /* nothing counted */
+
+    /* Quantizing before calibration is complete. */
+    tq_graph *qg = (tq_graph *)(uintptr_t)0x1;
+    assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_ERR_PARAM);
+    assert_true(strstr(tq_graph_error(g), "not complete") != NULL);
+    assert_int_equal(tq_graph_quantize(raw, c, &qg), TQ_ERR_PARAM);
+    assert_true(strstr(tq_graph_error(raw), "not finalized") != NULL);
+    assert_int_equal(tq_graph_quantize(NULL, c, &qg), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_quantize(g, NULL, &qg), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_quantize(g, c, NULL), TQ_ERR_NULL);
+    assert_ptr_equal(qg, (tq_graph *)(uintptr_t)0x1);
+    assert_int_equal(tq_calibrator_feed(c, CAL_N, x), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    /* A calibrator of another graph. */
+    tq_graph *g2 = small_graph(&r, &conv, 1);
+    assert_int_equal(tq_graph_quantize(g2, c, &qg), TQ_ERR_PARAM);
+    assert_true(strstr(tq_graph_error(g2), "another graph") != NULL);
+    assert_ptr_equal(qg, (tq_graph *)(uintptr_t)0x1);
+    tq_graph_free(g2);
+    assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+    assert_string_equal(tq_graph_error(g), "");
+
+    /* Running the wrong kind of graph, or with the wrong arena. */
+    size_t fbytes, qbytes;
+    assert_int_equal(tq_graph_arena_size(g, 2, &fbytes), TQ_OK);
+    assert_int_equal(tq_graph_arena_size(qg, 2, &qbytes), TQ_OK);
+    assert_true(qbytes < fbytes);
+    void *arena = malloc(fbytes);
+    int8_t xq[2 * CAL_IN], yq[8];
+    int32_t acc[8];
+    float yf[8];
+    memset(xq, 3, sizeof xq);
+    memset(yq, SENT8, sizeof yq);
+    for (int i = 0; i < 8; ++i)
+        yf[i] = 42.0f, acc[i] = 4242;
+    assert_int_equal(tq_graph_run_s8(g, 2, xq, yq, NULL, arena, fbytes), TQ_ERR_PARAM);
+    assert_true(strstr(tq_graph_error(g), "not quantized") != NULL);
+    assert_int_not_equal(tq_graph_run_f32(qg, 2, x, yf, arena, fbytes), TQ_OK);
+    assert_true(strstr(tq_graph_error(qg), "quantized") != NULL);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, acc, arena, qbytes - 1),
+                     TQ_ERR_BUFFER_TOO_SMALL);
+    assert_true(strstr(tq_graph_error(qg), "arena") != NULL);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, acc, NULL, qbytes), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_run_s8(qg, 2, NULL, yq, acc, arena, qbytes), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, NULL, acc, arena, qbytes), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_run_s8(NULL, 2, xq, yq, acc, arena, qbytes), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_run_s8(qg, 0, xq, yq, acc, arena, qbytes), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_quantize_input(g, 2, x, xq), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_dequantize_output(g, 2, yq, yf), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_quantize_input(NULL, 2, x, xq), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_dequantize_output(NULL, 2, yq, yf), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_quantize_input(qg, 2, nan_x + 6, xq), TQ_ERR_NOT_FINITE);
+    assert_int_equal(xq[0], 3);
+    for (int i = 0; i < 8; ++i) {
+        assert_int_equal(yq[i], SENT8);
+        assert_int_equal(acc[i], 4242);
+        assert_true(yf[i] == 42.0f);
+    }
+    /* And it runs. */
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, acc, arena, qbytes), TQ_OK);
+    assert_int_equal(yq[6], SENT8);
+    assert_int_equal(tq_graph_is_quantized(NULL), 0);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_calibrator_free(NULL);
+    free(arena);
+    tq_graph_free(g);
+    tq_graph_free(raw);
+}
+
+/* Ops without an int8 kernel fail at quantize time with the node named. */
+static void test_unsupported_ops(void **state)
+{
+    (void)state;
+    const int64_t in_shape[4] = {1, 2, 2, 3};
+    float x[4 * 12];
+    tt_rng r = {0x515};
+    tt_fill_f32(&r, x, 48, -1, 1);
+    for (int which = 0; which < 2; ++which) {
+        tq_graph *g = NULL;
+        int32_t in, a, y;
+        assert_int_equal(tq_graph_create(&g), TQ_OK);
+        assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &in), TQ_OK);
+        tq_node_attrs at;
+        tq_node_attrs_init(&at);
+        assert_int_equal(tq_graph_add_node(g, "relu", TQ_OP_ACTIVATION, 1, &in,
+                                           &(tq_node_attrs){.act = TQ_ACT_RELU,
+                                                            .act_max = INFINITY,
+                                                            .act_min = -INFINITY},
+                                           &a),
+                         TQ_OK);
+        const char *name = which == 0 ? "square" : "mid_softmax";
+        if (which == 0) {
+            const int32_t ins[2] = {a, a};
+            assert_int_equal(tq_graph_add_node(g, name, TQ_OP_MUL, 2, ins, &at, &y),
+                             TQ_OK);
+        } else {
+            assert_int_equal(tq_graph_add_node(g, name, TQ_OP_SOFTMAX, 1, &a, NULL, &y),
+                             TQ_OK);
+            int32_t z;
+            assert_int_equal(tq_graph_add_node(g, "after", TQ_OP_MAX_POOL, 1, &y,
+                                               &at, &z),
+                             TQ_OK);
+            y = z;
+        }
+        assert_int_equal(tq_graph_set_output(g, y), TQ_OK);
+        assert_int_equal(tq_graph_finalize(g, 0), TQ_OK);
+        tq_quant_config cfg;
+        tq_quant_config_init(&cfg);
+        tq_calibrator *c = NULL;
+        int32_t again;
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_feed(c, 4, x), TQ_OK);
+        assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        tq_graph *qg = (tq_graph *)(uintptr_t)0x1;
+        assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_ERR_UNSUPPORTED);
+        assert_ptr_equal(qg, (tq_graph *)(uintptr_t)0x1);
+        if (!strstr(tq_graph_error(g), name))
+            fail_msg("message '%s' does not name %s", tq_graph_error(g), name);
+        tq_calibrator_free(c);
+        tq_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +1162,10 @@ int main(void)
         cmocka_unit_test(test_depthwise_relu6_avgpool),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_conv_pool_fused),
+        cmocka_unit_test(test_calibrator_streams),
+        cmocka_unit_test(test_calibrator_overrides),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_unsupported_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

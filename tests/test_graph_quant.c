@@ -742,6 +742,262 @@ static void test_conv_pool_fused(void **state)
     check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
 }
 
+/* ---- ops through tables and affine forms ------------------------------------------- */
+
+/* One code through the documented table rule: f((q − zp_in) · s_in)
+ * requantized in double, ties away from zero. */
+static int64_t o_table(int64_t q, oparam pi, oparam po, int fn, double lo,
+                       double hi)
+{
+    double v = (double)(q - pi.zp) * pi.s;
+    if (fn == 1)
+        v = v < 0 ? 0.1 * v : v; /* leaky ReLU, alpha 0.1 */
+    else if (fn == 2)
+        v = v < lo ? lo : (v > hi ? hi : v);
+    const double r = po.zp + round(v / po.s);
+    return r < -128 ? -128 : (r > 127 ? 127 : (int64_t)r);
+}
+
+/* A per-channel affine a·x + b as the 1x1 depthwise the quantizer makes:
+ * weights abs-max per channel, bias at s_in · s_w. */
+static int64_t o_affine(int64_t q, oparam pi, oparam po, double a, double b,
+                        int has_b, int rounding)
+{
+    const float sw = (float)(fabs(a) / 127.0);
+    const float code = roundf((float)a / sw);
+    const int64_t bias = has_b ? llround(b / ((double)pi.s * (double)sw)) : 0;
+    int64_t m;
+    int sh;
+    o_qm((double)pi.s * (double)sw / (double)po.s, &m, &sh);
+    return o_output(o_sat32((int64_t)code * (q - pi.zp) + bias), m, sh, rounding,
+                    po.zp, -128, 127);
+}
+
+/* conv 1x1 -> LeakyRelu -> Mul by a per-channel constant -> Add of a
+ * scalar -> Clip -> Pad -> MaxPool -> Reshape -> FC -> Softmax (dropped). */
+static void test_table_and_affine_ops(void **state)
+{
+    (void)state;
+    enum { C = 3, HW = 16, NC = 8, NT = 4 };
+    tt_rng r = {0x7ab1e};
+    static float wc[C * C], bc[C], av[C], bv[1] = {0.25f}, wf[4 * 27], bf[4];
+    tt_fill_f32(&r, wc, C * C, -1, 1);
+    tt_fill_f32(&r, bc, C, -0.2f, 0.2f);
+    av[0] = 1.5f, av[1] = -0.75f, av[2] = 0.3f;
+    tt_fill_f32(&r, wf, 4 * 27, -0.5f, 0.5f);
+    tt_fill_f32(&r, bf, 4, -0.1f, 0.1f);
+    tq_graph *g = NULL;
+    const int64_t in_shape[4] = {1, 4, 4, C};
+    int32_t t[10], cst[6], ins[3];
+    tq_tensor tt;
+    tq_node_attrs at;
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &t[0]), TQ_OK);
+    const int64_t swc[4] = {C, 1, 1, C}, sc[1] = {C}, s1[1] = {1}, swf[2] = {4, 27},
+                  sbf[1] = {4};
+    tq_tensor_init(&tt, wc, TQ_F32, 4, swc);
+    tq_graph_add_constant(g, "wc", &tt, &cst[0]);
+    tq_tensor_init(&tt, bc, TQ_F32, 1, sc);
+    tq_graph_add_constant(g, "bc", &tt, &cst[1]);
+    tq_tensor_init(&tt, av, TQ_F32, 1, sc);
+    tq_graph_add_constant(g, "a", &tt, &cst[2]);
+    tq_tensor_init(&tt, bv, TQ_F32, 1, s1);
+    tq_graph_add_constant(g, "b", &tt, &cst[3]);
+    tq_tensor_init(&tt, wf, TQ_F32, 2, swf);
+    tq_graph_add_constant(g, "wf", &tt, &cst[4]);
+    tq_tensor_init(&tt, bf, TQ_F32, 1, sbf);
+    tq_graph_add_constant(g, "bf", &tt, &cst[5]);
+    tq_node_attrs_init(&at);
+    ins[0] = t[0], ins[1] = cst[0], ins[2] = cst[1];
+    assert_int_equal(tq_graph_add_node(g, "conv", TQ_OP_CONV2D, 3, ins, &at, &t[1]), TQ_OK);
+    at.alpha = 0.1f;
+    assert_int_equal(tq_graph_add_node(g, "leaky", TQ_OP_LEAKY_RELU, 1, &t[1], &at, &t[2]),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    ins[0] = t[2], ins[1] = cst[2];
+    assert_int_equal(tq_graph_add_node(g, "mul", TQ_OP_MUL, 2, ins, &at, &t[3]), TQ_OK);
+    ins[0] = t[3], ins[1] = cst[3];
+    assert_int_equal(tq_graph_add_node(g, "add", TQ_OP_ADD, 2, ins, &at, &t[4]), TQ_OK);
+    at.act = TQ_ACT_CLIP, at.act_min = -0.5f, at.act_max = 1.5f;
+    assert_int_equal(tq_graph_add_node(g, "clip", TQ_OP_ACTIVATION, 1, &t[4], &at, &t[5]),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    at.conv.pad_top = at.conv.pad_bottom = at.conv.pad_left = at.conv.pad_right = 1;
+    assert_int_equal(tq_graph_add_node(g, "pad", TQ_OP_PAD, 1, &t[5], &at, &t[6]), TQ_OK);
+    tq_node_attrs_init(&at);
+    at.pool = (tq_pool_params){2, 2, 2, 2, 0, 0, 0, 0};
+    assert_int_equal(tq_graph_add_node(g, "pool", TQ_OP_MAX_POOL, 1, &t[6], &at, &t[7]),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    at.ndim = 2, at.shape[0] = 1, at.shape[1] = 27;
+    assert_int_equal(tq_graph_add_node(g, "flat", TQ_OP_RESHAPE, 1, &t[7], &at, &t[8]),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    ins[0] = t[8], ins[1] = cst[4], ins[2] = cst[5];
+    assert_int_equal(tq_graph_add_node(g, "fc", TQ_OP_FULLY_CONNECTED, 3, ins, &at, &t[9]),
+                     TQ_OK);
+    int32_t sm;
+    assert_int_equal(tq_graph_add_node(g, "softmax", TQ_OP_SOFTMAX, 1, &t[9], NULL, &sm),
+                     TQ_OK);
+    assert_int_equal(tq_graph_set_output(g, sm), TQ_OK);
+    assert_int_equal(tq_graph_finalize(g, 0), TQ_OK);
+
+    static float cal[NC * HW * C], test[NT * HW * C];
+    tt_fill_f32(&r, cal, NC * HW * C, -1.5f, 1.5f);
+    tt_fill_f32(&r, test, NT * HW * C, -1.8f, 1.8f);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *c = NULL;
+    int32_t again;
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, NC, cal), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    tq_graph *qg = NULL;
+    if (tq_graph_quantize(g, c, &qg) != TQ_OK)
+        fail_msg("quantize: %s", tq_graph_error(g));
+    /* The Softmax is gone: the output is the logits. */
+    int32_t qin, qout;
+    assert_int_equal(tq_graph_io(qg, &qin, &qout), TQ_OK);
+    assert_int_equal(qout, t[9]);
+    assert_int_equal(tq_graph_node_count(qg), tq_graph_node_count(g) - 1);
+
+    /* Oracle float ranges: tensors 0..5 and 9 have their own. */
+    double lo[10], hi[10];
+    for (int k = 0; k < 10; ++k)
+        lo[k] = 0, hi[k] = 0; /* MINMAX widens to hold 0 anyway */
+    for (int sidx = 0; sidx < NC; ++sidx) {
+        double v[6][HW * C], pooled[27], logits[4];
+        for (int i = 0; i < HW * C; ++i)
+            v[0][i] = cal[sidx * HW * C + i];
+        for (int p = 0; p < HW; ++p)
+            for (int oc = 0; oc < C; ++oc) {
+                double acc = bc[oc];
+                for (int ci = 0; ci < C; ++ci)
+                    acc += (double)wc[oc * C + ci] * v[0][p * C + ci];
+                const int i = p * C + oc;
+                v[1][i] = acc;
+                v[2][i] = acc < 0 ? 0.1 * acc : acc;
+                v[3][i] = av[oc] * v[2][i];
+                v[4][i] = v[3][i] + 0.25;
+                v[5][i] = v[4][i] < -0.5 ? -0.5 : (v[4][i] > 1.5 ? 1.5 : v[4][i]);
+            }
+        for (int oy = 0; oy < 3; ++oy)
+            for (int ox = 0; ox < 3; ++ox)
+                for (int ch = 0; ch < C; ++ch) {
+                    double m = -INFINITY;
+                    for (int k = 0; k < 4; ++k) {
+                        const int py = 2 * oy + k / 2 - 1, px = 2 * ox + k % 2 - 1;
+                        const double u = py < 0 || px < 0 || py > 3 || px > 3
+                                             ? 0.0
+                                             : v[5][(py * 4 + px) * C + ch];
+                        m = u > m ? u : m;
+                    }
+                    pooled[(oy * 3 + ox) * C + ch] = m;
+                }
+        for (int o = 0; o < 4; ++o) {
+            logits[o] = bf[o];
+            for (int i = 0; i < 27; ++i)
+                logits[o] += (double)wf[o * 27 + i] * pooled[i];
+        }
+        for (int k = 0; k < 6; ++k)
+            for (int i = 0; i < HW * C; ++i)
+                lo[k] = fmin(lo[k], v[k][i]), hi[k] = fmax(hi[k], v[k][i]);
+        for (int o = 0; o < 4; ++o)
+            lo[9] = fmin(lo[9], logits[o]), hi[9] = fmax(hi[9], logits[o]);
+    }
+    oparam p[10];
+    for (int k = 0; k < 10; ++k) {
+        tq_graph_tensor_info info;
+        assert_int_equal(tq_graph_tensor(qg, t[k], &info), TQ_OK);
+        assert_int_equal(info.dtype, TQ_S8);
+        p[k].s = info.scale[0];
+        p[k].zp = info.zero_point[0];
+        if (k >= 6 && k <= 8) {
+            assert_true(p[k].s == p[5].s); /* pad, pool, reshape share */
+            assert_int_equal(p[k].zp, p[5].zp);
+            continue;
+        }
+        const double sc = (hi[k] - lo[k]) / 255.0;
+        if (fabs((double)p[k].s - sc) > 1e-5 * sc)
+            fail_msg("tensor %d: scale %.9g, oracle %.9g", k, (double)p[k].s, sc);
+    }
+
+    /* Integer oracle on the test batch (it saturates some values). */
+    int8_t xq[NT * HW * C], yq[NT * 4];
+    int32_t acc[NT * 4];
+    assert_int_equal(tq_graph_quantize_input(qg, NT * HW * C, test, xq), TQ_OK);
+    size_t bytes;
+    assert_int_equal(tq_graph_arena_size(qg, NT, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    if (tq_graph_run_s8(qg, NT, xq, yq, acc, arena, bytes) != TQ_OK)
+        fail_msg("run_s8: %s", tq_graph_error(qg));
+    for (int sidx = 0; sidx < NT; ++sidx) {
+        int64_t v[6][HW * C], pooled[27];
+        for (int i = 0; i < HW * C; ++i) {
+            const int64_t q0 = o_quant(test[sidx * HW * C + i], p[0].s, p[0].zp);
+            assert_int_equal(q0, xq[sidx * HW * C + i]);
+            v[0][i] = q0;
+        }
+        for (int oc = 0; oc < C; ++oc) {
+            double a = 0;
+            for (int ci = 0; ci < C; ++ci)
+                a = fmax(a, fabs((double)wc[oc * C + ci]));
+            const float sw = (float)(a / 127.0);
+            int64_t m;
+            int sh;
+            o_qm((double)p[0].s * (double)sw / (double)p[1].s, &m, &sh);
+            const int64_t b = llround((double)bc[oc] / ((double)p[0].s * (double)sw));
+            for (int pix = 0; pix < HW; ++pix) {
+                int64_t s = b;
+                for (int ci = 0; ci < C; ++ci)
+                    s += (int64_t)roundf(wc[oc * C + ci] / sw) *
+                         (v[0][pix * C + ci] - p[0].zp);
+                v[1][pix * C + oc] = o_output(o_sat32(s), m, sh, TQ_ROUND_DOUBLE,
+                                              p[1].zp, -128, 127);
+            }
+        }
+        for (int i = 0; i < HW * C; ++i) {
+            v[2][i] = o_table(v[1][i], p[1], p[2], 1, 0, 0);
+            v[3][i] = o_affine(v[2][i], p[2], p[3], av[i % C], 0, 0, TQ_ROUND_DOUBLE);
+            v[4][i] = o_affine(v[3][i], p[3], p[4], 1.0, 0.25, 1, TQ_ROUND_DOUBLE);
+            v[5][i] = o_table(v[4][i], p[4], p[5], 2, -0.5, 1.5);
+        }
+        for (int oy = 0; oy < 3; ++oy)
+            for (int ox = 0; ox < 3; ++ox)
+                for (int ch = 0; ch < C; ++ch) {
+                    int64_t m = -128;
+                    for (int k = 0; k < 4; ++k) {
+                        const int py = 2 * oy + k / 2 - 1, px = 2 * ox + k % 2 - 1;
+                        const int64_t u = py < 0 || px < 0 || py > 3 || px > 3
+                                              ? p[5].zp
+                                              : v[5][(py * 4 + px) * C + ch];
+                        m = u > m ? u : m;
+                    }
+                    pooled[(oy * 3 + ox) * C + ch] = m;
+                }
+        double a = 0;
+        for (int i = 0; i < 4 * 27; ++i)
+            a = fmax(a, fabs((double)wf[i]));
+        const float sw = (float)(a / 127.0); /* the output layer: per tensor */
+        int64_t m;
+        int sh;
+        o_qm((double)p[8].s * (double)sw / (double)p[9].s, &m, &sh);
+        for (int o = 0; o < 4; ++o) {
+            int64_t s = llround((double)bf[o] / ((double)p[8].s * (double)sw));
+            for (int i = 0; i < 27; ++i)
+                s += (int64_t)roundf(wf[o * 27 + i] / sw) * (pooled[i] - p[8].zp);
+            assert_int_equal(acc[sidx * 4 + o], o_sat32(s));
+            assert_int_equal(yq[sidx * 4 + o],
+                             o_output(o_sat32(s), m, sh, TQ_ROUND_DOUBLE, p[9].zp,
+                                      -128, 127));
+        }
+    }
+    free(arena);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+}
+
 /* ---- the calibrator ------------------------------------------------------------- */
 
 /* input [1,5,5,2] -> conv 3x3 pad 1 (4 channels, ReLU) -> FC 3: a small
@@ -1164,6 +1420,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_relu6_avgpool),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_conv_pool_fused),
+        cmocka_unit_test(test_table_and_affine_ops),
         cmocka_unit_test(test_calibrator_streams),
         cmocka_unit_test(test_calibrator_overrides),
         cmocka_unit_test(test_rejections),

@@ -1486,6 +1486,11 @@ TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 /** @brief Turn @p count CHW uint8 records into NHWC floats
  *  ((p / 255) − mean[c]) / std[c] (the tutorial uses 0.5 and 0.5), each
  *  step rounded to float exactly as torchvision's ToTensor + Normalize.
+ *
+ *  For a model that takes raw 0..255 values (MLPerf Tiny's ResNet-8, ...)
+ *  do not pass mean 0 and std 1/255: p / 255 · 255 is one ULP off the pixel
+ *  value for about half of the pixels. Use tq_cifar10_affine() with scale 1
+ *  and offset 0, which gives the pixel values exactly.
  *  @param count  number of records
  *  @param pixels count · 3072 bytes as read by tq_cifar10_read()
  *  @param mean   per-channel (R, G, B) mean in [0, 1] units
@@ -1497,6 +1502,26 @@ TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 TQ_API tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
                                       const float mean[3], const float std[3],
                                       float *out);
+
+/** @brief Turn @p count CHW uint8 records into NHWC floats by an affine map
+ *  per channel, out = p · scale[c] + offset[c], computed in double (p ·
+ *  scale[c] is exact there) and rounded to float: integer pixels stay
+ *  exact. scale 1, offset 0 gives the raw pixel values 0..255 exactly;
+ *  integer scales and offsets give exact integers; mean / std in pixel
+ *  units are scale = 1 / std, offset = −mean / std.
+ *  @param count  number of records
+ *  @param pixels count · 3072 bytes as read by tq_cifar10_read()
+ *  @param scale  per-channel (R, G, B) factor, finite
+ *  @param offset per-channel (R, G, B) offset, finite
+ *  @param out    count · 32 · 32 · 3 floats, not overlapping @p pixels
+ *  @return #TQ_ERR_PARAM for a negative count, a non-finite scale or offset,
+ *          or one whose results could exceed FLT_MAX (255 · |scale| +
+ *          |offset| > FLT_MAX); #TQ_ERR_NULL, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_ALIAS. Nothing is written on error. @p pixels and @p out
+ *          may be NULL when count is 0. */
+TQ_API tq_status tq_cifar10_affine(int64_t count, const uint8_t *pixels,
+                                   const float scale[3], const float offset[3],
+                                   float *out);
 
 /** @} */
 

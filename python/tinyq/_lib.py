@@ -296,6 +296,7 @@ PROTOTYPES = {
     "tq_cifar10_read": (_status, [_cp, _i64, _i64, _pu8, _pu8]),
     "tq_cifar10_count": (_status, [_cp, _p(_i64)]),
     "tq_cifar10_normalize": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    "tq_cifar10_affine": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
 }
 
 # ---- finding and loading the library ----------------------------------

@@ -53,6 +53,7 @@ typedef struct onode {
     int kh, kw, cout, mult; /* conv: kernel, output channels; dw multiplier */
     float w[MAXW], bias[64];
     int has_bias;
+    int cip;                /* average pool: count_include_pad */
 } onode;
 
 typedef struct onet {
@@ -194,6 +195,29 @@ static int net_pool(onet *o, int op, int in, int k, int stride, int pad)
     return n->out;
 }
 
+/* An average pool that counts its padding (ONNX count_include_pad). */
+static int net_avgpool_cip(onet *o, int in, int k, int stride, int pad)
+{
+    onode *n = &o->n[o->nn++];
+    const otensor *x = &o->t[in];
+    memset(n, 0, sizeof *n);
+    n->op = O_AVGPOOL;
+    n->a = in;
+    n->cip = 1;
+    n->pl = (tq_pool_params){k, k, stride, stride, pad, pad, pad, pad};
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.pool = n->pl;
+    at.count_include_pad = 1;
+    int32_t out;
+    assert_int_equal(tq_graph_add_node(o->g, NULL, TQ_OP_AVG_POOL, 1, &x->gid, &at,
+                                       &out),
+                     TQ_OK);
+    n->out = add_tensor(o, (x->h + 2 * pad - k) / stride + 1,
+                        (x->w + 2 * pad - k) / stride + 1, x->c, out, 1);
+    return n->out;
+}
+
 static int net_binary(onet *o, int op, int a, int b, int act)
 {
     onode *n = &o->n[o->nn++];
@@ -328,6 +352,8 @@ static void forward_f(const onet *o, const float *in, double **v)
                                 s += u;
                                 ++cnt;
                             }
+                        if (n->cip)
+                            cnt = n->pl.kernel_h * n->pl.kernel_w; /* pads are 0 */
                         y[((size_t)oy * to->w + ox) * to->c + c] =
                             n->op == O_MAXPOOL ? m : s / cnt;
                     }
@@ -449,8 +475,9 @@ static void forward_q(const onet *o, const oq *q, const int8_t *in, int64_t **v,
                             const int cx = pool ? 2 * ox + p % 2 : ox;
                             const int64_t a = (int64_t)conv_acc(n, ti, xd, pi.zp, wq,
                                                                 cy, cx, oc) + b;
-                            if (acc && last)
-                                acc[oc] = o_sat32(a);
+                            if (acc && last && !pool)
+                                acc[((size_t)oy * to->w + ox) * to->c + oc] =
+                                    o_sat32(a);
                             const int r = o_output(o_sat32(a), m, sh, q->rounding,
                                                    po.zp, lo, hi);
                             best = r > best ? r : best;
@@ -477,6 +504,11 @@ static void forward_q(const onet *o, const oq *q, const int8_t *in, int64_t **v,
                                 s += u;
                                 ++cnt;
                             }
+                        if (n->cip) { /* padded taps: the zero point */
+                            const int64_t all = n->pl.kernel_h * n->pl.kernel_w;
+                            s += (all - cnt) * pi.zp;
+                            cnt = all;
+                        }
                         y[((size_t)oy * to->w + ox) * to->c + c] =
                             n->op == O_MAXPOOL
                                 ? m
@@ -616,14 +648,15 @@ static void check_net(onet *o, run_opts ro)
     assert_int_equal(tq_graph_arena_size(qg, N_TEST, &bytes), TQ_OK);
     void *arena = malloc(bytes);
     memset(yq, SENT8, N_TEST * out_n + 1);
-    const int want_acc = o->n[o->nn - 1].op == O_FC;
+    const int want_acc = o->n[o->nn - 1].op == O_FC || o->n[o->nn - 1].op == O_CONV;
     const tq_status rs = tq_graph_run_s8(qg, N_TEST, xq, yq, want_acc ? acc : NULL,
                                          arena, bytes);
     if (rs != TQ_OK)
         fail_msg("run_s8: %s", tq_graph_error(qg));
     assert_int_equal(yq[N_TEST * out_n], SENT8);
     for (int s = 0; s < N_TEST; ++s) {
-        int64_t oacc[64];
+        static int64_t oacc[4096];
+        assert_true(out_n <= 4096);
         forward_q(o, &q, xq + s * in_n, iv, oacc);
         for (size_t i = 0; i < out_n; ++i) {
             if (yq[s * out_n + i] != iv[out_t][i])
@@ -638,7 +671,7 @@ static void check_net(onet *o, run_opts ro)
     size_t b1;
     assert_int_equal(tq_graph_arena_size(qg, 1, &b1), TQ_OK);
     assert_true(b1 <= bytes);
-    int8_t y1[64];
+    static int8_t y1[4096];
     assert_int_equal(tq_graph_run_s8(qg, 1, xq + in_n, y1, NULL, arena, b1), TQ_OK);
     assert_memory_equal(y1, yq + out_n, out_n);
 
@@ -1412,6 +1445,24 @@ static void test_unsupported_ops(void **state)
     }
 }
 
+/* A grouped conv as the output layer (its accumulators kept through
+ * im2col and the raw GEMM), after an average pool that counts its
+ * padding. */
+static void test_conv_output_and_padded_avgpool(void **state)
+{
+    (void)state;
+    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_SINGLE}};
+    for (int v = 0; v < 2; ++v) {
+        static onet o;
+        memset(&o, 0, sizeof o);
+        o.rng.s = 0xacc0 + (uint64_t)v;
+        int x = net_input(&o, 7, 7, 4);
+        x = net_avgpool_cip(&o, x, 3, 2, 1);
+        x = net_conv(&o, O_CONV, x, 6, 3, 1, 1, 2, 1, TQ_ACT_NONE);
+        check_net(&o, opts[v]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1421,6 +1472,7 @@ int main(void)
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_conv_pool_fused),
         cmocka_unit_test(test_table_and_affine_ops),
+        cmocka_unit_test(test_conv_output_and_padded_avgpool),
         cmocka_unit_test(test_calibrator_streams),
         cmocka_unit_test(test_calibrator_overrides),
         cmocka_unit_test(test_rejections),

@@ -138,6 +138,15 @@ class NamedTensor(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("tensor", Tensor)]
 
 
+class QuantConfig(ctypes.Structure):
+    """``tq_quant_config``."""
+    _fields_ = [("activation_range", RangeConfig),
+                ("activation_scheme", QScheme),
+                ("weight_range", RangeConfig), ("weight_scheme", QScheme),
+                ("weight_per_channel", _i32), ("rounding", _i32),
+                ("histogram_bins", _i32), ("reserved", _i32)]
+
+
 # ---- prototypes ----------------------------------------------------------
 
 def _p(t):
@@ -306,6 +315,23 @@ PROTOTYPES = {
     "tq_cifar10_count": (_status, [_cp, _p(_i64)]),
     "tq_cifar10_normalize": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
     "tq_cifar10_affine": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    # graph calibration, quantization and int8 run (tq_graph *,
+    # tq_calibrator * as void pointers)
+    "tq_s8_lookup": (_status, [_size, _pi8, _pi8, _pi8]),
+    "tq_quant_config_init": (_status, [_p(QuantConfig)]),
+    "tq_calibrator_create": (_status, [_vp, _p(QuantConfig), _p(_vp)]),
+    "tq_calibrator_free": (None, [_vp]),
+    "tq_calibrator_error": (_cp, [_vp]),
+    "tq_calibrator_set_tensor": (_status, [_vp, _i32, _p(RangeConfig),
+                                           _p(QScheme)]),
+    "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),
+    "tq_calibrator_end_pass": (_status, [_vp, _pi32]),
+    "tq_calibrator_range": (_status, [_vp, _i32, _pd, _pd]),
+    "tq_graph_quantize": (_status, [_vp, _vp, _p(_vp)]),
+    "tq_graph_is_quantized": (_i32, [_vp]),
+    "tq_graph_run_s8": (_status, [_vp, _i64, _pi8, _pi8, _pi32, _vp, _size]),
+    "tq_graph_quantize_input": (_status, [_vp, _size, _pf32, _pi8]),
+    "tq_graph_dequantize_output": (_status, [_vp, _size, _pi8, _pf32]),
 }
 
 # ---- finding and loading the library ----------------------------------

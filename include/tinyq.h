@@ -154,7 +154,15 @@ typedef struct tq_tensor {
 
 /** @brief NHWC extents of an activation, or of a weight tensor where each
  *  kernel says what n, h, w and c mean. All must be >= 1 unless a kernel
- *  says otherwise. */
+ *  says otherwise.
+ *
+ *  Field order: n, h, w, c — the same as CMSIS-NN's cmsis_nn_dims, but
+ *  tinyq lists the height before the width everywhere (::tq_conv_params,
+ *  ::tq_pool_params too), while CMSIS-NN's cmsis_nn_tile (its strides,
+ *  pads and dilations) is {w, h}. Fill these structs with designated
+ *  initialisers, e.g. `(tq_dims){.n = 1, .h = 32, .w = 32, .c = 3}`: a
+ *  positional initialiser copied from CMSIS-NN code swaps height and
+ *  width silently on non-square layers. */
 typedef struct tq_dims {
     int32_t n; /**< Batch (activations) or output channels (OHWI weights). */
     int32_t h; /**< Height. */
@@ -641,7 +649,23 @@ TQ_API tq_status tq_f32_act_from(int32_t act, tq_f32_act *out);
 
 /** @brief Geometry of a convolution (conv2d, depthwise, and the fused conv).
  *  The output extent must equal
- *  (in + pad_before + pad_after − dilation·(k − 1) − 1) / stride + 1. */
+ *  (in + pad_before + pad_after − dilation·(k − 1) − 1) / stride + 1
+ *  along each axis, exactly.
+ *
+ *  Field order: height before width (stride_h, stride_w; dilation_h,
+ *  dilation_w), unlike CMSIS-NN's cmsis_nn_tile {w, h}; the pads are
+ *  top, bottom, left, right. Use designated initialisers:
+ *
+ *      tq_conv_params cp = {.stride_h = 2, .stride_w = 1,
+ *                           .pad_top = 1, .pad_bottom = 0,
+ *                           .pad_left = 1, .pad_right = 1,
+ *                           .dilation_h = 1, .dilation_w = 1, .groups = 1};
+ *
+ *  Coming from CMSIS-NN (one pad per axis plus an output size) or from
+ *  TensorFlow SAME padding, do not copy the top pad into the bottom one:
+ *  tq_conv_pad_after() and tq_conv_same_padding() give the bottom / right
+ *  pads that produce the wanted output size, and tq_conv_check_geometry()
+ *  names the field a kernel's #TQ_ERR_SHAPE is about. */
 typedef struct tq_conv_params {
     int32_t stride_h;   /**< >= 1. */
     int32_t stride_w;   /**< >= 1. */
@@ -657,7 +681,11 @@ typedef struct tq_conv_params {
 
 /** @brief Geometry of a pooling window. Pads must be smaller than the
  *  window, so every window holds at least one real pixel. The output extent
- *  must equal (in + pad_before + pad_after − k) / stride + 1. */
+ *  must equal (in + pad_before + pad_after − k) / stride + 1. Height
+ *  before width, as ::tq_conv_params (CMSIS-NN's tiles are {w, h}); use
+ *  designated initialisers, and tq_pool_check_geometry() to learn which
+ *  field a #TQ_ERR_SHAPE or #TQ_ERR_PARAM is about. The int8 pools take
+ *  their clamp as act_min / act_max arguments (see ::tq_s8_output). */
 typedef struct tq_pool_params {
     int32_t kernel_h;   /**< >= 1. */
     int32_t kernel_w;   /**< >= 1. */
@@ -676,6 +704,162 @@ typedef struct tq_pool_params {
 TQ_API tq_status tq_conv_output_size(int32_t in, int32_t k, int32_t stride,
                                      int32_t dilation, int32_t pad_before,
                                      int32_t pad_after, int32_t *out);
+
+/** @brief TensorFlow "SAME" padding along one axis for a wanted output
+ *  extent: with window = dilation·(k − 1) + 1,
+ *  total = max((out − 1)·stride + window − in, 0), pad_before = total / 2
+ *  (rounded down) and pad_after = total − pad_before, so the odd pixel
+ *  goes after (bottom / right), as TensorFlow and TFLite place it. SAME
+ *  means out = ceil(in / stride); any other out is accepted as long as the
+ *  pads give it exactly.
+ *  @param in         input extent, >= 1
+ *  @param k          kernel extent, >= 1
+ *  @param stride     >= 1
+ *  @param dilation   >= 1 (1 for pooling)
+ *  @param out        the wanted output extent, >= 1
+ *  @param pad_before receives the top / left pad
+ *  @param pad_after  receives the bottom / right pad
+ *  @return #TQ_ERR_PARAM for a value below its minimum, #TQ_ERR_SHAPE when
+ *          even zero padding gives more than @p out outputs (the output-size
+ *          formula of tq_conv_output_size() cannot give @p out),
+ *          #TQ_ERR_OVERFLOW when a pad would exceed INT32_MAX. Nothing is
+ *          written on error. */
+TQ_API tq_status tq_conv_same_padding(int32_t in, int32_t k, int32_t stride,
+                                      int32_t dilation, int32_t out,
+                                      int32_t *pad_before,
+                                      int32_t *pad_after);
+
+/** @brief The bottom / right pad that makes tinyq's output-size formula
+ *  give @p out when the top / left pad is @p pad_before: the CMSIS-NN
+ *  convention, where a layer has one pad per axis (cmsis_nn_tile
+ *  padding) plus its output size, and taps past the bottom / right edge
+ *  are skipped. Copying the top pad into the bottom one is wrong whenever
+ *  the total padding is odd or the last window runs past the edge;
+ *  this gives the smallest pad_after >= 0 with
+ *  (in + pad_before + pad_after − dilation·(k − 1) − 1) / stride + 1 == out,
+ *  and a convolution with it computes exactly what CMSIS-NN computes.
+ *  @param in         input extent, >= 1
+ *  @param k          kernel extent, >= 1
+ *  @param stride     >= 1
+ *  @param dilation   >= 1 (1 for pooling)
+ *  @param pad_before top / left pad, >= 0
+ *  @param out        the wanted output extent, >= 1
+ *  @param pad_after  receives the bottom / right pad
+ *  @return #TQ_ERR_PARAM for a value below its minimum, #TQ_ERR_SHAPE when
+ *          no pad_after >= 0 gives @p out (even 0 gives more outputs:
+ *          @p out is smaller than the input allows), #TQ_ERR_OVERFLOW when
+ *          the pad would exceed INT32_MAX. Nothing is written on error.
+ *          Pooling also needs the pad below its window
+ *          (tq_pool_check_geometry() says so). */
+TQ_API tq_status tq_conv_pad_after(int32_t in, int32_t k, int32_t stride,
+                                   int32_t dilation, int32_t pad_before,
+                                   int32_t out, int32_t *pad_after);
+
+/** @brief The fields tq_conv_check_geometry() and tq_pool_check_geometry()
+ *  can name. The values are part of the ABI. */
+typedef enum tq_geometry_field {
+    TQ_GEOM_OK = 0,          /**< Every field is consistent. */
+    TQ_GEOM_STRIDE_H = 1,    /**< stride_h (conv or pool params). */
+    TQ_GEOM_STRIDE_W = 2,    /**< stride_w. */
+    TQ_GEOM_PAD_TOP = 3,     /**< pad_top. */
+    TQ_GEOM_PAD_BOTTOM = 4,  /**< pad_bottom. */
+    TQ_GEOM_PAD_LEFT = 5,    /**< pad_left. */
+    TQ_GEOM_PAD_RIGHT = 6,   /**< pad_right. */
+    TQ_GEOM_DILATION_H = 7,  /**< dilation_h. */
+    TQ_GEOM_DILATION_W = 8,  /**< dilation_w. */
+    TQ_GEOM_GROUPS = 9,      /**< groups (conv2d). */
+    TQ_GEOM_KERNEL_H = 10,   /**< kernel_h (pool params). */
+    TQ_GEOM_KERNEL_W = 11,   /**< kernel_w (pool params). */
+    TQ_GEOM_IN_N = 12,       /**< in_dims->n. */
+    TQ_GEOM_IN_H = 13,       /**< in_dims->h. */
+    TQ_GEOM_IN_W = 14,       /**< in_dims->w. */
+    TQ_GEOM_IN_C = 15,       /**< in_dims->c. */
+    TQ_GEOM_FILTER_N = 16,   /**< filter_dims->n. */
+    TQ_GEOM_FILTER_H = 17,   /**< filter_dims->h (the kernel height). */
+    TQ_GEOM_FILTER_W = 18,   /**< filter_dims->w (the kernel width). */
+    TQ_GEOM_FILTER_C = 19,   /**< filter_dims->c. */
+    TQ_GEOM_OUT_N = 20,      /**< out_dims->n. */
+    TQ_GEOM_OUT_H = 21,      /**< out_dims->h. */
+    TQ_GEOM_OUT_W = 22,      /**< out_dims->w. */
+    TQ_GEOM_OUT_C = 23       /**< out_dims->c. */
+} tq_geometry_field;
+
+/** @brief What tq_conv_check_geometry() / tq_pool_check_geometry() found. */
+typedef struct tq_geometry_report {
+    int32_t field;     /**< The first inconsistent ::tq_geometry_field, in
+                            the order the functions document; #TQ_GEOM_OK
+                            when there is none. */
+    int32_t value;     /**< That field's value as given (0 for OK). */
+    int32_t expected;  /**< The value the field would need, given the fields
+                            checked before it (for OUT_H / OUT_W: the
+                            extent the formula gives), or −1 where a range
+                            is required rather than one value (a stride
+                            below 1, a window that does not fit, ...). */
+    int32_t pad_after; /**< For OUT_H / OUT_W, and for a window that does
+                            not fit (FILTER_H / FILTER_W, KERNEL_H /
+                            KERNEL_W): the pad_bottom / pad_right that would
+                            give the output extent as given, keeping
+                            pad_top / pad_left (tq_conv_pad_after()), or −1
+                            if none does (for a pool: none below its
+                            window); −1 for other fields. */
+} tq_geometry_report;
+
+/** @brief Check a convolution's geometry the way the conv kernels do and
+ *  name the first field that is wrong, since the kernels only return
+ *  #TQ_ERR_SHAPE or #TQ_ERR_PARAM (they never print). Fields are checked
+ *  in this order and the first fault is reported:
+ *  1. the ::tq_conv_params in struct order: strides >= 1, pads >= 0,
+ *     dilations >= 1, then groups >= 1 (conv2d only) — #TQ_ERR_PARAM;
+ *  2. every extent of @p in_dims, @p filter_dims, @p out_dims >= 1
+ *     (n, h, w, c in turn) — #TQ_ERR_SHAPE;
+ *  3. the height, then the width: the window must fit the padded input
+ *     (else FILTER_H / FILTER_W, #TQ_ERR_SHAPE), the formula's extent must
+ *     fit int32 (else OUT_H / OUT_W, #TQ_ERR_OVERFLOW), and out_h / out_w
+ *     must equal it (else OUT_H / OUT_W, #TQ_ERR_SHAPE, with the formula's
+ *     extent in expected and the pad that would fix it in pad_after);
+ *  4. out n == in n (OUT_N);
+ *  5. channels, #TQ_ERR_SHAPE. conv2d: groups divides in c (GROUPS),
+ *     filter c == in c / groups (FILTER_C), out c == filter n (OUT_C),
+ *     groups divides out c (GROUPS). Depthwise: filter n == 1 (FILTER_N),
+ *     out c == filter c (OUT_C), in c divides out c (OUT_C).
+ *
+ *  It does not check the s8 reduction limit (#TQ_S8_MAX_REDUCTION), byte
+ *  counts, pointers or the output stage, which the kernels also check.
+ *  @param conv        the geometry
+ *  @param in_dims     {N, H, W, Cin}
+ *  @param filter_dims conv2d: OHWI {Cout, KH, KW, Cin / groups};
+ *                     depthwise: {1, KH, KW, Cout}
+ *  @param out_dims    {N, OH, OW, Cout}
+ *  @param depthwise   0: conv2d (and the fused conv + pool's convolution),
+ *                     1: depthwise (groups ignored)
+ *  @param report      receives the finding (always written when not NULL)
+ *  @return #TQ_OK when the geometry is consistent; else the status the
+ *          finding gives (above); #TQ_ERR_NULL for a NULL pointer (report
+ *          field #TQ_GEOM_OK); #TQ_ERR_PARAM for @p depthwise other than
+ *          0 or 1 (likewise). */
+TQ_API tq_status tq_conv_check_geometry(const tq_conv_params *conv,
+                                        const tq_dims *in_dims,
+                                        const tq_dims *filter_dims,
+                                        const tq_dims *out_dims,
+                                        int32_t depthwise,
+                                        tq_geometry_report *report);
+
+/** @brief Check a pooling geometry the way the pool kernels do and name
+ *  the first field that is wrong. Order: the ::tq_pool_params in struct
+ *  order (kernel >= 1, stride >= 1, 0 <= pad < kernel of its axis;
+ *  #TQ_ERR_PARAM), the extents of @p in_dims and @p out_dims (>= 1,
+ *  #TQ_ERR_SHAPE), the height then the width as tq_conv_check_geometry()
+ *  (a window that does not fit is KERNEL_H / KERNEL_W), out n == in n
+ *  (OUT_N), out c == in c (OUT_C).
+ *  @param pool     the window
+ *  @param in_dims  {N, H, W, C}
+ *  @param out_dims {N, OH, OW, C}
+ *  @param report   receives the finding (always written when not NULL)
+ *  @return as tq_conv_check_geometry(). */
+TQ_API tq_status tq_pool_check_geometry(const tq_pool_params *pool,
+                                        const tq_dims *in_dims,
+                                        const tq_dims *out_dims,
+                                        tq_geometry_report *report);
 
 /** @brief C = act(A · Bᵀ + bias) with A [m][k] (row stride lda), B [n][k]
  *  (row stride ldb), C [m][n] (row stride ldc), bias [n] or NULL.
@@ -1396,6 +1580,11 @@ TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 /** @brief Turn @p count CHW uint8 records into NHWC floats
  *  ((p / 255) − mean[c]) / std[c] (the tutorial uses 0.5 and 0.5), each
  *  step rounded to float exactly as torchvision's ToTensor + Normalize.
+ *
+ *  For a model that takes raw 0..255 values (MLPerf Tiny's ResNet-8, ...)
+ *  do not pass mean 0 and std 1/255: p / 255 · 255 is one ULP off the pixel
+ *  value for about half of the pixels. Use tq_cifar10_affine() with scale 1
+ *  and offset 0, which gives the pixel values exactly.
  *  @param count  number of records
  *  @param pixels count · 3072 bytes as read by tq_cifar10_read()
  *  @param mean   per-channel (R, G, B) mean in [0, 1] units
@@ -1407,6 +1596,26 @@ TQ_API tq_status tq_cifar10_count(const char *path, int64_t *count);
 TQ_API tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
                                       const float mean[3], const float std[3],
                                       float *out);
+
+/** @brief Turn @p count CHW uint8 records into NHWC floats by an affine map
+ *  per channel, out = p · scale[c] + offset[c], computed in double (p ·
+ *  scale[c] is exact there) and rounded to float: integer pixels stay
+ *  exact. scale 1, offset 0 gives the raw pixel values 0..255 exactly;
+ *  integer scales and offsets give exact integers; mean / std in pixel
+ *  units are scale = 1 / std, offset = −mean / std.
+ *  @param count  number of records
+ *  @param pixels count · 3072 bytes as read by tq_cifar10_read()
+ *  @param scale  per-channel (R, G, B) factor, finite
+ *  @param offset per-channel (R, G, B) offset, finite
+ *  @param out    count · 32 · 32 · 3 floats, not overlapping @p pixels
+ *  @return #TQ_ERR_PARAM for a negative count, a non-finite scale or offset,
+ *          or one whose results could exceed FLT_MAX (255 · |scale| +
+ *          |offset| > FLT_MAX); #TQ_ERR_NULL, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_ALIAS. Nothing is written on error. @p pixels and @p out
+ *          may be NULL when count is 0. */
+TQ_API tq_status tq_cifar10_affine(int64_t count, const uint8_t *pixels,
+                                   const float scale[3], const float offset[3],
+                                   float *out);
 
 /** @} */
 

@@ -202,8 +202,10 @@ static void load_model(const tq_safetensors *f, model *m)
         L->weight = t.data;
         check(tq_tensor_numel(&t, &L->weight_count), name);
         if (L->is_conv)
-            L->filter_dims = (tq_dims){(int32_t)t.shape[0], (int32_t)t.shape[1],
-                                       (int32_t)t.shape[2], (int32_t)t.shape[3]};
+            L->filter_dims = (tq_dims){.n = (int32_t)t.shape[0],
+                                       .h = (int32_t)t.shape[1],
+                                       .w = (int32_t)t.shape[2],
+                                       .c = (int32_t)t.shape[3]};
         else
             L->out_features = (int32_t)t.shape[0], L->in_features = (int32_t)t.shape[1];
     }
@@ -253,11 +255,13 @@ static void load_model(const tq_safetensors *f, model *m)
 
 /* ---- shapes ----------------------------------------------------------------- */
 
-static const tq_conv_params valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+static const tq_conv_params valid_conv = {
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+    .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
 
 static void chain_shapes(model *m)
 {
-    tq_dims cur = {1, m->input_h, m->input_w, m->input_c};
+    tq_dims cur = {.n = 1, .h = m->input_h, .w = m->input_w, .c = m->input_c};
     for (int l = 0; l < m->layers; ++l) {
         layer *L = &m->l[l];
         L->in_dims = cur;
@@ -272,7 +276,8 @@ static void chain_shapes(model *m)
             check(tq_conv_output_size(cur.w, L->filter_dims.w, 1, 1, 0, 0, &ow), L->name);
             if (oh < 2 || ow < 2)
                 die("%s: output %dx%d is too small to pool", L->name, (int)oh, (int)ow);
-            L->out_dims = (tq_dims){1, oh / 2, ow / 2, L->filter_dims.n};
+            L->out_dims =
+                (tq_dims){.n = 1, .h = oh / 2, .w = ow / 2, .c = L->filter_dims.n};
             check(tq_s8_conv2d_relu_maxpool2_scratch_size(
                       &valid_conv, &L->in_dims, &L->filter_dims, &L->out_dims,
                       &L->scratch),
@@ -282,7 +287,7 @@ static void chain_shapes(model *m)
             if (flat != L->in_features)
                 die("%s: %d input features, the activation has %lld", L->name,
                     (int)L->in_features, (long long)flat);
-            L->out_dims = (tq_dims){1, 1, 1, L->out_features};
+            L->out_dims = (tq_dims){.n = 1, .h = 1, .w = 1, .c = L->out_features};
         }
         cur = L->out_dims;
     }
@@ -473,8 +478,8 @@ static void emit_s32(out *o, const char *name, const int32_t *v, size_t n)
 
 static void emit_dims(out *o, const char *name, const tq_dims *d)
 {
-    emit(o, "static const tq_dims %s_%s = {%d, %d, %d, %d};\n", o->p, name,
-         (int)d->n, (int)d->h, (int)d->w, (int)d->c);
+    emit(o, "static const tq_dims %s_%s = {.n = %d, .h = %d, .w = %d, .c = %d};\n",
+         o->p, name, (int)d->n, (int)d->h, (int)d->w, (int)d->c);
 }
 
 static void describe_layer(char *s, size_t n, const layer *L)
@@ -613,7 +618,9 @@ static void write_source(out *o, const model *m)
         }
         emit(o, "\n");
     }
-    emit(o, "static const tq_conv_params %s_valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};\n\n",
+    emit(o, "static const tq_conv_params %s_valid_conv = {\n"
+            "    .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,\n"
+            "    .groups = 1};\n\n",
          o->p);
 
     emit(o, "int8_t *%s_input(void)\n{\n    return %s_arena + %zu;\n}\n\n", o->p,

@@ -90,7 +90,13 @@ struct tq__qnode {
     tq_s8_add_params add;     /* ADD */
     int8_t *tables;           /* owned: n_tables × 256 codes */
     int32_t n_tables;
-    int8_t pad_value;         /* PAD: the input zero point */
+    int8_t pad_value;         /* PAD, and AVG_POOL with padded_pool: the
+                                 input zero point */
+    int32_t padded_pool;      /* AVG_POOL counting its padding: pad into the
+                                 scratch with the zero point (real 0), then
+                                 pool unpadded */
+    void *packed;             /* FC: weights packed once (owned), or NULL */
+    size_t packed_bytes;
 };
 
 /* Graph-wide state of a quantized graph. */

@@ -62,6 +62,7 @@ static void qnode_free(struct tq__qnode *n)
     free(n->own_weights);
     free(n->own_bias);
     free(n->tables);
+    free(n->packed);
     free(n);
 }
 
@@ -400,6 +401,24 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
     w->data = codes;
     w->dtype = TQ_S8;
     qn->weights = codes;
+    if (qn->kind == TQ__Q_FC) {
+        /* Packed once for tq_s8_fully_connected_packed() (bit for bit the
+         * plain kernel). */
+        s = tq_s8_packed_weights_size((int32_t)rows, (int32_t)cols,
+                                      &qn->packed_bytes);
+        if (s == TQ_OK && !(qn->packed = malloc(qn->packed_bytes)))
+            s = TQ_ERR_NO_MEMORY;
+        if (s == TQ_OK)
+            s = tq_s8_pack_weights((int32_t)rows, (int32_t)cols, codes,
+                                   (int32_t)cols, qn->packed,
+                                   qn->packed_bytes);
+        if (s != TQ_OK) {
+            free(bias);
+            return tq__graph_fail(x->src, s, "quantize: node %s (%s): "
+                                  "packing the weights: %s", n->name,
+                                  tq__op_name(n->op), tq_status_message(s));
+        }
+    }
     if (b) {
         free(b->data);
         b->data = bias;
@@ -534,13 +553,14 @@ static tq_status quantize_node(qctx *x, int32_t index)
         return weighted(x, index, qn);
     case TQ_OP_MAX_POOL:
     case TQ_OP_AVG_POOL:
-        if (n->op == TQ_OP_AVG_POOL && n->attrs.count_include_pad &&
-            (n->attrs.pool.pad_top || n->attrs.pool.pad_bottom ||
-             n->attrs.pool.pad_left || n->attrs.pool.pad_right))
-            return unsupported(x, n, "count_include_pad with padding (the "
-                                     "int8 kernel divides by the real taps)");
         qn->kind = n->op == TQ_OP_MAX_POOL ? TQ__Q_MAX_POOL : TQ__Q_AVG_POOL;
         qn->pool = n->attrs.pool;
+        /* Padding that counts: the padded taps are real 0, the zero point
+         * (the int8 kernel alone divides by the real taps). */
+        qn->padded_pool = n->op == TQ_OP_AVG_POOL && n->attrs.count_include_pad &&
+                          (n->attrs.pool.pad_top || n->attrs.pool.pad_bottom ||
+                           n->attrs.pool.pad_left || n->attrs.pool.pad_right);
+        qn->pad_value = (int8_t)ti->zero_point[0];
         qn->act_min = -128;
         qn->act_max = 127;
         return TQ_OK;

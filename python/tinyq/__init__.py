@@ -12,6 +12,8 @@ copies an input silently, and turns every status code into an exception
 
 Areas:
     core        versions, sizes, NCHW/OIHW <-> NHWC/OHWI layouts
+    geometry    Padding (named sides; ONNX / F.pad / SAME / CMSIS-NN forms),
+                conv_pad_after, check_conv_geometry, ...
     stats       Stats, ChannelStats, Histogram
     quant       QScheme, QParams, choose_range, quantize, quantize_bias, ...
     requant     quantize_multiplier, OutputStage, requantize_rows
@@ -24,13 +26,17 @@ Areas:
 from . import errors
 from .constants import (CIFAR10_RECORD_BYTES, MAX_DIMS, S8_MAX_REDUCTION,
                         SHIFT_MAX, SHIFT_MIN, Activation, DType,
-                        FloatRounding, Isa, Op, RangeMethod, Rewrite,
+                        FloatRounding, GeometryField, Isa, Op, RangeMethod,
+                        Rewrite,
                         Rounding, Sigma, Status)
 from .core import (conv_output_size, dtype_size, empty_aligned, get_isa,
                    isa_available, isa_name, kernel_path, library_path, nbytes,
                    nchw_to_nhwc, nhwc_to_nchw, numel, oihw_to_dw,
                    oihw_to_ohwi, set_isa, shape_numel, version,
                    version_number)
+from ._geometry import (GeometryReport, Padding, check_conv_geometry,
+                        check_pool_geometry, conv_pad_after,
+                        conv_same_padding)
 from .errors import (AliasError, ArrayLayoutError, BufferTooSmallError,
                      DtypeError, EmptyError, FormatError, NoMemoryError,
                      NotFiniteError, NotFoundError, NullError, ParamError,
@@ -55,7 +61,8 @@ __all__ = [
     # constants and enums
     "CIFAR10_RECORD_BYTES", "MAX_DIMS", "S8_MAX_REDUCTION", "SHIFT_MAX",
     "SHIFT_MIN", "Activation", "DType", "FloatRounding", "RangeMethod",
-    "Rounding", "Sigma", "Status", "Isa", "Op", "Rewrite", "EXPECTED_MAJOR",
+    "Rounding", "Sigma", "Status", "Isa", "GeometryField", "Op", "Rewrite",
+    "EXPECTED_MAJOR",
     # graphs
     "Graph", "GraphBuilder", "QuantConfig",
     # core
@@ -63,6 +70,9 @@ __all__ = [
     "library_path", "nbytes", "nchw_to_nhwc", "nhwc_to_nchw", "numel",
     "oihw_to_dw", "oihw_to_ohwi", "shape_numel", "version", "version_number",
     "isa_available", "set_isa", "get_isa", "isa_name",
+    # geometry
+    "Padding", "GeometryReport", "conv_same_padding", "conv_pad_after",
+    "check_conv_geometry", "check_pool_geometry",
     # errors
     "errors", "status_message", "LibraryLoadError", "TinyqError",
     "NullError", "ShapeError", "DtypeError", "SizeOverflowError",

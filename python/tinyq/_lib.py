@@ -118,6 +118,12 @@ class PoolParams(ctypes.Structure):
                 ("pad_left", _i32), ("pad_right", _i32)]
 
 
+class GeometryReport(ctypes.Structure):
+    """``tq_geometry_report``."""
+    _fields_ = [("field", _i32), ("value", _i32), ("expected", _i32),
+                ("pad_after", _i32)]
+
+
 class S8AddParams(ctypes.Structure):
     """``tq_s8_add_params``."""
     _fields_ = [(name, _i32) for name in (
@@ -237,6 +243,14 @@ PROTOTYPES = {
     "tq_f32_act_from": (_status, [_i32, _act]),
     "tq_conv_output_size": (_status, [_i32, _i32, _i32, _i32, _i32, _i32,
                                       _pi32]),
+    "tq_conv_same_padding": (_status, [_i32, _i32, _i32, _i32, _i32, _pi32,
+                                       _pi32]),
+    "tq_conv_pad_after": (_status, [_i32, _i32, _i32, _i32, _i32, _i32,
+                                    _pi32]),
+    "tq_conv_check_geometry": (_status, [_conv, _dims, _dims, _dims, _i32,
+                                         _p(GeometryReport)]),
+    "tq_pool_check_geometry": (_status, [_pool, _dims, _dims,
+                                         _p(GeometryReport)]),
     "tq_f32_gemm": (_status, [_i32, _i32, _i32, _pf32, _i32, _pf32, _i32,
                               _pf32, _act, _pf32, _i32]),
     "tq_f32_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
@@ -325,6 +339,7 @@ PROTOTYPES = {
     "tq_cifar10_read": (_status, [_cp, _i64, _i64, _pu8, _pu8]),
     "tq_cifar10_count": (_status, [_cp, _p(_i64)]),
     "tq_cifar10_normalize": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    "tq_cifar10_affine": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
     # graphs (host side)
     "tq_node_attrs_init": (_status, [_p(NodeAttrs)]),
     "tq_graph_create": (_status, [_p(_vp)]),
@@ -350,6 +365,8 @@ PROTOTYPES = {
     "tq_quant_config_init": (_status, [_p(QuantConfig)]),
     "tq_calibrator_create": (_status, [_vp, _p(QuantConfig), _p(_vp)]),
     "tq_calibrator_free": (None, [_vp]),
+    "tq_s8_lookup": (_status, [_size, _pi8, _pi8, _pi8]),
+    "tq_calibrator_error": (_cp, [_vp]),
     "tq_calibrator_set_tensor": (_status, [_vp, _i32, _p(RangeConfig),
                                            _p(QScheme)]),
     "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),

@@ -66,6 +66,34 @@ class Rounding(enum.IntEnum):
     SINGLE = 1
 
 
+class GeometryField(enum.IntEnum):
+    """``tq_geometry_field``: the field a geometry check names."""
+    OK = 0
+    STRIDE_H = 1
+    STRIDE_W = 2
+    PAD_TOP = 3
+    PAD_BOTTOM = 4
+    PAD_LEFT = 5
+    PAD_RIGHT = 6
+    DILATION_H = 7
+    DILATION_W = 8
+    GROUPS = 9
+    KERNEL_H = 10
+    KERNEL_W = 11
+    IN_N = 12
+    IN_H = 13
+    IN_W = 14
+    IN_C = 15
+    FILTER_N = 16
+    FILTER_H = 17
+    FILTER_W = 18
+    FILTER_C = 19
+    OUT_N = 20
+    OUT_H = 21
+    OUT_W = 22
+    OUT_C = 23
+
+
 class Isa(enum.IntEnum):
     """``tq_isa``: instruction-set paths of the kernels, all bit-identical."""
     AUTO = 0

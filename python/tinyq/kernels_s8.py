@@ -102,6 +102,7 @@ def gemm_scratch_size(m, n, k):
     return need.value
 
 
+@G.documents_padding
 def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                         dilation=1, groups=1):
     """Bytes of scratch :func:`conv2d` allocates for these NHWC / OHWI
@@ -111,6 +112,7 @@ def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                           False, "tinyq.s8.conv2d_scratch_size")
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2_scratch_size(x_shape, weight_shape, *, stride=1,
                                       padding=0, dilation=1):
     """Bytes of scratch :func:`conv2d_relu_maxpool2` allocates
@@ -135,6 +137,7 @@ def _conv_setup(x, w, bias, output_stage, stride, padding, dilation, groups,
             A.dims(x.shape, fn, "x"), A.dims(w.shape, fn, "weight"))
 
 
+@G.documents_padding
 def conv2d(x, weight, output_stage, *, input_zero_point=0, bias=None,
            stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
            out=None):
@@ -162,6 +165,7 @@ def conv2d(x, weight, output_stage, *, input_zero_point=0, bias=None,
     return res.result()
 
 
+@G.documents_padding
 def depthwise_conv2d(x, weight, output_stage, *, input_zero_point=0,
                      bias=None, stride=1, padding=0, dilation=1,
                      layout="NHWC", out=None):
@@ -287,6 +291,7 @@ def _pool(cfn, x, kernel_size, stride, padding, act_min, act_max, layout,
     return res.result()
 
 
+@G.documents_padding
 def max_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 max pool, then the clamp (``tq_s8_max_pool``); the output keeps
@@ -295,6 +300,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
                  act_min, act_max, layout, out, "tinyq.s8.max_pool")
 
 
+@G.documents_padding
 def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 average pool, rounding half away from zero (``tq_s8_avg_pool``)."""
@@ -396,6 +402,7 @@ def dequantize_f32(q, scale, zero_point, out=None):
                     "tinyq.s8.dequantize_f32")
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2(x, weight, output_stage, *, input_zero_point=0,
                          bias=None, stride=1, padding=0, dilation=1,
                          layout="NHWC", out=None):

@@ -772,6 +772,85 @@ TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
     const tq_f32_act *act, const tq_dims *out_dims, float *out, void *scratch,
     size_t scratch_bytes);
 
+/** @brief Elementwise out = act(a · b) over @p n values; aliasing as in
+ *  tq_f32_add() (@p out may equal @p a or @p b). n == 0 is a no-op that
+ *  accepts NULL pointers. */
+TQ_API tq_status tq_f32_mul(size_t n, const float *a, const float *b,
+                            const tq_f32_act *act, float *out);
+
+/** @brief Per-channel affine map of [rows][channels]:
+ *  out[r][c] = act(in[r][c] · scale[c] + shift[c]), where a scale or shift
+ *  of count 1 is broadcast to every channel and one of count 0 is left out
+ *  (its pointer may be NULL). Serves Mul and Add by a per-channel or scalar
+ *  constant, and an unfolded BatchNorm.
+ *  @param rows        rows (e.g. N·H·W), >= 0 (0 writes nothing)
+ *  @param channels    >= 1
+ *  @param in          rows · channels values
+ *  @param scale       scale_count values, or NULL when scale_count is 0
+ *  @param scale_count 0, 1 or @p channels, else #TQ_ERR_SHAPE
+ *  @param shift       shift_count values, or NULL when shift_count is 0
+ *  @param shift_count 0, 1 or @p channels, else #TQ_ERR_SHAPE
+ *  @param act         output clamp or NULL
+ *  @param out         rows · channels values; may equal @p in exactly (a
+ *                     partial overlap, or one with @p scale or @p shift, is
+ *                     #TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_channel_affine(size_t rows, int32_t channels,
+                                       const float *in, const float *scale,
+                                       int32_t scale_count, const float *shift,
+                                       int32_t shift_count,
+                                       const tq_f32_act *act, float *out);
+
+/** @brief out = the clamp @p act of @p in over @p n values (a NaN passes
+ *  through; NULL @p act copies). @p out may equal @p in exactly (a partial
+ *  overlap is #TQ_ERR_ALIAS). n == 0 accepts NULL pointers. */
+TQ_API tq_status tq_f32_clamp(size_t n, const float *in, const tq_f32_act *act,
+                              float *out);
+
+/** @brief Leaky ReLU: out = in for in >= 0, else alpha · in, over @p n
+ *  values. @p alpha must be finite (#TQ_ERR_PARAM). @p out may equal @p in
+ *  exactly (a partial overlap is #TQ_ERR_ALIAS). n == 0 accepts NULL
+ *  pointers. */
+TQ_API tq_status tq_f32_leaky_relu(size_t n, const float *in, float alpha,
+                                   float *out);
+
+/** @brief Concatenate along the last (channel) axis: row r of @p out is row
+ *  r of input 0, then row r of input 1, ... (NHWC: rows = N·H·W).
+ *  @param rows      rows of every input and of the output, >= 0
+ *  @param n_inputs  >= 1
+ *  @param inputs    @p n_inputs pointers, input i holding
+ *                   rows · channels[i] values (none NULL)
+ *  @param channels  @p n_inputs widths, each >= 1 (#TQ_ERR_SHAPE)
+ *  @param out       rows · Σ channels values; may overlap no input
+ *                   (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_concat(size_t rows, int32_t n_inputs,
+                               const float *const *inputs,
+                               const int32_t *channels, float *out);
+
+/** @brief Pad the height and width of an NHWC tensor with @p value.
+ *  @param in_dims    {N, H, W, C}
+ *  @param in         input values
+ *  @param pad_top    rows added above, >= 0 (#TQ_ERR_PARAM)
+ *  @param pad_bottom rows added below, >= 0
+ *  @param pad_left   columns added left, >= 0
+ *  @param pad_right  columns added right, >= 0
+ *  @param value      the padding value (0 for a zero pad)
+ *  @param out_dims   {N, H + pad_top + pad_bottom, W + pad_left + pad_right,
+ *                    C}, else #TQ_ERR_SHAPE
+ *  @param out        output values; may not overlap @p in (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_pad(const tq_dims *in_dims, const float *in,
+                            int32_t pad_top, int32_t pad_bottom,
+                            int32_t pad_left, int32_t pad_right, float value,
+                            const tq_dims *out_dims, float *out);
+
+/** @brief Global average pool, NHWC: out[n][c] is the mean of channel c of
+ *  image n over all H·W pixels (summed in double, then rounded once).
+ *  @param in_dims {N, H, W, C}, all >= 1
+ *  @param in      input values
+ *  @param out     N · C values (the shape {N, 1, 1, C}); may not overlap
+ *                 @p in (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_f32_global_avg_pool(const tq_dims *in_dims,
+                                        const float *in, float *out);
+
 /** @} */
 
 /* ======================================================================== */

@@ -4,8 +4,9 @@
  * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
  * output stages, a 256-entry input lookup table per channel, and a
  * model_run() that calls tinyq's s8 kernels over ONE static activation
- * arena. Buffer offsets in the arena are planned here, at export time, from
- * the lifetimes of the buffers, so the firmware needs no heap.
+ * arena. Buffer offsets in the arena are planned at export time, from the
+ * lifetimes of the buffers, by the library's planner (the one the graph
+ * runtime uses), so the firmware needs no heap.
  *
  * The network is the format's: a chain of valid, stride-1 convolutions each
  * fused with its ReLU clamp and a 2x2 max pool (tq_s8_conv2d_relu_maxpool2),
@@ -35,6 +36,9 @@
 #include <string.h>
 
 #include <tinyq.h>
+
+/* The arena planner, an internal (host-only) unit of the library. */
+#include "../lib/graph/plan.h"
 
 enum { MAX_LAYERS = 32, MAX_BUFFERS = 2 * MAX_LAYERS + 2, NAME_LEN = 64 };
 
@@ -330,60 +334,27 @@ static size_t dims_bytes(const tq_dims *d)
     return (size_t)d->n * (size_t)d->h * (size_t)d->w * (size_t)d->c;
 }
 
-static int lifetimes_meet(const buffer *a, const buffer *b)
-{
-    return a->first <= b->last && b->first <= a->last;
-}
-
-/* Greedy by size: largest first, each at the lowest offset that overlaps
- * no placed buffer alive at the same time. The caller compares the result
- * with the lifetime lower bound, which it reaches for a chain like LeNet. */
+/* Offsets from the library's planner (lib/graph/plan.c, shared with the
+ * graph runtime): greedy by size, largest first, each at the lowest offset
+ * that overlaps no placed buffer alive at the same time; then the lifetime
+ * lower bound, the bytes alive at the busiest step, which no plan can beat
+ * (each kernel needs its input, output and scratch at once, and refuses
+ * overlap) and which this one reaches for a chain like LeNet. */
 static void place_buffers(model *m)
 {
-    int order[MAX_BUFFERS];
-    for (int i = 0; i < m->buffers; ++i)
-        order[i] = i;
-    for (int i = 1; i < m->buffers; ++i)
-        for (int j = i; j > 0 && m->b[order[j]].size > m->b[order[j - 1]].size; --j) {
-            const int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    m->arena = 0;
+    tq__plan_buffer p[MAX_BUFFERS];
     for (int i = 0; i < m->buffers; ++i) {
-        buffer *b = &m->b[order[i]];
-        size_t offset = 0;
-        for (int moved = 1; moved;) {
-            moved = 0;
-            offset = (offset + b->align - 1) / b->align * b->align;
-            for (int j = 0; j < i; ++j) {
-                const buffer *p = &m->b[order[j]];
-                if (lifetimes_meet(b, p) && offset < p->offset + p->size &&
-                    p->offset < offset + b->size) {
-                    offset = p->offset + p->size;
-                    moved = 1;
-                }
-            }
-        }
-        b->offset = offset;
-        if (offset + b->size > m->arena)
-            m->arena = offset + b->size;
+        p[i].size = m->b[i].size;
+        p[i].align = m->b[i].align;
+        p[i].first = m->b[i].first;
+        p[i].last = m->b[i].last;
+        p[i].offset = 0;
     }
-}
-
-/* No arena can be smaller than the bytes alive at the busiest step: each
- * kernel needs its input, output and scratch at once, and refuses overlap. */
-static size_t lifetime_lower_bound(const model *m)
-{
-    size_t most = 0;
-    for (int step = 0; step <= m->layers; ++step) {
-        size_t live = 0;
-        for (int i = 0; i < m->buffers; ++i)
-            if (m->b[i].first <= step && step <= m->b[i].last)
-                live += m->b[i].size;
-        most = live > most ? live : most;
-    }
-    return most;
+    check(tq__plan_place(p, m->buffers, &m->arena), "arena plan");
+    check(tq__plan_lower_bound(p, m->buffers, &m->lower_bound),
+          "arena lower bound");
+    for (int i = 0; i < m->buffers; ++i)
+        m->b[i].offset = p[i].offset;
 }
 
 static void plan_arena(model *m)
@@ -405,7 +376,6 @@ static void plan_arena(model *m)
                          : -1;
     }
     place_buffers(m);
-    m->lower_bound = lifetime_lower_bound(m);
 }
 
 /* ---- the dry run ------------------------------------------------------------ */

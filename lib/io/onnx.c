@@ -997,7 +997,7 @@ static tq_status op_batchnorm(ctx *c)
                      "(must be > 0)", (double)eps);
     if (x->rank != 4 && x->rank != 2)
         return nfail(c, TQ_ERR_UNSUPPORTED, "input of rank %d", (int)x->rank);
-    if (!plain_order(x))
+    if (x->rank == 2 && x->chw[0] != 0)
         return nfail(c, TQ_ERR_UNSUPPORTED, "input is a flattened C,H,W map");
     C = x->dims[1];
     for (int k = 0; k < 4; k++)
@@ -1618,13 +1618,11 @@ static tq_status op_concat(ctx *c)
         st = need_act(c, k, &x);
         if (st != TQ_OK)
             break;
-        if (x->rank != x0->rank || !plain_order(x) ||
+        if (x->rank != x0->rank ||
             (x->rank == 4 && (x->dims[2] != x0->dims[2] ||
                               x->dims[3] != x0->dims[3]))) {
-            st = nfail(c, x->rank != x0->rank || x->rank == 4 ? TQ_ERR_FORMAT
-                                                             : TQ_ERR_UNSUPPORTED,
-                       "input %zu '%.60s' does not match input 0 outside the "
-                       "channel axis", k, x->name);
+            st = nfail(c, TQ_ERR_FORMAT, "input %zu '%.60s' does not match "
+                       "input 0 outside the channel axis", k, x->name);
             break;
         }
         if (x->chw[0] != 0) {

@@ -512,9 +512,11 @@ TQ_API tq_status tq_compare_f32(const float *ref, const float *approx,
  *  rounded to float, inv = 1 / scale rounded to float, round(bias · inv)
  *  with ties away from zero, then the same clamp. Where those float steps
  *  are exact (e.g. power-of-two scales) the results are identical; else
- *  TFLite's can be one code off (mostly for quotients beyond 2^24, where a
- *  float no longer holds every integer). tinyq rounds the true value once,
- *  so that the result does not depend on evaluation order. TFLite maps a
+ *  each of the three float roundings can move a value near a half across
+ *  it, and TFLite's result is then one code off (0.18 % of 800,000 biases
+ *  with typical scales, python/tests/test_quant.py). tinyq rounds the true
+ *  value once, so that the result does not depend on evaluation order and
+ *  is the code nearest the real bias. TFLite maps a
  *  zero scale to code 0; tinyq rejects it (#TQ_ERR_PARAM).
  *
  *  @param count        number of biases (output channels), >= 0; 0 writes

@@ -27,8 +27,7 @@ from . import errors
 from .constants import (CIFAR10_RECORD_BYTES, MAX_DIMS, S8_MAX_REDUCTION,
                         SHIFT_MAX, SHIFT_MIN, Activation, DType,
                         FloatRounding, GeometryField, Isa, Op, RangeMethod,
-                        Rewrite,
-                        Rounding, Sigma, Status)
+                        Rewrite, Rounding, Sigma, Status)
 from .core import (conv_output_size, dtype_size, empty_aligned, get_isa,
                    isa_available, isa_name, kernel_path, library_path, nbytes,
                    nchw_to_nhwc, nhwc_to_nchw, numel, oihw_to_dw,

@@ -1978,6 +1978,44 @@ TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
                                             size_t count, const int8_t *q,
                                             float *x);
 
+/** @brief Save a quantized graph as a tinyq model file (docs/model-format.md):
+ *  safetensors holding its int8 weights, int32 biases, scales, zero points,
+ *  multipliers, shifts and lookup tables, with the graph (tensors, nodes,
+ *  attributes, the ::tq_quant_config that produced it, tinyq's version) as
+ *  JSON under the metadata key "tinyq-graph" and "format" =
+ *  "tinyq-graph-v1". Only the tensors the graph reads or writes are kept.
+ *  Saving a loaded graph again gives the same bytes. The file is written
+ *  through a temporary name and renamed (see tq_safetensors_save()).
+ *  @param graph  a graph made by tq_graph_quantize() or tq_graph_load()
+ *  @param path   the file to write
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph, #TQ_ERR_IO,
+ *          #TQ_ERR_NO_MEMORY; the reason is in tq_graph_error(). */
+TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
+
+/** @brief Load a tinyq model file written by tq_graph_save(). Everything is
+ *  validated before the graph is returned: the JSON, every tensor the graph
+ *  names (present, with the right dtype and shape), every index, the node
+ *  order (no cycle), each node's shapes and attributes as
+ *  tq_graph_add_node() checks them, and every parameter (scales > 0 and
+ *  finite, zero points in [−128, 127], multipliers >= 0, shifts in
+ *  [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX], clamps in the int8 range). The result is
+ *  a finalized quantized graph, ready for tq_graph_run_s8().
+ *  @param path          the file
+ *  @param graph         receives the new graph (only on success)
+ *  @param message       receives a sentence naming the fault on failure, ""
+ *                       on success; may be NULL
+ *  @param message_size  bytes of @p message
+ *  @return #TQ_ERR_NULL, #TQ_ERR_IO, #TQ_ERR_FORMAT for anything malformed
+ *          or illegal (also an old "tinyq-lenet-s8" file, whose message
+ *          says how to convert it), #TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
+                               char *message, size_t message_size);
+
+/** @brief tq_graph_load() from @p size bytes in memory (copied). */
+TQ_API tq_status tq_graph_load_memory(const void *bytes, size_t size,
+                                      tq_graph **graph, char *message,
+                                      size_t message_size);
+
 /** @} */
 
 #ifdef __cplusplus

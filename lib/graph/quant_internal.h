@@ -103,6 +103,8 @@ struct tq__qnode {
 struct tq__qgraph {
     int32_t output_node;      /* index of the node writing the output, or
                                  -1 (the output is the input) */
+    tq_quant_config config;   /* the configuration that produced the graph
+                                 (saved in model files) */
 };
 
 /* Called by tq__graph_run_f32_observed() with every activation that has

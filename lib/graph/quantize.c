@@ -718,6 +718,7 @@ tq_status tq_graph_quantize(const tq_graph *graph,
     if (last >= 0 && q->nodes[last].op == TQ_OP_SOFTMAX)
         drop_node(q, last);
     q->q->output_node = q->tensors[tq__graph_root(q, q->output)].producer;
+    q->q->config = calibrator->config;
 
     qctx x = {src, q, calibrator, &calibrator->config};
     s = act_from_calibration(&x, q->input);

@@ -1132,9 +1132,17 @@ typedef struct tq_safetensors tq_safetensors;
  *  Beyond the reference implementation's rules: the header must be UTF-8
  *  and start with `{` (trailing whitespace allowed); every number in it must
  *  be a plain integer literal below 2^53 (no sign, fraction, exponent or
- *  leading zero); strings may not contain control characters or an escaped
- *  NUL; at most 1,000,000 tensors. Every dtype of the format parses (see
- *  tq_safetensors_get() for those tinyq can use).
+ *  leading zero); strings may not contain control characters, and every
+ *  escape must be one JSON defines, a `\u` escape exactly four hex digits
+ *  that decode neither to NUL nor to half of a surrogate pair (a high
+ *  surrogate must be followed at once by an escaped low one); tensor names
+ *  are not empty; at most 1,000,000 tensors. Every dtype of the format
+ *  parses (see tq_safetensors_get() for those tinyq can use).
+ *
+ *  The reader accepts what tq_safetensors_save() can write: a file whose
+ *  tensors all have a dtype tinyq computes on (F32, I8, I32) and at most
+ *  4 dimensions saves back with the same names, dtypes, shapes, data and
+ *  metadata.
  *  @return #TQ_ERR_NULL, #TQ_ERR_FORMAT for any malformed input,
  *          #TQ_ERR_NO_MEMORY; @p *file is written only on success. */
 TQ_API tq_status tq_safetensors_parse(const void *bytes, size_t size,

@@ -252,6 +252,22 @@ static void test_parse_zero_size_scalar_and_names(void **state)
     assert_int_equal(tq_safetensors_get(f, "x", &t), TQ_ERR_NOT_FOUND);
     tq_safetensors_free(f);
 
+    /* Every escape JSON has, a surrogate pair, upper-case hex: each
+     * decodes to the character it names (and the writer's output of the
+     * names reads back the same). */
+    p = image("{'\\ud83d\\ude00\\u00C9\\u0041\\/\\b\\f\\n\\r\\t\\\\\\\"':"
+              "{'dtype':'I8','shape':[1],'data_offsets':[0,1]},"
+              "'__metadata__':{'\\uD83D\\uDE00':'\\udbff\\udfff\\u007f'}}",
+              data, 1, &size);
+    f = parse_ok(p, size);
+    free(p);
+    const int64_t s_one[1] = {1};
+    check_tensor(f, "\xf0\x9f\x98\x80\xc3\x89" "A/\b\f\n\r\t\\\"", TQ_S8, 1,
+                 s_one, data, 1);
+    assert_int_equal(tq_safetensors_metadata(f, "\xf0\x9f\x98\x80", &v), TQ_OK);
+    assert_string_equal(v, "\xf4\x8f\xbf\xbf\x7f");
+    tq_safetensors_free(f);
+
     /* Only metadata, with an empty key and an empty value. */
     p = image("{'__metadata__':{'':'','k':'v'}}", NULL, 0, &size);
     f = parse_ok(p, size);
@@ -549,6 +565,42 @@ static const bad_case bad_cases[] = {
     {"{'__metadata__':{'k':'\x80'}}", 0},
     {"{'__metadata__':{'k':'v\\u0000'}}", 0},
     {"\xef\xbb\xbf{}", 0},
+    /* \u escapes: exactly four hex digits, not NUL, no unpaired surrogate
+     * (cJSON decodes a malformed escape as U+0000, which would end the C
+     * string there: issue 14) */
+    {"{'w\\uZZZZjunk':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u00G0':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u12':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u 123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u-123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u+123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u0x12':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u0000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'\\u0000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'__metadata__':{'k':'tinyq-lenet-s8\\u00G0 NOT REALLY'}}", 0},
+    {"{'__metadata__':{'k\\uZZZZ':'v'}}", 0},
+    {"{'__metadata__':{'k':'\\u0'}}", 0},
+    {"{'a\\udc00':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\udfff':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\udbff':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800x':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800\\n':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\ud800\\u0041':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\ud800\\uZZZZ':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\udc00\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'__metadata__':{'k':'\\ud83d'}}", 0},
+    {"{'__metadata__':{'k':'\\ude00'}}", 0},
+    /* an empty tensor name, which the writer refuses: the reader and the
+     * writer accept the same files (issue 14) */
+    {"{'':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'':{'dtype':'U8','shape':[0],'data_offsets':[0,0]}}", 0},
 };
 
 static void test_parse_malformed_headers(void **state)

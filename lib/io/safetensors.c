@@ -197,35 +197,90 @@ static int st_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+static int st_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the escape "\uXXXX" starting at s[i] (the backslash),
+ * or -1 unless exactly four hex digits follow "\u". */
+static int32_t st_u_escape(const char *s, size_t n, size_t i)
+{
+    if (n - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    int32_t v = 0;
+    for (size_t k = 2; k < 6; ++k) {
+        const int d = st_hex_digit(s[i + k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* One escape sequence starting at s[i] (the backslash) inside a string:
+ * its length in bytes, or 0 when it is not JSON or would decode to
+ * something a C string cannot hold faithfully. JSON allows \" \\ \/ \b
+ * \f \n \r \t and \uXXXX with exactly four hex digits; tinyq also refuses
+ * \u0000 (a C string would end there) and any surrogate that is not a high
+ * one (D800-DBFF) immediately followed by an escaped low one (DC00-DFFF).
+ * cJSON decodes a \u with non-hex digits as U+0000, silently cutting the
+ * string, and so cannot be the judge of this (issue 14). */
+static size_t st_escape_length(const char *s, size_t n, size_t i)
+{
+    if (n - i < 2)
+        return 0;
+    switch (s[i + 1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+    const int32_t u = st_u_escape(s, n, i);
+    if (u <= 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        return 0;
+    if (u < 0xD800 || u > 0xDBFF)
+        return 6;
+    const int32_t low = st_u_escape(s, n, i + 6);
+    return low >= 0xDC00 && low <= 0xDFFF ? 12 : 0;
+}
+
 /* Lexical rules checked on text cJSON has already accepted, for what cJSON
  * lets through or cannot report:
  *  - every number must be a plain non-negative integer literal (a valid
  *    header holds numbers only in shapes and offsets, and "1.0", "1e0" or
  *    "-0" would otherwise be indistinguishable from 1 or 0 as doubles);
  *    leading zeros are not JSON;
- *  - strings hold no raw control characters (not JSON) and no \u0000
- *    (a C string would silently end there, merging distinct names). */
+ *  - strings hold no raw control characters (not JSON), and every escape
+ *    is one JSON defines, \u with four hex digits that decode neither to
+ *    NUL nor to half a surrogate pair (st_escape_length()). */
 static int st_json_lexically_strict(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         const char c = s[i];
         if (c == '"') {
-            for (++i;; ++i) {
+            for (++i;;) {
                 if (i >= n || (unsigned char)s[i] < 0x20)
                     return 0;
                 if (s[i] == '"')
                     break;
                 if (s[i] == '\\') {
-                    if (++i >= n)
+                    const size_t len = st_escape_length(s, n, i);
+                    if (len == 0)
                         return 0;
-                    if (s[i] == 'u') {
-                        if (n - i < 5)
-                            return 0;
-                        if (memcmp(s + i + 1, "0000", 4) == 0)
-                            return 0;
-                        i += 4;
-                    }
+                    i += len;
+                } else {
+                    ++i;
                 }
             }
             ++i;
@@ -416,7 +471,9 @@ static tq_status st_parse_header(const unsigned char *hdr, size_t n,
             }
             continue;
         }
-        if (++count > ST_MAX_TENSORS)
+        /* The writer refuses an empty name; so does the reader, so that
+         * every file read can be written back (issue 14). */
+        if (it->string[0] == '\0' || ++count > ST_MAX_TENSORS)
             goto done;
         pool += strlen(it->string) + 1;
     }

@@ -1187,8 +1187,20 @@ typedef struct tq_named_tensor {
 
 /** @brief Write @p count tensors and @p meta_count metadata pairs
  *  (@p meta_keys[i] = @p meta_values[i]) to @p path as safetensors, in the
- *  order given. The file is written to a temporary name (@p path + ".tmp")
- *  and renamed, so a failure never leaves a partial file behind.
+ *  order given. The file is published atomically: the bytes go to a new
+ *  temporary file beside it (@p path + ".tmp." + a unique suffix, created
+ *  with O_EXCL, so an existing file or a symbolic link at that name is
+ *  never written through), which is synced to disk and renamed over
+ *  @p path; then the directory is synced. A reader, or another process
+ *  saving to the same path at the same time, sees the old file or one
+ *  whole new one, never a mix; a failure leaves no partial or temporary
+ *  file behind. The new file keeps the permission bits of the regular file
+ *  it replaces; a new file gets 0666 less the umask. A symbolic link at
+ *  @p path itself is replaced by the file, not followed.
+ *
+ *  Every file this writes reads back with tq_safetensors_load(), and every
+ *  file the reader accepts whose tensors tinyq can represent (see
+ *  tq_safetensors_parse()) can be written back.
  *  @return #TQ_ERR_NULL (a NULL pointer, or NULL data for a non-empty
  *          tensor), #TQ_ERR_PARAM (negative counts, more than 1,000,000
  *          tensors, an empty path, a name that is empty, "__metadata__",
@@ -1196,7 +1208,10 @@ typedef struct tq_named_tensor {
  *          UTF-8), #TQ_ERR_DTYPE, #TQ_ERR_SHAPE (ndim or a negative
  *          extent), #TQ_ERR_OVERFLOW (a byte count past size_t, an extent or
  *          offset of 2^53 or more, a header over 100,000,000 bytes),
- *          #TQ_ERR_NO_MEMORY, #TQ_ERR_IO. */
+ *          #TQ_ERR_NO_MEMORY, #TQ_ERR_IO (the file or its temporary cannot
+ *          be created, written, synced or renamed; also when only the
+ *          final sync of the directory fails, the new file being in
+ *          place then). */
 TQ_API tq_status tq_safetensors_save(const char *path,
                                      const tq_named_tensor *tensors,
                                      int32_t count,

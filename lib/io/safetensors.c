@@ -2,16 +2,24 @@
  * safetensors model files (host only): a strict parser that enforces every
  * rule of the reference implementation plus the lexical rules cJSON does not
  * check, a loader that reads tensor data straight into 64-byte aligned
- * memory, and a writer that publishes a file atomically (temp file, rename).
+ * memory, and a writer that publishes a file atomically (a fresh temporary
+ * file beside it, fsync, rename, fsync of the directory).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -990,14 +998,15 @@ static int st_write_data(FILE *fp, const tq_named_tensor *tensors,
     return 1;
 }
 
-tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
-                              int32_t count, const char *const *meta_keys,
-                              const char *const *meta_values,
-                              int32_t meta_count)
+tq_status tq__safetensors_write(FILE *fp, const tq_named_tensor *tensors,
+                                int32_t count, const char *const *meta_keys,
+                                const char *const *meta_values,
+                                int32_t meta_count)
 {
-    TQ_CHECK(st_check_save_args(path, tensors, count, meta_keys, meta_values,
+    if (!fp)
+        return TQ_ERR_NULL;
+    TQ_CHECK(st_check_save_args(".", tensors, count, meta_keys, meta_values,
                                 meta_count));
-
     char *header = st_build_header(tensors, count, meta_keys, meta_values,
                                    meta_count);
     if (!header)
@@ -1009,34 +1018,140 @@ tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
         free(header);
         return TQ_ERR_OVERFLOW;
     }
-
-    const size_t path_len = strlen(path);
-    char *tmp = malloc(path_len + sizeof ".tmp");
-    if (!tmp) {
-        free(header);
-        return TQ_ERR_NO_MEMORY;
-    }
-    memcpy(tmp, path, path_len);
-    memcpy(tmp + path_len, ".tmp", sizeof ".tmp");
-
-    tq_status st = TQ_ERR_IO;
-    FILE *fp = fopen(tmp, "wb");
-    if (fp) {
-        unsigned char prefix[8];
-        static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-        st_write_le64(prefix, (uint64_t)padded);
-        int ok = fwrite(prefix, 1, 8, fp) == 8 &&
-                 fwrite(header, 1, len, fp) == len &&
-                 fwrite(spaces, 1, padded - len, fp) == padded - len &&
-                 st_write_data(fp, tensors, count) && fflush(fp) == 0 &&
-                 !ferror(fp);
-        ok = (fclose(fp) == 0) && ok;
-        if (ok && rename(tmp, path) == 0)
-            st = TQ_OK;
-        else
-            remove(tmp);
-    }
-    free(tmp);
+    unsigned char prefix[8];
+    static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+    st_write_le64(prefix, (uint64_t)padded);
+    const int ok = fwrite(prefix, 1, 8, fp) == 8 &&
+                   fwrite(header, 1, len, fp) == len &&
+                   fwrite(spaces, 1, padded - len, fp) == padded - len &&
+                   st_write_data(fp, tensors, count) && fflush(fp) == 0 &&
+                   !ferror(fp);
     free(header);
+    return ok ? TQ_OK : TQ_ERR_IO;
+}
+
+/* ---- publishing a file ------------------------------------------------- */
+
+/* A name for a temporary file beside @p path: PATH.tmp.XXXXXXXX, the last
+ * part different at every call (process, time, a counter). Uniqueness is
+ * not relied on: the file is created with O_EXCL and another name tried. */
+static void st_temp_name(char *tmp, size_t n, const char *path)
+{
+    static _Atomic uint32_t counter;
+    struct timespec ts;
+    memset(&ts, 0, sizeof ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)getpid() * UINT64_C(0x9E3779B97F4A7C15) ^
+                 (uint64_t)ts.tv_nsec * UINT64_C(0xBF58476D1CE4E5B9) ^
+                 (uint64_t)ts.tv_sec ^
+                 ((uint64_t)atomic_fetch_add(&counter, 1) << 40);
+    x ^= x >> 31;
+    x *= UINT64_C(0x94D049BB133111EB);
+    x ^= x >> 29;
+    snprintf(tmp, n, "%s.tmp.%016llx", path, (unsigned long long)x);
+}
+
+/* Make the rename of a file into @p path durable: fsync its directory.
+ * File systems that cannot sync a directory (EINVAL) are taken as done. */
+static int st_sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = malloc(2);
+        if (dir)
+            memcpy(dir, ".", 2);
+    } else {
+        const size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(n + 1);
+        if (dir) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+        }
+    }
+    if (!dir)
+        return 0;
+    const int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    free(dir);
+    if (fd < 0)
+        return 0;
+    const int ok = fsync(fd) == 0 || errno == EINVAL;
+    return (close(fd) == 0) && ok;
+}
+
+tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
+                              int32_t count, const char *const *meta_keys,
+                              const char *const *meta_values,
+                              int32_t meta_count)
+{
+    TQ_CHECK(st_check_save_args(path, tensors, count, meta_keys, meta_values,
+                                meta_count));
+
+    /* The permission bits of the file being replaced; a new file gets
+     * 0666 less the umask, which open() applies by itself. */
+    struct stat old;
+    const int replacing = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+
+    const size_t tmp_size = strlen(path) + sizeof ".tmp." + 16;
+    char *tmp = malloc(tmp_size);
+    if (!tmp)
+        return TQ_ERR_NO_MEMORY;
+    /* A fresh file that did not exist before (O_EXCL: never an existing
+     * file, never through a symbolic link planted at the name), in the
+     * target's directory so that the rename cannot cross file systems. */
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        st_temp_name(tmp, tmp_size, path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        free(tmp);
+        return TQ_ERR_IO;
+    }
+    tq_status st = TQ_ERR_IO;
+    if (replacing && fchmod(fd, old.st_mode & 07777) != 0) {
+        close(fd);
+    } else {
+        FILE *fp = fdopen(fd, "wb");
+        if (!fp) {
+            close(fd);
+        } else {
+            st = tq__safetensors_write(fp, tensors, count, meta_keys,
+                                       meta_values, meta_count);
+            if (st == TQ_OK && fsync(fileno(fp)) != 0)
+                st = TQ_ERR_IO;
+            if (fclose(fp) != 0 && st == TQ_OK)
+                st = TQ_ERR_IO;
+        }
+    }
+    if (st == TQ_OK && rename(tmp, path) != 0)
+        st = TQ_ERR_IO;
+    if (st != TQ_OK)
+        unlink(tmp);
+    else if (!st_sync_parent(path))
+        st = TQ_ERR_IO; /* published, but not known to be durable */
+    free(tmp);
     return st;
+}
+
+/* ---- internal: metadata by index (fuzz harnesses, round-trip tests) --- */
+
+int32_t tq__safetensors_meta_count(const tq_safetensors *file)
+{
+    return file ? file->meta_count : 0;
+}
+
+tq_status tq__safetensors_meta_at(const tq_safetensors *file, int32_t index,
+                                  const char **key, const char **value)
+{
+    if (!file || !key || !value)
+        return TQ_ERR_NULL;
+    if (index < 0 || index >= file->meta_count)
+        return TQ_ERR_PARAM;
+    *key = file->meta[index].key;
+    *value = file->meta[index].value;
+    return TQ_OK;
 }

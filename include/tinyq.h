@@ -1132,7 +1132,9 @@ typedef struct tq_safetensors tq_safetensors;
  *  Beyond the reference implementation's rules: the header must be UTF-8
  *  and start with `{` (trailing whitespace allowed); every number in it must
  *  be a plain integer literal below 2^53 (no sign, fraction, exponent or
- *  leading zero); strings may not contain control characters, and every
+ *  leading zero); the only whitespace is space, tab, LF and CR, and there
+ *  is nothing but ASCII outside strings; strings may not contain control
+ *  characters, and every
  *  escape must be one JSON defines, a `\u` escape exactly four hex digits
  *  that decode neither to NUL nor to half of a surrogate pair (a high
  *  surrogate must be followed at once by an escaped low one); tensor names

@@ -602,6 +602,17 @@ static const bad_case bad_cases[] = {
      4},
     {"{'__metadata__':{'k':'\\ud83d'}}", 0},
     {"{'__metadata__':{'k':'\\ude00'}}", 0},
+    /* control bytes outside strings: cJSON skips every byte up to 0x20 as
+     * whitespace, JSON only space, tab, LF and CR (found by
+     * scripts/fuzz-json-check over the fuzz corpus) */
+    {"{\x01" T_A "}", 4},
+    {"{'a':{'dtype':'I8','shape':[2\x01\x00\x00\x04,2,1],"
+     "'data_offsets':[0,4]}}", 4},
+    {"{'a':{'dtype':'F32','shape':[\x11],'data_offsets':[0,0]}}", 0},
+    {"{" T_A "\x0b}", 4},
+    {"{" T_A "}\x0c", 4},
+    {"{" T_A ",\x1f'b':{'dtype':'U8','shape':[0],'data_offsets':[4,4]}}", 4},
+    {"{" T_A "}\x7f", 4},
     /* an empty tensor name, which the writer refuses: the reader and the
      * writer accept the same files (issue 14) */
     {"{'':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},

@@ -268,6 +268,8 @@ static size_t st_escape_length(const char *s, size_t n, size_t i)
  *    header holds numbers only in shapes and offsets, and "1.0", "1e0" or
  *    "-0" would otherwise be indistinguishable from 1 or 0 as doubles);
  *    leading zeros are not JSON;
+ *  - outside strings, the only whitespace is space, tab, LF and CR (cJSON
+ *    skips any byte up to 0x20), and nothing is outside ASCII;
  *  - strings hold no raw control characters (not JSON), and every escape
  *    is one JSON defines, \u with four hex digits that decode neither to
  *    NUL nor to half a surrogate pair (st_escape_length()). */
@@ -293,6 +295,10 @@ static int st_json_lexically_strict(const char *s, size_t n)
             }
             ++i;
         } else if (c == '-' || c == '+' || c == '.') {
+            return 0;
+        } else if (((unsigned char)c < 0x20 && !st_is_json_space(c)) ||
+                   (unsigned char)c >= 0x7F) {
+            /* cJSON skips every byte up to 0x20 as whitespace */
             return 0;
         } else if (st_is_digit(c)) {
             const size_t start = i;

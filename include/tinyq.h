@@ -1012,11 +1012,15 @@ TQ_API tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
 
 /** @brief Quantize @p n floats to int8 as TFLite's QUANTIZE:
  *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero.
- *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written). */
+ *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written).
+ *  @p scale must be one tq_quantize() takes: > 0 and finite, with a finite
+ *  float reciprocal (>= ~2.9e-39), else #TQ_ERR_PARAM; @p zero_point in
+ *  [−128, 127]. */
 TQ_API tq_status tq_s8_quantize_f32(size_t n, const float *in, float scale,
                                     int32_t zero_point, int8_t *out);
 
-/** @brief Dequantize @p n int8 values: (q − zero_point) · scale. */
+/** @brief Dequantize @p n int8 values: (q − zero_point) · scale, with
+ *  the parameters tq_s8_quantize_f32() takes (else #TQ_ERR_PARAM). */
 TQ_API tq_status tq_s8_dequantize_f32(size_t n, const int8_t *in, float scale,
                                       int32_t zero_point, float *out);
 

@@ -725,6 +725,37 @@ static void test_quantize_errors(void **state)
     }
     for (int i = 0; i < 8; ++i)
         assert_int_equal(o[i], SENT8);
+    /* The scales tq_quantize() refuses, this refuses too (issue 14): a
+     * scale whose float reciprocal is not finite (below 2^-128), as 1e-40.
+     * Each is put to both calls; the smallest usable scale passes both. */
+    const float tiny[6] = {1e-40f, 1.4e-45f, 2.9e-39f, 0x1p-128f,
+                           0x1.000002p-128f, 3e-39f};
+    for (int i = 0; i < 6; ++i) {
+        const float s = tiny[i];
+        const int usable = isfinite(1.0f / s);
+        const int32_t zp = 0;
+        const tq_qparams qp = {&s, &zp, 1, 0, -128, 127, TQ_FROUND_HALF_AWAY};
+        float xin[2] = {0.0f, 1e-39f};
+        int8_t q2[2] = {SENT8, SENT8};
+        const int64_t shape[1] = {2};
+        tq_tensor tin, tout;
+        assert_int_equal(tq_tensor_init(&tin, xin, TQ_F32, 1, shape), TQ_OK);
+        assert_int_equal(tq_tensor_init(&tout, q2, TQ_S8, 1, shape), TQ_OK);
+        const tq_status want = usable ? TQ_OK : TQ_ERR_PARAM;
+        assert_int_equal(tq_quantize(&tin, &qp, &tout), want);
+        memset(o, SENT8, sizeof o);
+        assert_int_equal(tq_s8_quantize_f32(2, xin, s, 0, o), want);
+        if (!usable)
+            for (int k = 0; k < 8; ++k)
+                assert_int_equal(o[k], SENT8);
+        for (int k = 0; k < 8; ++k)
+            f[k] = 42.0f;
+        assert_int_equal(tq_s8_dequantize_f32(2, o, s, 0, f), want);
+        if (!usable)
+            for (int k = 0; k < 8; ++k)
+                assert_true(f[k] == 42.0f);
+    }
+    memset(o, SENT8, sizeof o);
     assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, 128, o), TQ_ERR_PARAM);
     assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, -129, o), TQ_ERR_PARAM);
     assert_int_equal(tq_s8_quantize_f32(2, NULL, 1.0f, 0, o), TQ_ERR_NULL);

@@ -545,8 +545,8 @@ typedef struct tq_s8_output {
 /** @brief Requantize a block of int32 accumulators [rows][channels] (e.g. the
  *  output of tq_s8_gemm_s32()) to int8 through @p os, channel = column.
  *  rows, channels >= 0 and ld_acc, ld_out >= channels (#TQ_ERR_SHAPE); an
- *  empty block writes nothing and accepts NULL buffers; the buffers must
- *  not overlap (#TQ_ERR_ALIAS). */
+ *  empty block writes nothing and accepts NULL buffers; @p out must not
+ *  overlap @p acc or the arrays of @p os (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
                                        const int32_t *acc, int32_t ld_acc,
                                        const tq_s8_output *os, int8_t *out,
@@ -787,6 +787,12 @@ TQ_API tq_status tq_f32_conv2d_relu_maxpool2(
  *  Accumulation is int32: the reduction length (kh·kw·cin/groups, or K) is
  *  limited to #TQ_S8_MAX_REDUCTION so that no sum can overflow; longer ones
  *  get #TQ_ERR_OVERFLOW.
+ *
+ *  Buffers: no buffer a kernel writes (output, scratch) may share a byte
+ *  with any other buffer of the call (input, weights, bias, the output
+ *  stage's multiplier and shift arrays, output, scratch): such a call
+ *  gives #TQ_ERR_ALIAS and writes nothing. Buffers that are only read may
+ *  overlap. (tq_s8_add() alone allows an output equal to an input.)
  *  @{ */
 /* ======================================================================== */
 
@@ -843,8 +849,8 @@ TQ_API tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
  *  @param scratch_bytes size of @p scratch
  *  @return also #TQ_ERR_OVERFLOW when KH·KW·Cin/groups exceeds
  *          #TQ_S8_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL for a short
- *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in
- *          or each other. */
+ *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps
+ *          another buffer of the call (see the section's rule). */
 TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
                               const tq_dims *in_dims, const int8_t *in,
                               int32_t input_offset, const tq_dims *filter_dims,
@@ -867,7 +873,8 @@ TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
  *  @param out          output codes
  *
  *  KH·KW must not exceed #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW); @p out
- *  must not overlap @p in (#TQ_ERR_ALIAS). */
+ *  must not overlap @p in, @p filter, @p bias or the arrays of @p os
+ *  (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
                                         const tq_dims *in_dims,
                                         const int8_t *in, int32_t input_offset,
@@ -954,8 +961,8 @@ TQ_API tq_status tq_s8_pack_weights(int32_t n, int32_t k, const int8_t *w,
  *  @return #TQ_ERR_FORMAT for a header that is not a tinyq packed matrix
  *          of this layout version, #TQ_ERR_SHAPE when its n and k are not
  *          @p out_features and @p in_features, #TQ_ERR_BUFFER_TOO_SMALL
- *          for a short buffer, #TQ_ERR_ALIAS if @p out overlaps @p in or
- *          @p packed. */
+ *          for a short buffer, #TQ_ERR_ALIAS if @p out overlaps @p in,
+ *          @p packed, @p bias or the arrays of @p os. */
 TQ_API tq_status tq_s8_fully_connected_packed(
     int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
     int32_t input_offset, const void *packed, size_t packed_bytes,

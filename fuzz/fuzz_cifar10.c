@@ -18,7 +18,7 @@
 #include "tinyq.h"
 #include "fuzz_check.h"
 
-enum { REC = TQ_CIFAR10_RECORD_BYTES, MAX_RECORDS = 6 };
+enum { REC = TQ_CIFAR10_RECORD_BYTES, MAX_RECORDS = 4 };
 
 static uint8_t labels[MAX_RECORDS + 1], pixels[(MAX_RECORDS + 1) * 3072];
 
@@ -74,13 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const int64_t records = (int64_t)(size / REC);
     FUZZ_CHECK(st == TQ_OK && count == records);
-    /* Every range, and a few beyond the file; the range's own numbers come
-     * from the data so that the fuzzer can steer them. */
-    for (int64_t first = 0; first <= records; ++first)
-        for (int64_t n = 0; first + n <= records + 1; ++n)
-            check_read(path, data, records, first, n);
+    /* The whole file, the range just past its end, and one range the
+     * data steers (its last two bytes: negative, inside or beyond). */
+    check_read(path, data, records, 0, records);
+    check_read(path, data, records, records, 1);
     if (size >= 2)
-        check_read(path, data, records, (int8_t)data[size - 1],
-                   (int8_t)data[size - 2]);
+        check_read(path, data, records, (int8_t)data[size - 1] % 8,
+                   (int8_t)data[size - 2] % 8);
     return 0;
 }

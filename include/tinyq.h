@@ -613,8 +613,8 @@ typedef struct tq_s8_output {
 /** @brief Requantize a block of int32 accumulators [rows][channels] (e.g. the
  *  output of tq_s8_gemm_s32()) to int8 through @p os, channel = column.
  *  rows, channels >= 0 and ld_acc, ld_out >= channels (#TQ_ERR_SHAPE); an
- *  empty block writes nothing and accepts NULL buffers; the buffers must
- *  not overlap (#TQ_ERR_ALIAS). */
+ *  empty block writes nothing and accepts NULL buffers; @p out must not
+ *  overlap @p acc or the arrays of @p os (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
                                        const int32_t *acc, int32_t ld_acc,
                                        const tq_s8_output *os, int8_t *out,
@@ -1117,6 +1117,12 @@ TQ_API tq_status tq_f32_global_avg_pool(const tq_dims *in_dims,
  *  Accumulation is int32: the reduction length (kh·kw·cin/groups, or K) is
  *  limited to #TQ_S8_MAX_REDUCTION so that no sum can overflow; longer ones
  *  get #TQ_ERR_OVERFLOW.
+ *
+ *  Buffers: no buffer a kernel writes (output, scratch) may share a byte
+ *  with any other buffer of the call (input, weights, bias, the output
+ *  stage's multiplier and shift arrays, output, scratch): such a call
+ *  gives #TQ_ERR_ALIAS and writes nothing. Buffers that are only read may
+ *  overlap. (tq_s8_add() alone allows an output equal to an input.)
  *  @{ */
 /* ======================================================================== */
 
@@ -1173,8 +1179,8 @@ TQ_API tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
  *  @param scratch_bytes size of @p scratch
  *  @return also #TQ_ERR_OVERFLOW when KH·KW·Cin/groups exceeds
  *          #TQ_S8_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL for a short
- *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in
- *          or each other. */
+ *          scratch, #TQ_ERR_ALIAS if @p out or the scratch overlaps
+ *          another buffer of the call (see the section's rule). */
 TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
                               const tq_dims *in_dims, const int8_t *in,
                               int32_t input_offset, const tq_dims *filter_dims,
@@ -1197,7 +1203,8 @@ TQ_API tq_status tq_s8_conv2d(const tq_conv_params *conv,
  *  @param out          output codes
  *
  *  KH·KW must not exceed #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW); @p out
- *  must not overlap @p in (#TQ_ERR_ALIAS). */
+ *  must not overlap @p in, @p filter, @p bias or the arrays of @p os
+ *  (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
                                         const tq_dims *in_dims,
                                         const int8_t *in, int32_t input_offset,
@@ -1289,8 +1296,8 @@ TQ_API tq_status tq_s8_pack_weights(int32_t n, int32_t k, const int8_t *w,
  *  @return #TQ_ERR_FORMAT for a header that is not a tinyq packed matrix
  *          of this layout version, #TQ_ERR_SHAPE when its n and k are not
  *          @p out_features and @p in_features, #TQ_ERR_BUFFER_TOO_SMALL
- *          for a short buffer, #TQ_ERR_ALIAS if @p out overlaps @p in or
- *          @p packed. */
+ *          for a short buffer, #TQ_ERR_ALIAS if @p out overlaps @p in,
+ *          @p packed, @p bias or the arrays of @p os. */
 TQ_API tq_status tq_s8_fully_connected_packed(
     int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
     int32_t input_offset, const void *packed, size_t packed_bytes,
@@ -1395,11 +1402,15 @@ TQ_API tq_status tq_s8_lookup(size_t n, const int8_t *in,
 
 /** @brief Quantize @p n floats to int8 as TFLite's QUANTIZE:
  *  clamp(round(x / scale) + zero_point, −128, 127), ties away from zero.
- *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written). */
+ *  Infinities saturate; a NaN gives #TQ_ERR_NOT_FINITE (nothing written).
+ *  @p scale must be one tq_quantize() takes: > 0 and finite, with a finite
+ *  float reciprocal (>= ~2.9e-39), else #TQ_ERR_PARAM; @p zero_point in
+ *  [−128, 127]. */
 TQ_API tq_status tq_s8_quantize_f32(size_t n, const float *in, float scale,
                                     int32_t zero_point, int8_t *out);
 
-/** @brief Dequantize @p n int8 values: (q − zero_point) · scale. */
+/** @brief Dequantize @p n int8 values: (q − zero_point) · scale, with
+ *  the parameters tq_s8_quantize_f32() takes (else #TQ_ERR_PARAM). */
 TQ_API tq_status tq_s8_dequantize_f32(size_t n, const int8_t *in, float scale,
                                       int32_t zero_point, float *out);
 
@@ -1515,9 +1526,19 @@ typedef struct tq_safetensors tq_safetensors;
  *  Beyond the reference implementation's rules: the header must be UTF-8
  *  and start with `{` (trailing whitespace allowed); every number in it must
  *  be a plain integer literal below 2^53 (no sign, fraction, exponent or
- *  leading zero); strings may not contain control characters or an escaped
- *  NUL; at most 1,000,000 tensors. Every dtype of the format parses (see
- *  tq_safetensors_get() for those tinyq can use).
+ *  leading zero); the only whitespace is space, tab, LF and CR, and there
+ *  is nothing but ASCII outside strings; strings may not contain control
+ *  characters, and every
+ *  escape must be one JSON defines, a `\u` escape exactly four hex digits
+ *  that decode neither to NUL nor to half of a surrogate pair (a high
+ *  surrogate must be followed at once by an escaped low one); tensor names
+ *  are not empty; at most 1,000,000 tensors. Every dtype of the format
+ *  parses (see tq_safetensors_get() for those tinyq can use).
+ *
+ *  The reader accepts what tq_safetensors_save() can write: a file whose
+ *  tensors all have a dtype tinyq computes on (F32, I8, I32) and at most
+ *  4 dimensions saves back with the same names, dtypes, shapes, data and
+ *  metadata.
  *  @return #TQ_ERR_NULL, #TQ_ERR_FORMAT for any malformed input,
  *          #TQ_ERR_NO_MEMORY; @p *file is written only on success. */
 TQ_API tq_status tq_safetensors_parse(const void *bytes, size_t size,
@@ -1562,8 +1583,20 @@ typedef struct tq_named_tensor {
 
 /** @brief Write @p count tensors and @p meta_count metadata pairs
  *  (@p meta_keys[i] = @p meta_values[i]) to @p path as safetensors, in the
- *  order given. The file is written to a temporary name (@p path + ".tmp")
- *  and renamed, so a failure never leaves a partial file behind.
+ *  order given. The file is published atomically: the bytes go to a new
+ *  temporary file beside it (@p path + ".tmp." + a unique suffix, created
+ *  with O_EXCL, so an existing file or a symbolic link at that name is
+ *  never written through), which is synced to disk and renamed over
+ *  @p path; then the directory is synced. A reader, or another process
+ *  saving to the same path at the same time, sees the old file or one
+ *  whole new one, never a mix; a failure leaves no partial or temporary
+ *  file behind. The new file keeps the permission bits of the regular file
+ *  it replaces; a new file gets 0666 less the umask. A symbolic link at
+ *  @p path itself is replaced by the file, not followed.
+ *
+ *  Every file this writes reads back with tq_safetensors_load(), and every
+ *  file the reader accepts whose tensors tinyq can represent (see
+ *  tq_safetensors_parse()) can be written back.
  *  @return #TQ_ERR_NULL (a NULL pointer, or NULL data for a non-empty
  *          tensor), #TQ_ERR_PARAM (negative counts, more than 1,000,000
  *          tensors, an empty path, a name that is empty, "__metadata__",
@@ -1571,7 +1604,10 @@ typedef struct tq_named_tensor {
  *          UTF-8), #TQ_ERR_DTYPE, #TQ_ERR_SHAPE (ndim or a negative
  *          extent), #TQ_ERR_OVERFLOW (a byte count past size_t, an extent or
  *          offset of 2^53 or more, a header over 100,000,000 bytes),
- *          #TQ_ERR_NO_MEMORY, #TQ_ERR_IO. */
+ *          #TQ_ERR_NO_MEMORY, #TQ_ERR_IO (the file or its temporary cannot
+ *          be created, written, synced or renamed; also when only the
+ *          final sync of the directory fails, the new file being in
+ *          place then). */
 TQ_API tq_status tq_safetensors_save(const char *path,
                                      const tq_named_tensor *tensors,
                                      int32_t count,

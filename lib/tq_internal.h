@@ -69,6 +69,33 @@ static inline int tq__overlap(const void *a, size_t a_bytes, const void *b,
     return pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
+/* One buffer of a call, for the TQ_ERR_ALIAS checks: its first byte and
+ * its size in bytes (0, or a NULL pointer: the call has no such buffer). */
+typedef struct tq__span {
+    const void *p;
+    size_t bytes;
+} tq__span;
+
+/* The one overlap rule of the kernels: no buffer a call writes (output,
+ * scratch) may share a byte with any other buffer of the call, written or
+ * read; buffers that are only read may share memory. @p w lists the @p nw
+ * written buffers, @p r the @p nr read ones. TQ_ERR_ALIAS or TQ_OK. */
+static inline tq_status tq__check_alias(const tq__span *w, int nw,
+                                        const tq__span *r, int nr)
+{
+    for (int i = 0; i < nw; ++i) {
+        if (!w[i].p)
+            continue;
+        for (int j = i + 1; j < nw; ++j)
+            if (w[j].p && tq__overlap(w[i].p, w[i].bytes, w[j].p, w[j].bytes))
+                return TQ_ERR_ALIAS;
+        for (int j = 0; j < nr; ++j)
+            if (r[j].p && tq__overlap(w[i].p, w[i].bytes, r[j].p, r[j].bytes))
+                return TQ_ERR_ALIAS;
+    }
+    return TQ_OK;
+}
+
 static inline int32_t tq__clamp_i32(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

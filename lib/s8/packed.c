@@ -159,9 +159,10 @@ tq_status tq_s8_fully_connected_packed_offset(
         return TQ_ERR_SHAPE;
     if (packed_bytes < g.bytes)
         return TQ_ERR_BUFFER_TOO_SMALL;
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, packed, g.bytes))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count}, {packed, g.bytes}};
+    tq__s8_stage_spans(os, bias, out_features, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
 
     const tq__ukernels *uk = tq__get_ukernels();
     const tq__s8_packed_gemm_fn gemm = tq__s8_packed_gemm_entry(uk);

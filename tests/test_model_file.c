@@ -183,9 +183,24 @@ static void *read_all(const char *path, size_t *size)
     return p;
 }
 
+/* With TQ_MODEL_FILE_SEEDS=<dir> set, the saved file is also copied to
+ * <dir>/<name> (the fuzz seeds of fuzz/corpus/model are made so). */
+static void write_seed(const char *name, const void *bytes, size_t size)
+{
+    const char *dir = getenv("TQ_MODEL_FILE_SEEDS");
+    if (!dir)
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    fclose(f);
+}
+
 /* Save -> load -> save gives the same bytes; both graphs give the same
  * int8 outputs (and accumulators) on @p n random inputs. */
-static void round_trip(tq_graph *q, tt_rng *r, int n)
+static void round_trip(tq_graph *q, tt_rng *r, int n, const char *seed)
 {
     char msg[512];
     tq_graph *l = NULL;
@@ -201,6 +216,7 @@ static void round_trip(tq_graph *q, tt_rng *r, int n)
     void *fa = read_all(tmp_a, &na), *fb = read_all(tmp_b, &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(fa, fb, na);
+    write_seed(seed, fa, na);
     /* The memory variant reads the same graph. */
     tq_graph *m = NULL;
     assert_int_equal(tq_graph_load_memory(fa, na, &m, msg, sizeof msg), TQ_OK);
@@ -243,7 +259,42 @@ static void test_hand_graph_round_trip(void **state)
     tt_rng r = {11};
     tq_graph *g = hand_graph(&r);
     tq_graph *q = quantize(g, &r, 16, -1.0f, 1.0f);
-    round_trip(q, &r, 7);
+    round_trip(q, &r, 7, "hand");
+    tq_graph_free(q);
+    tq_graph_free(g);
+}
+
+/* The smallest useful graph: conv 3x3 + ReLU, flatten, FC. */
+static void test_tiny_graph_round_trip(void **state)
+{
+    (void)state;
+    tt_rng r = {15};
+    tq_graph *g = NULL;
+    const int64_t in_shape[4] = {1, 3, 3, 2};
+    int32_t x, ins[3], a, b;
+    tq_node_attrs at;
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &x), TQ_OK);
+    tq_node_attrs_init(&at);
+    at.act = TQ_ACT_RELU;
+    ins[0] = x;
+    ins[1] = add_const(g, "w", &r, 4, 3, 3, 3, 2, -0.5f, 0.5f);
+    ins[2] = add_const(g, "b", &r, 1, 3, 0, 0, 0, -0.2f, 0.2f);
+    a = node(g, "conv", TQ_OP_CONV2D, 3, ins, &at);
+    tq_node_attrs_init(&at);
+    at.ndim = 2;
+    at.shape[0] = 1;
+    at.shape[1] = 3;
+    ins[0] = a;
+    b = node(g, "flat", TQ_OP_RESHAPE, 1, ins, &at);
+    ins[0] = b;
+    ins[1] = add_const(g, "w2", &r, 2, 2, 3, 0, 0, -0.5f, 0.5f);
+    ins[2] = add_const(g, "b2", &r, 1, 2, 0, 0, 0, -0.2f, 0.2f);
+    const int32_t y = node(g, "fc", TQ_OP_FULLY_CONNECTED, 3, ins, NULL);
+    assert_int_equal(tq_graph_set_output(g, y), TQ_OK);
+    assert_int_equal(tq_graph_finalize(g, TQ_REWRITE_ALL), TQ_OK);
+    tq_graph *q = quantize(g, &r, 8, -1.0f, 1.0f);
+    round_trip(q, &r, 5, "tiny");
     tq_graph_free(q);
     tq_graph_free(g);
 }
@@ -275,7 +326,7 @@ static void test_lenet_onnx_round_trip(void **state)
         fail_msg("%s: %s", path, msg);
     tt_rng r = {13};
     tq_graph *q = quantize(g, &r, 32, -1.0f, 1.0f);
-    round_trip(q, &r, 20);
+    round_trip(q, &r, 20, "lenet");
     tq_graph_free(q);
     tq_graph_free(g);
 }
@@ -549,6 +600,7 @@ int main(void)
     snprintf(tmp_b, sizeof tmp_b, "test_model_file_%d_b.safetensors", (int)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_graph_round_trip),
+        cmocka_unit_test(test_tiny_graph_round_trip),
         cmocka_unit_test(test_float_graph_refused),
         cmocka_unit_test(test_lenet_onnx_round_trip),
         cmocka_unit_test(test_rejections),

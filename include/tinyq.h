@@ -2047,6 +2047,32 @@ TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
 TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
                                char *message, size_t message_size);
 
+/** @brief Write a quantized graph as C source for a firmware:
+ *  @p out_dir/@p prefix.h and @p out_dir/@p prefix.c. The source holds the
+ *  int8 weights, int32 biases, multipliers, shifts and tables as `const`
+ *  data, ONE static arena laid out by the graph's plan (activations at
+ *  their planned offsets, then the kernel scratch), `int8_t
+ *  *<prefix>_input(void)` (where the int8 input goes) and `tq_status
+ *  <prefix>_run(int8_t *output, int32_t *accumulators)`, a straight line of
+ *  calls to tinyq's s8 kernels; the header states the arena size, the input
+ *  and output sizes and their quantization (scale, zero point). Before
+ *  writing anything the same kernel calls run on the host over the same
+ *  arena offsets and must give bit for bit the outputs (and an FC output
+ *  layer's accumulators) of tq_graph_run_s8() on two inputs.
+ *  @param graph         a quantized graph
+ *  @param prefix        a C identifier of at most 40 characters ("model")
+ *  @param out_dir       an existing directory
+ *  @param message       receives a sentence on failure; may be NULL
+ *  @param message_size  bytes of @p message
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (a float graph, a bad prefix, or a
+ *          host check that failed), #TQ_ERR_UNSUPPORTED for a node the
+ *          exporter does not emit yet (a standalone Pad, an average pool
+ *          counting its padding, a Concat of more than two inputs),
+ *          #TQ_ERR_IO, #TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
+                                   const char *out_dir, char *message,
+                                   size_t message_size);
+
 /** @brief tq_graph_load() from @p size bytes in memory (copied). */
 TQ_API tq_status tq_graph_load_memory(const void *bytes, size_t size,
                                       tq_graph **graph, char *message,

@@ -15,6 +15,11 @@
  * int8 logits. Layers come in the file's order of their "<name>.weight"
  * tensors.
  *
+ * A model file of the graph format (docs/model-format.md, "tinyq-graph-v1")
+ * is exported through the library instead, any quantized graph:
+ * tq_graph_export_c() (the options other than --prefix and --out-dir do not
+ * apply to it).
+ *
  * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
  *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors
  * writes DIR/NAME.c and DIR/NAME.h (default: ./model.c, ./model.h) and
@@ -743,6 +748,27 @@ static void usage(void)
     exit(2);
 }
 
+/* A tinyq-graph-v1 model file through tq_graph_load() and
+ * tq_graph_export_c(). */
+static int export_graph(const char *path, const char *prefix, const char *dir)
+{
+    char msg[512];
+    tq_graph *g = NULL;
+    if (tq_graph_load(path, &g, msg, sizeof msg) != TQ_OK)
+        die("%s: %s", path, msg);
+    if (tq_graph_export_c(g, prefix, dir, msg, sizeof msg) != TQ_OK) {
+        tq_graph_free(g);
+        die("%s: export: %s", path, msg);
+    }
+    size_t arena = 0;
+    tq_graph_arena_size(g, 1, &arena);
+    printf("%s: %d nodes, exported to %s/%s.c and %s/%s.h (checked on the "
+           "host against tq_graph_run_s8)\n", path,
+           (int)tq_graph_node_count(g), dir, prefix, dir, prefix);
+    tq_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static model m;
@@ -781,6 +807,14 @@ int main(int argc, char **argv)
 
     tq_safetensors *file = NULL;
     check(tq_safetensors_load(m.path, &file), m.path);
+    const char *format = NULL;
+    if (tq_safetensors_metadata(file, "format", &format) == TQ_OK &&
+        !strcmp(format, "tinyq-graph-v1")) {
+        /* A graph model file (docs/model-format.md): any quantized graph,
+         * exported by the library (tq_graph_export_c()). */
+        tq_safetensors_free(file);
+        return export_graph(m.path, prefix, dir);
+    }
     load_model(file, &m);
     chain_shapes(&m);
     make_lut(&m);

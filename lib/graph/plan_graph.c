@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph_internal.h"
+#include "quant_internal.h"
 #include "plan.h"
 
 static int is_alias_op(int32_t op)
@@ -64,6 +64,32 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         }
     }
     b[g->tensors[tq__graph_root(g, g->output)].buffer].last = n + 1;
+    /* In place (quantized graphs): an int8 Add or table lookup whose
+     * activation input dies at that node writes its output over the
+     * input's buffer (tq_s8_add and tq_s8_lookup take an output equal to an
+     * input); the buffer then lives until the output's last use. */
+    for (int32_t i = 0; g->quantized && i < n; ++i) {
+        const tq__node *node = &g->nodes[i];
+        const struct tq__qnode *qn = node->q;
+        if (!qn || (qn->kind != TQ__Q_ADD && qn->kind != TQ__Q_LOOKUP))
+            continue;
+        tq__tensor *o = &g->tensors[node->output];
+        for (int32_t j = 0; j < node->n_inputs; ++j) {
+            const tq__tensor *t = &g->tensors[node->inputs[j]];
+            if (t->kind == TQ__TENSOR_CONSTANT || t->numel != o->numel)
+                continue;
+            const int32_t ib = g->tensors[tq__graph_root(g, node->inputs[j])]
+                                   .buffer;
+            if (ib == o->buffer || b[ib].last != i + 1)
+                continue;
+            b[ib].last = b[o->buffer].last;
+            b[o->buffer].first = b[o->buffer].last = b[ib].first;
+            b[o->buffer].size = 0; /* stays empty: no tensor sizes it now */
+            b[o->buffer].align = 1;
+            o->buffer = ib;
+            break;
+        }
+    }
     for (int32_t i = 0; i < g->n_tensors; ++i) {
         const tq__tensor *t = &g->tensors[i];
         if (t->buffer < 0)

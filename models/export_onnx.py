@@ -164,10 +164,14 @@ def check(path, data, module, images):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=NAMES + [[]], default=NAMES, metavar="NAME")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)} (default: all)")
     parser.add_argument("--check-only", action="store_true", help="check the committed .onnx files, write nothing")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    unknown = [n for n in args.names if n not in NAMES]
+    if unknown:
+        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    args.names = args.names or NAMES
+    torch.set_num_threads(1)
     torch.manual_seed(0)
 
     directory = data_dir()

@@ -128,3 +128,33 @@ def test_errors_carry_the_graph_message():
     with pytest.raises(tq.TinyqError):
         graph.run(np.zeros((1, 6, 6, 4), np.float32), layout="NHWC",
                   accumulators=True)
+
+
+def test_save_load_and_export_c(tmp_path):
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)]
+    q = graph.calibrate(calib, layout="NHWC")
+    path = tmp_path / "net.safetensors"
+    q.save(path)
+    l1 = tq.Graph.load(path)
+    l2 = tq.Graph.load(path.read_bytes())
+    assert l1.quantized and l2.quantized
+    x = rng.normal(0, 1, (9, 6, 6, 4)).astype(np.float32)
+    want = q.run(x, layout="NHWC", accumulators=True)
+    for g in (l1, l2):
+        got = g.run(x, layout="NHWC", accumulators=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    l1.save(tmp_path / "again.safetensors")
+    assert (tmp_path / "again.safetensors").read_bytes() == path.read_bytes()
+    l1.export_c(tmp_path, prefix="net")
+    header = (tmp_path / "net.h").read_text()
+    assert "#define NET_ARENA_BYTES" in header
+    assert "tq_status net_run(int8_t *output" in header
+    assert "tq_s8_conv2d(" in (tmp_path / "net.c").read_text()
+    with pytest.raises(tq.FormatError):
+        tq.Graph.load(b"not a model file")
+    with pytest.raises(tq.TinyqError):
+        l1.export_c(tmp_path, prefix="not an identifier")
+    with pytest.raises(tq.TinyqError):
+        graph.save(tmp_path / "float.safetensors")

@@ -123,6 +123,43 @@ class Graph:
                 fn, msg.value.decode("utf-8", "replace") or None, status)
         return cls(out.value)
 
+    @classmethod
+    def load(cls, source):
+        """Load a tinyq model file (docs/model-format.md) from a path or
+        from ``bytes``: a quantized graph, validated before it is
+        returned."""
+        out = _vp()
+        msg = ctypes.create_string_buffer(512)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            fn = "tq_graph_load_memory"
+            status = _lib_.tq_graph_load_memory(
+                data, len(data), ctypes.byref(out), msg, len(msg))
+        else:
+            fn = "tq_graph_load"
+            status = _lib_.tq_graph_load(
+                os.fsencode(source), ctypes.byref(out), msg, len(msg))
+        if status != 0:
+            raise error_class(status)(
+                fn, msg.value.decode("utf-8", "replace") or None, status)
+        return cls(out.value)
+
+    def save(self, path):
+        """Save this quantized graph as a tinyq model file."""
+        _raise(self._h, _lib_.tq_graph_save(self._h, os.fsencode(path)),
+               "tq_graph_save")
+
+    def export_c(self, out_dir, prefix="model"):
+        """Write ``out_dir/prefix.c`` and ``.h``: this quantized graph as C
+        for a firmware (tq_graph_export_c), checked on the host first."""
+        msg = ctypes.create_string_buffer(512)
+        status = _lib_.tq_graph_export_c(self._h, prefix.encode("utf-8"),
+                                         os.fsencode(out_dir), msg, len(msg))
+        if status != 0:
+            raise error_class(status)(
+                "tq_graph_export_c",
+                msg.value.decode("utf-8", "replace") or None, status)
+
     # ---- introspection -----------------------------------------------------
 
     @property

@@ -1356,68 +1356,6 @@ static void test_graph_plan(void **state)
     model_free(&m);
 }
 
-/* The observer the calibrator uses sees the input and every node output
- * once, in order, over the whole batch; a failing observer stops the run. */
-typedef struct seen {
-    int32_t count, tensors[32];
-    size_t sizes[32];
-    double first_sum;
-    int32_t fail_at;
-} seen;
-
-static tq_status observer(void *ctx, int32_t tensor, const float *data, size_t count)
-{
-    seen *s = ctx;
-    if (s->count == s->fail_at)
-        return TQ_ERR_NOT_FINITE;
-    if (s->count == 0)
-        for (size_t i = 0; i < count; ++i)
-            s->first_sum += data[i];
-    s->tensors[s->count] = tensor;
-    s->sizes[s->count++] = count;
-    return TQ_OK;
-}
-
-static void test_observer(void **state)
-{
-    (void)state;
-    model m = lenet_model(95);
-    tq_graph *g = check_model(&m, TQ_REWRITE_ALL, 1, 5);
-    tt_rng r = {8};
-    float x[3 * 588], y[30];
-    tt_fill_f32(&r, x, 3 * 588, -1, 1);
-    size_t bytes;
-    assert_int_equal(tq_graph_arena_size(g, 3, &bytes), TQ_OK);
-    void *arena = xmalloc(bytes);
-    seen s = {0};
-    s.fail_at = -1;
-    assert_int_equal(tq__graph_run_f32_observed(g, 3, x, y, arena, bytes, observer, &s),
-                     TQ_OK);
-    assert_int_equal(s.count, 1 + g->n_nodes);
-    assert_int_equal(s.tensors[0], g->input);
-    assert_int_equal(s.sizes[0], 3 * 588);
-    double sum = 0;
-    for (int i = 0; i < 3 * 588; ++i)
-        sum += x[i];
-    assert_true(s.first_sum == sum);
-    for (int32_t i = 0; i < g->n_nodes; ++i) {
-        assert_int_equal(s.tensors[i + 1], g->nodes[i].output);
-        assert_int_equal(s.sizes[i + 1], 3 * g->tensors[g->nodes[i].output].numel);
-    }
-    seen f = {0};
-    f.fail_at = 2;
-    for (int i = 0; i < 30; ++i)
-        y[i] = 5.0f;
-    assert_int_equal(tq__graph_run_f32_observed(g, 3, x, y, arena, bytes, observer, &f),
-                     TQ_ERR_NOT_FINITE);
-    assert_non_null(strstr(tq_graph_error(g), "observer"));
-    for (int i = 0; i < 30; ++i)
-        assert_true(y[i] == 5.0f);
-    free(arena);
-    tq_graph_free(g);
-    model_free(&m);
-}
-
 /* The deep copy the quantizer starts from: same results, independent
  * storage; re-planned with int8 activations it needs a quarter of the
  * bytes or less. */
@@ -1673,7 +1611,6 @@ int main(void)
         cmocka_unit_test(test_planner_lenet),
         cmocka_unit_test(test_graph_plan),
         cmocka_unit_test(test_clone),
-        cmocka_unit_test(test_observer),
         cmocka_unit_test(test_random_graphs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,19 +214,6 @@ tq_status tq__graph_arena(const tq_graph *g, int64_t batch, void *arena,
                           size_t arena_bytes, uint8_t **base,
                           uint8_t **scratch, size_t *scratch_bytes);
 
-/* Called by tq__graph_run_f32_observed() with the graph input, then with
- * each node's output right after the node ran (execution order): @p data
- * holds @p count floats, the whole batch, valid only during the call. A
- * status other than TQ_OK stops the run with that status. */
-typedef tq_status (*tq__graph_observer)(void *ctx, int32_t tensor,
-                                        const float *data, size_t count);
-
-/* tq_graph_run_f32() with an observer (NULL: none), for calibration. */
-tq_status tq__graph_run_f32_observed(const tq_graph *g, int64_t batch,
-                                     const float *input, float *output,
-                                     void *arena, size_t arena_bytes,
-                                     tq__graph_observer observe, void *ctx);
-
 /* Address of tensor @p t's storage in a run (see tq__graph_arena()). */
 static inline void *tq__graph_tensor_at(const tq_graph *g, uint8_t *base,
                                         int32_t t, int64_t batch)

@@ -156,15 +156,6 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
                            const float *input, float *output, void *arena,
                            size_t arena_bytes)
 {
-    return tq__graph_run_f32_observed(graph, batch, input, output, arena,
-                                      arena_bytes, NULL, NULL);
-}
-
-tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
-                                     const float *input, float *output,
-                                     void *arena, size_t arena_bytes,
-                                     tq__graph_observer observe, void *ctx)
-{
     uint8_t *base, *scratch;
     size_t scratch_bytes;
     if (!graph)
@@ -195,30 +186,13 @@ tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
                               "must not overlap");
     memcpy(tq__graph_tensor_at(graph, base, graph->input, batch), input,
            in_bytes);
-    if (observe) {
-        const tq_status s = observe(ctx, graph->input, input,
-                                    it->numel * (size_t)batch);
-        if (s != TQ_OK)
-            return tq__graph_fail(g, s, "run_f32: the observer of the input "
-                                  "failed (%s)", tq_status_message(s));
-    }
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq__node *n = &graph->nodes[i];
-        tq_status s = run_node(graph, n, base, batch, scratch, scratch_bytes);
+        const tq_status s =
+            run_node(graph, n, base, batch, scratch, scratch_bytes);
         if (s != TQ_OK)
             return tq__graph_fail(g, s, "node '%s' (%s): %s", n->name,
                                   tq__op_name(n->op), tq_status_message(s));
-        if (observe) {
-            s = observe(ctx, n->output,
-                        tq__graph_tensor_at(graph, base, n->output, batch),
-                        graph->tensors[n->output].numel * (size_t)batch);
-            if (s != TQ_OK)
-                return tq__graph_fail(g, s,
-                                      "node '%s' (%s): the observer of its "
-                                      "output failed (%s)",
-                                      n->name, tq__op_name(n->op),
-                                      tq_status_message(s));
-        }
     }
     memcpy(output, tq__graph_tensor_at(graph, base, graph->output, batch),
            out_bytes);

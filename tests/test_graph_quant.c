@@ -1368,6 +1368,11 @@ static void test_rejections(void **state)
     assert_int_equal(tq_graph_run_s8(qg, 2, xq, NULL, acc, arena, qbytes), TQ_ERR_NULL);
     assert_int_equal(tq_graph_run_s8(NULL, 2, xq, yq, acc, arena, qbytes), TQ_ERR_NULL);
     assert_int_equal(tq_graph_run_s8(qg, 0, xq, yq, acc, arena, qbytes), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, (int8_t *)arena + 8, acc, arena, qbytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, (int32_t *)(void *)xq, arena, qbytes),
+                     TQ_ERR_ALIAS);
+    assert_true(strstr(tq_graph_error(qg), "overlap") != NULL);
     assert_int_equal(tq_graph_quantize_input(g, 2, x, xq), TQ_ERR_PARAM);
     assert_int_equal(tq_graph_dequantize_output(g, 2, yq, yf), TQ_ERR_PARAM);
     assert_int_equal(tq_graph_quantize_input(NULL, 2, x, xq), TQ_ERR_NULL);

@@ -257,6 +257,16 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
     const int32_t tin = graph->input, tout = graph->output;
     const size_t n_in = graph->tensors[tin].numel * (size_t)batch;
     const size_t n_out = graph->tensors[tout].numel * (size_t)batch;
+    const size_t acc_bytes = accumulators ? n_out * sizeof(int32_t) : 0;
+    if (tq__overlap(input, n_in, arena, arena_bytes) ||
+        tq__overlap(output, n_out, arena, arena_bytes) ||
+        tq__overlap(output, n_out, input, n_in) ||
+        tq__overlap(accumulators, acc_bytes, arena, arena_bytes) ||
+        tq__overlap(accumulators, acc_bytes, input, n_in) ||
+        tq__overlap(accumulators, acc_bytes, output, n_out))
+        return tq__graph_fail(g, TQ_ERR_ALIAS, "run_s8: the input, the "
+                              "output, the accumulators and the arena must "
+                              "not overlap");
     memcpy(tq__graph_tensor_at(graph, base, tin, batch), input, n_in);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq_status s =

@@ -636,6 +636,38 @@ static void check_net(onet *o, run_opts ro)
             fail_msg("tensor %d: zero point %d, oracle %g", t, q.p[t].zp, zp);
     }
 
+    /* Weights int8 (per channel except the output layer), biases int32 at
+     * s_in · s_w. */
+    for (int32_t i = 0; i < tq_graph_node_count(qg); ++i) {
+        tq_graph_node_info ni;
+        tq_graph_tensor_info wi, bi, xi;
+        assert_int_equal(tq_graph_node(qg, i, &ni), TQ_OK);
+        if (ni.op != TQ_OP_CONV2D && ni.op != TQ_OP_DEPTHWISE_CONV2D &&
+            ni.op != TQ_OP_FULLY_CONNECTED && ni.op != TQ_OP_CONV2D_RELU_MAXPOOL2)
+            continue;
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[0], &xi), TQ_OK);
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[1], &wi), TQ_OK);
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[2], &bi), TQ_OK);
+        assert_int_equal(wi.dtype, TQ_S8);
+        assert_int_equal(bi.dtype, TQ_S32);
+        assert_true(wi.is_constant && wi.data && bi.data);
+        const int last = ni.output == o->t[out_t].gid;
+        const int64_t channels = ni.op == TQ_OP_DEPTHWISE_CONV2D ? wi.shape[3] : wi.shape[0];
+        assert_int_equal(wi.qcount, ro.per_channel && !last ? channels : 1);
+        assert_int_equal(bi.qcount, wi.qcount);
+        for (int64_t k = 0; k < wi.qcount; ++k) {
+            assert_int_equal(wi.zero_point[k], 0);
+            const double want = (double)xi.scale[0] * (double)wi.scale[k];
+            assert_true(fabs((double)bi.scale[k] - want) <= 1e-6 * want);
+        }
+        const int8_t *codes = wi.data;
+        size_t nw = 1;
+        for (int d = 0; d < wi.ndim; ++d)
+            nw *= (size_t)wi.shape[d];
+        for (size_t k = 0; k < nw; ++k)
+            assert_true(codes[k] >= -127 && codes[k] <= 127);
+    }
+
     /* Integer run of the test batch, against the oracle. */
     int8_t *xq = malloc(N_TEST * in_n), *yq = malloc(N_TEST * out_n + 1);
     int32_t *acc = malloc((N_TEST * out_n + 1) * sizeof *acc);

@@ -83,6 +83,16 @@ static void run_s8_fc_packed(void *p)
                                  g->packed_bytes, NULL, &os, g->c8);
 }
 
+/* The same with a weight zero point (tq_s8_fully_connected_packed_offset):
+ * the cost of the input row sums it adds. */
+static void run_s8_fc_packed_offset(void *p)
+{
+    gemm_ctx *g = p;
+    const tq_s8_output os = {&g->mult, &g->shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    tq_s8_fully_connected_packed_offset(g->m, g->k, g->n, g->a8, 0, g->packed,
+                                        g->packed_bytes, 3, NULL, &os, g->c8);
+}
+
 #ifdef TQ_BENCH_OPENBLAS
 static void run_openblas_sgemm(void *p)
 {
@@ -256,6 +266,8 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
         tq_s8_pack_weights(n, k, g.b8, k, g.packed, g.packed_bytes);
         report(what, "tinyq s8->s8 packed FC", ops,
                time_call(run_s8_fc_packed, &g), 0);
+        report(what, "tinyq packed FC w_zp", ops,
+               time_call(run_s8_fc_packed_offset, &g), 0);
         free(g.packed);
     }
 #ifdef TQ_BENCH_DNNL

@@ -557,6 +557,7 @@ enum { N_CAL = 8, N_TEST = 5 };
 typedef struct run_opts {
     int per_channel;
     int rounding;
+    int pow2;      /* activation scales rounded up to powers of two */
 } run_opts;
 
 /* Calibrate with MINMAX on N_CAL random inputs (two batches), quantize,
@@ -577,6 +578,7 @@ static void check_net(onet *o, run_opts ro)
     assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
     cfg.weight_per_channel = ro.per_channel;
     cfg.rounding = ro.rounding;
+    cfg.activation_scheme.pow2_scale = ro.pow2;
     tq_calibrator *c = NULL;
     int32_t again = -1;
     assert_int_equal(tq_calibrator_create(o->g, &cfg, &c), TQ_OK);
@@ -628,7 +630,14 @@ static void check_net(onet *o, run_opts ro)
         }
         /* Asymmetric MINMAX: the range widened to hold 0, 255 steps. */
         const double l = fmin(lo[t], 0.0), h = fmax(hi[t], 0.0);
-        const double s = (h - l) / 255.0;
+        double s = (h - l) / 255.0;
+        if (ro.pow2) {
+            /* The next power of two up: exactly one, within rounding. */
+            const double p2 = exp2(ceil(log2(s * (1 - 1e-5))));
+            assert_true(frexpf(q.p[t].s, &(int){0}) == 0.5f);
+            assert_true(p2 >= s * (1 - 1e-5) && p2 < 2 * s * (1 + 1e-5));
+            s = p2;
+        }
         if (fabs((double)q.p[t].s - s) > 1e-5 * s)
             fail_msg("tensor %d: scale %.9g, oracle %.9g", t, (double)q.p[t].s, s);
         const double zp = -128.0 - round(l / s);
@@ -736,9 +745,9 @@ static void check_net(onet *o, run_opts ro)
 static void test_conv_relu_pool_fc(void **state)
 {
     (void)state;
-    const run_opts opts[3] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_DOUBLE},
-                              {1, TQ_ROUND_SINGLE}};
-    for (int v = 0; v < 3; ++v) {
+    const run_opts opts[4] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_DOUBLE, 0},
+                              {1, TQ_ROUND_SINGLE, 0}, {1, TQ_ROUND_SINGLE, 1}};
+    for (int v = 0; v < 4; ++v) {
         static onet o;
         memset(&o, 0, sizeof o);
         o.rng.s = 0xc0de + (uint64_t)v;
@@ -762,7 +771,7 @@ static void test_residual_add(void **state)
     int y = net_binary(&o, O_ADD, a, b, TQ_ACT_RELU);
     y = net_pool(&o, O_GAP, y, 0, 0, 0);
     net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_depthwise_relu6_avgpool(void **state)
@@ -776,7 +785,7 @@ static void test_depthwise_relu6_avgpool(void **state)
     x = net_conv(&o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
     x = net_pool(&o, O_AVGPOOL, x, 3, 1, 1);
     net_fc(&o, x, 3, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_concat(void **state)
@@ -791,7 +800,7 @@ static void test_concat(void **state)
     int y = net_binary(&o, O_CONCAT, a, b, TQ_ACT_NONE);
     y = net_pool(&o, O_MAXPOOL, y, 2, 2, 0);
     net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_conv_pool_fused(void **state)
@@ -804,7 +813,7 @@ static void test_conv_pool_fused(void **state)
     x = net_conv(&o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     x = net_conv(&o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     net_fc(&o, x, 6, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 /* ---- ops through tables and affine forms ------------------------------------------- */
@@ -1488,7 +1497,7 @@ static void test_unsupported_ops(void **state)
 static void test_conv_output_and_padded_avgpool(void **state)
 {
     (void)state;
-    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_SINGLE}};
+    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_SINGLE, 1}};
     for (int v = 0; v < 2; ++v) {
         static onet o;
         memset(&o, 0, sizeof o);

@@ -1303,6 +1303,84 @@ static void test_calibrator_overrides(void **state)
     tq_graph_free(g);
 }
 
+/* The weight range method reaches the weights: each channel's scale is
+ * the one its own statistics (and histogram) give under the config. */
+static void test_weight_range_methods(void **state)
+{
+    (void)state;
+    const int32_t methods[4] = {TQ_RANGE_KSIGMA, TQ_RANGE_PERCENTILE, TQ_RANGE_MSE,
+                                TQ_RANGE_KL};
+    for (int mi = 0; mi < 4; ++mi) {
+        tt_rng r = {0x3e1 + (uint64_t)mi};
+        int32_t conv;
+        tq_graph *g = small_graph(&r, &conv, 1);
+        float x[CAL_N * CAL_IN];
+        tt_fill_f32(&r, x, CAL_N * CAL_IN, -1, 1);
+        tq_quant_config cfg;
+        tq_quant_config_init(&cfg);
+        cfg.weight_range.method = methods[mi];
+        cfg.weight_range.k = 2.0;
+        cfg.weight_range.percentile = 95.0;
+        cfg.histogram_bins = 256;
+        tq_calibrator *c = NULL;
+        int32_t again;
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_feed(c, CAL_N, x), TQ_OK);
+        assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        assert_int_equal(again, 0); /* weights need no second pass */
+        tq_graph *qg = NULL;
+        assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+        for (int32_t node = 0; node < 2; ++node) {
+            tq_graph_node_info fi, qi;
+            tq_graph_tensor_info wf, wq;
+            assert_int_equal(tq_graph_node(g, node, &fi), TQ_OK);
+            assert_int_equal(tq_graph_node(qg, node, &qi), TQ_OK);
+            assert_int_equal(tq_graph_tensor(g, fi.inputs[1], &wf), TQ_OK);
+            assert_int_equal(tq_graph_tensor(qg, qi.inputs[1], &wq), TQ_OK);
+            const int64_t rows = wf.shape[0];
+            const int64_t cols = node == 0 ? wf.shape[1] * wf.shape[2] * wf.shape[3]
+                                           : wf.shape[1];
+            const int64_t channels = node == 0 ? rows : 1; /* fc: the output */
+            assert_int_equal(wq.qcount, channels);
+            const float *w = wf.data;
+            for (int64_t ch = 0; ch < channels; ++ch) {
+                const size_t n = (size_t)(channels == 1 ? rows * cols : cols);
+                const float *v = w + ch * cols;
+                tq_stats st;
+                tq_histogram h;
+                static uint64_t bins[256];
+                double lo, hi;
+                float scale;
+                int32_t zp;
+                tq_stats_init(&st);
+                tq_stats_update_f32(&st, v, n);
+                tq_histogram_init(&h, bins, 256, st.min, st.max);
+                tq_histogram_add_f32(&h, v, n);
+                assert_int_equal(tq_choose_range(&cfg.weight_range, &cfg.weight_scheme,
+                                                 &st, &h, &lo, &hi),
+                                 TQ_OK);
+                assert_int_equal(tq_qparams_from_range(&cfg.weight_scheme, lo, hi,
+                                                       &scale, &zp),
+                                 TQ_OK);
+                if (wq.scale[ch] != scale)
+                    fail_msg("method %d node %d channel %lld: scale %.9g, want %.9g",
+                             methods[mi], node, (long long)ch, (double)wq.scale[ch],
+                             (double)scale);
+                /* Clipped weights saturate at ±127. */
+                const int8_t *codes = (const int8_t *)wq.data + ch * cols;
+                for (size_t i = 0; i < n; ++i) {
+                    const float rr = roundf(v[i] / scale);
+                    const int want = rr > 127 ? 127 : (rr < -127 ? -127 : (int)rr);
+                    assert_int_equal(codes[i], want);
+                }
+            }
+        }
+        tq_graph_free(qg);
+        tq_calibrator_free(c);
+        tq_graph_free(g);
+    }
+}
+
 /* ---- rejection paths --------------------------------------------------------------- */
 
 static void test_rejections(void **state)
@@ -1521,6 +1599,7 @@ int main(void)
         cmocka_unit_test(test_conv_output_and_padded_avgpool),
         cmocka_unit_test(test_calibrator_streams),
         cmocka_unit_test(test_calibrator_overrides),
+        cmocka_unit_test(test_weight_range_methods),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_unsupported_ops),
     };

@@ -1381,6 +1381,81 @@ static void test_weight_range_methods(void **state)
     }
 }
 
+/* Accumulators of an output layer that has none (a pool) are refused
+ * before anything runs; without them the graph runs. */
+static void test_accumulators_need_conv_or_fc(void **state)
+{
+    (void)state;
+    const int64_t in_shape[4] = {1, 4, 4, 2};
+    float x[2 * 32];
+    tt_rng r = {0xacc};
+    tt_fill_f32(&r, x, 64, -1, 1);
+    tq_graph *g = NULL;
+    int32_t in, a, y;
+    tq_node_attrs at;
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &in), TQ_OK);
+    tq_node_attrs_init(&at);
+    at.act = TQ_ACT_RELU6;
+    assert_int_equal(tq_graph_add_node(g, "relu6", TQ_OP_ACTIVATION, 1, &in, &at, &a),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    at.pool = (tq_pool_params){2, 2, 2, 2, 0, 0, 0, 0};
+    assert_int_equal(tq_graph_add_node(g, "pool", TQ_OP_MAX_POOL, 1, &a, &at, &y),
+                     TQ_OK);
+    assert_int_equal(tq_graph_set_output(g, y), TQ_OK);
+    assert_int_equal(tq_graph_finalize(g, 0), TQ_OK);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *c = NULL;
+    int32_t again;
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, 2, x), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    tq_graph *qg = NULL;
+    assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+    int8_t xq[64], yq[17];
+    int32_t acc[17];
+    size_t bytes;
+    assert_int_equal(tq_graph_quantize_input(qg, 64, x, xq), TQ_OK);
+    assert_int_equal(tq_graph_arena_size(qg, 2, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    memset(yq, SENT8, sizeof yq);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, acc, arena, bytes),
+                     TQ_ERR_UNSUPPORTED);
+    assert_true(strstr(tq_graph_error(qg), "accumulators") != NULL);
+    for (int i = 0; i < 17; ++i)
+        assert_int_equal(yq[i], SENT8);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, NULL, arena, bytes), TQ_OK);
+    assert_int_equal(yq[16], SENT8);
+    /* ReLU6 through its table, then the pool on the same parameters: the
+     * dequantized maximum of each window, clamped to [0, 6]. */
+    float yd[16];
+    assert_int_equal(tq_graph_dequantize_output(qg, 16, yq, yd), TQ_OK);
+    tq_graph_tensor_info ti, tx;
+    assert_int_equal(tq_graph_tensor(qg, y, &ti), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, in, &tx), TQ_OK);
+    /* Half a step of the input's rounding, half of the table's. */
+    const double tol = 0.5 * tx.scale[0] + 0.5 * ti.scale[0] + 1e-6;
+    for (int s = 0; s < 2; ++s)
+        for (int p = 0; p < 4; ++p) {
+            const int oy = p / 2, ox = p % 2;
+            for (int ch = 0; ch < 2; ++ch) {
+                double m = -1e9;
+                for (int k = 0; k < 4; ++k) {
+                    const int iy = 2 * oy + k / 2, ix = 2 * ox + k % 2;
+                    const double v = x[s * 32 + (iy * 4 + ix) * 2 + ch];
+                    m = fmax(m, fmin(fmax(v, 0.0), 6.0));
+                }
+                assert_true(fabs(yd[s * 8 + p * 2 + ch] - m) <= tol);
+            }
+        }
+    free(arena);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+}
+
 /* ---- rejection paths --------------------------------------------------------------- */
 
 static void test_rejections(void **state)
@@ -1601,6 +1676,7 @@ int main(void)
         cmocka_unit_test(test_calibrator_overrides),
         cmocka_unit_test(test_weight_range_methods),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_accumulators_need_conv_or_fc),
         cmocka_unit_test(test_unsupported_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

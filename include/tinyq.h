@@ -1667,6 +1667,9 @@ TQ_API tq_status tq_cifar10_affine(int64_t count, const uint8_t *pixels,
  *  - Every call that fails on a graph returns a status and leaves a
  *    sentence naming the node, op and attribute at fault in
  *    tq_graph_error(); the graph is then unchanged.
+ *  - A finalized graph may be run by several threads at once, each with
+ *    its own arena: the calls that take a const graph write nothing to it
+ *    but the error sentence of a failure.
  *  - Graphs have one input and one output.
  *  @{ */
 /* ======================================================================== */

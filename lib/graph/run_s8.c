@@ -234,8 +234,9 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
 {
     if (!graph)
         return TQ_ERR_NULL;
-    tq_graph *g = (tq_graph *)(uintptr_t)graph; /* the error buffer only */
-    tq__graph_ok(g);
+    /* The error sentence only, and only on failure: several threads may
+     * run one graph, each with its own arena. */
+    tq_graph *g = (tq_graph *)(uintptr_t)graph;
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "run_s8: the graph is not "
                               "quantized (tq_graph_quantize); run a float "
@@ -288,7 +289,6 @@ tq_status tq_graph_quantize_input(const tq_graph *graph, size_t count,
     if (!graph)
         return TQ_ERR_NULL;
     tq_graph *g = (tq_graph *)(uintptr_t)graph;
-    tq__graph_ok(g);
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "quantize_input: the graph "
                               "is not quantized");
@@ -307,7 +307,6 @@ tq_status tq_graph_dequantize_output(const tq_graph *graph, size_t count,
     if (!graph)
         return TQ_ERR_NULL;
     tq_graph *g = (tq_graph *)(uintptr_t)graph;
-    tq__graph_ok(g);
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "dequantize_output: the graph "
                               "is not quantized");

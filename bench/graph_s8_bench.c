@@ -12,6 +12,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime in bench_util.h */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1940,7 +1940,10 @@ typedef struct tq_quant_config {
     int32_t reserved;                 /**< Keep 0. */
 } tq_quant_config;
 
-/** @brief The defaults of ::tq_quant_config. @return #TQ_ERR_NULL. */
+/** @brief The defaults of ::tq_quant_config (in brackets there), with k 3
+ *  and percentile 99.99 preset in both range configs.
+ *  @param config  the configuration to fill
+ *  @return #TQ_ERR_NULL. */
 TQ_API tq_status tq_quant_config_init(tq_quant_config *config);
 
 /** @brief Streaming observers on every activation of a float graph
@@ -1948,22 +1951,44 @@ TQ_API tq_status tq_quant_config_init(tq_quant_config *config);
 typedef struct tq_calibrator tq_calibrator;
 
 /** @brief Observers for the activations of finalized float graph @p graph
- *  (which must outlive them) under @p config (copied). */
+ *  (which must outlive them) under @p config (copied). See
+ *  docs/graph-quantization.md for the passes and the rules.
+ *  @param graph       a finalized float graph
+ *  @param config      the configuration: 8-bit schemes, symmetric weights,
+ *                     legal range methods, histogram_bins in 1..2^20
+ *  @param calibrator  receives the new calibrator (written only on success)
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph that is not finalized or
+ *          already quantized, or a bad configuration field;
+ *          #TQ_ERR_UNSUPPORTED for a width other than 8 bits or asymmetric
+ *          weights; #TQ_ERR_NO_MEMORY. The sentence is in
+ *          tq_graph_error() of @p graph. */
 TQ_API tq_status tq_calibrator_create(const tq_graph *graph,
                                       const tq_quant_config *config,
                                       tq_calibrator **calibrator);
 
-/** @brief Free a calibrator; NULL is accepted. */
+/** @brief Free a calibrator; NULL is accepted.
+ *  @param calibrator  the calibrator, or NULL */
 TQ_API void tq_calibrator_free(tq_calibrator *calibrator);
 
 /** @brief The sentence explaining the last failed call on @p calibrator
  *  ("" if none failed, or for NULL); owned by the calibrator, valid until
  *  its next call. (tq_calibrator_create() and tq_graph_quantize() report
- *  through tq_graph_error() of the float graph.) */
+ *  through tq_graph_error() of the float graph.)
+ *  @param calibrator  the calibrator, or NULL */
 TQ_API const char *tq_calibrator_error(const tq_calibrator *calibrator);
 
-/** @brief Override the range method (and scheme) of one activation tensor.
- *  Call before the first tq_calibrator_feed(). */
+/** @brief Override the range method and/or the scheme of one activation
+ *  tensor (a Reshape or Identity output: its input's). Call before the
+ *  first tq_calibrator_feed().
+ *  @param calibrator  the calibrator
+ *  @param tensor      an activation of the graph (its input or a live
+ *                     node's output)
+ *  @param range       the range method, or NULL to keep the default
+ *  @param scheme      the scheme (8 bits), or NULL to keep the default
+ *  @return #TQ_ERR_NULL (also when both are NULL); #TQ_ERR_PARAM for a
+ *          constant, unknown or dead tensor, a bad method or scheme, or a
+ *          call after the first feed; #TQ_ERR_UNSUPPORTED for a width
+ *          other than 8 bits. Nothing changes on failure. */
 TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
                                           int32_t tensor,
                                           const tq_range_config *range,
@@ -1971,48 +1996,106 @@ TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
 
 /** @brief Run the float graph on @p batch samples and observe every
  *  activation: statistics in the first pass, histograms over the first
- *  pass's ranges in the second. */
+ *  pass's ranges in the second (feed the same batches in both).
+ *  @param calibrator  the calibrator
+ *  @param batch       samples in @p input, >= 1
+ *  @param input       batch · (input elements) floats, all finite
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a bad batch, a finished or
+ *          broken calibration; #TQ_ERR_NOT_FINITE for a non-finite input or
+ *          activation; #TQ_ERR_NO_MEMORY. A failed first-pass feed counts
+ *          nothing; a second-pass feed that fails after the run started
+ *          leaves the calibrator unusable (every later call fails). */
 TQ_API tq_status tq_calibrator_feed(tq_calibrator *calibrator, int64_t batch,
                                     const float *input);
 
-/** @brief End a pass over the calibration data. @p another_pass receives 1
- *  when some chosen range method needs a histogram and the same batches
- *  must be fed once more, else 0 (calibration is complete). */
+/** @brief End a pass over the calibration data.
+ *  @param calibrator    the calibrator
+ *  @param another_pass  receives 1 when some chosen range method needs a
+ *                       histogram and the same batches must be fed once
+ *                       more, else 0 (calibration is complete)
+ *  @return #TQ_ERR_NULL; #TQ_ERR_EMPTY when nothing was fed in the pass;
+ *          #TQ_ERR_PARAM when calibration is already complete or a second
+ *          pass did not see as many values as the first; the status of
+ *          tq_choose_range() for a tensor whose range cannot be chosen. */
 TQ_API tq_status tq_calibrator_end_pass(tq_calibrator *calibrator,
                                         int32_t *another_pass);
 
-/** @brief The range chosen for activation @p tensor after calibration. */
+/** @brief The range chosen for activation @p tensor after calibration.
+ *  @param calibrator  a calibrator whose calibration is complete
+ *  @param tensor      an activation (an alias: its input's range)
+ *  @param lo          receives the lower end
+ *  @param hi          receives the upper end
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM before the last pass ended or for a
+ *          tensor that is no activation. */
 TQ_API tq_status tq_calibrator_range(const tq_calibrator *calibrator,
                                      int32_t tensor, double *lo, double *hi);
 
 /** @brief Quantize a calibrated float graph into a new integer-only graph:
- *  int8 weights (per channel or per tensor), int32 biases at s_in · s_w,
- *  every multiplier and shift computed once. A trailing Softmax is dropped
- *  (it does not change the argmax): the int8 output is the logits. */
+ *  int8 weights (per channel or per tensor; the output layer per tensor),
+ *  int32 biases at s_in · s_w, every multiplier and shift computed once
+ *  (rules in docs/graph-quantization.md). A trailing Softmax is dropped (it
+ *  does not change the argmax): the int8 output is the logits.
+ *  @param graph       the finalized float graph @p calibrator observed
+ *  @param calibrator  a complete calibration of @p graph
+ *  @param quantized   receives the new graph (written only on success);
+ *                     free it with tq_graph_free()
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph that is not finalized,
+ *          already quantized or not the calibrator's, or an incomplete
+ *          calibration; #TQ_ERR_UNSUPPORTED for an op or parameter the
+ *          int8 kernels cannot run (the node is named in tq_graph_error()
+ *          of @p graph); #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_quantize(const tq_graph *graph,
                                    const tq_calibrator *calibrator,
                                    tq_graph **quantized);
 
-/** @brief 1 if @p graph is a quantized graph, else 0. */
+/** @brief 1 if @p graph is a quantized graph, else 0 (also for NULL).
+ *  @param graph  a graph or NULL */
 TQ_API int32_t tq_graph_is_quantized(const tq_graph *graph);
 
-/** @brief Run a quantized graph integer-only on @p batch samples: int8
- *  @p input (quantized with the input tensor's parameters), int8 @p output;
- *  @p accumulators, if not NULL, receives the output layer's int32
- *  accumulators (bias included, before requantization; the output node must
- *  be a conv or fully connected layer). No float, no allocation. */
+/** @brief Run a quantized graph integer-only on @p batch samples. No float,
+ *  no allocation.
+ *  @param graph        a graph made by tq_graph_quantize()
+ *  @param batch        samples, >= 1
+ *  @param input        batch · (input elements) int8 codes, quantized with
+ *                      the input tensor's parameters
+ *                      (tq_graph_quantize_input())
+ *  @param output       receives batch · (output elements) int8 codes
+ *  @param accumulators NULL, or receives batch · (output elements) int32
+ *                      accumulators of the output layer (bias included,
+ *                      before requantization); the output layer must be a
+ *                      conv or fully connected one
+ *  @param arena        tq_graph_arena_size() bytes for @p batch, any
+ *                      alignment
+ *  @param arena_bytes  size of @p arena
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a float graph or a bad batch;
+ *          #TQ_ERR_UNSUPPORTED for accumulators of another output layer;
+ *          #TQ_ERR_BUFFER_TOO_SMALL for a short arena; #TQ_ERR_ALIAS when
+ *          the input, output, accumulators and arena overlap;
+ *          #TQ_ERR_OVERFLOW. The outputs are written only on success. */
 TQ_API tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                                  const int8_t *input, int8_t *output,
                                  int32_t *accumulators, void *arena,
                                  size_t arena_bytes);
 
-/** @brief Quantize @p count floats with the input tensor's parameters
- *  (TFLite rounding). */
+/** @brief Quantize @p count floats with the input tensor's parameters, as
+ *  tq_s8_quantize_f32() (TFLite QUANTIZE rounding).
+ *  @param graph  a quantized graph
+ *  @param count  number of values (a whole number of samples, usually)
+ *  @param x      @p count floats
+ *  @param q      receives @p count codes
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a float graph; the errors of
+ *          tq_s8_quantize_f32(). */
 TQ_API tq_status tq_graph_quantize_input(const tq_graph *graph, size_t count,
                                          const float *x, int8_t *q);
 
 /** @brief Dequantize @p count int8 outputs with the output tensor's
- *  parameters. */
+ *  parameters, as tq_s8_dequantize_f32().
+ *  @param graph  a quantized graph
+ *  @param count  number of values
+ *  @param q      @p count codes
+ *  @param x      receives @p count floats
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a float graph; the errors of
+ *          tq_s8_dequantize_f32(). */
 TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
                                             size_t count, const int8_t *q,
                                             float *x);

@@ -1,12 +1,13 @@
 /*
  * End to end on the committed LeNet: the network built with the graph
- * builder from examples/cifar10/lenet.safetensors, calibrated with MINMAX
- * on the first 400 CIFAR-10 training images and quantized by the graph
- * API, must give bit for bit the int8 logits and int32 accumulators of
- * the lab's own integer path (examples/cifar10/lenet.c as ptq.c configures
- * it: abs-max weights per channel, fc3 per tensor, asymmetric min/max
- * activations), and so the same predictions and accuracy, on the first
- * 1000 test images. Exits 77 (skipped) without CIFAR-10.
+ * builder from examples/cifar10/lenet.safetensors, calibrated on the first
+ * 400 CIFAR-10 training images with each of the six range methods and
+ * quantized by the graph API, must give bit for bit the int8 logits and
+ * int32 accumulators of the lab's own integer path (examples/cifar10/lenet.c
+ * as ptq.c configures it: abs-max weights per channel, fc3 per tensor,
+ * asymmetric activations, symmetric for abs-max, 2048-bin histograms over
+ * each tensor's range), and so the same predictions and accuracy, on the
+ * first 1000 test images. Exits 77 (skipped) without CIFAR-10.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -105,78 +106,94 @@ static void test_lenet_matches_lab(void **state)
     assert_int_equal(lenet_load_images(calib_path, 0, N_CALIB, &cal, &cal_labels),
                      TQ_OK);
     assert_int_equal(lenet_load_images(test_path, 0, N_TEST, &test, &labels), TQ_OK);
-
-    /* The lab's integer model, as ptq.c makes it with min/max. */
-    const lenet_wq_config wq = {1, TQ_RANGE_ABSMAX, 0.0, 1};
-    const tq_range_config minmax = {TQ_RANGE_MINMAX, 0, 0.0, 0.0};
-    q.rounding = TQ_ROUND_DOUBLE;
-    assert_int_equal(lenet_quantize_weights(&m, &wq, &q), TQ_OK);
     assert_int_equal(lenet_calib_collect(&m, cal, N_CALIB, &calib), TQ_OK);
-    assert_int_equal(lenet_calib_apply(&calib, &minmax, 0, &q), TQ_OK);
-    assert_int_equal(lenet_finish_s8(&m, &q), TQ_OK);
-
-    /* The same through the graph API, calibrated in batches of 100. */
     tq_graph *g = build(&m);
-    tq_quant_config cfg;
-    tq_calibrator *c = NULL;
-    int32_t again = -1;
-    assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
-    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
-    for (int b = 0; b < N_CALIB; b += 100)
-        assert_int_equal(tq_calibrator_feed(c, 100, cal + (size_t)b * LENET_IMAGE),
-                         TQ_OK);
-    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
-    assert_int_equal(again, 0);
-    tq_graph *qg = NULL;
-    if (tq_graph_quantize(g, c, &qg) != TQ_OK)
-        fail_msg("quantize: %s", tq_graph_error(g));
-
     int8_t *xq = malloc((size_t)N_TEST * LENET_IMAGE);
     int8_t *logits = malloc((size_t)N_TEST * LENET_CLASSES);
     int32_t *acc = malloc((size_t)N_TEST * LENET_CLASSES * sizeof *acc);
-    size_t bytes;
-    assert_int_equal(tq_graph_arena_size(qg, N_TEST, &bytes), TQ_OK);
-    void *arena = malloc(bytes);
-    assert_int_equal(tq_graph_quantize_input(qg, (size_t)N_TEST * LENET_IMAGE,
-                                             test, xq),
-                     TQ_OK);
-    if (tq_graph_run_s8(qg, N_TEST, xq, logits, acc, arena, bytes) != TQ_OK)
-        fail_msg("run_s8: %s", tq_graph_error(qg));
-
     const size_t scratch_bytes = lenet_scratch_bytes();
     void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
-    int correct_graph = 0, correct_lab = 0, same_pred = 0;
-    for (int i = 0; i < N_TEST; ++i) {
-        int8_t x0[LENET_IMAGE], lab_logits[LENET_CLASSES];
-        int32_t lab_acc[LENET_CLASSES];
-        assert_int_equal(tq_s8_quantize_f32(LENET_IMAGE, test + (size_t)i * LENET_IMAGE,
-                                            q.a_scale[0], q.a_zero[0], x0),
-                         TQ_OK);
-        assert_memory_equal(x0, xq + (size_t)i * LENET_IMAGE, LENET_IMAGE);
-        assert_int_equal(lenet_forward_s8(&q, x0, lab_logits, lab_acc, scratch,
-                                          scratch_bytes),
-                         TQ_OK);
-        assert_memory_equal(lab_logits, logits + i * LENET_CLASSES, LENET_CLASSES);
-        assert_memory_equal(lab_acc, acc + i * LENET_CLASSES,
-                            LENET_CLASSES * sizeof(int32_t));
-        const int pg = lenet_predict_s8(acc + i * LENET_CLASSES);
-        const int pl = lenet_predict_s8(lab_acc);
-        correct_graph += pg == labels[i];
-        correct_lab += pl == labels[i];
-        same_pred += pg == pl;
-    }
-    print_message("LeNet int8 on the first %d test images: graph API %.1f %%, "
-                  "the lab's integer path %.1f %%, %d identical predictions\n",
-                  N_TEST, 100.0 * correct_graph / N_TEST,
-                  100.0 * correct_lab / N_TEST, same_pred);
-    assert_int_equal(correct_graph, correct_lab);
-    assert_int_equal(same_pred, N_TEST);
 
-    free(scratch), free(arena), free(xq), free(logits), free(acc);
+    /* Every range method, configured as ptq.c does (abs-max with symmetric
+     * activations; k = 3; percentile 99.99; 2048-bin histograms). */
+    const int32_t methods[6] = {TQ_RANGE_MINMAX, TQ_RANGE_ABSMAX, TQ_RANGE_KSIGMA,
+                                TQ_RANGE_PERCENTILE, TQ_RANGE_MSE, TQ_RANGE_KL};
+    for (int mi = 0; mi < 6; ++mi) {
+        const tq_range_config rc = {methods[mi], 0, 3.0, 99.99};
+        const int symmetric = methods[mi] == TQ_RANGE_ABSMAX;
+        /* The lab's integer model. */
+        const lenet_wq_config wq = {1, TQ_RANGE_ABSMAX, 0.0, 1};
+        q.rounding = TQ_ROUND_DOUBLE;
+        assert_int_equal(lenet_quantize_weights(&m, &wq, &q), TQ_OK);
+        assert_int_equal(lenet_calib_apply(&calib, &rc, symmetric, &q), TQ_OK);
+        assert_int_equal(lenet_finish_s8(&m, &q), TQ_OK);
+
+        /* The same through the graph API, calibrated in batches of 100. */
+        tq_quant_config cfg;
+        tq_calibrator *c = NULL;
+        int32_t again = 1, passes = 0;
+        assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
+        cfg.activation_range = rc;
+        cfg.activation_scheme.symmetric = symmetric;
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        while (again) {
+            for (int b = 0; b < N_CALIB; b += 100)
+                assert_int_equal(tq_calibrator_feed(c, 100,
+                                                    cal + (size_t)b * LENET_IMAGE),
+                                 TQ_OK);
+            assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+            ++passes;
+        }
+        assert_int_equal(passes, mi >= 3 ? 2 : 1);
+        tq_graph *qg = NULL;
+        if (tq_graph_quantize(g, c, &qg) != TQ_OK)
+            fail_msg("quantize: %s", tq_graph_error(g));
+        size_t bytes;
+        assert_int_equal(tq_graph_arena_size(qg, N_TEST, &bytes), TQ_OK);
+        void *arena = malloc(bytes);
+        assert_int_equal(tq_graph_quantize_input(qg, (size_t)N_TEST * LENET_IMAGE,
+                                                 test, xq),
+                         TQ_OK);
+        if (tq_graph_run_s8(qg, N_TEST, xq, logits, acc, arena, bytes) != TQ_OK)
+            fail_msg("run_s8: %s", tq_graph_error(qg));
+
+        int correct_graph = 0, correct_lab = 0, same_pred = 0;
+        for (int i = 0; i < N_TEST; ++i) {
+            int8_t x0[LENET_IMAGE], lab_logits[LENET_CLASSES];
+            int32_t lab_acc[LENET_CLASSES];
+            assert_int_equal(tq_s8_quantize_f32(LENET_IMAGE,
+                                                test + (size_t)i * LENET_IMAGE,
+                                                q.a_scale[0], q.a_zero[0], x0),
+                             TQ_OK);
+            assert_memory_equal(x0, xq + (size_t)i * LENET_IMAGE, LENET_IMAGE);
+            assert_int_equal(lenet_forward_s8(&q, x0, lab_logits, lab_acc, scratch,
+                                              scratch_bytes),
+                             TQ_OK);
+            assert_memory_equal(lab_logits, logits + i * LENET_CLASSES,
+                                LENET_CLASSES);
+            assert_memory_equal(lab_acc, acc + i * LENET_CLASSES,
+                                LENET_CLASSES * sizeof(int32_t));
+            const int pg = lenet_predict_s8(acc + i * LENET_CLASSES);
+            const int pl = lenet_predict_s8(lab_acc);
+            correct_graph += pg == labels[i];
+            correct_lab += pl == labels[i];
+            same_pred += pg == pl;
+        }
+        print_message("LeNet int8, activation range method %d, first %d test "
+                      "images: graph API %.1f %%, the lab's integer path "
+                      "%.1f %%, %d identical predictions\n",
+                      methods[mi], N_TEST, 100.0 * correct_graph / N_TEST,
+                      100.0 * correct_lab / N_TEST, same_pred);
+        assert_int_equal(correct_graph, correct_lab);
+        assert_int_equal(same_pred, N_TEST);
+        free(arena);
+        tq_graph_free(qg);
+        tq_calibrator_free(c);
+    }
+
+    free(scratch), free(xq), free(logits), free(acc);
     free(cal), free(cal_labels), free(test), free(labels);
     lenet_calib_free(&calib);
-    tq_graph_free(qg);
-    tq_calibrator_free(c);
     tq_graph_free(g);
 }
 

@@ -557,6 +557,7 @@ enum { N_CAL = 8, N_TEST = 5 };
 typedef struct run_opts {
     int per_channel;
     int rounding;
+    int pow2;      /* activation scales rounded up to powers of two */
 } run_opts;
 
 /* Calibrate with MINMAX on N_CAL random inputs (two batches), quantize,
@@ -577,6 +578,7 @@ static void check_net(onet *o, run_opts ro)
     assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
     cfg.weight_per_channel = ro.per_channel;
     cfg.rounding = ro.rounding;
+    cfg.activation_scheme.pow2_scale = ro.pow2;
     tq_calibrator *c = NULL;
     int32_t again = -1;
     assert_int_equal(tq_calibrator_create(o->g, &cfg, &c), TQ_OK);
@@ -628,12 +630,51 @@ static void check_net(onet *o, run_opts ro)
         }
         /* Asymmetric MINMAX: the range widened to hold 0, 255 steps. */
         const double l = fmin(lo[t], 0.0), h = fmax(hi[t], 0.0);
-        const double s = (h - l) / 255.0;
+        double s = (h - l) / 255.0;
+        if (ro.pow2) {
+            /* The next power of two up: exactly one, within rounding. */
+            const double p2 = exp2(ceil(log2(s * (1 - 1e-5))));
+            assert_true(frexpf(q.p[t].s, &(int){0}) == 0.5f);
+            assert_true(p2 >= s * (1 - 1e-5) && p2 < 2 * s * (1 + 1e-5));
+            s = p2;
+        }
         if (fabs((double)q.p[t].s - s) > 1e-5 * s)
             fail_msg("tensor %d: scale %.9g, oracle %.9g", t, (double)q.p[t].s, s);
         const double zp = -128.0 - round(l / s);
         if (fabs(q.p[t].zp - zp) > 1.0)
             fail_msg("tensor %d: zero point %d, oracle %g", t, q.p[t].zp, zp);
+    }
+
+    /* Weights int8 (per channel except the output layer), biases int32 at
+     * s_in · s_w. */
+    for (int32_t i = 0; i < tq_graph_node_count(qg); ++i) {
+        tq_graph_node_info ni;
+        tq_graph_tensor_info wi, bi, xi;
+        assert_int_equal(tq_graph_node(qg, i, &ni), TQ_OK);
+        if (ni.op != TQ_OP_CONV2D && ni.op != TQ_OP_DEPTHWISE_CONV2D &&
+            ni.op != TQ_OP_FULLY_CONNECTED && ni.op != TQ_OP_CONV2D_RELU_MAXPOOL2)
+            continue;
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[0], &xi), TQ_OK);
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[1], &wi), TQ_OK);
+        assert_int_equal(tq_graph_tensor(qg, ni.inputs[2], &bi), TQ_OK);
+        assert_int_equal(wi.dtype, TQ_S8);
+        assert_int_equal(bi.dtype, TQ_S32);
+        assert_true(wi.is_constant && wi.data && bi.data);
+        const int last = ni.output == o->t[out_t].gid;
+        const int64_t channels = ni.op == TQ_OP_DEPTHWISE_CONV2D ? wi.shape[3] : wi.shape[0];
+        assert_int_equal(wi.qcount, ro.per_channel && !last ? channels : 1);
+        assert_int_equal(bi.qcount, wi.qcount);
+        for (int64_t k = 0; k < wi.qcount; ++k) {
+            assert_int_equal(wi.zero_point[k], 0);
+            const double want = (double)xi.scale[0] * (double)wi.scale[k];
+            assert_true(fabs((double)bi.scale[k] - want) <= 1e-6 * want);
+        }
+        const int8_t *codes = wi.data;
+        size_t nw = 1;
+        for (int d = 0; d < wi.ndim; ++d)
+            nw *= (size_t)wi.shape[d];
+        for (size_t k = 0; k < nw; ++k)
+            assert_true(codes[k] >= -127 && codes[k] <= 127);
     }
 
     /* Integer run of the test batch, against the oracle. */
@@ -704,9 +745,9 @@ static void check_net(onet *o, run_opts ro)
 static void test_conv_relu_pool_fc(void **state)
 {
     (void)state;
-    const run_opts opts[3] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_DOUBLE},
-                              {1, TQ_ROUND_SINGLE}};
-    for (int v = 0; v < 3; ++v) {
+    const run_opts opts[4] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_DOUBLE, 0},
+                              {1, TQ_ROUND_SINGLE, 0}, {1, TQ_ROUND_SINGLE, 1}};
+    for (int v = 0; v < 4; ++v) {
         static onet o;
         memset(&o, 0, sizeof o);
         o.rng.s = 0xc0de + (uint64_t)v;
@@ -730,7 +771,7 @@ static void test_residual_add(void **state)
     int y = net_binary(&o, O_ADD, a, b, TQ_ACT_RELU);
     y = net_pool(&o, O_GAP, y, 0, 0, 0);
     net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_depthwise_relu6_avgpool(void **state)
@@ -744,7 +785,7 @@ static void test_depthwise_relu6_avgpool(void **state)
     x = net_conv(&o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
     x = net_pool(&o, O_AVGPOOL, x, 3, 1, 1);
     net_fc(&o, x, 3, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_concat(void **state)
@@ -759,7 +800,7 @@ static void test_concat(void **state)
     int y = net_binary(&o, O_CONCAT, a, b, TQ_ACT_NONE);
     y = net_pool(&o, O_MAXPOOL, y, 2, 2, 0);
     net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_conv_pool_fused(void **state)
@@ -772,7 +813,7 @@ static void test_conv_pool_fused(void **state)
     x = net_conv(&o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     x = net_conv(&o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     net_fc(&o, x, 6, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE});
+    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 /* ---- ops through tables and affine forms ------------------------------------------- */
@@ -1262,6 +1303,159 @@ static void test_calibrator_overrides(void **state)
     tq_graph_free(g);
 }
 
+/* The weight range method reaches the weights: each channel's scale is
+ * the one its own statistics (and histogram) give under the config. */
+static void test_weight_range_methods(void **state)
+{
+    (void)state;
+    const int32_t methods[4] = {TQ_RANGE_KSIGMA, TQ_RANGE_PERCENTILE, TQ_RANGE_MSE,
+                                TQ_RANGE_KL};
+    for (int mi = 0; mi < 4; ++mi) {
+        tt_rng r = {0x3e1 + (uint64_t)mi};
+        int32_t conv;
+        tq_graph *g = small_graph(&r, &conv, 1);
+        float x[CAL_N * CAL_IN];
+        tt_fill_f32(&r, x, CAL_N * CAL_IN, -1, 1);
+        tq_quant_config cfg;
+        tq_quant_config_init(&cfg);
+        cfg.weight_range.method = methods[mi];
+        cfg.weight_range.k = 2.0;
+        cfg.weight_range.percentile = 95.0;
+        cfg.histogram_bins = 256;
+        tq_calibrator *c = NULL;
+        int32_t again;
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_feed(c, CAL_N, x), TQ_OK);
+        assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        assert_int_equal(again, 0); /* weights need no second pass */
+        tq_graph *qg = NULL;
+        assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+        for (int32_t node = 0; node < 2; ++node) {
+            tq_graph_node_info fi, qi;
+            tq_graph_tensor_info wf, wq;
+            assert_int_equal(tq_graph_node(g, node, &fi), TQ_OK);
+            assert_int_equal(tq_graph_node(qg, node, &qi), TQ_OK);
+            assert_int_equal(tq_graph_tensor(g, fi.inputs[1], &wf), TQ_OK);
+            assert_int_equal(tq_graph_tensor(qg, qi.inputs[1], &wq), TQ_OK);
+            const int64_t rows = wf.shape[0];
+            const int64_t cols = node == 0 ? wf.shape[1] * wf.shape[2] * wf.shape[3]
+                                           : wf.shape[1];
+            const int64_t channels = node == 0 ? rows : 1; /* fc: the output */
+            assert_int_equal(wq.qcount, channels);
+            const float *w = wf.data;
+            for (int64_t ch = 0; ch < channels; ++ch) {
+                const size_t n = (size_t)(channels == 1 ? rows * cols : cols);
+                const float *v = w + ch * cols;
+                tq_stats st;
+                tq_histogram h;
+                static uint64_t bins[256];
+                double lo, hi;
+                float scale;
+                int32_t zp;
+                tq_stats_init(&st);
+                tq_stats_update_f32(&st, v, n);
+                tq_histogram_init(&h, bins, 256, st.min, st.max);
+                tq_histogram_add_f32(&h, v, n);
+                assert_int_equal(tq_choose_range(&cfg.weight_range, &cfg.weight_scheme,
+                                                 &st, &h, &lo, &hi),
+                                 TQ_OK);
+                assert_int_equal(tq_qparams_from_range(&cfg.weight_scheme, lo, hi,
+                                                       &scale, &zp),
+                                 TQ_OK);
+                if (wq.scale[ch] != scale)
+                    fail_msg("method %d node %d channel %lld: scale %.9g, want %.9g",
+                             methods[mi], node, (long long)ch, (double)wq.scale[ch],
+                             (double)scale);
+                /* Clipped weights saturate at ±127. */
+                const int8_t *codes = (const int8_t *)wq.data + ch * cols;
+                for (size_t i = 0; i < n; ++i) {
+                    const float rr = roundf(v[i] / scale);
+                    const int want = rr > 127 ? 127 : (rr < -127 ? -127 : (int)rr);
+                    assert_int_equal(codes[i], want);
+                }
+            }
+        }
+        tq_graph_free(qg);
+        tq_calibrator_free(c);
+        tq_graph_free(g);
+    }
+}
+
+/* Accumulators of an output layer that has none (a pool) are refused
+ * before anything runs; without them the graph runs. */
+static void test_accumulators_need_conv_or_fc(void **state)
+{
+    (void)state;
+    const int64_t in_shape[4] = {1, 4, 4, 2};
+    float x[2 * 32];
+    tt_rng r = {0xacc};
+    tt_fill_f32(&r, x, 64, -1, 1);
+    tq_graph *g = NULL;
+    int32_t in, a, y;
+    tq_node_attrs at;
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in_shape, &in), TQ_OK);
+    tq_node_attrs_init(&at);
+    at.act = TQ_ACT_RELU6;
+    assert_int_equal(tq_graph_add_node(g, "relu6", TQ_OP_ACTIVATION, 1, &in, &at, &a),
+                     TQ_OK);
+    tq_node_attrs_init(&at);
+    at.pool = (tq_pool_params){2, 2, 2, 2, 0, 0, 0, 0};
+    assert_int_equal(tq_graph_add_node(g, "pool", TQ_OP_MAX_POOL, 1, &a, &at, &y),
+                     TQ_OK);
+    assert_int_equal(tq_graph_set_output(g, y), TQ_OK);
+    assert_int_equal(tq_graph_finalize(g, 0), TQ_OK);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *c = NULL;
+    int32_t again;
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    assert_int_equal(tq_calibrator_feed(c, 2, x), TQ_OK);
+    assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    tq_graph *qg = NULL;
+    assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
+    int8_t xq[64], yq[17];
+    int32_t acc[17];
+    size_t bytes;
+    assert_int_equal(tq_graph_quantize_input(qg, 64, x, xq), TQ_OK);
+    assert_int_equal(tq_graph_arena_size(qg, 2, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    memset(yq, SENT8, sizeof yq);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, acc, arena, bytes),
+                     TQ_ERR_UNSUPPORTED);
+    assert_true(strstr(tq_graph_error(qg), "accumulators") != NULL);
+    for (int i = 0; i < 17; ++i)
+        assert_int_equal(yq[i], SENT8);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, NULL, arena, bytes), TQ_OK);
+    assert_int_equal(yq[16], SENT8);
+    /* ReLU6 through its table, then the pool on the same parameters: the
+     * dequantized maximum of each window, clamped to [0, 6]. */
+    float yd[16];
+    assert_int_equal(tq_graph_dequantize_output(qg, 16, yq, yd), TQ_OK);
+    tq_graph_tensor_info ti, tx;
+    assert_int_equal(tq_graph_tensor(qg, y, &ti), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, in, &tx), TQ_OK);
+    /* Half a step of the input's rounding, half of the table's. */
+    const double tol = 0.5 * tx.scale[0] + 0.5 * ti.scale[0] + 1e-6;
+    for (int s = 0; s < 2; ++s)
+        for (int p = 0; p < 4; ++p) {
+            const int oy = p / 2, ox = p % 2;
+            for (int ch = 0; ch < 2; ++ch) {
+                double m = -1e9;
+                for (int k = 0; k < 4; ++k) {
+                    const int iy = 2 * oy + k / 2, ix = 2 * ox + k % 2;
+                    const double v = x[s * 32 + (iy * 4 + ix) * 2 + ch];
+                    m = fmax(m, fmin(fmax(v, 0.0), 6.0));
+                }
+                assert_true(fabs(yd[s * 8 + p * 2 + ch] - m) <= tol);
+            }
+        }
+    free(arena);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+}
+
 /* ---- rejection paths --------------------------------------------------------------- */
 
 static void test_rejections(void **state)
@@ -1340,8 +1534,10 @@ static void test_rejections(void **state)
     assert_true(strstr(tq_graph_error(g2), "another graph") != NULL);
     assert_ptr_equal(qg, (tq_graph *)(uintptr_t)0x1);
     tq_graph_free(g2);
+    /* Success writes nothing to the graph: the last failure's sentence
+     * stays. */
     assert_int_equal(tq_graph_quantize(g, c, &qg), TQ_OK);
-    assert_string_equal(tq_graph_error(g), "");
+    assert_true(strstr(tq_graph_error(g), "not complete") != NULL);
 
     /* Running the wrong kind of graph, or with the wrong arena. */
     size_t fbytes, qbytes;
@@ -1368,6 +1564,11 @@ static void test_rejections(void **state)
     assert_int_equal(tq_graph_run_s8(qg, 2, xq, NULL, acc, arena, qbytes), TQ_ERR_NULL);
     assert_int_equal(tq_graph_run_s8(NULL, 2, xq, yq, acc, arena, qbytes), TQ_ERR_NULL);
     assert_int_equal(tq_graph_run_s8(qg, 0, xq, yq, acc, arena, qbytes), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, (int8_t *)arena + 8, acc, arena, qbytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_graph_run_s8(qg, 2, xq, yq, (int32_t *)(void *)xq, arena, qbytes),
+                     TQ_ERR_ALIAS);
+    assert_true(strstr(tq_graph_error(qg), "overlap") != NULL);
     assert_int_equal(tq_graph_quantize_input(g, 2, x, xq), TQ_ERR_PARAM);
     assert_int_equal(tq_graph_dequantize_output(g, 2, yq, yf), TQ_ERR_PARAM);
     assert_int_equal(tq_graph_quantize_input(NULL, 2, x, xq), TQ_ERR_NULL);
@@ -1451,7 +1652,7 @@ static void test_unsupported_ops(void **state)
 static void test_conv_output_and_padded_avgpool(void **state)
 {
     (void)state;
-    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE}, {0, TQ_ROUND_SINGLE}};
+    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_SINGLE, 1}};
     for (int v = 0; v < 2; ++v) {
         static onet o;
         memset(&o, 0, sizeof o);
@@ -1475,7 +1676,9 @@ int main(void)
         cmocka_unit_test(test_conv_output_and_padded_avgpool),
         cmocka_unit_test(test_calibrator_streams),
         cmocka_unit_test(test_calibrator_overrides),
+        cmocka_unit_test(test_weight_range_methods),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_accumulators_need_conv_or_fc),
         cmocka_unit_test(test_unsupported_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

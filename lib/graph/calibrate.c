@@ -140,8 +140,7 @@ tq_status tq_calibrator_create(const tq_graph *graph,
 {
     if (!graph || !config || !calibrator)
         return TQ_ERR_NULL;
-    tq_graph *g = (tq_graph *)graph; /* only its error sentence is written */
-    tq__graph_ok(g);
+    tq_graph *g = (tq_graph *)graph; /* its error sentence, on failure only */
     if (!graph->finalized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "calibrator: the graph is not "
                               "finalized (call tq_graph_finalize() first)");

@@ -685,8 +685,9 @@ tq_status tq_graph_quantize(const tq_graph *graph,
 {
     if (!graph || !calibrator || !quantized)
         return TQ_ERR_NULL;
-    tq_graph *src = (tq_graph *)graph; /* only its error sentence changes */
-    tq__graph_ok(src);
+    /* Only its error sentence, and only on failure: the float graph may be
+     * in use by other threads. */
+    tq_graph *src = (tq_graph *)graph;
     if (!graph->finalized)
         return tq__graph_fail(src, TQ_ERR_PARAM, "quantize: the graph is not "
                               "finalized");
@@ -736,7 +737,7 @@ tq_status tq_graph_quantize(const tq_graph *graph,
                            tq_status_message(s));
     }
     if (s != TQ_OK) {
-        if (s == TQ_ERR_NO_MEMORY && !src->error[0])
+        if (s == TQ_ERR_NO_MEMORY)
             tq__graph_fail(src, s, "quantize: no memory");
         tq_graph_free(q);
         return s;

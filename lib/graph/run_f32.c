@@ -211,8 +211,9 @@ tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
 {
     uint8_t *base, *scratch;
     size_t scratch_bytes;
-    tq_graph *g = (tq_graph *)(uintptr_t)graph; /* the error buffer only */
-    tq__graph_ok(g);
+    /* The error sentence only, and only on failure: several threads may
+     * run one graph, each with its own arena. */
+    tq_graph *g = (tq_graph *)(uintptr_t)graph;
     TQ_CHECK(tq__graph_arena(graph, batch, arena, arena_bytes, &base, &scratch,
                              &scratch_bytes));
     const tq__tensor *it = &graph->tensors[graph->input];

@@ -234,8 +234,9 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
 {
     if (!graph)
         return TQ_ERR_NULL;
-    tq_graph *g = (tq_graph *)(uintptr_t)graph; /* the error buffer only */
-    tq__graph_ok(g);
+    /* The error sentence only, and only on failure: several threads may
+     * run one graph, each with its own arena. */
+    tq_graph *g = (tq_graph *)(uintptr_t)graph;
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "run_s8: the graph is not "
                               "quantized (tq_graph_quantize); run a float "
@@ -257,6 +258,16 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
     const int32_t tin = graph->input, tout = graph->output;
     const size_t n_in = graph->tensors[tin].numel * (size_t)batch;
     const size_t n_out = graph->tensors[tout].numel * (size_t)batch;
+    const size_t acc_bytes = accumulators ? n_out * sizeof(int32_t) : 0;
+    if (tq__overlap(input, n_in, arena, arena_bytes) ||
+        tq__overlap(output, n_out, arena, arena_bytes) ||
+        tq__overlap(output, n_out, input, n_in) ||
+        tq__overlap(accumulators, acc_bytes, arena, arena_bytes) ||
+        tq__overlap(accumulators, acc_bytes, input, n_in) ||
+        tq__overlap(accumulators, acc_bytes, output, n_out))
+        return tq__graph_fail(g, TQ_ERR_ALIAS, "run_s8: the input, the "
+                              "output, the accumulators and the arena must "
+                              "not overlap");
     memcpy(tq__graph_tensor_at(graph, base, tin, batch), input, n_in);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq_status s =
@@ -278,7 +289,6 @@ tq_status tq_graph_quantize_input(const tq_graph *graph, size_t count,
     if (!graph)
         return TQ_ERR_NULL;
     tq_graph *g = (tq_graph *)(uintptr_t)graph;
-    tq__graph_ok(g);
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "quantize_input: the graph "
                               "is not quantized");
@@ -297,7 +307,6 @@ tq_status tq_graph_dequantize_output(const tq_graph *graph, size_t count,
     if (!graph)
         return TQ_ERR_NULL;
     tq_graph *g = (tq_graph *)(uintptr_t)graph;
-    tq__graph_ok(g);
     if (!graph->quantized)
         return tq__graph_fail(g, TQ_ERR_PARAM, "dequantize_output: the graph "
                               "is not quantized");

@@ -1338,6 +1338,9 @@ TQ_API tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
  *  - Every call that fails on a graph returns a status and leaves a
  *    sentence naming the node, op and attribute at fault in
  *    tq_graph_error(); the graph is then unchanged.
+ *  - A finalized graph may be run by several threads at once, each with
+ *    its own arena: the calls that take a const graph write nothing to it
+ *    but the error sentence of a failure.
  *  - Graphs have one input and one output.
  *  @{ */
 /* ======================================================================== */
@@ -1414,7 +1417,9 @@ typedef enum tq_rewrite {
     TQ_REWRITE_FOLD_BATCH_NORM = 1,  /**< BatchNorm into the conv/FC before it
                                           (the node keeps BN's per-channel
                                           shift and scale for analytic bias
-                                          correction). */
+                                          correction); likewise a Mul or Add
+                                          by a constant of one value or one
+                                          per channel. */
     TQ_REWRITE_REMOVE_IDENTITY = 2,  /**< Identity and Dropout removed. */
     TQ_REWRITE_FOLD_PAD = 4,         /**< A zero Pad into the next conv or
                                           max/avg pool that can take it. */
@@ -1533,13 +1538,21 @@ TQ_API tq_status tq_graph_io(const tq_graph *graph, int32_t *input,
                              int32_t *output);
 
 /** @brief Bytes of the arena that a run over @p batch samples needs
- *  (activations and kernel scratch as planned, plus alignment slack). */
+ *  (activations and kernel scratch as planned, plus alignment slack).
+ *  @return #TQ_ERR_PARAM for a graph not finalized or a batch outside
+ *          1..INT32_MAX, #TQ_ERR_OVERFLOW when a tensor of the batch would
+ *          exceed INT32_MAX elements. */
 TQ_API tq_status tq_graph_arena_size(const tq_graph *graph, int64_t batch,
                                      size_t *bytes);
 
 /** @brief Run a finalized float graph on @p batch samples with the f32
  *  kernels: @p input holds batch · (input elements) floats, @p output
- *  receives batch · (output elements). Allocates nothing. */
+ *  receives batch · (output elements). Allocates nothing. @p arena may
+ *  have any alignment. @return #TQ_ERR_BUFFER_TOO_SMALL when
+ *  @p arena_bytes is below tq_graph_arena_size(), #TQ_ERR_ALIAS when the
+ *  input, output and arena overlap, a kernel's status (e.g.
+ *  #TQ_ERR_NOT_FINITE from a softmax) naming the node otherwise; on any
+ *  error @p output is untouched. */
 TQ_API tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
                                   const float *input, float *output,
                                   void *arena, size_t arena_bytes);

@@ -938,7 +938,6 @@ static void test_arena(void **state)
     /* Exactly the size asked, at any alignment: runs, and batch 5 equals
      * five runs of one. */
     assert_int_equal(tq_graph_run_f32(g, 5, x, y, arena + 1, b5), TQ_OK);
-    assert_string_equal(tq_graph_error(g), "");
     for (int s = 0; s < 5; ++s) {
         float one[10];
         assert_int_equal(tq_graph_run_f32(g, 1, x + s * 588, one, arena, b1), TQ_OK);
@@ -1070,6 +1069,16 @@ static void test_rejections(void **state)
     a.conv.dilation_h = 4; /* window 9 > 6 */
     EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, cin, &a, &out),
                 TQ_ERR_SHAPE, "'c1'", "does not fit");
+    {
+        const int64_t empty_s[4] = {0, 3, 3, 2};
+        tq_tensor te;
+        int32_t e;
+        assert_int_equal(tq_tensor_init(&te, NULL, TQ_F32, 4, empty_s), TQ_OK);
+        assert_int_equal(tq_graph_add_constant(g, "empty", &te, &e), TQ_OK);
+        const int32_t ein[2] = {x, e};
+        EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 2, ein, NULL, &out),
+                    TQ_ERR_SHAPE, "'c1'", "no output channel");
+    }
     const int32_t bias_as_weight[3] = {x, b, b};
     EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, bias_as_weight, NULL, &out),
                 TQ_ERR_SHAPE, "'c1'", "weight 'b'");
@@ -1127,6 +1136,13 @@ static void test_rejections(void **state)
     EXPECT_FAIL(tq_graph_add_node(g, "rs", TQ_OP_RESHAPE, 1, &x, &a, &out),
                 TQ_ERR_PARAM, "ndim");
     a = attrs();
+    a.conv.pad_top = a.conv.pad_bottom = INT32_MAX;
+    a.conv.pad_left = a.conv.pad_right = INT32_MAX / 4;
+    EXPECT_FAIL(tq_graph_add_node(g, "pd", TQ_OP_PAD, 1, &x, &a, &out),
+                TQ_ERR_OVERFLOW, "'pd'", "Pad", "INT32_MAX");
+    EXPECT_FAIL(tq_graph_add_node(g, "c1", TQ_OP_CONV2D, 3, cin, &a, &out),
+                TQ_ERR_OVERFLOW, "'c1'", "Conv2D");
+    a = attrs();
     a.conv.pad_top = -2;
     EXPECT_FAIL(tq_graph_add_node(g, "pd", TQ_OP_PAD, 1, &x, &a, &out),
                 TQ_ERR_PARAM, "'pd'", "Pad", "pads");
@@ -1134,7 +1150,7 @@ static void test_rejections(void **state)
     EXPECT_FAIL(tq_graph_add_node(g, "cat", TQ_OP_CONCAT, 2, cat_bad, NULL, &out),
                 TQ_ERR_UNSUPPORTED, "'cat'", "Concat", "constant");
     assert_int_equal(out, -7);
-    assert_int_equal(tq_graph_tensor_count(g), n_tensors);
+    assert_int_equal(tq_graph_tensor_count(g), n_tensors + 1); /* "empty" */
     assert_int_equal(tq_graph_node_count(g), 0);
 
     /* Output, finalize. */
@@ -1375,6 +1391,210 @@ static void test_clone(void **state)
     model_free(&m);
 }
 
+/* Random graphs: random ops with random (often illegal) attributes. A
+ * refused node changes nothing and says why; a built graph runs, and every
+ * rewrite set gives the outputs of no rewrite (within rounding). */
+static int32_t random_const(tt_rng *r, tq_graph *g, int64_t n, float lo, float hi)
+{
+    float *v = rand_floats(r, (size_t)n, lo, hi);
+    const int64_t s[1] = {n};
+    const int32_t id = konst(g, NULL, 1, s, v);
+    free(v);
+    return id;
+}
+
+static void build_random(uint64_t seed, tq_graph *g, int32_t *refused)
+{
+    tt_rng r = {seed};
+    int32_t x, t, shape_id[4];
+    const int64_t in[4] = {1, tt_int(&r, 3, 12), tt_int(&r, 3, 12), tt_int(&r, 1, 6)};
+    assert_int_equal(tq_graph_add_input(g, "x", 4, in, &x), TQ_OK);
+    t = x;
+    for (int i = 0; i < 4; ++i)
+        shape_id[i] = -1;
+    const int steps = tt_int(&r, 1, 12);
+    for (int step = 0; step < steps; ++step) {
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_tensor(g, t, &ti), TQ_OK);
+        const int64_t h = ti.shape[1], w = ti.shape[2], c = ti.shape[3];
+        tq_node_attrs a = attrs();
+        int32_t ins[5] = {t}, n = 1, op;
+        const int kind = tt_int(&r, 0, 11);
+        const int sloppy = tt_int(&r, 0, 9) == 0; /* an illegal attribute */
+        switch (kind) {
+        case 0:
+        case 1: { /* conv or depthwise */
+            const int32_t k = tt_int(&r, 1, 3);
+            a.conv.stride_h = tt_int(&r, 1, 2);
+            a.conv.stride_w = tt_int(&r, 1, 2);
+            a.conv.pad_top = tt_int(&r, 0, 1);
+            a.conv.pad_bottom = tt_int(&r, 0, 1);
+            a.conv.pad_left = tt_int(&r, 0, 1);
+            a.conv.pad_right = tt_int(&r, 0, 1);
+            a.conv.dilation_h = tt_int(&r, 1, 2);
+            a.act = tt_int(&r, 0, 3);
+            a.act_min = -0.5f;
+            a.act_max = 1.0f;
+            int64_t ws[4];
+            if (kind == 0) {
+                op = TQ_OP_CONV2D;
+                a.conv.groups = c % 2 == 0 && tt_int(&r, 0, 1) ? 2 : 1;
+                const int64_t o = (int64_t)a.conv.groups * tt_int(&r, 1, 4);
+                ws[0] = o; ws[1] = k; ws[2] = k; ws[3] = c / a.conv.groups;
+            } else {
+                op = TQ_OP_DEPTHWISE_CONV2D;
+                a.depth_multiplier = tt_int(&r, 1, 2);
+                ws[0] = 1; ws[1] = k; ws[2] = k; ws[3] = c * a.depth_multiplier;
+            }
+            if (sloppy)
+                a.conv.stride_w = 0;
+            float *wv = rand_floats(&r, (size_t)(ws[0] * k * k * ws[3]), -0.5f, 0.5f);
+            ins[1] = konst(g, NULL, 4, ws, wv);
+            free(wv);
+            n = 2;
+            if (tt_int(&r, 0, 1)) {
+                ins[2] = random_const(&r, g, kind == 0 ? ws[0] : ws[3], -0.2f, 0.2f);
+                n = 3;
+            }
+            break;
+        }
+        case 2:
+        case 3:
+            op = kind == 2 ? TQ_OP_MAX_POOL : TQ_OP_AVG_POOL;
+            a.pool.kernel_h = a.pool.kernel_w = tt_int(&r, 1, 3);
+            a.pool.stride_h = a.pool.stride_w = tt_int(&r, 1, 2);
+            a.pool.pad_top = tt_int(&r, 0, a.pool.kernel_h - 1);
+            a.pool.pad_left = tt_int(&r, 0, a.pool.kernel_w - 1);
+            a.count_include_pad = tt_int(&r, 0, 1);
+            if (sloppy)
+                a.pool.pad_bottom = a.pool.kernel_h;
+            break;
+        case 4:
+            op = TQ_OP_PAD;
+            a.conv.pad_top = tt_int(&r, 0, 2);
+            a.conv.pad_left = tt_int(&r, 0, 2);
+            a.conv.pad_right = sloppy ? -1 : tt_int(&r, 0, 1);
+            break;
+        case 5:
+            op = TQ_OP_ACTIVATION;
+            a.act = sloppy ? 0 : tt_int(&r, 1, 3);
+            a.act_min = 0.0f;
+            a.act_max = 0.8f;
+            break;
+        case 6:
+            op = TQ_OP_BATCH_NORM;
+            ins[1] = random_const(&r, g, c, 0.5f, 1.5f);
+            ins[2] = random_const(&r, g, c, -0.3f, 0.3f);
+            ins[3] = random_const(&r, g, c, -0.3f, 0.3f);
+            ins[4] = random_const(&r, g, sloppy ? c + 1 : c, 0.5f, 1.5f);
+            n = 5;
+            break;
+        case 7:
+        case 8:
+            op = kind == 7 ? TQ_OP_MUL : TQ_OP_ADD;
+            a.act = tt_int(&r, 0, 2);
+            if (shape_id[0] >= 0 && tt_int(&r, 0, 1)) {
+                tq_graph_tensor_info si;
+                assert_int_equal(tq_graph_tensor(g, shape_id[0], &si), TQ_OK);
+                ins[1] = shape_id[0]; /* may not match: then refused */
+            } else {
+                ins[1] = random_const(&r, g, tt_int(&r, 0, 1) ? c : 1, 0.5f, 1.5f);
+            }
+            n = 2;
+            break;
+        case 9:
+            op = TQ_OP_IDENTITY;
+            break;
+        case 10:
+            op = TQ_OP_LEAKY_RELU;
+            a.alpha = sloppy ? NAN : 0.1f;
+            break;
+        default:
+            op = TQ_OP_GLOBAL_AVG_POOL;
+            break;
+        }
+        (void)h;
+        (void)w;
+        const int32_t before = tq_graph_tensor_count(g), nodes = tq_graph_node_count(g);
+        int32_t out = -1;
+        const tq_status s = tq_graph_add_node(g, NULL, op, n, ins, &a, &out);
+        if (s != TQ_OK) {
+            ++*refused;
+            assert_true(strlen(tq_graph_error(g)) > 10);
+            assert_non_null(strstr(tq_graph_error(g), tq__op_name(op)));
+            assert_int_equal(tq_graph_tensor_count(g), before);
+            assert_int_equal(tq_graph_node_count(g), nodes);
+            assert_int_equal(out, -1);
+            continue;
+        }
+        if (tt_int(&r, 0, 2) == 0)
+            shape_id[0] = t; /* a branch for a later Add / Mul */
+        t = out;
+    }
+    if (t == x) {
+        tq_node_attrs a = act_attrs(TQ_ACT_RELU, 0, 0);
+        t = node(g, "last", TQ_OP_ACTIVATION, 1, &x, &a);
+    }
+    assert_int_equal(tq_graph_set_output(g, t), TQ_OK);
+}
+
+static void test_random_graphs(void **state)
+{
+    (void)state;
+    int32_t refused = 0, nodes_saved = 0;
+    for (uint64_t seed = 1; seed <= 150; ++seed) {
+        tq_graph *ref, *g;
+        assert_int_equal(tq_graph_create(&ref), TQ_OK);
+        build_random(seed, ref, &refused);
+        assert_int_equal(tq_graph_finalize(ref, 0), TQ_OK);
+        const uint32_t rw = seed % 3 == 0 ? TQ_REWRITE_ALL : (uint32_t)(seed % 32);
+        int32_t dummy = 0;
+        assert_int_equal(tq_graph_create(&g), TQ_OK);
+        build_random(seed, g, &dummy);
+        const tq_status fs = tq_graph_finalize(g, rw);
+        if (fs != TQ_OK)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, tq_graph_error(g));
+        nodes_saved += tq_graph_node_count(ref) - tq_graph_node_count(g);
+        int32_t in_id, out_id;
+        tq_graph_tensor_info ii, oi;
+        assert_int_equal(tq_graph_io(g, &in_id, &out_id), TQ_OK);
+        assert_int_equal(tq_graph_tensor(g, in_id, &ii), TQ_OK);
+        assert_int_equal(tq_graph_tensor(g, out_id, &oi), TQ_OK);
+        const size_t ni = (size_t)(ii.shape[1] * ii.shape[2] * ii.shape[3]);
+        size_t no = 1;
+        for (int d = 0; d < oi.ndim; ++d)
+            no *= (size_t)oi.shape[d];
+        const int64_t batch = (int64_t)(seed % 3) + 1;
+        tt_rng r = {seed * 7};
+        float *x = rand_floats(&r, ni * (size_t)batch, -1, 1);
+        float *y0 = xmalloc(no * (size_t)batch * sizeof(float));
+        float *y1 = xmalloc(no * (size_t)batch * sizeof(float));
+        size_t b0, b1;
+        assert_int_equal(tq_graph_arena_size(ref, batch, &b0), TQ_OK);
+        assert_int_equal(tq_graph_arena_size(g, batch, &b1), TQ_OK);
+        void *arena = xmalloc(b0 > b1 ? b0 : b1);
+        assert_int_equal(tq_graph_run_f32(ref, batch, x, y0, arena, b0), TQ_OK);
+        assert_int_equal(tq_graph_run_f32(g, batch, x, y1, arena, b1), TQ_OK);
+        double big = 0.0;
+        for (size_t i = 0; i < no * (size_t)batch; ++i)
+            big = fabs(y0[i]) > big ? fabs(y0[i]) : big;
+        for (size_t i = 0; i < no * (size_t)batch; ++i)
+            if (!(fabs(y0[i] - y1[i]) <= 1e-5 * big + 1e-6))
+                fail_msg("seed %llu rewrites 0x%x output %zu: %.9g vs %.9g",
+                         (unsigned long long)seed, (unsigned)rw, i, y1[i], y0[i]);
+        free(arena);
+        free(x);
+        free(y0);
+        free(y1);
+        tq_graph_free(ref);
+        tq_graph_free(g);
+    }
+    print_message("random graphs: %d nodes refused, %d nodes removed by rewrites\n",
+                  (int)refused, (int)nodes_saved);
+    assert_true(refused > 20);
+    assert_true(nodes_saved > 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1390,6 +1610,7 @@ int main(void)
         cmocka_unit_test(test_planner_lenet),
         cmocka_unit_test(test_graph_plan),
         cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_random_graphs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

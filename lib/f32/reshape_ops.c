@@ -94,13 +94,23 @@ tq_status tq_f32_global_avg_pool(const tq_dims *in_dims, const float *in,
     if (tq__overlap(out, (size_t)in_dims->n * c * sizeof(float), in,
                     in_count * sizeof(float)))
         return TQ_ERR_ALIAS;
+    /* Blocks of channels, each summed over the pixels in row order into
+     * double accumulators on the stack: the image is read sequentially. */
+    enum { BLOCK = 64 };
+    double acc[BLOCK];
     for (int32_t n = 0; n < in_dims->n; ++n) {
         const float *image = in + (size_t)n * hw * c;
-        for (size_t ch = 0; ch < c; ++ch) {
-            double sum = 0.0;
-            for (size_t p = 0; p < hw; ++p)
-                sum += (double)image[p * c + ch];
-            out[(size_t)n * c + ch] = (float)(sum / (double)hw);
+        for (size_t c0 = 0; c0 < c; c0 += BLOCK) {
+            const size_t len = c - c0 < BLOCK ? c - c0 : BLOCK;
+            for (size_t i = 0; i < len; ++i)
+                acc[i] = 0.0;
+            for (size_t p = 0; p < hw; ++p) {
+                const float *px = image + p * c + c0;
+                for (size_t i = 0; i < len; ++i)
+                    acc[i] += (double)px[i];
+            }
+            for (size_t i = 0; i < len; ++i)
+                out[(size_t)n * c + c0 + i] = (float)(acc[i] / (double)hw);
         }
     }
     return TQ_OK;

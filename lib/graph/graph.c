@@ -502,6 +502,9 @@ static tq_status infer_conv(const who *w, int32_t n, const int32_t *in,
                        "attribute groups is %d, the fused kernel takes 1",
                        (int)gr);
         cout = wt->shape[0];
+        if (cout < 1)
+            return bad(w, TQ_ERR_SHAPE, "weight '%s' has no output channel",
+                       wt->name);
         if (cin % gr != 0 || cout % gr != 0)
             return bad(w, TQ_ERR_SHAPE,
                        "attribute groups %d does not divide the %lld input "
@@ -607,7 +610,7 @@ static tq_status infer_binary(const who *w, int32_t n, const int32_t *in,
     return TQ_OK;
 }
 
-tq_status tq__graph_infer(tq_graph *g, const char *name, int32_t op,
+static tq_status infer_op(tq_graph *g, const char *name, int32_t op,
                           int32_t n_inputs, const int32_t *inputs,
                           const tq_node_attrs *attrs, int32_t *ndim,
                           int64_t shape[TQ_MAX_DIMS])
@@ -761,9 +764,7 @@ tq_status tq__graph_infer(tq_graph *g, const char *name, int32_t op,
                                x->name, (long long)x->shape[d]);
             c += t->shape[x->ndim - 1];
         }
-        if (c > INT32_MAX || (int64_t)(x->numel / (size_t)x->shape[x->ndim - 1]) * c > INT32_MAX)
-            return bad(&w, TQ_ERR_OVERFLOW, "the output is too large");
-        shape[x->ndim - 1] = c;
+        shape[x->ndim - 1] = c; /* < 64 · 2^31: checked with the output */
         return TQ_OK;
     }
     case TQ_OP_PAD: {
@@ -779,16 +780,34 @@ tq_status tq__graph_infer(tq_graph *g, const char *name, int32_t op,
                        (int)c->pad_right);
         shape[1] += (int64_t)c->pad_top + c->pad_bottom;
         shape[2] += (int64_t)c->pad_left + c->pad_right;
-        if (shape[1] > INT32_MAX || shape[2] > INT32_MAX ||
-            shape[1] * shape[2] * shape[3] > INT32_MAX)
-            return bad(&w, TQ_ERR_OVERFLOW, "the padded output is too large");
-        return TQ_OK;
+        return TQ_OK; /* the size is checked with every output's */
     }
     default:
         break;
     }
     return tq__graph_fail(g, TQ_ERR_UNSUPPORTED, "node '%s': unknown op %d",
                           name, (int)op);
+}
+
+tq_status tq__graph_infer(tq_graph *g, const char *name, int32_t op,
+                          int32_t n_inputs, const int32_t *inputs,
+                          const tq_node_attrs *attrs, int32_t *ndim,
+                          int64_t shape[TQ_MAX_DIMS])
+{
+    TQ_CHECK(infer_op(g, name, op, n_inputs, inputs, attrs, ndim, shape));
+    /* Every output fits the kernels' int32 counts. */
+    int64_t count = 1;
+    for (int32_t d = 0; d < *ndim; ++d) {
+        if (shape[d] < 1 || shape[d] > INT32_MAX / count) {
+            const who w = {g, name, op};
+            return bad(&w, shape[d] < 1 ? TQ_ERR_SHAPE : TQ_ERR_OVERFLOW,
+                       "the output would have %s",
+                       shape[d] < 1 ? "an empty extent"
+                                    : "more than INT32_MAX elements");
+        }
+        count *= shape[d];
+    }
+    return TQ_OK;
 }
 
 /* gamma / sqrt(var + eps) and beta - mean · that, per channel, in double. */

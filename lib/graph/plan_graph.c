@@ -204,8 +204,9 @@ tq_status tq_graph_arena_size(const tq_graph *graph, int64_t batch,
     size_t act, scratch, total;
     if (!graph)
         return TQ_ERR_NULL;
+    /* A const graph may be shared by threads: only a failure writes its
+     * error sentence (the last failed call's, as documented). */
     tq_graph *m = (tq_graph *)(uintptr_t)graph;
-    tq__graph_ok(m);
     if (!bytes)
         return tq__graph_fail(m, TQ_ERR_NULL, "arena_size: bytes is NULL");
     if (!graph->finalized)

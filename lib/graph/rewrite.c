@@ -171,7 +171,11 @@ static float output_floor(const tq__node *n)
 static tq_status scale_weights(tq_graph *g, tq__node *p, const double *k,
                                const double *add)
 {
+    /* Copies: adding the new constants may move g->tensors. */
     const tq__tensor *wt = &g->tensors[p->inputs[1]];
+    const int32_t wndim = wt->ndim;
+    int64_t wshape[TQ_MAX_DIMS];
+    memcpy(wshape, wt->shape, sizeof wshape);
     const int32_t c = (int32_t)g->tensors[p->output].shape[g->tensors[p->output].ndim - 1];
     const size_t n = wt->numel;
     float *w = malloc(n * sizeof(float));
@@ -197,7 +201,7 @@ static tq_status scale_weights(tq_graph *g, tq__node *p, const double *k,
     int32_t wid, bid;
     const int64_t bshape[1] = {c};
     snprintf(name, sizeof name, "%.40s.folded_weight", p->name);
-    tq_status s = tq__graph_new_constant_f32(g, name, wt->ndim, wt->shape, w,
+    tq_status s = tq__graph_new_constant_f32(g, name, wndim, wshape, w,
                                              &wid);
     if (s == TQ_OK) {
         snprintf(name, sizeof name, "%.40s.folded_bias", p->name);

@@ -160,8 +160,9 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
     size_t scratch_bytes;
     if (!graph)
         return TQ_ERR_NULL;
-    tq_graph *g = (tq_graph *)(uintptr_t)graph; /* the error buffer only */
-    tq__graph_ok(g);
+    /* The error buffer only, and only on failure: a finalized graph may be
+     * run by several threads at once, each with its own arena. */
+    tq_graph *g = (tq_graph *)(uintptr_t)graph;
     if (!input || !output)
         return tq__graph_fail(g, TQ_ERR_NULL, "run_f32: input or output is NULL");
     if (!graph->finalized)

@@ -459,10 +459,41 @@ static void test_truncations_and_flips(void **state)
     free(bytes);
 }
 
+/* Messages nested 100,000 deep (Model.graph, then Graph.node ->
+ * Node.attribute -> Attribute.g ...): protobuf-c would recurse once per
+ * level and exhaust the stack; the importer refuses the nesting first. */
+static void test_deep_nesting(void **state)
+{
+    const size_t levels = 100000, cap = levels * 12 + 16;
+    static const uint8_t keys[3] = {0x0a, 0x2a, 0x32};
+    uint8_t *buf = malloc(cap), tmp[12];
+    size_t pos = cap;
+    char msg[256];
+    tq_graph *g = SENTINEL;
+    (void)state;
+    assert_non_null(buf);
+    for (size_t lv = 0; lv <= levels; lv++) {
+        size_t len = cap - pos, n = 0;
+        do {
+            tmp[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+            len >>= 7;
+        } while (len > 0);
+        pos -= n;
+        memcpy(buf + pos, tmp, n);
+        buf[--pos] = lv == levels ? 0x3a : keys[(levels - 1 - lv) % 3];
+    }
+    assert_int_equal(tq_graph_load_onnx_memory(buf + pos, cap - pos, &g, msg,
+                                               sizeof msg), TQ_ERR_FORMAT);
+    assert_non_null(strstr(msg, "nested"));
+    assert_ptr_equal(g, SENTINEL);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_supported_ops),
+        cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_memory_variant),
         cmocka_unit_test(test_torch_export_rewritten),
         cmocka_unit_test(test_rejections),

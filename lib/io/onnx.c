@@ -1587,6 +1587,8 @@ static tq_status op_softmax(ctx *c)
     return set_out(c, out, x->rank, x->dims, x->chw);
 }
 
+static tq_status concat_consts(ctx *c);
+
 static tq_status op_concat(ctx *c)
 {
     static const char *const known[] = {"axis", NULL};
@@ -1598,6 +1600,8 @@ static tq_status op_concat(ctx *c)
     TQ_CHECK(check_attrs(c, known));
     if (n < 1 || n > 4096)
         return nfail(c, TQ_ERR_FORMAT, "%zu inputs", n);
+    if (in(c, 0) != NULL && in(c, 0)->kind == V_CONST)
+        return concat_consts(c);
     TQ_CHECK(need_act(c, 0, &x0));
     TQ_CHECK(attr_int(c, "axis", INT64_MIN, &axis));
     if (axis == INT64_MIN)
@@ -1782,6 +1786,226 @@ static tq_status op_constant(ctx *c)
                  S(a->name));
 }
 
+/* ---- shape arithmetic on constants ------------------------------------------
+ * What exporters emit around a Reshape with a dynamic batch
+ * (x.view(x.size(0), -1): Shape, Gather, Unsqueeze, Concat): folded here,
+ * with the batch extent 1 (tinyq's shapes are one sample). */
+
+/* The current node's output 0 becomes a constant (takes @p f / @p i64). */
+static tq_status const_out(ctx *c, int32_t dtype, int32_t rank,
+                           const int64_t *dims, size_t count, float *f,
+                           int64_t *i64)
+{
+    val *o = lookup(c, c->node->output[0]);
+    o->kind = V_CONST;
+    o->dtype = dtype;
+    o->rank = rank;
+    if (rank > 0)
+        memcpy(o->dims, dims, (size_t)rank * sizeof(int64_t));
+    o->count = count;
+    o->f = f;
+    o->i64 = i64;
+    return TQ_OK;
+}
+
+/* A copy of constant @p v's values (float or int64). */
+static tq_status copy_values(ctx *c, const val *v, float **f, int64_t **i64)
+{
+    *f = NULL;
+    *i64 = NULL;
+    if (v->dtype == ONNX_FLOAT) {
+        *f = malloc(v->count * sizeof(float) + 1);
+        if (*f == NULL)
+            return nfail(c, TQ_ERR_NO_MEMORY, "out of memory");
+        if (v->count > 0)
+            memcpy(*f, v->f, v->count * sizeof(float));
+    } else if (v->dtype == ONNX_INT64) {
+        *i64 = malloc(v->count * sizeof(int64_t) + 1);
+        if (*i64 == NULL)
+            return nfail(c, TQ_ERR_NO_MEMORY, "out of memory");
+        if (v->count > 0)
+            memcpy(*i64, v->i64, v->count * sizeof(int64_t));
+    } else {
+        return nfail(c, TQ_ERR_UNSUPPORTED, "constant '%.60s' has data type "
+                     "%d (float32 or int64 expected)", v->name, (int)v->dtype);
+    }
+    return TQ_OK;
+}
+
+static tq_status op_shape(ctx *c)
+{
+    static const char *const known[] = {"start", "end", NULL};
+    val *x;
+    int64_t start, end, *out;
+    int64_t n;
+    TQ_CHECK(check_attrs(c, known));
+    TQ_CHECK(need_inputs(c, 1, 1));
+    x = in(c, 0);
+    if (x == NULL || x->kind == V_UNSET)
+        return nfail(c, TQ_ERR_FORMAT, "input 0 is missing");
+    TQ_CHECK(attr_int(c, "start", 0, &start));
+    TQ_CHECK(attr_int(c, "end", x->rank, &end));
+    if (start < 0)
+        start += x->rank;
+    if (end < 0)
+        end += x->rank;
+    start = start < 0 ? 0 : (start > x->rank ? x->rank : start);
+    end = end < 0 ? 0 : (end > x->rank ? x->rank : end);
+    n = end > start ? end - start : 0;
+    out = malloc((size_t)n * sizeof(int64_t) + 1);
+    if (out == NULL)
+        return nfail(c, TQ_ERR_NO_MEMORY, "out of memory");
+    for (int64_t k = 0; k < n; k++)
+        out[k] = x->dims[start + k]; /* the batch extent is 1 */
+    return const_out(c, ONNX_INT64, 1, &n, (size_t)n, NULL, out);
+}
+
+static tq_status op_gather(ctx *c)
+{
+    static const char *const known[] = {"axis", NULL};
+    val *d, *ix;
+    int64_t axis;
+    float *f = NULL;
+    int64_t *i64 = NULL;
+    TQ_CHECK(check_attrs(c, known));
+    TQ_CHECK(need_inputs(c, 2, 2));
+    TQ_CHECK(attr_int(c, "axis", 0, &axis));
+    d = in(c, 0);
+    if (d == NULL || d->kind != V_CONST || d->rank != 1 || axis != 0)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "only gathers from a 1-D "
+                     "constant (shape arithmetic) are supported");
+    TQ_CHECK(need_const(c, 1, ONNX_INT64, &ix));
+    if (ix->rank > 1)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "indices of rank %d",
+                     (int)ix->rank);
+    if (d->dtype == ONNX_FLOAT)
+        f = malloc(ix->count * sizeof(float) + 1);
+    else if (d->dtype == ONNX_INT64)
+        i64 = malloc(ix->count * sizeof(int64_t) + 1);
+    else
+        return nfail(c, TQ_ERR_UNSUPPORTED, "data type %d", (int)d->dtype);
+    if (f == NULL && i64 == NULL)
+        return nfail(c, TQ_ERR_NO_MEMORY, "out of memory");
+    for (size_t k = 0; k < ix->count; k++) {
+        int64_t j = ix->i64[k];
+        if (j < 0)
+            j += (int64_t)d->count;
+        if (j < 0 || j >= (int64_t)d->count) {
+            free(f);
+            free(i64);
+            return nfail(c, TQ_ERR_FORMAT, "index %lld is out of range",
+                         (long long)ix->i64[k]);
+        }
+        if (f != NULL)
+            f[k] = d->f[j];
+        else
+            i64[k] = d->i64[j];
+    }
+    return const_out(c, d->dtype, ix->rank, ix->dims, ix->count, f, i64);
+}
+
+/* Unsqueeze (@p squeeze 0) or Squeeze (1) of a constant. */
+static tq_status op_squeeze(ctx *c, int squeeze)
+{
+    static const char *const known[] = {"axes", NULL};
+    val *x, *av;
+    int64_t axes[MAX_RANK], dims[MAX_RANK];
+    size_t n_axes = 0;
+    int32_t rank;
+    float *f;
+    int64_t *i64;
+    const Onnx__AttributeProto *a;
+    TQ_CHECK(check_attrs(c, known));
+    TQ_CHECK(need_inputs(c, 1, 2));
+    x = in(c, 0);
+    if (x == NULL || x->kind != V_CONST)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "only constants (shape "
+                     "arithmetic) can be %ssqueezed", squeeze ? "" : "un");
+    a = attr(c, "axes");
+    if (in(c, 1) != NULL) {
+        TQ_CHECK(need_const(c, 1, ONNX_INT64, &av));
+        if (av->count > MAX_RANK)
+            return nfail(c, TQ_ERR_UNSUPPORTED, "too many axes");
+        n_axes = av->count;
+        memcpy(axes, av->i64, n_axes * sizeof(int64_t));
+    } else if (a != NULL) {
+        if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS ||
+            a->n_ints > MAX_RANK)
+            return nfail(c, TQ_ERR_FORMAT, "attribute 'axes'");
+        n_axes = a->n_ints;
+        memcpy(axes, a->ints, n_axes * sizeof(int64_t));
+    } else if (!squeeze) {
+        return nfail(c, TQ_ERR_FORMAT, "no axes");
+    }
+    if (squeeze) {
+        int drop[MAX_RANK] = {0};
+        for (size_t k = 0; k < n_axes; k++) {
+            int64_t ax = axes[k] < 0 ? axes[k] + x->rank : axes[k];
+            if (ax < 0 || ax >= x->rank || x->dims[ax] != 1)
+                return nfail(c, TQ_ERR_FORMAT, "attribute 'axes' value %lld",
+                             (long long)axes[k]);
+            drop[ax] = 1;
+        }
+        rank = 0;
+        for (int32_t k = 0; k < x->rank; k++)
+            if (!(n_axes == 0 ? x->dims[k] == 1 : drop[k]))
+                dims[rank++] = x->dims[k];
+    } else {
+        int ins[MAX_RANK] = {0};
+        int32_t r = x->rank + (int32_t)n_axes, src = 0;
+        if (r > MAX_RANK)
+            return nfail(c, TQ_ERR_UNSUPPORTED, "rank %d", (int)r);
+        for (size_t k = 0; k < n_axes; k++) {
+            int64_t ax = axes[k] < 0 ? axes[k] + r : axes[k];
+            if (ax < 0 || ax >= r || ins[ax])
+                return nfail(c, TQ_ERR_FORMAT, "attribute 'axes' value %lld",
+                             (long long)axes[k]);
+            ins[ax] = 1;
+        }
+        for (int32_t k = 0; k < r; k++)
+            dims[k] = ins[k] ? 1 : x->dims[src++];
+        rank = r;
+    }
+    TQ_CHECK(copy_values(c, x, &f, &i64));
+    return const_out(c, x->dtype, rank, dims, x->count, f, i64);
+}
+
+/* Concat of 1-D constants (shape arithmetic). */
+static tq_status concat_consts(ctx *c)
+{
+    size_t n = c->node->n_input, total = 0, at = 0;
+    int32_t dtype = -1;
+    float *f = NULL;
+    int64_t *i64 = NULL, t;
+    for (size_t k = 0; k < n; k++) {
+        val *v = in(c, k);
+        if (v == NULL || v->kind != V_CONST || v->rank != 1 ||
+            (dtype >= 0 && v->dtype != dtype) ||
+            (v->dtype != ONNX_INT64 && v->dtype != ONNX_FLOAT))
+            return nfail(c, TQ_ERR_UNSUPPORTED, "input %zu: a Concat of "
+                         "constants needs 1-D float32 or int64 constants "
+                         "of one type", k);
+        dtype = v->dtype;
+        total += v->count; /* bounded by the file size */
+    }
+    if (dtype == ONNX_FLOAT)
+        f = malloc(total * sizeof(float) + 1);
+    else
+        i64 = malloc(total * sizeof(int64_t) + 1);
+    if (f == NULL && i64 == NULL)
+        return nfail(c, TQ_ERR_NO_MEMORY, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        val *v = in(c, k);
+        if (f != NULL && v->count > 0)
+            memcpy(f + at, v->f, v->count * sizeof(float));
+        else if (v->count > 0)
+            memcpy(i64 + at, v->i64, v->count * sizeof(int64_t));
+        at += v->count;
+    }
+    t = (int64_t)total;
+    return const_out(c, dtype, 1, &t, total, f, i64);
+}
+
 /* ---- the graph ------------------------------------------------------------ */
 
 static tq_status convert_node(ctx *c)
@@ -1841,6 +2065,14 @@ static tq_status convert_node(ctx *c)
         return op_identity(c, 1);
     if (strcmp(op, "Constant") == 0)
         return op_constant(c);
+    if (strcmp(op, "Shape") == 0)
+        return op_shape(c);
+    if (strcmp(op, "Gather") == 0)
+        return op_gather(c);
+    if (strcmp(op, "Unsqueeze") == 0)
+        return op_squeeze(c, 0);
+    if (strcmp(op, "Squeeze") == 0)
+        return op_squeeze(c, 1);
     return nfail(c, TQ_ERR_UNSUPPORTED, "operator '%.60s' is not supported",
                  op);
 }

@@ -687,6 +687,24 @@ torch_case("torch_smallcnn_opset17", SmallCNN, (3, 16, 16), 17, dynamic=False)
 torch_case("torch_gapcnn_opset13", GapCNN, (3, 9, 9), 13, dynamic=False)
 
 
+class ViewCNN(torch.nn.Module):
+    """x.view(x.size(0), -1) with a dynamic batch: Shape, Gather, Unsqueeze,
+    Concat, Reshape (folded by the importer), then a dense layer over a
+    C,H,W-ordered vector (its columns permuted)."""
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 6, 3, stride=2)
+        self.fc = torch.nn.Linear(6 * 4 * 4, 4)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        return self.fc(x.view(x.size(0), -1))
+
+
+torch_case("torch_viewcnn_dynamic_opset11", ViewCNN, (3, 9, 9), 11)
+torch_case("torch_viewcnn_dynamic_opset13", ViewCNN, (3, 9, 9), 13)
+
+
 # ---- rejections ------------------------------------------------------------------
 
 def conv_model(attrs=None, w=None, opset=13, name="conv7"):

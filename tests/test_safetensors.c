@@ -814,13 +814,13 @@ static void test_accepted_files_write_back(void **state)
     static const char *const valid[] = {
         "{}",
         "{'__metadata__':{'':'','k':'v','\\u00e9\\ud83d\\ude00':'\\n\\u0001'}}",
-        "{'z0':{'dtype':'F32','shape':[0,3],'data_offsets':[0,0]},"
-        "'s':{'dtype':'I32','shape':[],'data_offsets':[0,4]},"
-        "'a\\\"b\\u00e9\\t':{'dtype':'I8','shape':[2,1,1,2],"
-        "'data_offsets':[4,8]},"
-        "'zend':{'dtype':'I8','shape':[0],'data_offsets':[8,8]}}",
-        "{'b':{'dtype':'I8','shape':[4],'data_offsets':[4,8]},"
-        "'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+        ("{'z0':{'dtype':'F32','shape':[0,3],'data_offsets':[0,0]},"
+         "'s':{'dtype':'I32','shape':[],'data_offsets':[0,4]},"
+         "'a\\\"b\\u00e9\\t':{'dtype':'I8','shape':[2,1,1,2],"
+         "'data_offsets':[4,8]},"
+         "'zend':{'dtype':'I8','shape':[0],'data_offsets':[8,8]}}"),
+        ("{'b':{'dtype':'I8','shape':[4],'data_offsets':[4,8]},"
+         "'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}"),
     };
     unsigned char bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     const size_t dlen[] = {0, 0, 8, 8};

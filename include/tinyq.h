@@ -573,7 +573,11 @@ TQ_API tq_status tq_quantize_multiplier(double real, int32_t *multiplier,
                                         int32_t *shift);
 
 /** @brief Requantize one accumulator: approximately round(x · m · 2^(shift−31))
- *  in the chosen rounding mode, saturated to int32.
+ *  in the chosen rounding mode, saturated to int32: a result past int32
+ *  is INT32_MAX or INT32_MIN in both modes. Bit for bit TFLite's
+ *  MultiplyByQuantizedMultiplier wherever TFLite's arithmetic is defined;
+ *  where its int32 x · 2^shift would overflow (double rounding, shift > 0),
+ *  the same rounding of the exact product, saturated (docs/quantization.md).
  *  @param x          the int32 accumulator
  *  @param multiplier in [0, 2^31 − 1]
  *  @param shift      in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]

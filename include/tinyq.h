@@ -137,7 +137,9 @@ TQ_API const char *tq_status_message(tq_status status);
 typedef enum tq_dtype {
     TQ_F32 = 1, /**< IEEE-754 binary32. */
     TQ_S8 = 2,  /**< int8_t. */
-    TQ_S32 = 3  /**< int32_t. */
+    TQ_S32 = 3, /**< int32_t. */
+    TQ_S16 = 4, /**< int16_t: the activations of the 16x8 kernels. */
+    TQ_S64 = 5  /**< int64_t: the biases of the 16x8 kernels. */
 } tq_dtype;
 
 /** Maximum number of dimensions of a ::tq_tensor. */

@@ -36,6 +36,8 @@ class DType(enum.IntEnum):
     F32 = 1
     S8 = 2
     S32 = 3
+    S16 = 4
+    S64 = 5
 
 
 class Sigma(enum.IntEnum):
@@ -101,4 +103,5 @@ CIFAR10_RECORD_BYTES = 3073
 
 #: numpy dtype of each tinyq dtype.
 NUMPY_DTYPES = {DType.F32: np.dtype(np.float32), DType.S8: np.dtype(np.int8),
-                DType.S32: np.dtype(np.int32)}
+                DType.S32: np.dtype(np.int32), DType.S16: np.dtype(np.int16),
+                DType.S64: np.dtype(np.int64)}

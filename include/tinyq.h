@@ -18,7 +18,8 @@
  *  6. @ref tq_requant_sec "requantization" - multiplier / shift arithmetic
  *  7. @ref tq_f32_sec "f32 kernels"       - the float reference path
  *  8. @ref tq_s8_sec "s8 kernels"         - the int8 path (TFLite int8 semantics)
- *  9. @ref tq_host_sec "host helpers"     - heap, safetensors, CIFAR-10 (not in
+ *  9. @ref tq_s16_sec "s16 kernels"       - int16 activations, int8 weights (16x8)
+ *  10. @ref tq_host_sec "host helpers"    - heap, safetensors, CIFAR-10 (not in
  *     firmware builds)
  *
  * Conventions that hold everywhere:
@@ -1102,6 +1103,298 @@ TQ_API const char *tq_isa_name(int32_t isa);
  *  "x86-avx512-vnni", "aarch64-neon", "aarch64-neon-dot" or
  *  "armv7em-dsp". */
 TQ_API const char *tq_kernel_path(void);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup tq_s16_sec s16 kernels (16x8)
+ *  int16 activations with int8 weights, bit-exact with TFLite's 16x8
+ *  reference kernels and CMSIS-NN's s16 kernels (docs/quantization.md,
+ *  "16x8"). Activations are int16 and **symmetric**: zero point 0 for every
+ *  input and output, so no kernel takes an input or output offset. Weights
+ *  are int8 codes (symmetric, zero point 0; any code in [−128, 127] is
+ *  accepted), per output channel for conv / depthwise, per tensor or per
+ *  channel for fully connected, as the ::tq_s16_output says.
+ *
+ *  One output element of conv, depthwise and fully connected:
+ *  sum = Σ w · x (exact, int64), then, chosen by the bias dtype:
+ *  - #TQ_S64 (TFLite's default 16x8 scheme): acc = sum + bias (int64,
+ *    saturating), clamped to [−2^47, 2^47 − 1] (TFLite's documented input
+ *    range of its int64 requantization; identical wherever TFLite is
+ *    defined), then tq_requantize64() with the channel's multiplier and
+ *    shift (shift <= #TQ_S16_SHIFT_MAX);
+ *  - #TQ_S32 (TFLite's int32-bias 16x8 option): acc = sum + bias saturated
+ *    to int32 (TFLite's int32 sum overflows, undefined, beyond 511 products
+ *    of extreme codes; tinyq saturates, identical wherever TFLite is
+ *    defined), then the int32 requantization in the ::tq_s16_output's
+ *    rounding mode (tq_requantize()).
+ *  Then the clamp [act_min, act_max]. A NULL bias is a zero bias (the dtype
+ *  still chooses the arithmetic).
+ *
+ *  Reduction limit: |w · x| <= 128 · 32768 = 2^22, so with at most
+ *  #TQ_S16_MAX_REDUCTION = 2^24 products |sum| <= 2^46: the int64 sum never
+ *  overflows, and it stays inside the 2^47 range TFLite's int64
+ *  requantization assumes. Longer reductions give #TQ_ERR_OVERFLOW.
+ *  @{ */
+/* ======================================================================== */
+
+/** Longest reduction (KH·KW·Cin/groups, KH·KW or K) of an s16 kernel:
+ *  2^24, so that |Σ w·x| <= 2^24 · 2^22 = 2^46. */
+#define TQ_S16_MAX_REDUCTION 16777216
+/** Largest shift of the int64 requantization: 15 − shift must be >= 1
+ *  (TFLite itself asserts shift < 8). */
+#define TQ_S16_SHIFT_MAX 14
+
+/** @brief TFLite's int64 overload of MultiplyByQuantizedMultiplier, the
+ *  requantization of the 16x8 kernels with an int64 bias:
+ *  reduced = multiplier < 0x7FFF0000 ? (multiplier + 2^15) >> 16 : 0x7FFF,
+ *  total = 15 − shift,
+ *  y = (x · reduced + 2^(total − 1)) >> total (one rounding, ties toward
+ *  +infinity, arithmetic shift), saturated to int32.
+ *  @param x          accumulator in [−2^47, 2^47 − 1] (TFLite's range),
+ *                    else #TQ_ERR_PARAM
+ *  @param multiplier Q31 multiplier in [0, 2^31 − 1]
+ *  @param shift      in [#TQ_SHIFT_MIN, #TQ_S16_SHIFT_MAX] (positive = left)
+ *  @param result     receives y
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (nothing written). */
+TQ_API tq_status tq_requantize64(int64_t x, int32_t multiplier, int32_t shift,
+                                 int32_t *result);
+
+/** @brief The output stage of the s16 kernels: requantize (the int64 or
+ *  int32 arithmetic, chosen by the kernel's bias dtype), clamp. No zero
+ *  point: int16 outputs are symmetric. Multipliers and shifts are per
+ *  output channel when tq_s16_output::per_channel is 1, else entry 0
+ *  serves every channel. */
+typedef struct tq_s16_output {
+    const int32_t *multiplier; /**< Q31 multipliers, each in [0, 2^31 − 1]. */
+    const int32_t *shift;      /**< Shifts, each in [#TQ_SHIFT_MIN,
+                                    #TQ_S16_SHIFT_MAX] with an int64 bias,
+                                    [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX] with an
+                                    int32 bias. */
+    int32_t per_channel;       /**< 0: one entry; 1: one per output channel. */
+    int32_t rounding;          /**< A ::tq_rounding, used by the int32-bias
+                                    arithmetic only (the int64 one has a
+                                    single formula); must be valid anyway. */
+    int32_t act_min;           /**< Clamp low, [−32768, act_max]; ReLU is 0. */
+    int32_t act_max;           /**< Clamp high, [act_min, 32767]. */
+} tq_s16_output;
+
+/** @brief Bytes of scratch tq_s16_conv2d() needs: one receptive field of
+ *  KH·KW·Cin/groups int16 values, plus 1 byte of alignment slack.
+ *  @return the shape errors of tq_s16_conv2d(). */
+TQ_API tq_status tq_s16_conv2d_scratch_size(const tq_conv_params *conv,
+                                            const tq_dims *in_dims,
+                                            const tq_dims *filter_dims,
+                                            const tq_dims *out_dims,
+                                            size_t *bytes);
+
+/** @brief 16x8 2-D convolution, NHWC, TFLite CONV_2D with int16 input.
+ *  @param conv         geometry (stride, padding, dilation, groups), as
+ *                      tq_s8_conv2d()
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           int16 input codes (zero point 0)
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       int8 weight codes, symmetric
+ *  @param bias         Cout values of @p bias_dtype at scale s_in · s_w[c],
+ *                      or NULL
+ *  @param bias_dtype   #TQ_S64 (int64 bias, int64 requantization) or #TQ_S32
+ *                      (int32 bias, int32 requantization); else #TQ_ERR_DTYPE
+ *  @param os           output stage; per_channel entries are per Cout
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          int16 output codes
+ *  @param scratch      tq_s16_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM (geometry or output
+ *          stage), #TQ_ERR_DTYPE, #TQ_ERR_OVERFLOW when KH·KW·Cin/groups
+ *          exceeds #TQ_S16_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL,
+ *          #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in, the
+ *          filter or each other. Nothing is written on error. */
+TQ_API tq_status tq_s16_conv2d(const tq_conv_params *conv,
+                               const tq_dims *in_dims, const int16_t *in,
+                               const tq_dims *filter_dims,
+                               const int8_t *filter, const void *bias,
+                               int32_t bias_dtype, const tq_s16_output *os,
+                               const tq_dims *out_dims, int16_t *out,
+                               void *scratch, size_t scratch_bytes);
+
+/** @brief 16x8 depthwise convolution, channel multiplier M = Cout / Cin
+ *  (output channel oc = ic·M + m), TFLite DEPTHWISE_CONV_2D with int16
+ *  input. No scratch.
+ *  @param conv         geometry; conv->groups is ignored
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           int16 input codes
+ *  @param filter_dims  {1, KH, KW, Cout}, Cout a multiple of Cin
+ *  @param filter       int8 weight codes, symmetric
+ *  @param bias         Cout values of @p bias_dtype, or NULL
+ *  @param bias_dtype   #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
+ *  @param os           output stage, per Cout when per channel
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          int16 output codes, not overlapping @p in or the
+ *                      filter (#TQ_ERR_ALIAS)
+ *  @return as tq_s16_conv2d(); KH·KW is limited to #TQ_S16_MAX_REDUCTION. */
+TQ_API tq_status tq_s16_depthwise_conv2d(const tq_conv_params *conv,
+                                         const tq_dims *in_dims,
+                                         const int16_t *in,
+                                         const tq_dims *filter_dims,
+                                         const int8_t *filter,
+                                         const void *bias, int32_t bias_dtype,
+                                         const tq_s16_output *os,
+                                         const tq_dims *out_dims,
+                                         int16_t *out);
+
+/** @brief 16x8 fully connected, TFLite FULLY_CONNECTED with int16 input:
+ *  out[b][o] = stage(Σ_i w[o][i] · in[b][i] + bias[o]). No scratch.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   >= 1, <= #TQ_S16_MAX_REDUCTION (#TQ_ERR_OVERFLOW)
+ *  @param out_features  >= 1
+ *  @param in            [batch][in_features] int16 codes
+ *  @param weights       [out_features][in_features] int8 codes, symmetric
+ *  @param bias          out_features values of @p bias_dtype, or NULL
+ *  @param bias_dtype    #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] int16 codes, not overlapping
+ *                       @p in or @p weights (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s16_fully_connected(int32_t batch, int32_t in_features,
+                                        int32_t out_features,
+                                        const int16_t *in,
+                                        const int8_t *weights,
+                                        const void *bias, int32_t bias_dtype,
+                                        const tq_s16_output *os, int16_t *out);
+
+/** @brief int16 max pool: maximum over the non-padded taps, then the clamp
+ *  [act_min, act_max] (−32768 <= act_min <= act_max <= 32767); the output
+ *  keeps the input's scale. @p out must not overlap @p in. */
+TQ_API tq_status tq_s16_max_pool(const tq_pool_params *pool,
+                                 const tq_dims *in_dims, const int16_t *in,
+                                 int32_t act_min, int32_t act_max,
+                                 const tq_dims *out_dims, int16_t *out);
+
+/** @brief int16 average pool: sum of the non-padded taps divided by their
+ *  count, rounding half away from zero, then the clamp (as
+ *  tq_s16_max_pool()). */
+TQ_API tq_status tq_s16_avg_pool(const tq_pool_params *pool,
+                                 const tq_dims *in_dims, const int16_t *in,
+                                 int32_t act_min, int32_t act_max,
+                                 const tq_dims *out_dims, int16_t *out);
+
+/** @brief Parameters of TFLite's int16 ADD in a ::tq_s8_add_params (the same
+ *  arithmetic as int8 with left_shift 15, offsets 0): as
+ *  tq_s8_add_params_from_scales() with zero points 0 and the output
+ *  multiplier for 2·max(s1, s2) / (2^15 · s_out).
+ *  @param scale1     scale of input 1, > 0 and finite
+ *  @param scale2     scale of input 2, > 0 and finite
+ *  @param scale_out  scale of the output, > 0 and finite
+ *  @param act_min    clamp low, [−32768, act_max]
+ *  @param act_max    clamp high, [act_min, 32767]
+ *  @param rounding   a ::tq_rounding
+ *  @param params     receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_add_params_from_scales(float scale1, float scale2,
+                                               float scale_out,
+                                               int32_t act_min,
+                                               int32_t act_max,
+                                               int32_t rounding,
+                                               tq_s8_add_params *params);
+
+/** @brief int16 elementwise add of @p n values with TFLite ADD semantics:
+ *  each input shifted left by left_shift and rescaled (int32
+ *  requantization), summed, the sum requantized to the output, clamped.
+ *  @p out may alias @p a or @p b exactly (other overlaps: #TQ_ERR_ALIAS).
+ *  @p params are validated: offsets 0, input shifts in [#TQ_SHIFT_MIN, 0],
+ *  left_shift in [0, 15], output shift in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX],
+ *  clamp inside [−32768, 32767]. n == 0 accepts NULL arrays. */
+TQ_API tq_status tq_s16_add(size_t n, const int16_t *a, const int16_t *b,
+                            const tq_s8_add_params *params, int16_t *out);
+
+/** @brief Parameters of TFLite's int16 MUL (zero points 0). */
+typedef struct tq_s16_mul_params {
+    int32_t output_multiplier; /**< Q31, for s1 · s2 / s_out. */
+    int32_t output_shift;      /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    int32_t act_min;           /**< Clamp low, [−32768, act_max]. */
+    int32_t act_max;           /**< Clamp high, [act_min, 32767]. */
+    int32_t rounding;          /**< A ::tq_rounding. */
+} tq_s16_mul_params;
+
+/** @brief Derive ::tq_s16_mul_params as TFLite's Prepare does: the real
+ *  multiplier (double)s1 · (double)s2 / (double)s_out through
+ *  tq_quantize_multiplier().
+ *  @param scale1     scale of input 1, > 0 and finite
+ *  @param scale2     scale of input 2, > 0 and finite
+ *  @param scale_out  scale of the output, > 0 and finite
+ *  @param act_min    clamp low, [−32768, act_max]
+ *  @param act_max    clamp high, [act_min, 32767]
+ *  @param rounding   a ::tq_rounding
+ *  @param params     receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also for a multiplier whose shift
+ *          would pass #TQ_SHIFT_MAX). */
+TQ_API tq_status tq_s16_mul_params_from_scales(float scale1, float scale2,
+                                               float scale_out,
+                                               int32_t act_min,
+                                               int32_t act_max,
+                                               int32_t rounding,
+                                               tq_s16_mul_params *params);
+
+/** @brief int16 elementwise multiply of @p n values, TFLite MUL:
+ *  out = clamp(requantize(a · b), act_min, act_max), the product exact in
+ *  int32 (|a · b| <= 2^30). @p out may alias @p a or @p b exactly (other
+ *  overlaps: #TQ_ERR_ALIAS); @p params are validated; n == 0 accepts NULL
+ *  arrays. */
+TQ_API tq_status tq_s16_mul(size_t n, const int16_t *a, const int16_t *b,
+                            const tq_s16_mul_params *params, int16_t *out);
+
+/** Entries of each int16 softmax lookup table: 512 segments and the end
+ *  point (TFLite's kInt16LUTArraySize). */
+#define TQ_S16_LUT_SIZE 513
+
+/** @brief Build TFLite's two int16 softmax tables (its gen_lut(), in
+ *  double): @p exp_lut samples exp(x) on [−10, 0] and @p recip_lut
+ *  1 / (1 + x) on [0, 1], 512 segments each, in Q0.15 with a per-segment
+ *  bias that centres the interpolation error, saturated to int16.
+ *  @param exp_lut    #TQ_S16_LUT_SIZE entries
+ *  @param recip_lut  #TQ_S16_LUT_SIZE entries
+ *  @return #TQ_ERR_NULL, #TQ_ERR_ALIAS if the tables overlap. */
+TQ_API tq_status tq_s16_softmax_luts(int16_t *exp_lut, int16_t *recip_lut);
+
+/** @brief Parameters of TFLite's int16 softmax: the input rescaling and the
+ *  two tables (the library's, or the caller's: TFLite stores them with the
+ *  model). Output scale 1/32768, zero point 0. */
+typedef struct tq_s16_softmax_params {
+    int32_t input_multiplier;  /**< Q31, for s_in · beta / (10 / 65535). */
+    int32_t input_shift;       /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    const int16_t *exp_lut;    /**< #TQ_S16_LUT_SIZE entries, each in
+                                    [0, 32767], the last two >= 1 (so that
+                                    every row's sum is positive). */
+    const int16_t *recip_lut;  /**< #TQ_S16_LUT_SIZE entries. */
+} tq_s16_softmax_params;
+
+/** @brief Fill the rescaling of ::tq_s16_softmax_params as TFLite's
+ *  Prepare: tq_quantize_multiplier() of (double)input_scale · beta /
+ *  (10 / 65535), so that the input range [−65535, 0] maps onto [−10, 0].
+ *  The table pointers are left to the caller.
+ *  @param input_scale  > 0 and finite
+ *  @param beta         > 0 and finite (1 for a plain softmax)
+ *  @param params       receives input_multiplier and input_shift
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_softmax_params_from_scale(float input_scale,
+                                                  float beta,
+                                                  tq_s16_softmax_params *params);
+
+/** @brief TFLite's SoftmaxInt16 over the rows of [rows][cols]: per row,
+ *  d = clamp(requantize(x − max, input_multiplier, input_shift) + 32767)
+ *  (int32 double rounding), e = LUT_exp(d), the reciprocal of Σ e from
+ *  LUT_recip after normalising by its leading zeros, out = clamp(e · r
+ *  rounded, 0, 32767) (docs/quantization.md gives every step). Output
+ *  scale 1/32768.
+ *  @param rows    >= 1
+ *  @param cols    1..65536 (so that Σ e fits int32)
+ *  @param in      [rows][cols] int16 codes
+ *  @param params  rescaling and tables (validated)
+ *  @param out     [rows][cols]; may equal @p in (other overlaps:
+ *                 #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_softmax(int32_t rows, int32_t cols, const int16_t *in,
+                                const tq_s16_softmax_params *params,
+                                int16_t *out);
 
 /** @} */
 

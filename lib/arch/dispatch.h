@@ -67,6 +67,13 @@ typedef void (*tq__s8_finish_fn)(const struct tq__s8_fold *f, int32_t rows,
 typedef void (*tq__s8_row_sums_fn)(int32_t rows, int32_t k, const int8_t *x,
                                    size_t ld, int32_t *sums);
 
+/* The exact inner product of the 16x8 kernels (lib/s16):
+ * Σ_p x[p] · w[p] for 1 <= k <= TQ_S16_MAX_REDUCTION, in int64
+ * (|x · w| <= 2^22, so |sum| <= 2^46). Integer sums are exact, so every
+ * path gives the reference's value whatever order it adds in. */
+typedef int64_t (*tq__s16_dot_fn)(const int16_t *x, const int8_t *w,
+                                  int32_t k);
+
 /* ---- weights packed ahead of time (tq_s8_pack_weights) ----------------
  *
  * The packed codes are blocks of 16 weight rows (output features) by 4
@@ -161,6 +168,7 @@ typedef struct tq__ukernels {
     tq__s8_conv_pool_fn s8_conv_pool;
     tq__s8_packed_gemm_fn s8_packed_gemm;
     tq__s8_quantize_fn s8_quantize;
+    tq__s16_dot_fn s16_dot;
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -211,6 +219,13 @@ static inline tq__s8_packed_gemm_fn
 tq__s8_packed_gemm_entry(const tq__ukernels *uk)
 {
     return uk->s8_packed_gemm ? uk->s8_packed_gemm : tq__s8_packed_gemm_ref;
+}
+
+int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);
+
+static inline tq__s16_dot_fn tq__s16_dot_entry(const tq__ukernels *uk)
+{
+    return uk->s16_dot ? uk->s16_dot : tq__s16_dot_ref;
 }
 
 /* The reduction tree of step 2 above over 16 lane sums. */

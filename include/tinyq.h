@@ -19,7 +19,8 @@
  *  7. @ref tq_f32_sec "f32 kernels"       - the float reference path
  *  8. @ref tq_s8_sec "s8 kernels"         - the int8 path (TFLite int8 semantics)
  *  9. @ref tq_s16_sec "s16 kernels"       - int16 activations, int8 weights (16x8)
- *  10. @ref tq_host_sec "host helpers"    - heap, safetensors, CIFAR-10 (not in
+ *  10. @ref tq_s4_sec "s4 kernels"        - int4 weights, int8 activations
+ *  11. @ref tq_host_sec "host helpers"    - heap, safetensors, CIFAR-10 (not in
  *     firmware builds)
  *
  * Conventions that hold everywhere:
@@ -1395,6 +1396,182 @@ TQ_API tq_status tq_s16_softmax_params_from_scale(float input_scale,
 TQ_API tq_status tq_s16_softmax(int32_t rows, int32_t cols, const int16_t *in,
                                 const tq_s16_softmax_params *params,
                                 int16_t *out);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup tq_s4_sec s4 kernels (int4 weights)
+ *  int4 weights with int8 activations, bit-exact with TFLite's and
+ *  CMSIS-NN's int4 kernels (docs/quantization.md, "int4 weights"): the
+ *  arithmetic is exactly the int8 one (see @ref tq_s8_sec "s8 kernels": int32
+ *  accumulator, (x + input_offset)·w, int32 bias, the ::tq_s8_output
+ *  stage), only the weights are stored as packed int4. Each kernel gives,
+ *  bit for bit, what its s8 counterpart gives on the unpacked weights.
+ *
+ *  Packing (TFLite's): the weight tensor is flattened in its int8 layout
+ *  (conv OHWI, depthwise [kh][kw][out_c], fully connected [out][in]) and
+ *  packed two values per byte over the whole tensor: element 2k is the low
+ *  nibble of byte k, element 2k + 1 its high nibble, two's complement in
+ *  [−8, 7]. Rows do not start on a fresh byte (a row of odd length shares a
+ *  byte with the next row); with an odd element count the last byte's high
+ *  nibble is 0. A tensor of n values takes tq_s4_packed_size(n) =
+ *  ceil(n / 2) bytes.
+ *  @{ */
+/* ======================================================================== */
+
+/** @brief Bytes of @p n packed int4 values: ceil(n / 2) (never overflows). */
+TQ_API size_t tq_s4_packed_size(size_t n);
+
+/** @brief Pack @p n int4 values (int8 codes in [−8, 7]) into
+ *  tq_s4_packed_size(n) bytes, low nibble first; an odd count's last high
+ *  nibble is written as 0.
+ *  @param n       number of values; 0 writes nothing and accepts NULL
+ *  @param values  n codes, each in [−8, 7] (else #TQ_ERR_PARAM, nothing
+ *                 written)
+ *  @param packed  ceil(n / 2) bytes, not overlapping @p values
+ *                 (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s4_pack(size_t n, const int8_t *values, uint8_t *packed);
+
+/** @brief Unpack @p n int4 values (sign-extended: nibble v gives v − 16
+ *  when v >= 8) from tq_s4_packed_size(n) bytes.
+ *  @param n       number of values; 0 writes nothing and accepts NULL
+ *  @param packed  ceil(n / 2) bytes (an odd count's last high nibble is
+ *                 ignored)
+ *  @param values  n int8 codes, not overlapping @p packed (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s4_unpack(size_t n, const uint8_t *packed,
+                              int8_t *values);
+
+/** @brief Quantize an f32 tensor straight into packed int4 under @p p (per
+ *  tensor or per channel along p->axis, the rounding of @p p): the codes of
+ *  tq_quantize(), packed as tq_s4_pack() packs them.
+ *  @param in           f32 tensor (any shape of 0..4 dimensions), in its
+ *                      kernel layout (OHWI, depthwise, [out][in])
+ *  @param p            quantization parameters with qmin >= −8 and
+ *                      qmax <= 7 (a 4-bit ::tq_qscheme gives them)
+ *  @param packed       output, not overlapping the input (#TQ_ERR_ALIAS)
+ *  @param packed_bytes at least tq_s4_packed_size() of the element count
+ *                      (#TQ_ERR_BUFFER_TOO_SMALL)
+ *  @return the errors of tq_quantize(), #TQ_ERR_PARAM for a code range
+ *          outside [−8, 7]; nothing is written on error. */
+TQ_API tq_status tq_s4_quantize(const tq_tensor *in, const tq_qparams *p,
+                                uint8_t *packed, size_t packed_bytes);
+
+/** @brief Quantize f32 weights to packed int4 in one call, with TFLite's
+ *  per-channel symmetric 4-bit scheme: for each channel c along @p axis,
+ *  the ::tq_qscheme {bits 4, symmetric, narrow range} over the channel's
+ *  absolute maximum gives scale[c] = absmax / 7 (tq_qparams_from_range(),
+ *  1 for an all-zero channel) and codes in [−7, 7], rounded half away from
+ *  zero (TFLite's), then packed.
+ *  @param in           f32 weights of 1..4 dimensions, in kernel layout,
+ *                      finite (#TQ_ERR_NOT_FINITE)
+ *  @param axis         channel axis, 0 <= axis < ndim: 0 for conv OHWI and
+ *                      fully connected [out][in], 3 for depthwise
+ *  @param scales       receives shape[axis] scales (the weight scales s_w[c]
+ *                      of the output stage)
+ *  @param packed       output, tq_s4_packed_size() of the element count
+ *  @param packed_bytes its size (#TQ_ERR_BUFFER_TOO_SMALL)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_DTYPE, #TQ_ERR_SHAPE (bad axis, or an
+ *          empty tensor), #TQ_ERR_NOT_FINITE, #TQ_ERR_PARAM (a scale that
+ *          is not a usable float), #TQ_ERR_ALIAS, #TQ_ERR_BUFFER_TOO_SMALL;
+ *          nothing written on error. */
+TQ_API tq_status tq_s4_quantize_weights(const tq_tensor *in, int32_t axis,
+                                        float *scales, uint8_t *packed,
+                                        size_t packed_bytes);
+
+/** @brief Bytes of scratch tq_s4_conv2d() needs: the unpacked filter
+ *  (Cout·KH·KW·Cin/groups bytes) and the scratch of tq_s8_conv2d().
+ *  @return the shape errors of tq_s8_conv2d_scratch_size(). */
+TQ_API tq_status tq_s4_conv2d_scratch_size(const tq_conv_params *conv,
+                                           const tq_dims *in_dims,
+                                           const tq_dims *filter_dims,
+                                           const tq_dims *out_dims,
+                                           size_t *bytes);
+
+/** @brief int8 2-D convolution with packed int4 weights: exactly
+ *  tq_s8_conv2d() on the unpacked filter (which it unpacks into the
+ *  scratch), same arguments and rules except the filter.
+ *  @param conv         geometry (stride, padding, dilation, groups)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       the OHWI filter packed as tq_s4_pack() packs it,
+ *                      tq_s4_packed_size(Cout·KH·KW·Cin/groups) bytes
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *  @param scratch      tq_s4_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return as tq_s8_conv2d(), and #TQ_ERR_ALIAS when the scratch or the
+ *          output overlaps the packed filter. */
+TQ_API tq_status tq_s4_conv2d(const tq_conv_params *conv,
+                              const tq_dims *in_dims, const int8_t *in,
+                              int32_t input_offset, const tq_dims *filter_dims,
+                              const uint8_t *filter, const int32_t *bias,
+                              const tq_s8_output *os, const tq_dims *out_dims,
+                              int8_t *out, void *scratch,
+                              size_t scratch_bytes);
+
+/** @brief int8 depthwise convolution with packed int4 weights: exactly
+ *  tq_s8_depthwise_conv2d() on the unpacked filter; the nibbles are read in
+ *  place (no scratch).
+ *  @param conv         geometry; conv->groups is ignored
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  {1, KH, KW, Cout}
+ *  @param filter       the [kh][kw][Cout] filter packed,
+ *                      tq_s4_packed_size(KH·KW·Cout) bytes
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes, not overlapping @p in or the filter
+ *  @return as tq_s8_depthwise_conv2d(). */
+TQ_API tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
+                                        const tq_dims *in_dims,
+                                        const int8_t *in, int32_t input_offset,
+                                        const tq_dims *filter_dims,
+                                        const uint8_t *filter,
+                                        const int32_t *bias,
+                                        const tq_s8_output *os,
+                                        const tq_dims *out_dims, int8_t *out);
+
+/** @brief Bytes of scratch tq_s4_fully_connected() needs: a block of
+ *  R unpacked weight rows of in_features bytes, R = min(out_features,
+ *  max(1, min(32, 16384 / in_features))).
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE (sizes < 1), #TQ_ERR_OVERFLOW
+ *          (in_features over #TQ_S8_MAX_REDUCTION). */
+TQ_API tq_status tq_s4_fully_connected_scratch_size(int32_t in_features,
+                                                    int32_t out_features,
+                                                    size_t *bytes);
+
+/** @brief int8 fully connected with packed int4 weights: exactly
+ *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
+ *  Blocks of weight rows are unpacked into the scratch and run through the
+ *  s8 microkernels.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   1..#TQ_S8_MAX_REDUCTION
+ *  @param out_features  >= 1
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param weights       [out_features][in_features] packed,
+ *                       tq_s4_packed_size(out_features·in_features) bytes
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] codes, not overlapping @p in
+ *                       or @p weights
+ *  @param scratch       tq_s4_fully_connected_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch
+ *  @return as tq_s8_fully_connected(), plus #TQ_ERR_BUFFER_TOO_SMALL and
+ *          #TQ_ERR_ALIAS for the scratch. */
+TQ_API tq_status tq_s4_fully_connected(int32_t batch, int32_t in_features,
+                                       int32_t out_features, const int8_t *in,
+                                       int32_t input_offset,
+                                       const uint8_t *weights,
+                                       const int32_t *bias,
+                                       const tq_s8_output *os, int8_t *out,
+                                       void *scratch, size_t scratch_bytes);
 
 /** @} */
 

@@ -96,6 +96,12 @@ SHIFT_MIN = -31
 SHIFT_MAX = 30
 #: ``TQ_S8_MAX_REDUCTION``: the longest int8 dot product.
 S8_MAX_REDUCTION = 32768
+#: ``TQ_S16_MAX_REDUCTION``: the longest 16x8 dot product (2^24).
+S16_MAX_REDUCTION = 16777216
+#: ``TQ_S16_SHIFT_MAX``: the largest shift of the int64 requantization.
+S16_SHIFT_MAX = 14
+#: ``TQ_S16_LUT_SIZE``: entries of each int16 softmax table.
+S16_LUT_SIZE = 513
 #: ``TQ_MAX_DIMS``.
 MAX_DIMS = 4
 #: ``TQ_CIFAR10_RECORD_BYTES``.

@@ -17,7 +17,7 @@ const tq__ukernels tq__avx2_ukernels = {
     NULL,
     tq__avx2_s8_prepacked_gemm,
     tq__avx2_s8_quantize,
-    NULL,
+    tq__avx2_s16_dot,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -25,5 +25,5 @@ const tq__ukernels tq__avx512_ukernels = {
     tq__avx512_f32_gemm,     tq__avx512_s8_finish, tq__avx512_s8_row_sums,
     tq__avx512_s8_conv_pool, tq__avx512_s8_prepacked_gemm,
     tq__avx512_s8_quantize,
-    NULL,
+    tq__avx2_s16_dot, /* AVX-512 CPUs have AVX2; no AVX-512 s16 code */
 };

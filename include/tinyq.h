@@ -1537,9 +1537,10 @@ TQ_API tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
                                         const tq_s8_output *os,
                                         const tq_dims *out_dims, int8_t *out);
 
-/** @brief Bytes of scratch tq_s4_fully_connected() needs: a block of
- *  R unpacked weight rows of in_features bytes, R = min(out_features,
- *  max(1, min(32, 16384 / in_features))).
+/** @brief Bytes of scratch tq_s4_fully_connected() needs: the larger of
+ *  2·in_features + 1 (one input row as int16, the path of batches up to 3)
+ *  and R·in_features (R unpacked weight rows, the path of larger
+ *  batches), R = min(out_features, max(1, min(32, 16384 / in_features))).
  *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE (sizes < 1), #TQ_ERR_OVERFLOW
  *          (in_features over #TQ_S8_MAX_REDUCTION). */
 TQ_API tq_status tq_s4_fully_connected_scratch_size(int32_t in_features,
@@ -1548,8 +1549,9 @@ TQ_API tq_status tq_s4_fully_connected_scratch_size(int32_t in_features,
 
 /** @brief int8 fully connected with packed int4 weights: exactly
  *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
- *  Blocks of weight rows are unpacked into the scratch and run through the
- *  s8 microkernels.
+ *  Up to 3 input rows, each output is one inner product that unpacks the
+ *  nibbles in registers; larger batches unpack blocks of weight rows into
+ *  the scratch and run them through the s8 microkernels.
  *  @param batch         rows of @p in, >= 1
  *  @param in_features   1..#TQ_S8_MAX_REDUCTION
  *  @param out_features  >= 1

@@ -74,6 +74,15 @@ typedef void (*tq__s8_row_sums_fn)(int32_t rows, int32_t k, const int8_t *x,
 typedef int64_t (*tq__s16_dot_fn)(const int16_t *x, const int8_t *w,
                                   int32_t k);
 
+/* The inner product of the int4-weight fully connected kernel (lib/s4):
+ * Σ_p x[p] · w[first + p] for p < k, 1 <= k <= TQ_S8_MAX_REDUCTION, with
+ * w the packed int4 tensor (value i in the low nibble of byte i / 2 when i
+ * is even, else the high one, sign-extended) and x the int16 inputs with
+ * the input offset already added (|x| <= 255). |sum| <= 8 · 255 · 2^15 <
+ * 2^26: exact in int32 on every path. */
+typedef int32_t (*tq__s4_dot_fn)(const int16_t *x, const uint8_t *packed,
+                                 size_t first, int32_t k);
+
 /* ---- weights packed ahead of time (tq_s8_pack_weights) ----------------
  *
  * The packed codes are blocks of 16 weight rows (output features) by 4
@@ -169,6 +178,7 @@ typedef struct tq__ukernels {
     tq__s8_packed_gemm_fn s8_packed_gemm;
     tq__s8_quantize_fn s8_quantize;
     tq__s16_dot_fn s16_dot;
+    tq__s4_dot_fn s4_dot;
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -226,6 +236,14 @@ int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);
 static inline tq__s16_dot_fn tq__s16_dot_entry(const tq__ukernels *uk)
 {
     return uk->s16_dot ? uk->s16_dot : tq__s16_dot_ref;
+}
+
+int32_t tq__s4_dot_ref(const int16_t *x, const uint8_t *packed, size_t first,
+                       int32_t k);
+
+static inline tq__s4_dot_fn tq__s4_dot_entry(const tq__ukernels *uk)
+{
+    return uk->s4_dot ? uk->s4_dot : tq__s4_dot_ref;
 }
 
 /* The reduction tree of step 2 above over 16 lane sums. */

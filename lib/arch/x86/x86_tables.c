@@ -18,6 +18,7 @@ const tq__ukernels tq__avx2_ukernels = {
     tq__avx2_s8_prepacked_gemm,
     tq__avx2_s8_quantize,
     tq__avx2_s16_dot,
+    tq__avx2_s4_dot,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -26,4 +27,5 @@ const tq__ukernels tq__avx512_ukernels = {
     tq__avx512_s8_conv_pool, tq__avx512_s8_prepacked_gemm,
     tq__avx512_s8_quantize,
     tq__avx2_s16_dot, /* AVX-512 CPUs have AVX2; no AVX-512 s16 code */
+    tq__avx2_s4_dot,  /* nor AVX-512 s4 code */
 };

@@ -612,6 +612,43 @@ static void test_fc_random(void **state)
     }
 }
 
+/* The inner product exactly, on whatever path runs: a bias of minus the
+ * exact sum plus r leaves r, which the identity stage (2^30, shift 1:
+ * reduced 2^14, total 14) passes through, so an error of 1 anywhere in a
+ * sum of any size shows. Rows of every length class: short, SIMD tails,
+ * several int32 blocks of the SIMD paths. */
+static void test_fc_exact_sums(void **state)
+{
+    (void)state;
+    tt_rng r = {0xe8ac7u};
+    int32_t m[1] = {1 << 30}, sh[1] = {1};
+    const tq_s16_output os = {m, sh, 0, TQ_ROUND_DOUBLE, -32768, 32767};
+    for (int it = 0; it < 200; ++it) {
+        const int k = it < 64 ? it + 1 : tt_int(&r, it % 2 ? 2000 : 1, 12000);
+        const int nout = 3;
+        int16_t *x = malloc((size_t)k * 2), y[3];
+        int8_t *w = malloc((size_t)k * nout);
+        int64_t bias[3], want[3];
+        assert_true(x && w);
+        fill_s16(&r, x, (size_t)k);
+        fill_w(&r, w, (size_t)k * nout);
+        for (int o = 0; o < nout; ++o) {
+            int64_t sum = 0;
+            for (int i = 0; i < k; ++i)
+                sum += (int64_t)x[i] * w[(size_t)o * k + i];
+            want[o] = tt_int(&r, -32768, 32767);
+            bias[o] = want[o] - sum;
+        }
+        assert_int_equal(tq_s16_fully_connected(1, k, nout, x, w, bias, TQ_S64, &os, y),
+                         TQ_OK);
+        for (int o = 0; o < nout; ++o)
+            if (y[o] != want[o])
+                fail_msg("k %d o %d: got %d want %lld", k, o, y[o], (long long)want[o]);
+        free(x);
+        free(w);
+    }
+}
+
 static void test_fc_errors(void **state)
 {
     (void)state;
@@ -1096,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_depthwise_errors),
         cmocka_unit_test(test_fc_random),
+        cmocka_unit_test(test_fc_exact_sums),
         cmocka_unit_test(test_fc_errors),
         cmocka_unit_test(test_pool_random),
         cmocka_unit_test(test_pool_errors),

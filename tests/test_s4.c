@@ -453,6 +453,52 @@ static void test_fc_random(void **state)
     }
 }
 
+/* The inner product exactly, on whatever path runs: a bias of minus the
+ * exact sum plus r leaves r through the identity stage (2^30, shift 1),
+ * for rows of every length and both nibble alignments, batch 1 (the fused
+ * unpack + dot) and batch 5 (unpacked blocks through the s8 GEMM). */
+static void test_fc_exact_sums(void **state)
+{
+    (void)state;
+    tt_rng r = {0xe4ac7u};
+    int32_t m[1] = {1 << 30}, sh[1] = {1};
+    const tq_s8_output os = {m, sh, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    for (int it = 0; it < 200; ++it) {
+        const int k = it < 70 ? it + 1 : tt_int(&r, 1, 5000);
+        const int nout = 5, batch = it % 3 ? 1 : 5;
+        int8_t *x = malloc((size_t)k * batch), *w = malloc((size_t)k * nout);
+        int8_t y[25];
+        uint8_t *pw = malloc((size_t)k * nout / 2 + 1);
+        int32_t bias[5], want[5];
+        assert_true(x && w && pw);
+        tt_fill_s8(&r, x, (size_t)k * batch, -128, 127);
+        fill_s4(&r, w, (size_t)k * nout);
+        o_pack(w, (size_t)k * nout, pw);
+        const int io = tt_int(&r, -127, 128);
+        for (int o = 0; o < nout; ++o) {
+            int64_t sum = 0;
+            for (int i = 0; i < k; ++i)
+                sum += (int64_t)w[(size_t)o * k + i] * (x[i] + io);
+            want[o] = tt_int(&r, -128, 127);
+            bias[o] = (int32_t)(want[o] - sum);
+        }
+        size_t bytes = 0;
+        assert_int_equal(tq_s4_fully_connected_scratch_size(k, nout, &bytes), TQ_OK);
+        unsigned char *scr = malloc(bytes);
+        assert_non_null(scr);
+        assert_int_equal(tq_s4_fully_connected(batch, k, nout, x, io, pw, bias, &os, y,
+                                               scr, bytes),
+                         TQ_OK);
+        for (int o = 0; o < nout; ++o)
+            if (y[o] != want[o])
+                fail_msg("k %d o %d: got %d want %d", k, o, y[o], want[o]);
+        free(x);
+        free(w);
+        free(pw);
+        free(scr);
+    }
+}
+
 static void test_kernel_errors(void **state)
 {
     (void)state;
@@ -542,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_fc_random),
+        cmocka_unit_test(test_fc_exact_sums),
         cmocka_unit_test(test_kernel_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1052,6 +1052,304 @@ TQ_API tq_status tq_s8_conv2d_relu_maxpool2(
     const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
     int8_t *out, void *scratch, size_t scratch_bytes);
 
+/* ---- more s8 ops (issue 12): mul, softmax, transpose conv, pad,
+ *      maximum / minimum, batch matmul, transpose, concatenation ---------- */
+
+/** @brief Parameters of TFLite's int8 MUL; fill with
+ *  tq_s8_mul_params_from_scales(). */
+typedef struct tq_s8_mul_params {
+    int32_t input1_offset;     /**< −zero point of input 1, [−127, 128]. */
+    int32_t input2_offset;     /**< −zero point of input 2, [−127, 128]. */
+    int32_t output_multiplier; /**< Q31, for s1 · s2 / s_out. */
+    int32_t output_shift;      /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    int32_t output_offset;     /**< +zero point of the output, [−128, 127]. */
+    int32_t act_min;           /**< Clamp low, [−128, act_max]. */
+    int32_t act_max;           /**< Clamp high, [act_min, 127]. */
+    int32_t rounding;          /**< A ::tq_rounding. */
+} tq_s8_mul_params;
+
+/** @brief Derive ::tq_s8_mul_params as TFLite's Prepare does: the real
+ *  multiplier (double)s1 · (double)s2 / (double)s_out through
+ *  tq_quantize_multiplier().
+ *  @param scale1          scale of input 1, > 0 and finite
+ *  @param zero_point1     zero point of input 1, [−128, 127]
+ *  @param scale2          scale of input 2, > 0 and finite
+ *  @param zero_point2     zero point of input 2, [−128, 127]
+ *  @param scale_out       scale of the output, > 0 and finite
+ *  @param zero_point_out  zero point of the output, [−128, 127]
+ *  @param act_min         clamp low, [−128, act_max]
+ *  @param act_max         clamp high, [act_min, 127]
+ *  @param rounding        a ::tq_rounding
+ *  @param params          receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also for a multiplier whose shift
+ *          would pass #TQ_SHIFT_MAX). */
+TQ_API tq_status tq_s8_mul_params_from_scales(
+    float scale1, int32_t zero_point1, float scale2, int32_t zero_point2,
+    float scale_out, int32_t zero_point_out, int32_t act_min, int32_t act_max,
+    int32_t rounding, tq_s8_mul_params *params);
+
+/** @brief int8 elementwise multiply with broadcasting, TFLite MUL:
+ *  out = clamp(requantize((a + off1) · (b + off2)) + output_offset,
+ *  act_min, act_max); the product is exact in int32 (|·| <= 2^16).
+ *  Shapes are 4-D ::tq_dims (lower ranks: leading 1s); each extent of
+ *  @p a_dims and @p b_dims is the output's or 1 (numpy broadcasting: a
+ *  per-channel operand is {1, 1, 1, C}, a scalar {1, 1, 1, 1}).
+ *  @param a_dims   shape of @p a
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b
+ *  @param b        input 2 codes
+ *  @param params   validated as documented in ::tq_s8_mul_params
+ *  @param out_dims shape of @p out (extents >= 0; an empty output accepts
+ *                  NULL arrays)
+ *  @param out      output codes; may equal @p a or @p b when that input has
+ *                  the output's shape (other overlaps: #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_mul(const tq_dims *a_dims, const int8_t *a,
+                           const tq_dims *b_dims, const int8_t *b,
+                           const tq_s8_mul_params *params,
+                           const tq_dims *out_dims, int8_t *out);
+
+/** @brief Elementwise maximum of two int8 tensors with broadcasting (as
+ *  tq_s8_mul()), TFLite MAXIMUM: raw codes, no requantization (both inputs
+ *  must have the output's scale and zero point, as TFLite requires).
+ *  @param a_dims   shape of @p a (each extent the output's or 1)
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b (each extent the output's or 1)
+ *  @param b        input 2 codes
+ *  @param out_dims shape of @p out
+ *  @param out      output codes; may equal an input of the output's shape
+ *                  (other overlaps: #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_ALIAS, #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_maximum(const tq_dims *a_dims, const int8_t *a,
+                               const tq_dims *b_dims, const int8_t *b,
+                               const tq_dims *out_dims, int8_t *out);
+
+/** @brief Elementwise minimum, as tq_s8_maximum() (TFLite MINIMUM).
+ *  @param a_dims   shape of @p a
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b
+ *  @param b        input 2 codes
+ *  @param out_dims shape of @p out
+ *  @param out      output codes
+ *  @return as tq_s8_maximum(). */
+TQ_API tq_status tq_s8_minimum(const tq_dims *a_dims, const int8_t *a,
+                               const tq_dims *b_dims, const int8_t *b,
+                               const tq_dims *out_dims, int8_t *out);
+
+/** Most columns of a row of tq_s8_softmax(): the sum of the row's
+ *  exponentials, each at most 2^19 in TFLite's Q12.19 accumulator, must
+ *  fit int32. */
+#define TQ_S8_SOFTMAX_MAX_COLS 4095
+
+/** @brief Parameters of TFLite's integer int8 softmax (gemmlowp fixed
+ *  point); fill with tq_s8_softmax_params_from_scale(). */
+typedef struct tq_s8_softmax_params {
+    int32_t input_multiplier; /**< Q31 multiplier of beta · s_in · 2^26,
+                                   [0, 2^31 − 1]. */
+    int32_t input_left_shift; /**< Its left shift, [0, 30]. */
+    int32_t diff_min;         /**< −CalculateInputRadius(5, left shift): a
+                                   difference x − max below it gives the
+                                   output minimum. In [−radius, 0], where
+                                   radius = floor(31 · 2^26 / 2^shift). */
+} tq_s8_softmax_params;
+
+/** @brief TFLite's PreprocessSoftmaxScaling and CalculateInputRadius for
+ *  the int8 softmax (5 integer bits for the scaled difference):
+ *  real = min(beta · s_in · 2^26, 2^31 − 1) in double, split by
+ *  tq_quantize_multiplier() into a multiplier and a left shift, and
+ *  diff_min = −floor(31 · 2^26 / 2^shift). No float at run time.
+ *  @param input_scale  > 0 and finite
+ *  @param beta         > 0 and finite (1 for a plain softmax)
+ *  @param params       receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also when the shift would be
+ *          negative, beta · s_in < 2^−27, which TFLite refuses, or above
+ *          30, beta · s_in >= 16). */
+TQ_API tq_status tq_s8_softmax_params_from_scale(float input_scale,
+                                                 float beta,
+                                                 tq_s8_softmax_params *params);
+
+/** @brief TFLite's int8 softmax (reference Softmax on int8) over the rows
+ *  of [rows][cols]: per row, d = x − max; where d >= diff_min the scaled
+ *  difference SRDHM(d · 2^shift, multiplier) (Q5.26) goes through
+ *  gemmlowp's exp_on_negative_values (Q0.31), the sum of the exponentials
+ *  (each rounded to Q12.19) through GetReciprocal (1/(1+x) on [0, 1],
+ *  Newton-Raphson), and out = clamp(RoundingDivideByPOT(SRDHM(recip, e),
+ *  bits_over_unit + 23) − 128, −128, 127); where d < diff_min, out = −128.
+ *  Output scale 1/256, zero point −128 (docs/quantization.md gives every
+ *  step). Where TFLite's rounding shift would pass 31 (a row sum of
+ *  2^28 or more), tinyq divides exactly (the result is 0 before the
+ *  zero point).
+ *  @param rows    >= 1
+ *  @param cols    1..#TQ_S8_SOFTMAX_MAX_COLS
+ *  @param in      [rows][cols] int8 codes
+ *  @param params  validated as documented in ::tq_s8_softmax_params
+ *  @param out     [rows][cols]; may equal @p in (other overlaps:
+ *                 #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS. */
+TQ_API tq_status tq_s8_softmax(int32_t rows, int32_t cols, const int8_t *in,
+                               const tq_s8_softmax_params *params,
+                               int8_t *out);
+
+/** @brief TFLite's int8 -> int16 softmax: as tq_s8_softmax() with 16
+ *  output bits, out = clamp(RoundingDivideByPOT(SRDHM(recip, e),
+ *  bits_over_unit + 15) − 32768, −32768, 32767). Output scale 1/65536,
+ *  zero point −32768.
+ *  @param rows    >= 1
+ *  @param cols    1..#TQ_S8_SOFTMAX_MAX_COLS
+ *  @param in      [rows][cols] int8 codes
+ *  @param params  as for tq_s8_softmax()
+ *  @param out     [rows][cols] int16 codes, not overlapping @p in
+ *                 (#TQ_ERR_ALIAS)
+ *  @return as tq_s8_softmax(). */
+TQ_API tq_status tq_s8_softmax_s16(int32_t rows, int32_t cols,
+                                   const int8_t *in,
+                                   const tq_s8_softmax_params *params,
+                                   int16_t *out);
+
+/** @brief Bytes of scratch tq_s8_transpose_conv() needs: OH·OW·Cout int32
+ *  accumulators (one image at a time) plus alignment slack.
+ *  @param out_dims {N, OH, OW, Cout}
+ *  @param bytes    receives the size
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_transpose_conv_scratch_size(const tq_dims *out_dims,
+                                                   size_t *bytes);
+
+/** @brief int8 transpose convolution, TFLite TRANSPOSE_CONV with
+ *  per-channel weights (scatter form): for each input pixel (iy, ix) and
+ *  tap (ky, kx), oy = iy·stride_h − pad_top + ky, ox = ix·stride_w −
+ *  pad_left + kx; inside the output, acc[oy][ox][oc] += (x + input_offset)
+ *  · w[oc][ky][kx][ic] (int32 scratch); then the bias and the
+ *  ::tq_s8_output stage (per Cout when per channel). The output extents
+ *  are the caller's (TFLite's output_shape tensor), any >= 1; taps that
+ *  land outside are dropped.
+ *  @param conv         stride_h, stride_w >= 1, pad_top, pad_left >= 0
+ *                      (TFLite's padding of the equivalent forward conv);
+ *                      pad_bottom and pad_right are ignored; dilation must
+ *                      be 1 and groups 1 (#TQ_ERR_PARAM)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin}; KH·KW·Cin <=
+ *                      #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW)
+ *  @param filter       weight codes, symmetric
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *  @param scratch      tq_s8_transpose_conv_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_BUFFER_TOO_SMALL, #TQ_ERR_ALIAS if @p out or the
+ *          scratch overlaps an input or each other. */
+TQ_API tq_status tq_s8_transpose_conv(
+    const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
+    int32_t input_offset, const tq_dims *filter_dims, const int8_t *filter,
+    const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
+    int8_t *out, void *scratch, size_t scratch_bytes);
+
+/** @brief Constant padding of a 4-D NHWC int8 tensor, TFLite PAD / PADV2:
+ *  out has extent in + before + after on every axis, the input copied at
+ *  offset (before), every other element @p pad_value (the output zero
+ *  point for TFLite's PAD).
+ *  @param in_dims   input shape (lower ranks: leading 1s)
+ *  @param in        input codes
+ *  @param pads      8 values {n_before, n_after, h_before, h_after,
+ *                   w_before, w_after, c_before, c_after}, each >= 0
+ *  @param pad_value in [−128, 127]
+ *  @param out_dims  the padded shape (#TQ_ERR_SHAPE otherwise)
+ *  @param out       output codes, not overlapping @p in (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_pad(const tq_dims *in_dims, const int8_t *in,
+                           const int32_t *pads, int32_t pad_value,
+                           const tq_dims *out_dims, int8_t *out);
+
+/** @brief Axis permutation of a 4-D tensor of 1-, 2- or 4-byte elements
+ *  (s8, s16, s32), TFLite TRANSPOSE: output axis i is input axis
+ *  perm[i], so out_dims extent i = in extent perm[i].
+ *  @param in_dims    input shape (lower ranks: leading 1s and a
+ *                    permutation that keeps them first)
+ *  @param perm       4 axis indices, a permutation of {0, 1, 2, 3}
+ *  @param elem_bytes 1, 2 or 4 (#TQ_ERR_PARAM)
+ *  @param in         input elements
+ *  @param out_dims   the permuted shape (#TQ_ERR_SHAPE otherwise)
+ *  @param out        output elements, not overlapping @p in (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_transpose(const tq_dims *in_dims, const int32_t *perm,
+                                 int32_t elem_bytes, const void *in,
+                                 const tq_dims *out_dims, void *out);
+
+/** @brief Concatenation of @p count 4-D int8 tensors along @p axis
+ *  (0 = N .. 3 = C), TFLite CONCATENATION. An input whose scale and zero
+ *  point equal the output's (or every input when @p in_scales is NULL) is
+ *  copied; any other is requantized exactly as TFLite's
+ *  ConcatenationWithScaling, in float: scale = s_i · (1 / s_out),
+ *  bias = −zp_i · scale, out = clamp((int32)round(x · scale + bias) +
+ *  zp_out, −128, 127) (round: ties away from zero; the product and the sum
+ *  are two float roundings, never fused).
+ *  @param axis          0..3
+ *  @param count         >= 1
+ *  @param in_dims       @p count shapes, equal to @p out_dims except on
+ *                       @p axis
+ *  @param in            @p count input pointers (NULL allowed for an empty
+ *                       input)
+ *  @param in_scales     @p count scales > 0 and finite, or NULL (all equal
+ *                       to the output's: plain copy)
+ *  @param in_zero_points @p count zero points in [−128, 127] (read only
+ *                       with @p in_scales)
+ *  @param out_scale     > 0 and finite (read only with @p in_scales)
+ *  @param out_zero_point [−128, 127] (read only with @p in_scales)
+ *  @param out_dims      output shape: extent on @p axis = Σ of the inputs'
+ *  @param out           output codes, not overlapping any input
+ *                       (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_concatenation(int32_t axis, int32_t count,
+                                     const tq_dims *in_dims,
+                                     const int8_t *const *in,
+                                     const float *in_scales,
+                                     const int32_t *in_zero_points,
+                                     float out_scale, int32_t out_zero_point,
+                                     const tq_dims *out_dims, int8_t *out);
+
+/** @brief Shapes of a batch matmul, TFLite BATCH_MATMUL: lhs
+ *  [lhs_batch[0]][lhs_batch[1]][lhs_batch[2]][M][K] ([K][M] when adj_x),
+ *  rhs [rhs_batch...][K][N] ([N][K] when adj_y), out [batch...][M][N]
+ *  with batch[i] = max(lhs_batch[i], rhs_batch[i]): each batch extent is
+ *  equal in both or 1 in one of them (broadcast). Lower ranks: leading 1s. */
+typedef struct tq_batch_matmul_params {
+    int32_t lhs_batch[3]; /**< Batch extents of lhs, each >= 1. */
+    int32_t rhs_batch[3]; /**< Batch extents of rhs, each >= 1. */
+    int32_t m;            /**< Rows of the output, >= 1. */
+    int32_t n;            /**< Columns of the output, >= 1. */
+    int32_t k;            /**< Reduction length, >= 1. */
+    int32_t adj_x;        /**< 0 or 1: lhs stored transposed ([K][M]). */
+    int32_t adj_y;        /**< 0 or 1: rhs stored transposed ([N][K]). */
+} tq_batch_matmul_params;
+
+/** @brief int8 batch matmul, TFLite BATCH_MATMUL int8:
+ *  acc = Σ_k (lhs + lhs_offset)·(rhs + rhs_offset) (int32, k <=
+ *  #TQ_S8_MAX_REDUCTION, else #TQ_ERR_OVERFLOW: |sum| <= 255² · 2^15 <
+ *  2^31), then the ::tq_s8_output
+ *  stage (channel = output column n when per channel).
+ *  @param p          shapes (validated)
+ *  @param lhs        lhs codes
+ *  @param lhs_offset −zero point of lhs, [−127, 128]
+ *  @param rhs        rhs codes
+ *  @param rhs_offset −zero point of rhs, [−127, 128]
+ *  @param os         output stage
+ *  @param out        output codes, not overlapping lhs or rhs
+ *                    (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_ALIAS. */
+TQ_API tq_status tq_s8_batch_matmul(const tq_batch_matmul_params *p,
+                                    const int8_t *lhs, int32_t lhs_offset,
+                                    const int8_t *rhs, int32_t rhs_offset,
+                                    const tq_s8_output *os, int8_t *out);
+
+
 /** @brief Instruction-set paths of the kernels. Every path computes, bit
  *  for bit, what #TQ_ISA_PORTABLE computes (f32 included, see
  *  lib/arch/dispatch.h for the defined order of the float operations; a
@@ -1396,6 +1694,26 @@ TQ_API tq_status tq_s16_softmax_params_from_scale(float input_scale,
 TQ_API tq_status tq_s16_softmax(int32_t rows, int32_t cols, const int16_t *in,
                                 const tq_s16_softmax_params *params,
                                 int16_t *out);
+
+/** Longest reduction of tq_s16_batch_matmul(): 2^17, so that
+ *  |Σ x·y| <= 2^17 · 2^30 = 2^47 stays in the int64 requantization's range. */
+#define TQ_S16_BMM_MAX_REDUCTION 131072
+
+/** @brief int16 batch matmul, TFLite BATCH_MATMUL int16 (symmetric, zero
+ *  points 0): acc = Σ_k lhs·rhs in int64 (k <= #TQ_S16_BMM_MAX_REDUCTION,
+ *  else #TQ_ERR_OVERFLOW), then tq_requantize64() with the
+ *  ::tq_s16_output's multiplier and shift (channel = column n when per
+ *  channel; shift <= #TQ_S16_SHIFT_MAX; rounding must be valid but is
+ *  unused) and the clamp.
+ *  @param p    shapes (validated, as tq_s8_batch_matmul())
+ *  @param lhs  lhs int16 codes
+ *  @param rhs  rhs int16 codes
+ *  @param os   output stage
+ *  @param out  output int16 codes, not overlapping lhs or rhs
+ *  @return as tq_s8_batch_matmul(). */
+TQ_API tq_status tq_s16_batch_matmul(const tq_batch_matmul_params *p,
+                                     const int16_t *lhs, const int16_t *rhs,
+                                     const tq_s16_output *os, int16_t *out);
 
 /** @} */
 

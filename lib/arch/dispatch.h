@@ -83,6 +83,15 @@ typedef int64_t (*tq__s16_dot_fn)(const int16_t *x, const int8_t *w,
 typedef int32_t (*tq__s4_dot_fn)(const int16_t *x, const uint8_t *packed,
                                  size_t first, int32_t k);
 
+/* One row of the int8 MUL (lib/s8/mul.c): for i < n,
+ * out[i] = clamp(MBQM((a[i·sa] + off1)·(b[i·sb] + off2)) + output_offset)
+ * with sa, sb in {0, 1} (0: a broadcast value), params validated, out
+ * equal to a full-stride input or not overlapping it. Exactly
+ * tq__s8_mul_row_ref(). */
+typedef void (*tq__s8_mul_fn)(size_t n, const int8_t *a, size_t sa,
+                              const int8_t *b, size_t sb,
+                              const tq_s8_mul_params *p, int8_t *out);
+
 /* ---- weights packed ahead of time (tq_s8_pack_weights) ----------------
  *
  * The packed codes are blocks of 16 weight rows (output features) by 4
@@ -179,6 +188,7 @@ typedef struct tq__ukernels {
     tq__s8_quantize_fn s8_quantize;
     tq__s16_dot_fn s16_dot;
     tq__s4_dot_fn s4_dot;
+    tq__s8_mul_fn s8_mul; /* NULL: tq__s8_mul_row_ref */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -192,6 +202,8 @@ void tq__s8_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
 void tq__f32_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a,
                       size_t lda, const float *b, size_t ldb, float *c,
                       size_t ldc);
+void tq__s8_mul_row_ref(size_t n, const int8_t *a, size_t sa, const int8_t *b,
+                        size_t sb, const tq_s8_mul_params *p, int8_t *out);
 void tq__s8_row_sums_ref(int32_t rows, int32_t k, const int8_t *x, size_t ld,
                          int32_t *sums);
 void tq__s8_packed_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,

@@ -148,6 +148,26 @@ class S16SoftmaxParams(ctypes.Structure):
                 ("recip_lut", ctypes.POINTER(ctypes.c_int16))]
 
 
+class S8MulParams(ctypes.Structure):
+    """``tq_s8_mul_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input1_offset", "input2_offset", "output_multiplier",
+        "output_shift", "output_offset", "act_min", "act_max", "rounding")]
+
+
+class S8SoftmaxParams(ctypes.Structure):
+    """``tq_s8_softmax_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input_multiplier", "input_left_shift", "diff_min")]
+
+
+class BatchMatmulParams(ctypes.Structure):
+    """``tq_batch_matmul_params``."""
+    _fields_ = [("lhs_batch", _i32 * 3), ("rhs_batch", _i32 * 3),
+                ("m", _i32), ("n", _i32), ("k", _i32), ("adj_x", _i32),
+                ("adj_y", _i32)]
+
+
 class NamedTensor(ctypes.Structure):
     """``tq_named_tensor``."""
     _fields_ = [("name", ctypes.c_char_p), ("tensor", Tensor)]
@@ -305,6 +325,31 @@ PROTOTYPES = {
                                                    _p(S16SoftmaxParams)]),
     "tq_s16_softmax": (_status, [_i32, _i32, _pi16, _p(S16SoftmaxParams),
                                  _pi16]),
+    # more s8 ops (issue 12)
+    "tq_s8_mul_params_from_scales": (_status, [
+        _f32, _i32, _f32, _i32, _f32, _i32, _i32, _i32, _i32,
+        _p(S8MulParams)]),
+    "tq_s8_mul": (_status, [_dims, _pi8, _dims, _pi8, _p(S8MulParams),
+                            _dims, _pi8]),
+    "tq_s8_maximum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_minimum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_softmax_params_from_scale": (_status, [_f32, _f32,
+                                                  _p(S8SoftmaxParams)]),
+    "tq_s8_softmax": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                _pi8]),
+    "tq_s8_softmax_s16": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                    _pi16]),
+    "tq_s8_transpose_conv_scratch_size": (_status, [_dims, _psize]),
+    "tq_s8_transpose_conv": (_status, [_conv, _dims, _pi8, _i32, _dims, _pi8,
+                                       _pi32, _os, _dims, _pi8, _vp, _size]),
+    "tq_s8_pad": (_status, [_dims, _pi8, _pi32, _i32, _dims, _pi8]),
+    "tq_s8_transpose": (_status, [_dims, _pi32, _i32, _vp, _dims, _vp]),
+    "tq_s8_concatenation": (_status, [_i32, _i32, _dims, _p(_pi8), _pf32,
+                                      _pi32, _f32, _i32, _dims, _pi8]),
+    "tq_s8_batch_matmul": (_status, [_p(BatchMatmulParams), _pi8, _i32, _pi8,
+                                     _i32, _os, _pi8]),
+    "tq_s16_batch_matmul": (_status, [_p(BatchMatmulParams), _pi16, _pi16,
+                                      _os16, _pi16]),
     # s4 (int4-weight) kernels
     "tq_s4_packed_size": (_size, [_size]),
     "tq_s4_pack": (_status, [_size, _pi8, _pu8]),

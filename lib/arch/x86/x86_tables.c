@@ -19,6 +19,7 @@ const tq__ukernels tq__avx2_ukernels = {
     tq__avx2_s8_quantize,
     tq__avx2_s16_dot,
     tq__avx2_s4_dot,
+    NULL, /* s8_mul: the reference (no AVX2 code yet) */
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -28,4 +29,5 @@ const tq__ukernels tq__avx512_ukernels = {
     tq__avx512_s8_quantize,
     tq__avx2_s16_dot, /* AVX-512 CPUs have AVX2; no AVX-512 s16 code */
     tq__avx2_s4_dot,  /* nor AVX-512 s4 code */
+    NULL, /* s8_mul: the reference */
 };

@@ -18,7 +18,9 @@
  *  6. @ref tq_requant_sec "requantization" - multiplier / shift arithmetic
  *  7. @ref tq_f32_sec "f32 kernels"       - the float reference path
  *  8. @ref tq_s8_sec "s8 kernels"         - the int8 path (TFLite int8 semantics)
- *  9. @ref tq_host_sec "host helpers"     - heap, safetensors, CIFAR-10 (not in
+ *  9. @ref tq_s16_sec "s16 kernels"       - int16 activations, int8 weights (16x8)
+ *  10. @ref tq_s4_sec "s4 kernels"        - int4 weights, int8 activations
+ *  11. @ref tq_host_sec "host helpers"    - heap, safetensors, CIFAR-10 (not in
  *     firmware builds)
  *
  * Conventions that hold everywhere:
@@ -137,7 +139,9 @@ TQ_API const char *tq_status_message(tq_status status);
 typedef enum tq_dtype {
     TQ_F32 = 1, /**< IEEE-754 binary32. */
     TQ_S8 = 2,  /**< int8_t. */
-    TQ_S32 = 3  /**< int32_t. */
+    TQ_S32 = 3, /**< int32_t. */
+    TQ_S16 = 4, /**< int16_t: the activations of the 16x8 kernels. */
+    TQ_S64 = 5  /**< int64_t: the biases of the 16x8 kernels. */
 } tq_dtype;
 
 /** Maximum number of dimensions of a ::tq_tensor. */
@@ -1446,6 +1450,304 @@ TQ_API tq_status tq_s8_conv2d_relu_maxpool2(
     const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
     int8_t *out, void *scratch, size_t scratch_bytes);
 
+/* ---- more s8 ops (issue 12): mul, softmax, transpose conv, pad,
+ *      maximum / minimum, batch matmul, transpose, concatenation ---------- */
+
+/** @brief Parameters of TFLite's int8 MUL; fill with
+ *  tq_s8_mul_params_from_scales(). */
+typedef struct tq_s8_mul_params {
+    int32_t input1_offset;     /**< −zero point of input 1, [−127, 128]. */
+    int32_t input2_offset;     /**< −zero point of input 2, [−127, 128]. */
+    int32_t output_multiplier; /**< Q31, for s1 · s2 / s_out. */
+    int32_t output_shift;      /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    int32_t output_offset;     /**< +zero point of the output, [−128, 127]. */
+    int32_t act_min;           /**< Clamp low, [−128, act_max]. */
+    int32_t act_max;           /**< Clamp high, [act_min, 127]. */
+    int32_t rounding;          /**< A ::tq_rounding. */
+} tq_s8_mul_params;
+
+/** @brief Derive ::tq_s8_mul_params as TFLite's Prepare does: the real
+ *  multiplier (double)s1 · (double)s2 / (double)s_out through
+ *  tq_quantize_multiplier().
+ *  @param scale1          scale of input 1, > 0 and finite
+ *  @param zero_point1     zero point of input 1, [−128, 127]
+ *  @param scale2          scale of input 2, > 0 and finite
+ *  @param zero_point2     zero point of input 2, [−128, 127]
+ *  @param scale_out       scale of the output, > 0 and finite
+ *  @param zero_point_out  zero point of the output, [−128, 127]
+ *  @param act_min         clamp low, [−128, act_max]
+ *  @param act_max         clamp high, [act_min, 127]
+ *  @param rounding        a ::tq_rounding
+ *  @param params          receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also for a multiplier whose shift
+ *          would pass #TQ_SHIFT_MAX). */
+TQ_API tq_status tq_s8_mul_params_from_scales(
+    float scale1, int32_t zero_point1, float scale2, int32_t zero_point2,
+    float scale_out, int32_t zero_point_out, int32_t act_min, int32_t act_max,
+    int32_t rounding, tq_s8_mul_params *params);
+
+/** @brief int8 elementwise multiply with broadcasting, TFLite MUL:
+ *  out = clamp(requantize((a + off1) · (b + off2)) + output_offset,
+ *  act_min, act_max); the product is exact in int32 (|·| <= 2^16).
+ *  Shapes are 4-D ::tq_dims (lower ranks: leading 1s); each extent of
+ *  @p a_dims and @p b_dims is the output's or 1 (numpy broadcasting: a
+ *  per-channel operand is {1, 1, 1, C}, a scalar {1, 1, 1, 1}).
+ *  @param a_dims   shape of @p a
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b
+ *  @param b        input 2 codes
+ *  @param params   validated as documented in ::tq_s8_mul_params
+ *  @param out_dims shape of @p out (extents >= 0; an empty output accepts
+ *                  NULL arrays)
+ *  @param out      output codes; may equal @p a or @p b when that input has
+ *                  the output's shape (other overlaps: #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_mul(const tq_dims *a_dims, const int8_t *a,
+                           const tq_dims *b_dims, const int8_t *b,
+                           const tq_s8_mul_params *params,
+                           const tq_dims *out_dims, int8_t *out);
+
+/** @brief Elementwise maximum of two int8 tensors with broadcasting (as
+ *  tq_s8_mul()), TFLite MAXIMUM: raw codes, no requantization (both inputs
+ *  must have the output's scale and zero point, as TFLite requires).
+ *  @param a_dims   shape of @p a (each extent the output's or 1)
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b (each extent the output's or 1)
+ *  @param b        input 2 codes
+ *  @param out_dims shape of @p out
+ *  @param out      output codes; may equal an input of the output's shape
+ *                  (other overlaps: #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_ALIAS, #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_maximum(const tq_dims *a_dims, const int8_t *a,
+                               const tq_dims *b_dims, const int8_t *b,
+                               const tq_dims *out_dims, int8_t *out);
+
+/** @brief Elementwise minimum, as tq_s8_maximum() (TFLite MINIMUM).
+ *  @param a_dims   shape of @p a
+ *  @param a        input 1 codes
+ *  @param b_dims   shape of @p b
+ *  @param b        input 2 codes
+ *  @param out_dims shape of @p out
+ *  @param out      output codes
+ *  @return as tq_s8_maximum(). */
+TQ_API tq_status tq_s8_minimum(const tq_dims *a_dims, const int8_t *a,
+                               const tq_dims *b_dims, const int8_t *b,
+                               const tq_dims *out_dims, int8_t *out);
+
+/** Most columns of a row of tq_s8_softmax(): the sum of the row's
+ *  exponentials, each at most 2^19 in TFLite's Q12.19 accumulator, must
+ *  fit int32. */
+#define TQ_S8_SOFTMAX_MAX_COLS 4095
+
+/** @brief Parameters of TFLite's integer int8 softmax (gemmlowp fixed
+ *  point); fill with tq_s8_softmax_params_from_scale(). */
+typedef struct tq_s8_softmax_params {
+    int32_t input_multiplier; /**< Q31 multiplier of beta · s_in · 2^26,
+                                   [0, 2^31 − 1]. */
+    int32_t input_left_shift; /**< Its left shift, [0, 30]. */
+    int32_t diff_min;         /**< −CalculateInputRadius(5, left shift): a
+                                   difference x − max below it gives the
+                                   output minimum. In [−radius, 0], where
+                                   radius = floor(31 · 2^26 / 2^shift). */
+} tq_s8_softmax_params;
+
+/** @brief TFLite's PreprocessSoftmaxScaling and CalculateInputRadius for
+ *  the int8 softmax (5 integer bits for the scaled difference):
+ *  real = min(beta · s_in · 2^26, 2^31 − 1) in double, split by
+ *  tq_quantize_multiplier() into a multiplier and a left shift, and
+ *  diff_min = −floor(31 · 2^26 / 2^shift). No float at run time.
+ *  @param input_scale  > 0 and finite
+ *  @param beta         > 0 and finite (1 for a plain softmax)
+ *  @param params       receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also when the shift would be
+ *          negative, beta · s_in < 2^−27, which TFLite refuses, or above
+ *          30, beta · s_in >= 16). */
+TQ_API tq_status tq_s8_softmax_params_from_scale(float input_scale,
+                                                 float beta,
+                                                 tq_s8_softmax_params *params);
+
+/** @brief TFLite's int8 softmax (reference Softmax on int8) over the rows
+ *  of [rows][cols]: per row, d = x − max; where d >= diff_min the scaled
+ *  difference SRDHM(d · 2^shift, multiplier) (Q5.26) goes through
+ *  gemmlowp's exp_on_negative_values (Q0.31), the sum of the exponentials
+ *  (each rounded to Q12.19) through GetReciprocal (1/(1+x) on [0, 1],
+ *  Newton-Raphson), and out = clamp(RoundingDivideByPOT(SRDHM(recip, e),
+ *  bits_over_unit + 23) − 128, −128, 127); where d < diff_min, out = −128.
+ *  Output scale 1/256, zero point −128 (docs/quantization.md gives every
+ *  step). Where TFLite's rounding shift would pass 31 (a row sum of
+ *  2^28 or more), tinyq divides exactly (the result is 0 before the
+ *  zero point).
+ *  @param rows    >= 1
+ *  @param cols    1..#TQ_S8_SOFTMAX_MAX_COLS
+ *  @param in      [rows][cols] int8 codes
+ *  @param params  validated as documented in ::tq_s8_softmax_params
+ *  @param out     [rows][cols]; may equal @p in (other overlaps:
+ *                 #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS. */
+TQ_API tq_status tq_s8_softmax(int32_t rows, int32_t cols, const int8_t *in,
+                               const tq_s8_softmax_params *params,
+                               int8_t *out);
+
+/** @brief TFLite's int8 -> int16 softmax: as tq_s8_softmax() with 16
+ *  output bits, out = clamp(RoundingDivideByPOT(SRDHM(recip, e),
+ *  bits_over_unit + 15) − 32768, −32768, 32767). Output scale 1/65536,
+ *  zero point −32768.
+ *  @param rows    >= 1
+ *  @param cols    1..#TQ_S8_SOFTMAX_MAX_COLS
+ *  @param in      [rows][cols] int8 codes
+ *  @param params  as for tq_s8_softmax()
+ *  @param out     [rows][cols] int16 codes, not overlapping @p in
+ *                 (#TQ_ERR_ALIAS)
+ *  @return as tq_s8_softmax(). */
+TQ_API tq_status tq_s8_softmax_s16(int32_t rows, int32_t cols,
+                                   const int8_t *in,
+                                   const tq_s8_softmax_params *params,
+                                   int16_t *out);
+
+/** @brief Bytes of scratch tq_s8_transpose_conv() needs: OH·OW·Cout int32
+ *  accumulators (one image at a time) plus alignment slack.
+ *  @param out_dims {N, OH, OW, Cout}
+ *  @param bytes    receives the size
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_transpose_conv_scratch_size(const tq_dims *out_dims,
+                                                   size_t *bytes);
+
+/** @brief int8 transpose convolution, TFLite TRANSPOSE_CONV with
+ *  per-channel weights (scatter form): for each input pixel (iy, ix) and
+ *  tap (ky, kx), oy = iy·stride_h − pad_top + ky, ox = ix·stride_w −
+ *  pad_left + kx; inside the output, acc[oy][ox][oc] += (x + input_offset)
+ *  · w[oc][ky][kx][ic] (int32 scratch); then the bias and the
+ *  ::tq_s8_output stage (per Cout when per channel). The output extents
+ *  are the caller's (TFLite's output_shape tensor), any >= 1; taps that
+ *  land outside are dropped.
+ *  @param conv         stride_h, stride_w >= 1, pad_top, pad_left >= 0
+ *                      (TFLite's padding of the equivalent forward conv);
+ *                      pad_bottom and pad_right are ignored; dilation must
+ *                      be 1 and groups 1 (#TQ_ERR_PARAM)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin}; KH·KW·Cin <=
+ *                      #TQ_S8_MAX_REDUCTION (#TQ_ERR_OVERFLOW)
+ *  @param filter       weight codes, symmetric
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *  @param scratch      tq_s8_transpose_conv_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_BUFFER_TOO_SMALL, #TQ_ERR_ALIAS if @p out or the
+ *          scratch overlaps an input or each other. */
+TQ_API tq_status tq_s8_transpose_conv(
+    const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
+    int32_t input_offset, const tq_dims *filter_dims, const int8_t *filter,
+    const int32_t *bias, const tq_s8_output *os, const tq_dims *out_dims,
+    int8_t *out, void *scratch, size_t scratch_bytes);
+
+/** @brief Constant padding of a 4-D NHWC int8 tensor, TFLite PAD / PADV2:
+ *  out has extent in + before + after on every axis, the input copied at
+ *  offset (before), every other element @p pad_value (the output zero
+ *  point for TFLite's PAD).
+ *  @param in_dims   input shape (lower ranks: leading 1s)
+ *  @param in        input codes
+ *  @param pads      8 values {n_before, n_after, h_before, h_after,
+ *                   w_before, w_after, c_before, c_after}, each >= 0
+ *  @param pad_value in [−128, 127]
+ *  @param out_dims  the padded shape (#TQ_ERR_SHAPE otherwise)
+ *  @param out       output codes, not overlapping @p in (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_pad(const tq_dims *in_dims, const int8_t *in,
+                           const int32_t *pads, int32_t pad_value,
+                           const tq_dims *out_dims, int8_t *out);
+
+/** @brief Axis permutation of a 4-D tensor of 1-, 2- or 4-byte elements
+ *  (s8, s16, s32), TFLite TRANSPOSE: output axis i is input axis
+ *  perm[i], so out_dims extent i = in extent perm[i].
+ *  @param in_dims    input shape (lower ranks: leading 1s and a
+ *                    permutation that keeps them first)
+ *  @param perm       4 axis indices, a permutation of {0, 1, 2, 3}
+ *  @param elem_bytes 1, 2 or 4 (#TQ_ERR_PARAM)
+ *  @param in         input elements
+ *  @param out_dims   the permuted shape (#TQ_ERR_SHAPE otherwise)
+ *  @param out        output elements, not overlapping @p in (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_transpose(const tq_dims *in_dims, const int32_t *perm,
+                                 int32_t elem_bytes, const void *in,
+                                 const tq_dims *out_dims, void *out);
+
+/** @brief Concatenation of @p count 4-D int8 tensors along @p axis
+ *  (0 = N .. 3 = C), TFLite CONCATENATION. An input whose scale and zero
+ *  point equal the output's (or every input when @p in_scales is NULL) is
+ *  copied; any other is requantized exactly as TFLite's
+ *  ConcatenationWithScaling, in float: scale = s_i · (1 / s_out),
+ *  bias = −zp_i · scale, out = clamp((int32)round(x · scale + bias) +
+ *  zp_out, −128, 127) (round: ties away from zero; the product and the sum
+ *  are two float roundings, never fused).
+ *  @param axis          0..3
+ *  @param count         >= 1
+ *  @param in_dims       @p count shapes, equal to @p out_dims except on
+ *                       @p axis
+ *  @param in            @p count input pointers (NULL allowed for an empty
+ *                       input)
+ *  @param in_scales     @p count scales > 0 and finite, or NULL (all equal
+ *                       to the output's: plain copy)
+ *  @param in_zero_points @p count zero points in [−128, 127] (read only
+ *                       with @p in_scales)
+ *  @param out_scale     > 0 and finite (read only with @p in_scales)
+ *  @param out_zero_point [−128, 127] (read only with @p in_scales)
+ *  @param out_dims      output shape: extent on @p axis = Σ of the inputs'
+ *  @param out           output codes, not overlapping any input
+ *                       (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_ALIAS,
+ *          #TQ_ERR_OVERFLOW. */
+TQ_API tq_status tq_s8_concatenation(int32_t axis, int32_t count,
+                                     const tq_dims *in_dims,
+                                     const int8_t *const *in,
+                                     const float *in_scales,
+                                     const int32_t *in_zero_points,
+                                     float out_scale, int32_t out_zero_point,
+                                     const tq_dims *out_dims, int8_t *out);
+
+/** @brief Shapes of a batch matmul, TFLite BATCH_MATMUL: lhs
+ *  [lhs_batch[0]][lhs_batch[1]][lhs_batch[2]][M][K] ([K][M] when adj_x),
+ *  rhs [rhs_batch...][K][N] ([N][K] when adj_y), out [batch...][M][N]
+ *  with batch[i] = max(lhs_batch[i], rhs_batch[i]): each batch extent is
+ *  equal in both or 1 in one of them (broadcast). Lower ranks: leading 1s. */
+typedef struct tq_batch_matmul_params {
+    int32_t lhs_batch[3]; /**< Batch extents of lhs, each >= 1. */
+    int32_t rhs_batch[3]; /**< Batch extents of rhs, each >= 1. */
+    int32_t m;            /**< Rows of the output, >= 1. */
+    int32_t n;            /**< Columns of the output, >= 1. */
+    int32_t k;            /**< Reduction length, >= 1. */
+    int32_t adj_x;        /**< 0 or 1: lhs stored transposed ([K][M]). */
+    int32_t adj_y;        /**< 0 or 1: rhs stored transposed ([N][K]). */
+} tq_batch_matmul_params;
+
+/** @brief int8 batch matmul, TFLite BATCH_MATMUL int8:
+ *  acc = Σ_k (lhs + lhs_offset)·(rhs + rhs_offset) (int32, k <=
+ *  #TQ_S8_MAX_REDUCTION, else #TQ_ERR_OVERFLOW: |sum| <= 255² · 2^15 <
+ *  2^31), then the ::tq_s8_output
+ *  stage (channel = output column n when per channel).
+ *  @param p          shapes (validated)
+ *  @param lhs        lhs codes
+ *  @param lhs_offset −zero point of lhs, [−127, 128]
+ *  @param rhs        rhs codes
+ *  @param rhs_offset −zero point of rhs, [−127, 128]
+ *  @param os         output stage
+ *  @param out        output codes, not overlapping lhs or rhs
+ *                    (#TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_OVERFLOW,
+ *          #TQ_ERR_ALIAS. */
+TQ_API tq_status tq_s8_batch_matmul(const tq_batch_matmul_params *p,
+                                    const int8_t *lhs, int32_t lhs_offset,
+                                    const int8_t *rhs, int32_t rhs_offset,
+                                    const tq_s8_output *os, int8_t *out);
+
+
 /** @brief Instruction-set paths of the kernels. Every path computes, bit
  *  for bit, what #TQ_ISA_PORTABLE computes (f32 included, see
  *  lib/arch/dispatch.h for the defined order of the float operations; a
@@ -1498,6 +1800,496 @@ TQ_API const char *tq_isa_name(int32_t isa);
  *  "x86-avx512-vnni", "aarch64-neon", "aarch64-neon-dot" or
  *  "armv7em-dsp". */
 TQ_API const char *tq_kernel_path(void);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup tq_s16_sec s16 kernels (16x8)
+ *  int16 activations with int8 weights, bit-exact with TFLite's 16x8
+ *  reference kernels and CMSIS-NN's s16 kernels (docs/quantization.md,
+ *  "16x8"). Activations are int16 and **symmetric**: zero point 0 for every
+ *  input and output, so no kernel takes an input or output offset. Weights
+ *  are int8 codes (symmetric, zero point 0; any code in [−128, 127] is
+ *  accepted), per output channel for conv / depthwise, per tensor or per
+ *  channel for fully connected, as the ::tq_s16_output says.
+ *
+ *  One output element of conv, depthwise and fully connected:
+ *  sum = Σ w · x (exact, int64), then, chosen by the bias dtype:
+ *  - #TQ_S64 (TFLite's default 16x8 scheme): acc = sum + bias (int64,
+ *    saturating), clamped to [−2^47, 2^47 − 1] (TFLite's documented input
+ *    range of its int64 requantization; identical wherever TFLite is
+ *    defined), then tq_requantize64() with the channel's multiplier and
+ *    shift (shift <= #TQ_S16_SHIFT_MAX);
+ *  - #TQ_S32 (TFLite's int32-bias 16x8 option): acc = sum + bias saturated
+ *    to int32 (TFLite's int32 sum overflows, undefined, beyond 511 products
+ *    of extreme codes; tinyq saturates, identical wherever TFLite is
+ *    defined), then the int32 requantization in the ::tq_s16_output's
+ *    rounding mode (tq_requantize()).
+ *  Then the clamp [act_min, act_max]. A NULL bias is a zero bias (the dtype
+ *  still chooses the arithmetic).
+ *
+ *  Reduction limit: |w · x| <= 128 · 32768 = 2^22, so with at most
+ *  #TQ_S16_MAX_REDUCTION = 2^24 products |sum| <= 2^46: the int64 sum never
+ *  overflows, and it stays inside the 2^47 range TFLite's int64
+ *  requantization assumes. Longer reductions give #TQ_ERR_OVERFLOW.
+ *  @{ */
+/* ======================================================================== */
+
+/** Longest reduction (KH·KW·Cin/groups, KH·KW or K) of an s16 kernel:
+ *  2^24, so that |Σ w·x| <= 2^24 · 2^22 = 2^46. */
+#define TQ_S16_MAX_REDUCTION 16777216
+/** Largest shift of the int64 requantization: 15 − shift must be >= 1
+ *  (TFLite itself asserts shift < 8). */
+#define TQ_S16_SHIFT_MAX 14
+
+/** @brief TFLite's int64 overload of MultiplyByQuantizedMultiplier, the
+ *  requantization of the 16x8 kernels with an int64 bias:
+ *  reduced = multiplier < 0x7FFF0000 ? (multiplier + 2^15) >> 16 : 0x7FFF,
+ *  total = 15 − shift,
+ *  y = (x · reduced + 2^(total − 1)) >> total (one rounding, ties toward
+ *  +infinity, arithmetic shift), saturated to int32.
+ *  @param x          accumulator in [−2^47, 2^47 − 1] (TFLite's range),
+ *                    else #TQ_ERR_PARAM
+ *  @param multiplier Q31 multiplier in [0, 2^31 − 1]
+ *  @param shift      in [#TQ_SHIFT_MIN, #TQ_S16_SHIFT_MAX] (positive = left)
+ *  @param result     receives y
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (nothing written). */
+TQ_API tq_status tq_requantize64(int64_t x, int32_t multiplier, int32_t shift,
+                                 int32_t *result);
+
+/** @brief The output stage of the s16 kernels: requantize (the int64 or
+ *  int32 arithmetic, chosen by the kernel's bias dtype), clamp. No zero
+ *  point: int16 outputs are symmetric. Multipliers and shifts are per
+ *  output channel when tq_s16_output::per_channel is 1, else entry 0
+ *  serves every channel. */
+typedef struct tq_s16_output {
+    const int32_t *multiplier; /**< Q31 multipliers, each in [0, 2^31 − 1]. */
+    const int32_t *shift;      /**< Shifts, each in [#TQ_SHIFT_MIN,
+                                    #TQ_S16_SHIFT_MAX] with an int64 bias,
+                                    [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX] with an
+                                    int32 bias. */
+    int32_t per_channel;       /**< 0: one entry; 1: one per output channel. */
+    int32_t rounding;          /**< A ::tq_rounding, used by the int32-bias
+                                    arithmetic only (the int64 one has a
+                                    single formula); must be valid anyway. */
+    int32_t act_min;           /**< Clamp low, [−32768, act_max]; ReLU is 0. */
+    int32_t act_max;           /**< Clamp high, [act_min, 32767]. */
+} tq_s16_output;
+
+/** @brief Bytes of scratch tq_s16_conv2d() needs: one receptive field of
+ *  KH·KW·Cin/groups int16 values, plus 1 byte of alignment slack.
+ *  @return the shape errors of tq_s16_conv2d(). */
+TQ_API tq_status tq_s16_conv2d_scratch_size(const tq_conv_params *conv,
+                                            const tq_dims *in_dims,
+                                            const tq_dims *filter_dims,
+                                            const tq_dims *out_dims,
+                                            size_t *bytes);
+
+/** @brief 16x8 2-D convolution, NHWC, TFLite CONV_2D with int16 input.
+ *  @param conv         geometry (stride, padding, dilation, groups), as
+ *                      tq_s8_conv2d()
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           int16 input codes (zero point 0)
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       int8 weight codes, symmetric
+ *  @param bias         Cout values of @p bias_dtype at scale s_in · s_w[c],
+ *                      or NULL
+ *  @param bias_dtype   #TQ_S64 (int64 bias, int64 requantization) or #TQ_S32
+ *                      (int32 bias, int32 requantization); else #TQ_ERR_DTYPE
+ *  @param os           output stage; per_channel entries are per Cout
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          int16 output codes
+ *  @param scratch      tq_s16_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM (geometry or output
+ *          stage), #TQ_ERR_DTYPE, #TQ_ERR_OVERFLOW when KH·KW·Cin/groups
+ *          exceeds #TQ_S16_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL,
+ *          #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in, the
+ *          filter or each other. Nothing is written on error. */
+TQ_API tq_status tq_s16_conv2d(const tq_conv_params *conv,
+                               const tq_dims *in_dims, const int16_t *in,
+                               const tq_dims *filter_dims,
+                               const int8_t *filter, const void *bias,
+                               int32_t bias_dtype, const tq_s16_output *os,
+                               const tq_dims *out_dims, int16_t *out,
+                               void *scratch, size_t scratch_bytes);
+
+/** @brief 16x8 depthwise convolution, channel multiplier M = Cout / Cin
+ *  (output channel oc = ic·M + m), TFLite DEPTHWISE_CONV_2D with int16
+ *  input. No scratch.
+ *  @param conv         geometry; conv->groups is ignored
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           int16 input codes
+ *  @param filter_dims  {1, KH, KW, Cout}, Cout a multiple of Cin
+ *  @param filter       int8 weight codes, symmetric
+ *  @param bias         Cout values of @p bias_dtype, or NULL
+ *  @param bias_dtype   #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
+ *  @param os           output stage, per Cout when per channel
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          int16 output codes, not overlapping @p in or the
+ *                      filter (#TQ_ERR_ALIAS)
+ *  @return as tq_s16_conv2d(); KH·KW is limited to #TQ_S16_MAX_REDUCTION. */
+TQ_API tq_status tq_s16_depthwise_conv2d(const tq_conv_params *conv,
+                                         const tq_dims *in_dims,
+                                         const int16_t *in,
+                                         const tq_dims *filter_dims,
+                                         const int8_t *filter,
+                                         const void *bias, int32_t bias_dtype,
+                                         const tq_s16_output *os,
+                                         const tq_dims *out_dims,
+                                         int16_t *out);
+
+/** @brief 16x8 fully connected, TFLite FULLY_CONNECTED with int16 input:
+ *  out[b][o] = stage(Σ_i w[o][i] · in[b][i] + bias[o]). No scratch.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   >= 1, <= #TQ_S16_MAX_REDUCTION (#TQ_ERR_OVERFLOW)
+ *  @param out_features  >= 1
+ *  @param in            [batch][in_features] int16 codes
+ *  @param weights       [out_features][in_features] int8 codes, symmetric
+ *  @param bias          out_features values of @p bias_dtype, or NULL
+ *  @param bias_dtype    #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] int16 codes, not overlapping
+ *                       @p in or @p weights (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s16_fully_connected(int32_t batch, int32_t in_features,
+                                        int32_t out_features,
+                                        const int16_t *in,
+                                        const int8_t *weights,
+                                        const void *bias, int32_t bias_dtype,
+                                        const tq_s16_output *os, int16_t *out);
+
+/** @brief int16 max pool: maximum over the non-padded taps, then the clamp
+ *  [act_min, act_max] (−32768 <= act_min <= act_max <= 32767); the output
+ *  keeps the input's scale. @p out must not overlap @p in. */
+TQ_API tq_status tq_s16_max_pool(const tq_pool_params *pool,
+                                 const tq_dims *in_dims, const int16_t *in,
+                                 int32_t act_min, int32_t act_max,
+                                 const tq_dims *out_dims, int16_t *out);
+
+/** @brief int16 average pool: sum of the non-padded taps divided by their
+ *  count, rounding half away from zero, then the clamp (as
+ *  tq_s16_max_pool()). */
+TQ_API tq_status tq_s16_avg_pool(const tq_pool_params *pool,
+                                 const tq_dims *in_dims, const int16_t *in,
+                                 int32_t act_min, int32_t act_max,
+                                 const tq_dims *out_dims, int16_t *out);
+
+/** @brief Parameters of TFLite's int16 ADD in a ::tq_s8_add_params (the same
+ *  arithmetic as int8 with left_shift 15, offsets 0): as
+ *  tq_s8_add_params_from_scales() with zero points 0 and the output
+ *  multiplier for 2·max(s1, s2) / (2^15 · s_out).
+ *  @param scale1     scale of input 1, > 0 and finite
+ *  @param scale2     scale of input 2, > 0 and finite
+ *  @param scale_out  scale of the output, > 0 and finite
+ *  @param act_min    clamp low, [−32768, act_max]
+ *  @param act_max    clamp high, [act_min, 32767]
+ *  @param rounding   a ::tq_rounding
+ *  @param params     receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_add_params_from_scales(float scale1, float scale2,
+                                               float scale_out,
+                                               int32_t act_min,
+                                               int32_t act_max,
+                                               int32_t rounding,
+                                               tq_s8_add_params *params);
+
+/** @brief int16 elementwise add of @p n values with TFLite ADD semantics:
+ *  each input shifted left by left_shift and rescaled (int32
+ *  requantization), summed, the sum requantized to the output, clamped.
+ *  @p out may alias @p a or @p b exactly (other overlaps: #TQ_ERR_ALIAS).
+ *  @p params are validated: offsets 0, input shifts in [#TQ_SHIFT_MIN, 0],
+ *  left_shift in [0, 15], output shift in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX],
+ *  clamp inside [−32768, 32767]. n == 0 accepts NULL arrays. */
+TQ_API tq_status tq_s16_add(size_t n, const int16_t *a, const int16_t *b,
+                            const tq_s8_add_params *params, int16_t *out);
+
+/** @brief Parameters of TFLite's int16 MUL (zero points 0). */
+typedef struct tq_s16_mul_params {
+    int32_t output_multiplier; /**< Q31, for s1 · s2 / s_out. */
+    int32_t output_shift;      /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    int32_t act_min;           /**< Clamp low, [−32768, act_max]. */
+    int32_t act_max;           /**< Clamp high, [act_min, 32767]. */
+    int32_t rounding;          /**< A ::tq_rounding. */
+} tq_s16_mul_params;
+
+/** @brief Derive ::tq_s16_mul_params as TFLite's Prepare does: the real
+ *  multiplier (double)s1 · (double)s2 / (double)s_out through
+ *  tq_quantize_multiplier().
+ *  @param scale1     scale of input 1, > 0 and finite
+ *  @param scale2     scale of input 2, > 0 and finite
+ *  @param scale_out  scale of the output, > 0 and finite
+ *  @param act_min    clamp low, [−32768, act_max]
+ *  @param act_max    clamp high, [act_min, 32767]
+ *  @param rounding   a ::tq_rounding
+ *  @param params     receives the parameters (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (also for a multiplier whose shift
+ *          would pass #TQ_SHIFT_MAX). */
+TQ_API tq_status tq_s16_mul_params_from_scales(float scale1, float scale2,
+                                               float scale_out,
+                                               int32_t act_min,
+                                               int32_t act_max,
+                                               int32_t rounding,
+                                               tq_s16_mul_params *params);
+
+/** @brief int16 elementwise multiply of @p n values, TFLite MUL:
+ *  out = clamp(requantize(a · b), act_min, act_max), the product exact in
+ *  int32 (|a · b| <= 2^30). @p out may alias @p a or @p b exactly (other
+ *  overlaps: #TQ_ERR_ALIAS); @p params are validated; n == 0 accepts NULL
+ *  arrays. */
+TQ_API tq_status tq_s16_mul(size_t n, const int16_t *a, const int16_t *b,
+                            const tq_s16_mul_params *params, int16_t *out);
+
+/** Entries of each int16 softmax lookup table: 512 segments and the end
+ *  point (TFLite's kInt16LUTArraySize). */
+#define TQ_S16_LUT_SIZE 513
+
+/** @brief Build TFLite's two int16 softmax tables (its gen_lut(), in
+ *  double): @p exp_lut samples exp(x) on [−10, 0] and @p recip_lut
+ *  1 / (1 + x) on [0, 1], 512 segments each, in Q0.15 with a per-segment
+ *  bias that centres the interpolation error, saturated to int16.
+ *  @param exp_lut    #TQ_S16_LUT_SIZE entries
+ *  @param recip_lut  #TQ_S16_LUT_SIZE entries
+ *  @return #TQ_ERR_NULL, #TQ_ERR_ALIAS if the tables overlap. */
+TQ_API tq_status tq_s16_softmax_luts(int16_t *exp_lut, int16_t *recip_lut);
+
+/** @brief Parameters of TFLite's int16 softmax: the input rescaling and the
+ *  two tables (the library's, or the caller's: TFLite stores them with the
+ *  model). Output scale 1/32768, zero point 0. */
+typedef struct tq_s16_softmax_params {
+    int32_t input_multiplier;  /**< Q31, for s_in · beta / (10 / 65535). */
+    int32_t input_shift;       /**< In [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX]. */
+    const int16_t *exp_lut;    /**< #TQ_S16_LUT_SIZE entries, each in
+                                    [0, 32767], the last two >= 1 (so that
+                                    every row's sum is positive). */
+    const int16_t *recip_lut;  /**< #TQ_S16_LUT_SIZE entries. */
+} tq_s16_softmax_params;
+
+/** @brief Fill the rescaling of ::tq_s16_softmax_params as TFLite's
+ *  Prepare: tq_quantize_multiplier() of (double)input_scale · beta /
+ *  (10 / 65535), so that the input range [−65535, 0] maps onto [−10, 0].
+ *  The table pointers are left to the caller.
+ *  @param input_scale  > 0 and finite
+ *  @param beta         > 0 and finite (1 for a plain softmax)
+ *  @param params       receives input_multiplier and input_shift
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_softmax_params_from_scale(float input_scale,
+                                                  float beta,
+                                                  tq_s16_softmax_params *params);
+
+/** @brief TFLite's SoftmaxInt16 over the rows of [rows][cols]: per row,
+ *  d = clamp(requantize(x − max, input_multiplier, input_shift) + 32767)
+ *  (int32 double rounding), e = LUT_exp(d), the reciprocal of Σ e from
+ *  LUT_recip after normalising by its leading zeros, out = clamp(e · r
+ *  rounded, 0, 32767) (docs/quantization.md gives every step). Output
+ *  scale 1/32768.
+ *  @param rows    >= 1
+ *  @param cols    1..65536 (so that Σ e fits int32)
+ *  @param in      [rows][cols] int16 codes
+ *  @param params  rescaling and tables (validated)
+ *  @param out     [rows][cols]; may equal @p in (other overlaps:
+ *                 #TQ_ERR_ALIAS)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_s16_softmax(int32_t rows, int32_t cols, const int16_t *in,
+                                const tq_s16_softmax_params *params,
+                                int16_t *out);
+
+/** Longest reduction of tq_s16_batch_matmul(): 2^17, so that
+ *  |Σ x·y| <= 2^17 · 2^30 = 2^47 stays in the int64 requantization's range. */
+#define TQ_S16_BMM_MAX_REDUCTION 131072
+
+/** @brief int16 batch matmul, TFLite BATCH_MATMUL int16 (symmetric, zero
+ *  points 0): acc = Σ_k lhs·rhs in int64 (k <= #TQ_S16_BMM_MAX_REDUCTION,
+ *  else #TQ_ERR_OVERFLOW), then tq_requantize64() with the
+ *  ::tq_s16_output's multiplier and shift (channel = column n when per
+ *  channel; shift <= #TQ_S16_SHIFT_MAX; rounding must be valid but is
+ *  unused) and the clamp.
+ *  @param p    shapes (validated, as tq_s8_batch_matmul())
+ *  @param lhs  lhs int16 codes
+ *  @param rhs  rhs int16 codes
+ *  @param os   output stage
+ *  @param out  output int16 codes, not overlapping lhs or rhs
+ *  @return as tq_s8_batch_matmul(). */
+TQ_API tq_status tq_s16_batch_matmul(const tq_batch_matmul_params *p,
+                                     const int16_t *lhs, const int16_t *rhs,
+                                     const tq_s16_output *os, int16_t *out);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup tq_s4_sec s4 kernels (int4 weights)
+ *  int4 weights with int8 activations, bit-exact with TFLite's and
+ *  CMSIS-NN's int4 kernels (docs/quantization.md, "int4 weights"): the
+ *  arithmetic is exactly the int8 one (see @ref tq_s8_sec "s8 kernels": int32
+ *  accumulator, (x + input_offset)·w, int32 bias, the ::tq_s8_output
+ *  stage), only the weights are stored as packed int4. Each kernel gives,
+ *  bit for bit, what its s8 counterpart gives on the unpacked weights.
+ *
+ *  Packing (TFLite's): the weight tensor is flattened in its int8 layout
+ *  (conv OHWI, depthwise [kh][kw][out_c], fully connected [out][in]) and
+ *  packed two values per byte over the whole tensor: element 2k is the low
+ *  nibble of byte k, element 2k + 1 its high nibble, two's complement in
+ *  [−8, 7]. Rows do not start on a fresh byte (a row of odd length shares a
+ *  byte with the next row); with an odd element count the last byte's high
+ *  nibble is 0. A tensor of n values takes tq_s4_packed_size(n) =
+ *  ceil(n / 2) bytes.
+ *  @{ */
+/* ======================================================================== */
+
+/** @brief Bytes of @p n packed int4 values: ceil(n / 2) (never overflows). */
+TQ_API size_t tq_s4_packed_size(size_t n);
+
+/** @brief Pack @p n int4 values (int8 codes in [−8, 7]) into
+ *  tq_s4_packed_size(n) bytes, low nibble first; an odd count's last high
+ *  nibble is written as 0.
+ *  @param n       number of values; 0 writes nothing and accepts NULL
+ *  @param values  n codes, each in [−8, 7] (else #TQ_ERR_PARAM, nothing
+ *                 written)
+ *  @param packed  ceil(n / 2) bytes, not overlapping @p values
+ *                 (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s4_pack(size_t n, const int8_t *values, uint8_t *packed);
+
+/** @brief Unpack @p n int4 values (sign-extended: nibble v gives v − 16
+ *  when v >= 8) from tq_s4_packed_size(n) bytes.
+ *  @param n       number of values; 0 writes nothing and accepts NULL
+ *  @param packed  ceil(n / 2) bytes (an odd count's last high nibble is
+ *                 ignored)
+ *  @param values  n int8 codes, not overlapping @p packed (#TQ_ERR_ALIAS) */
+TQ_API tq_status tq_s4_unpack(size_t n, const uint8_t *packed,
+                              int8_t *values);
+
+/** @brief Quantize an f32 tensor straight into packed int4 under @p p (per
+ *  tensor or per channel along p->axis, the rounding of @p p): the codes of
+ *  tq_quantize(), packed as tq_s4_pack() packs them.
+ *  @param in           f32 tensor (any shape of 0..4 dimensions), in its
+ *                      kernel layout (OHWI, depthwise, [out][in])
+ *  @param p            quantization parameters with qmin >= −8 and
+ *                      qmax <= 7 (a 4-bit ::tq_qscheme gives them)
+ *  @param packed       output, not overlapping the input (#TQ_ERR_ALIAS)
+ *  @param packed_bytes at least tq_s4_packed_size() of the element count
+ *                      (#TQ_ERR_BUFFER_TOO_SMALL)
+ *  @return the errors of tq_quantize(), #TQ_ERR_PARAM for a code range
+ *          outside [−8, 7]; nothing is written on error. */
+TQ_API tq_status tq_s4_quantize(const tq_tensor *in, const tq_qparams *p,
+                                uint8_t *packed, size_t packed_bytes);
+
+/** @brief Quantize f32 weights to packed int4 in one call, with TFLite's
+ *  per-channel symmetric 4-bit scheme: for each channel c along @p axis,
+ *  the ::tq_qscheme {bits 4, symmetric, narrow range} over the channel's
+ *  absolute maximum gives scale[c] = absmax / 7 (tq_qparams_from_range(),
+ *  1 for an all-zero channel) and codes in [−7, 7], rounded half away from
+ *  zero (TFLite's), then packed.
+ *  @param in           f32 weights of 1..4 dimensions, in kernel layout,
+ *                      finite (#TQ_ERR_NOT_FINITE)
+ *  @param axis         channel axis, 0 <= axis < ndim: 0 for conv OHWI and
+ *                      fully connected [out][in], 3 for depthwise
+ *  @param scales       receives shape[axis] scales (the weight scales s_w[c]
+ *                      of the output stage)
+ *  @param packed       output, tq_s4_packed_size() of the element count
+ *  @param packed_bytes its size (#TQ_ERR_BUFFER_TOO_SMALL)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_DTYPE, #TQ_ERR_SHAPE (bad axis, or an
+ *          empty tensor), #TQ_ERR_NOT_FINITE, #TQ_ERR_PARAM (a scale that
+ *          is not a usable float), #TQ_ERR_ALIAS, #TQ_ERR_BUFFER_TOO_SMALL;
+ *          nothing written on error. */
+TQ_API tq_status tq_s4_quantize_weights(const tq_tensor *in, int32_t axis,
+                                        float *scales, uint8_t *packed,
+                                        size_t packed_bytes);
+
+/** @brief Bytes of scratch tq_s4_conv2d() needs: the unpacked filter
+ *  (Cout·KH·KW·Cin/groups bytes) and the scratch of tq_s8_conv2d().
+ *  @return the shape errors of tq_s8_conv2d_scratch_size(). */
+TQ_API tq_status tq_s4_conv2d_scratch_size(const tq_conv_params *conv,
+                                           const tq_dims *in_dims,
+                                           const tq_dims *filter_dims,
+                                           const tq_dims *out_dims,
+                                           size_t *bytes);
+
+/** @brief int8 2-D convolution with packed int4 weights: exactly
+ *  tq_s8_conv2d() on the unpacked filter (which it unpacks into the
+ *  scratch), same arguments and rules except the filter.
+ *  @param conv         geometry (stride, padding, dilation, groups)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       the OHWI filter packed as tq_s4_pack() packs it,
+ *                      tq_s4_packed_size(Cout·KH·KW·Cin/groups) bytes
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes
+ *  @param scratch      tq_s4_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return as tq_s8_conv2d(), and #TQ_ERR_ALIAS when the scratch or the
+ *          output overlaps the packed filter. */
+TQ_API tq_status tq_s4_conv2d(const tq_conv_params *conv,
+                              const tq_dims *in_dims, const int8_t *in,
+                              int32_t input_offset, const tq_dims *filter_dims,
+                              const uint8_t *filter, const int32_t *bias,
+                              const tq_s8_output *os, const tq_dims *out_dims,
+                              int8_t *out, void *scratch,
+                              size_t scratch_bytes);
+
+/** @brief int8 depthwise convolution with packed int4 weights: exactly
+ *  tq_s8_depthwise_conv2d() on the unpacked filter; the nibbles are read in
+ *  place (no scratch).
+ *  @param conv         geometry; conv->groups is ignored
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  {1, KH, KW, Cout}
+ *  @param filter       the [kh][kw][Cout] filter packed,
+ *                      tq_s4_packed_size(KH·KW·Cout) bytes
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           output stage
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param out          output codes, not overlapping @p in or the filter
+ *  @return as tq_s8_depthwise_conv2d(). */
+TQ_API tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
+                                        const tq_dims *in_dims,
+                                        const int8_t *in, int32_t input_offset,
+                                        const tq_dims *filter_dims,
+                                        const uint8_t *filter,
+                                        const int32_t *bias,
+                                        const tq_s8_output *os,
+                                        const tq_dims *out_dims, int8_t *out);
+
+/** @brief Bytes of scratch tq_s4_fully_connected() needs: the larger of
+ *  2·in_features + 1 (one input row as int16, the path of batches up to 3)
+ *  and R·in_features (R unpacked weight rows, the path of larger
+ *  batches), R = min(out_features, max(1, min(32, 16384 / in_features))).
+ *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE (sizes < 1), #TQ_ERR_OVERFLOW
+ *          (in_features over #TQ_S8_MAX_REDUCTION). */
+TQ_API tq_status tq_s4_fully_connected_scratch_size(int32_t in_features,
+                                                    int32_t out_features,
+                                                    size_t *bytes);
+
+/** @brief int8 fully connected with packed int4 weights: exactly
+ *  tq_s8_fully_connected() with the unpacked weights and weight_offset 0.
+ *  Up to 3 input rows, each output is one inner product that unpacks the
+ *  nibbles in registers; larger batches unpack blocks of weight rows into
+ *  the scratch and run them through the s8 microkernels.
+ *  @param batch         rows of @p in, >= 1
+ *  @param in_features   1..#TQ_S8_MAX_REDUCTION
+ *  @param out_features  >= 1
+ *  @param in            [batch][in_features] codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param weights       [out_features][in_features] packed,
+ *                       tq_s4_packed_size(out_features·in_features) bytes
+ *  @param bias          out_features int32 values or NULL
+ *  @param os            output stage (per tensor or per output feature)
+ *  @param out           [batch][out_features] codes, not overlapping @p in
+ *                       or @p weights
+ *  @param scratch       tq_s4_fully_connected_scratch_size() bytes
+ *  @param scratch_bytes size of @p scratch
+ *  @return as tq_s8_fully_connected(), plus #TQ_ERR_BUFFER_TOO_SMALL and
+ *          #TQ_ERR_ALIAS for the scratch. */
+TQ_API tq_status tq_s4_fully_connected(int32_t batch, int32_t in_features,
+                                       int32_t out_features, const int8_t *in,
+                                       int32_t input_offset,
+                                       const uint8_t *weights,
+                                       const int32_t *bias,
+                                       const tq_s8_output *os, int8_t *out,
+                                       void *scratch, size_t scratch_bytes);
 
 /** @} */
 

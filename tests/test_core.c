@@ -92,8 +92,12 @@ static void test_dtype_size(void **state)
     assert_int_equal(tq_dtype_size(TQ_F32), 4);
     assert_int_equal(tq_dtype_size(TQ_S8), 1);
     assert_int_equal(tq_dtype_size(TQ_S32), 4);
+    assert_int_equal(tq_dtype_size(TQ_S16), 2);
+    assert_int_equal(tq_dtype_size(TQ_S64), 8);
+    assert_int_equal(TQ_S16, 4);
+    assert_int_equal(TQ_S64, 5);
     assert_int_equal(tq_dtype_size(0), 0);
-    assert_int_equal(tq_dtype_size(4), 0);
+    assert_int_equal(tq_dtype_size(6), 0);
     assert_int_equal(tq_dtype_size(-1), 0);
     assert_int_equal(tq_dtype_size(INT32_MAX), 0);
 }
@@ -187,7 +191,7 @@ static void test_tensor_init_errors(void **state)
     EXPECT_INIT(TQ_ERR_NULL, &t, NULL, TQ_F32, 2, ok);
     EXPECT_INIT(TQ_ERR_NULL, &t, NULL, TQ_F32, 0, NULL); /* a scalar has 1 */
     EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 0, 2, ok);
-    EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 4, 2, ok);
+    EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 6, 2, ok);
     EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, -3, 2, ok);
     EXPECT_INIT(TQ_ERR_SHAPE, &t, buf, TQ_F32, -1, ok);
     EXPECT_INIT(TQ_ERR_SHAPE, &t, buf, TQ_F32, 5, ok);
@@ -417,7 +421,7 @@ static size_t layout_src_index(layout_kind k, const int64_t *s, size_t a,
     }
 }
 
-static const int32_t all_dtypes[3] = {TQ_F32, TQ_S8, TQ_S32};
+static const int32_t all_dtypes[5] = {TQ_F32, TQ_S8, TQ_S32, TQ_S16, TQ_S64};
 
 static void random_layout_shape(tt_rng *rng, layout_kind k, int64_t *s)
 {
@@ -435,7 +439,7 @@ static void check_layout_random(layout_kind k)
     const uint64_t seed = 1000 + (uint64_t)k;
     tt_rng rng = {seed};
     for (int it = 0; it < 300; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const size_t esz = tq_dtype_size(dt);
         int64_t s[4], o[4];
         random_layout_shape(&rng, k, s);
@@ -513,7 +517,7 @@ static void test_layout_round_trip(void **state)
     (void)state;
     tt_rng rng = {77};
     for (int it = 0; it < 100; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const size_t esz = tq_dtype_size(dt);
         int64_t s[4], o[4];
         random_layout_shape(&rng, L_NCHW_NHWC, s);
@@ -849,7 +853,7 @@ static void test_heap_alloc_free(void **state)
     (void)state;
     tt_rng rng = {5};
     for (int it = 0; it < 200; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const int32_t nd = tt_int(&rng, 0, 4);
         int64_t sh[4];
         size_t n = 1;
@@ -902,7 +906,7 @@ static void test_heap_errors(void **state)
     assert_int_equal(tq_tensor_alloc(NULL, TQ_F32, 2, ok), TQ_ERR_NULL);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 2, NULL), TQ_ERR_NULL);
     assert_int_equal(tq_tensor_alloc(&t, 0, 2, ok), TQ_ERR_DTYPE);
-    assert_int_equal(tq_tensor_alloc(&t, 5, 2, ok), TQ_ERR_DTYPE);
+    assert_int_equal(tq_tensor_alloc(&t, 6, 2, ok), TQ_ERR_DTYPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, -1, ok), TQ_ERR_SHAPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 5, ok), TQ_ERR_SHAPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 2, neg), TQ_ERR_SHAPE);

@@ -31,6 +31,9 @@ static const tq__ukernels portable = {
     NULL,
     NULL,
     NULL,
+    NULL, /* s16_dot: tq__s16_dot_ref, reached through tq__s16_dot_entry() */
+    NULL, /* s4_dot: tq__s4_dot_ref, reached through tq__s4_dot_entry() */
+    NULL, /* s8_mul: tq__s8_mul_row_ref (lib/s8/mul.c) */
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

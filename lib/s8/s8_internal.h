@@ -194,4 +194,18 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
 void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
                         int32_t *sums);
 
+
+/* ---- 4-D numpy broadcasting of two operands (lib/s8/mul.c, maxmin.c) ---
+ * Each extent of a and b is the output's or 1. Strides (in elements) are
+ * 0 along a broadcast axis. Checked by tq__s8_bcast_plan (lib/s8/mul.c). */
+typedef struct tq__s8_bcast {
+    int32_t ext[4];    /* output extents n, h, w, c */
+    size_t sa[4];      /* strides of a */
+    size_t sb[4];      /* strides of b */
+    size_t na, nb, no; /* element counts of a, b and the output */
+} tq__s8_bcast;
+
+tq_status tq__s8_bcast_plan(const tq_dims *a, const tq_dims *b,
+                            const tq_dims *o, tq__s8_bcast *pl);
+
 #endif /* TQ_S8_INTERNAL_H */

@@ -19,15 +19,17 @@ Areas:
     requant     quantize_multiplier, OutputStage, requantize_rows
     f32         the float kernels (``tinyq.f32.conv2d``, ...)
     s8          the int8 kernels (``tinyq.s8.conv2d``, ...)
+    s16         int16 activations, int8 weights (``tinyq.s16.conv2d``, ...)
+    s4          int4 weights, int8 activations (``tinyq.s4.fully_connected``)
     io          safetensors files and CIFAR-10 batches
     graph       Graph (ONNX in, float run, calibrate, int8 run), GraphBuilder
 """
 
 from . import errors
 from .constants import (CIFAR10_RECORD_BYTES, MAX_DIMS, S8_MAX_REDUCTION,
-                        SHIFT_MAX, SHIFT_MIN, Activation, DType,
-                        FloatRounding, GeometryField, Isa, Op, RangeMethod,
-                        Rewrite, Rounding, Sigma, Status)
+                        S16_MAX_REDUCTION, SHIFT_MAX, SHIFT_MIN, Activation,
+                        DType, FloatRounding, GeometryField, Isa, Op,
+                        RangeMethod, Rewrite, Rounding, Sigma, Status)
 from .core import (conv_output_size, dtype_size, empty_aligned, get_isa,
                    isa_available, isa_name, kernel_path, library_path, nbytes,
                    nchw_to_nhwc, nhwc_to_nchw, numel, oihw_to_dw,
@@ -50,6 +52,8 @@ from .requant import (OutputStage, activation_range, quantize_multiplier,
                       quantize_multipliers, requantize, requantize_rows)
 from . import kernels_f32 as f32
 from . import kernels_s8 as s8
+from . import kernels_s16 as s16
+from . import kernels_s4 as s4
 from . import io
 from .graph import Graph, GraphBuilder, QuantConfig
 from ._lib import EXPECTED_MAJOR, LibraryLoadError
@@ -58,7 +62,8 @@ __version__ = "0.3.0"
 
 __all__ = [
     # constants and enums
-    "CIFAR10_RECORD_BYTES", "MAX_DIMS", "S8_MAX_REDUCTION", "SHIFT_MAX",
+    "CIFAR10_RECORD_BYTES", "MAX_DIMS", "S8_MAX_REDUCTION",
+    "S16_MAX_REDUCTION", "SHIFT_MAX",
     "SHIFT_MIN", "Activation", "DType", "FloatRounding", "RangeMethod",
     "Rounding", "Sigma", "Status", "Isa", "GeometryField", "Op", "Rewrite",
     "EXPECTED_MAJOR",
@@ -86,5 +91,5 @@ __all__ = [
     "quantize_multiplier",
     "quantize_multipliers", "requantize", "requantize_rows",
     # kernels and files
-    "f32", "s8", "io",
+    "f32", "s8", "s16", "s4", "io",
 ]

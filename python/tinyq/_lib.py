@@ -133,6 +133,47 @@ class S8AddParams(ctypes.Structure):
         "act_max", "rounding")]
 
 
+class S16Output(ctypes.Structure):
+    """``tq_s16_output``."""
+    _fields_ = [("multiplier", ctypes.POINTER(_i32)),
+                ("shift", ctypes.POINTER(_i32)), ("per_channel", _i32),
+                ("rounding", _i32), ("act_min", _i32), ("act_max", _i32)]
+
+
+class S16MulParams(ctypes.Structure):
+    """``tq_s16_mul_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        "rounding")]
+
+
+class S16SoftmaxParams(ctypes.Structure):
+    """``tq_s16_softmax_params``."""
+    _fields_ = [("input_multiplier", _i32), ("input_shift", _i32),
+                ("exp_lut", ctypes.POINTER(ctypes.c_int16)),
+                ("recip_lut", ctypes.POINTER(ctypes.c_int16))]
+
+
+class S8MulParams(ctypes.Structure):
+    """``tq_s8_mul_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input1_offset", "input2_offset", "output_multiplier",
+        "output_shift", "output_offset", "act_min", "act_max", "rounding")]
+
+
+class S8SoftmaxParams(ctypes.Structure):
+    """``tq_s8_softmax_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input_multiplier", "input_left_shift", "diff_min")]
+
+
+class BatchMatmulParams(ctypes.Structure):
+    """``tq_batch_matmul_params``."""
+    _fields_ = [("lhs_batch", _i32 * 3), ("rhs_batch", _i32 * 3),
+                ("m", _i32), ("n", _i32), ("k", _i32), ("adj_x", _i32),
+                ("adj_y", _i32)]
+
+
 class NamedTensor(ctypes.Structure):
     """``tq_named_tensor``."""
     _fields_ = [("name", ctypes.c_char_p), ("tensor", Tensor)]
@@ -191,6 +232,8 @@ _dims = _p(Dims)
 _act = _p(F32Act)
 _os = _p(S8Output)
 _pool = _p(PoolParams)
+_pi16 = _p(ctypes.c_int16)
+_os16 = _p(S16Output)
 
 # name -> (restype, argtypes). Every TQ_API function of tinyq.h is here
 # (python/tests/test_loading.py checks that against the header).
@@ -319,6 +362,72 @@ PROTOTYPES = {
     "tq_s8_conv2d_relu_maxpool2": (_status, [_conv, _dims, _pi8, _i32, _dims,
                                              _pi8, _pi32, _os, _dims, _pi8,
                                              _vp, _size]),
+    # s16 (16x8) kernels
+    "tq_requantize64": (_status, [_i64, _i32, _i32, _pi32]),
+    "tq_s16_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
+                                             _psize]),
+    "tq_s16_conv2d": (_status, [_conv, _dims, _pi16, _dims, _pi8, _vp, _i32,
+                                _os16, _dims, _pi16, _vp, _size]),
+    "tq_s16_depthwise_conv2d": (_status, [_conv, _dims, _pi16, _dims, _pi8,
+                                          _vp, _i32, _os16, _dims, _pi16]),
+    "tq_s16_fully_connected": (_status, [_i32, _i32, _i32, _pi16, _pi8, _vp,
+                                         _i32, _os16, _pi16]),
+    "tq_s16_max_pool": (_status, [_pool, _dims, _pi16, _i32, _i32, _dims,
+                                  _pi16]),
+    "tq_s16_avg_pool": (_status, [_pool, _dims, _pi16, _i32, _i32, _dims,
+                                  _pi16]),
+    "tq_s16_add_params_from_scales": (_status, [_f32, _f32, _f32, _i32, _i32,
+                                                _i32, _p(S8AddParams)]),
+    "tq_s16_add": (_status, [_size, _pi16, _pi16, _p(S8AddParams), _pi16]),
+    "tq_s16_mul_params_from_scales": (_status, [_f32, _f32, _f32, _i32, _i32,
+                                                _i32, _p(S16MulParams)]),
+    "tq_s16_mul": (_status, [_size, _pi16, _pi16, _p(S16MulParams), _pi16]),
+    "tq_s16_softmax_luts": (_status, [_pi16, _pi16]),
+    "tq_s16_softmax_params_from_scale": (_status, [_f32, _f32,
+                                                   _p(S16SoftmaxParams)]),
+    "tq_s16_softmax": (_status, [_i32, _i32, _pi16, _p(S16SoftmaxParams),
+                                 _pi16]),
+    # more s8 ops (issue 12)
+    "tq_s8_mul_params_from_scales": (_status, [
+        _f32, _i32, _f32, _i32, _f32, _i32, _i32, _i32, _i32,
+        _p(S8MulParams)]),
+    "tq_s8_mul": (_status, [_dims, _pi8, _dims, _pi8, _p(S8MulParams),
+                            _dims, _pi8]),
+    "tq_s8_maximum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_minimum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_softmax_params_from_scale": (_status, [_f32, _f32,
+                                                  _p(S8SoftmaxParams)]),
+    "tq_s8_softmax": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                _pi8]),
+    "tq_s8_softmax_s16": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                    _pi16]),
+    "tq_s8_transpose_conv_scratch_size": (_status, [_dims, _psize]),
+    "tq_s8_transpose_conv": (_status, [_conv, _dims, _pi8, _i32, _dims, _pi8,
+                                       _pi32, _os, _dims, _pi8, _vp, _size]),
+    "tq_s8_pad": (_status, [_dims, _pi8, _pi32, _i32, _dims, _pi8]),
+    "tq_s8_transpose": (_status, [_dims, _pi32, _i32, _vp, _dims, _vp]),
+    "tq_s8_concatenation": (_status, [_i32, _i32, _dims, _p(_pi8), _pf32,
+                                      _pi32, _f32, _i32, _dims, _pi8]),
+    "tq_s8_batch_matmul": (_status, [_p(BatchMatmulParams), _pi8, _i32, _pi8,
+                                     _i32, _os, _pi8]),
+    "tq_s16_batch_matmul": (_status, [_p(BatchMatmulParams), _pi16, _pi16,
+                                      _os16, _pi16]),
+    # s4 (int4-weight) kernels
+    "tq_s4_packed_size": (_size, [_size]),
+    "tq_s4_pack": (_status, [_size, _pi8, _pu8]),
+    "tq_s4_unpack": (_status, [_size, _pu8, _pi8]),
+    "tq_s4_quantize": (_status, [_p(Tensor), _p(QParams), _pu8, _size]),
+    "tq_s4_quantize_weights": (_status, [_p(Tensor), _i32, _pf32, _pu8,
+                                         _size]),
+    "tq_s4_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
+                                            _psize]),
+    "tq_s4_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims, _pu8, _pi32,
+                               _os, _dims, _pi8, _vp, _size]),
+    "tq_s4_depthwise_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims,
+                                         _pu8, _pi32, _os, _dims, _pi8]),
+    "tq_s4_fully_connected_scratch_size": (_status, [_i32, _i32, _psize]),
+    "tq_s4_fully_connected": (_status, [_i32, _i32, _i32, _pi8, _i32, _pu8,
+                                        _pi32, _os, _pi8, _vp, _size]),
     "tq_isa_available": (_u32, []),
     "tq_set_isa": (_status, [_i32]),
     "tq_get_isa": (_i32, []),

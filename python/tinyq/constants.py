@@ -36,6 +36,8 @@ class DType(enum.IntEnum):
     F32 = 1
     S8 = 2
     S32 = 3
+    S16 = 4
+    S64 = 5
 
 
 class Sigma(enum.IntEnum):
@@ -154,6 +156,12 @@ SHIFT_MIN = -31
 SHIFT_MAX = 30
 #: ``TQ_S8_MAX_REDUCTION``: the longest int8 dot product.
 S8_MAX_REDUCTION = 32768
+#: ``TQ_S16_MAX_REDUCTION``: the longest 16x8 dot product (2^24).
+S16_MAX_REDUCTION = 16777216
+#: ``TQ_S16_SHIFT_MAX``: the largest shift of the int64 requantization.
+S16_SHIFT_MAX = 14
+#: ``TQ_S16_LUT_SIZE``: entries of each int16 softmax table.
+S16_LUT_SIZE = 513
 #: ``TQ_MAX_DIMS``.
 MAX_DIMS = 4
 #: ``TQ_CIFAR10_RECORD_BYTES``.
@@ -161,4 +169,5 @@ CIFAR10_RECORD_BYTES = 3073
 
 #: numpy dtype of each tinyq dtype.
 NUMPY_DTYPES = {DType.F32: np.dtype(np.float32), DType.S8: np.dtype(np.int8),
-                DType.S32: np.dtype(np.int32)}
+                DType.S32: np.dtype(np.int32), DType.S16: np.dtype(np.int16),
+                DType.S64: np.dtype(np.int64)}

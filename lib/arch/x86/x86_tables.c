@@ -17,6 +17,9 @@ const tq__ukernels tq__avx2_ukernels = {
     NULL,
     tq__avx2_s8_prepacked_gemm,
     tq__avx2_s8_quantize,
+    tq__avx2_s16_dot,
+    tq__avx2_s4_dot,
+    NULL, /* s8_mul: the reference (no AVX2 code yet) */
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -24,4 +27,7 @@ const tq__ukernels tq__avx512_ukernels = {
     tq__avx512_f32_gemm,     tq__avx512_s8_finish, tq__avx512_s8_row_sums,
     tq__avx512_s8_conv_pool, tq__avx512_s8_prepacked_gemm,
     tq__avx512_s8_quantize,
+    tq__avx2_s16_dot, /* AVX-512 CPUs have AVX2; no AVX-512 s16 code */
+    tq__avx2_s4_dot,  /* nor AVX-512 s4 code */
+    NULL, /* s8_mul: the reference */
 };

@@ -75,7 +75,7 @@ extern "C" {
 /** Major version: changes when the API or ABI breaks. */
 #define TQ_VERSION_MAJOR 0
 /** Minor version: changes when the API grows compatibly. */
-#define TQ_VERSION_MINOR 3
+#define TQ_VERSION_MINOR 4
 /** Patch version: bug fixes only. */
 #define TQ_VERSION_PATCH 0
 /** One number: MAJOR * 10000 + MINOR * 100 + PATCH. */

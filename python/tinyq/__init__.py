@@ -58,7 +58,7 @@ from . import io
 from .graph import Graph, GraphBuilder, QuantConfig
 from ._lib import EXPECTED_MAJOR, LibraryLoadError
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     # constants and enums

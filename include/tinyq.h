@@ -2633,11 +2633,16 @@ TQ_API tq_status tq_graph_set_output(tq_graph *graph, int32_t tensor);
  *  functions need a finalized graph. */
 TQ_API tq_status tq_graph_finalize(tq_graph *graph, uint32_t rewrites);
 
-/** @brief Load an ONNX model (opsets 11..17; see docs/graph.md for the
+/** @brief Load an ONNX model (opsets 11..17; docs/onnx.md lists the
  *  operators) from a file or from memory, convert it to NHWC and finalize
  *  it with every rewrite.
- *  @param message  receives a sentence on failure (the node, op and
- *                  attribute at fault); may be NULL
+ *  @param path          the .onnx file
+ *  @param graph         receives the new finalized float graph (free it
+ *                       with tq_graph_free()); untouched on failure
+ *  @param message       receives a sentence on failure (the node, op and
+ *                       attribute at fault), always NUL-terminated; may be
+ *                       NULL
+ *  @param message_size  bytes of @p message
  *  @return #TQ_ERR_FORMAT for a malformed file, #TQ_ERR_UNSUPPORTED for an
  *          operator, attribute value or data type tinyq cannot run (also
  *          when the library was built without protobuf-c), #TQ_ERR_IO. */

@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, via bench_util.h */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

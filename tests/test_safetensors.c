@@ -1452,6 +1452,10 @@ enum { CONCURRENT_SAVES = 100 };
 static void test_save_concurrent(void **state)
 {
     (void)state;
+    if (tt_no_processes()) {
+        print_message("no fork() here (TINYQ_TEST_NO_PROCESSES): skipped\n");
+        skip();
+    }
     char dir[64], path[128];
     make_dir(dir);
     join(path, sizeof path, dir, "model.safetensors");

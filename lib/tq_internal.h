@@ -232,6 +232,31 @@ int tq__conv_is_pointwise(const tq_conv_params *conv, int32_t kh, int32_t kw);
 tq_status tq__check_pool_geometry(const tq_pool_params *pool,
                                   const tq_dims *in, const tq_dims *out);
 
+/* The checks every depthwise convolution (f32, s8, s16, s4) starts with,
+ * in this order: no NULL pointer; filter extents >= 1 and the convolution
+ * geometry legal; filter {1, KH, KW, Cout} with Cout a multiple of Cin
+ * (else TQ_ERR_SHAPE); KH·KW <= max_taps (else TQ_ERR_OVERFLOW); then the
+ * element counts of in, filter and out into *in_count, *filter_count and
+ * *out_count. Element sizes, the output stage and aliasing are the
+ * caller's. */
+tq_status tq__check_depthwise(const tq_conv_params *conv, const tq_dims *in,
+                              const void *in_data, const tq_dims *filter,
+                              const void *filter_data, const tq_dims *out,
+                              const void *out_data, int64_t max_taps,
+                              size_t *in_count, size_t *filter_count,
+                              size_t *out_count);
+
+/* The checks of an integer max or average pool on elem_size-byte elements,
+ * in this order: no NULL pointer; legal pooling geometry; the element
+ * counts; act_min <= act_max inside [lo, hi] (else TQ_ERR_PARAM); the byte
+ * sizes (else TQ_ERR_OVERFLOW); out not overlapping in (else
+ * TQ_ERR_ALIAS). */
+tq_status tq__check_int_pool(const tq_pool_params *pool, const tq_dims *in,
+                             const void *in_data, const tq_dims *out,
+                             const void *out_data, size_t elem_size,
+                             int32_t act_min, int32_t act_max, int32_t lo,
+                             int32_t hi);
+
 /* Element count of a tq_dims, overflow-checked. */
 tq_status tq__dims_count(const tq_dims *d, size_t *count);
 

@@ -122,6 +122,49 @@ tq_status tq__check_pool_geometry(const tq_pool_params *pool,
     return TQ_OK;
 }
 
+tq_status tq__check_depthwise(const tq_conv_params *conv, const tq_dims *in,
+                              const void *in_data, const tq_dims *filter,
+                              const void *filter_data, const tq_dims *out,
+                              const void *out_data, int64_t max_taps,
+                              size_t *in_count, size_t *filter_count,
+                              size_t *out_count)
+{
+    if (!conv || !in || !in_data || !filter || !filter_data || !out ||
+        !out_data)
+        return TQ_ERR_NULL;
+    TQ_CHECK(tq__check_dims(filter));
+    TQ_CHECK(tq__check_conv_geometry(conv, in, filter->h, filter->w, out));
+    if (filter->n != 1 || filter->c != out->c || out->c % in->c != 0)
+        return TQ_ERR_SHAPE;
+    if ((int64_t)filter->h * filter->w > max_taps)
+        return TQ_ERR_OVERFLOW;
+    TQ_CHECK(tq__dims_count(in, in_count));
+    TQ_CHECK(tq__dims_count(filter, filter_count));
+    return tq__dims_count(out, out_count);
+}
+
+tq_status tq__check_int_pool(const tq_pool_params *pool, const tq_dims *in,
+                             const void *in_data, const tq_dims *out,
+                             const void *out_data, size_t elem_size,
+                             int32_t act_min, int32_t act_max, int32_t lo,
+                             int32_t hi)
+{
+    size_t in_count, out_count;
+    if (!in_data || !out_data)
+        return TQ_ERR_NULL;
+    TQ_CHECK(tq__check_pool_geometry(pool, in, out));
+    TQ_CHECK(tq__dims_count(in, &in_count));
+    TQ_CHECK(tq__dims_count(out, &out_count));
+    if (act_min < lo || act_max > hi || act_min > act_max)
+        return TQ_ERR_PARAM;
+    if (tq__mul_size(in_count, elem_size, &in_count) ||
+        tq__mul_size(out_count, elem_size, &out_count))
+        return TQ_ERR_OVERFLOW;
+    if (tq__overlap(out_data, out_count, in_data, in_count))
+        return TQ_ERR_ALIAS;
+    return TQ_OK;
+}
+
 tq_status tq__check_s8_output(const tq_s8_output *os, int32_t channels)
 {
     if (!os || !os->multiplier || !os->shift)

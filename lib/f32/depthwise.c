@@ -37,18 +37,10 @@ tq_status tq_f32_depthwise_conv2d(const tq_conv_params *conv,
                                   const tq_dims *out_dims, float *out)
 {
     size_t in_count, filter_count, out_count;
-    if (!conv || !in_dims || !filter_dims || !out_dims || !in || !filter ||
-        !out)
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__check_dims(filter_dims));
-    TQ_CHECK(tq__check_conv_geometry(conv, in_dims, filter_dims->h,
-                                     filter_dims->w, out_dims));
-    if (filter_dims->n != 1 || filter_dims->c != out_dims->c ||
-        out_dims->c % in_dims->c != 0)
-        return TQ_ERR_SHAPE;
-    TQ_CHECK(tq__dims_count(in_dims, &in_count));
-    TQ_CHECK(tq__dims_count(filter_dims, &filter_count));
-    TQ_CHECK(tq__dims_count(out_dims, &out_count));
+    /* No tap limit: the f32 sums cannot overflow an integer. */
+    TQ_CHECK(tq__check_depthwise(conv, in_dims, in, filter_dims, filter,
+                                 out_dims, out, INT64_MAX, &in_count,
+                                 &filter_count, &out_count));
     if (in_count > SIZE_MAX / sizeof(float) ||
         filter_count > SIZE_MAX / sizeof(float) ||
         out_count > SIZE_MAX / sizeof(float))

@@ -20,20 +20,9 @@ tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
                                  const tq_dims *out_dims, int8_t *out)
 {
     size_t in_count, out_count, f_count;
-    if (!conv || !in_dims || !in || !filter_dims || !filter || !out_dims ||
-        !out)
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__check_dims(filter_dims));
-    TQ_CHECK(tq__check_conv_geometry(conv, in_dims, filter_dims->h,
-                                     filter_dims->w, out_dims));
-    if (filter_dims->n != 1 || filter_dims->c != out_dims->c ||
-        out_dims->c % in_dims->c != 0)
-        return TQ_ERR_SHAPE;
-    if ((int64_t)filter_dims->h * filter_dims->w > TQ_S8_MAX_REDUCTION)
-        return TQ_ERR_OVERFLOW;
-    TQ_CHECK(tq__dims_count(in_dims, &in_count));
-    TQ_CHECK(tq__dims_count(filter_dims, &f_count));
-    TQ_CHECK(tq__dims_count(out_dims, &out_count));
+    TQ_CHECK(tq__check_depthwise(conv, in_dims, in, filter_dims, filter,
+                                 out_dims, out, TQ_S8_MAX_REDUCTION,
+                                 &in_count, &f_count, &out_count));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, out_dims->c));
     if (tq__overlap(out, out_count, in, in_count) ||
         tq__overlap(out, out_count, filter, tq_s4_packed_size(f_count)))

@@ -18,18 +18,9 @@ static tq_status check_depthwise(const tq_conv_params *conv,
                                  const tq_dims *out, const int8_t *out_data)
 {
     size_t in_count, out_count, count;
-    if (!conv || !in || !in_data || !filter || !filter_data || !out ||
-        !out_data)
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__check_dims(filter));
-    TQ_CHECK(tq__check_conv_geometry(conv, in, filter->h, filter->w, out));
-    if (filter->n != 1 || filter->c != out->c || out->c % in->c != 0)
-        return TQ_ERR_SHAPE;
-    if ((int64_t)filter->h * filter->w > TQ_S8_MAX_REDUCTION)
-        return TQ_ERR_OVERFLOW;
-    TQ_CHECK(tq__dims_count(in, &in_count));
-    TQ_CHECK(tq__dims_count(filter, &count));
-    TQ_CHECK(tq__dims_count(out, &out_count));
+    TQ_CHECK(tq__check_depthwise(conv, in, in_data, filter, filter_data, out,
+                                 out_data, TQ_S8_MAX_REDUCTION, &in_count,
+                                 &count, &out_count));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, out->c));
     const tq__span writes[1] = {{out_data, out_count}};
     tq__span reads[5] = {{in_data, in_count}, {filter_data, count}};

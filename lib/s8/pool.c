@@ -15,16 +15,8 @@ static tq_status pool(pool_kind kind, const tq_pool_params *p,
                       int32_t act_min, int32_t act_max,
                       const tq_dims *out_dims, int8_t *out)
 {
-    size_t in_count, out_count;
-    if (!in || !out)
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__check_pool_geometry(p, in_dims, out_dims));
-    TQ_CHECK(tq__dims_count(in_dims, &in_count));
-    TQ_CHECK(tq__dims_count(out_dims, &out_count));
-    if (act_min < -128 || act_max > 127 || act_min > act_max)
-        return TQ_ERR_PARAM;
-    if (tq__overlap(out, out_count, in, in_count))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(tq__check_int_pool(p, in_dims, in, out_dims, out,
+                                sizeof(int8_t), act_min, act_max, -128, 127));
 
     const size_t c_count = (size_t)in_dims->c;
     const size_t row_stride = (size_t)in_dims->w * c_count;

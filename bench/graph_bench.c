@@ -1,9 +1,7 @@
 /*
  * Float graph execution: a ResNet-8 in the MLPerf Tiny image-classification
- * shape (32x32x3, 3x3 convs of 16/32/64 filters with BatchNorm and ReLU,
- * three residual stages with 1x1 stride-2 shortcuts, 8x8 average pool,
- * dense 10), random weights, built with the graph API. Prints the time per
- * image at batch 1 and 32 with every rewrite and with none, the arena
+ * shape (resnet8.h), random weights, built with the graph API. Prints the
+ * time per image at batch 1 and 32 with every rewrite and with none, the arena
  * against the sum of all activation tensors, and the plan's lower bound.
  *
  * Usage: graph_bench (no arguments). Not a test.
@@ -18,112 +16,26 @@
 #include <tinyq.h>
 
 #include "bench_util.h"
+#include "resnet8.h"
 
 static uint64_t rng_state = 12345;
 
+/* Uniform in [-0.5, 0.5). */
 static float frand(void)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) & 0xFFFFFF) / 16777216.0f - 0.5f;
+    return bench_uniform(&rng_state, -0.5f, 0.5f);
 }
 
 static void check(tq_status s, const tq_graph *g, const char *what)
 {
-    if (s != TQ_OK) {
-        fprintf(stderr, "graph_bench: %s: %s (%s)\n", what,
-                tq_status_message(s), tq_graph_error(g));
-        exit(1);
-    }
+    bench_graph_ok("graph_bench", s, g, what);
 }
 
-static int32_t constant(tq_graph *g, int32_t ndim, const int64_t *shape,
-                        float lo, float hi)
-{
-    size_t n = 1;
-    for (int32_t d = 0; d < ndim; ++d)
-        n *= (size_t)shape[d];
-    float *v = xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; ++i)
-        v[i] = lo + (hi - lo) * (frand() + 0.5f);
-    tq_tensor t;
-    int32_t id;
-    check(tq_tensor_init(&t, v, TQ_F32, ndim, shape), g, "tensor");
-    check(tq_graph_add_constant(g, NULL, &t, &id), g, "constant");
-    free(v);
-    return id;
-}
-
-/* conv k x k, stride s, TF "same" padding, then BatchNorm, then ReLU if
- * relu. */
-static int32_t conv_bn(tq_graph *g, int32_t x, int32_t cin, int32_t cout,
-                       int32_t k, int32_t s, int32_t size, int relu)
-{
-    tq_node_attrs a;
-    tq_node_attrs_init(&a);
-    const int32_t out = (size + s - 1) / s;
-    const int32_t pad = (out - 1) * s + k - size > 0 ? (out - 1) * s + k - size : 0;
-    a.conv.stride_h = a.conv.stride_w = s;
-    a.conv.pad_top = a.conv.pad_left = pad / 2;
-    a.conv.pad_bottom = a.conv.pad_right = pad - pad / 2;
-    const int64_t ws[4] = {cout, k, k, cin}, cs[1] = {cout};
-    const float bound = 1.5f / (float)(k * k * cin);
-    int32_t in[5] = {x, constant(g, 4, ws, -bound * 20, bound * 20)};
-    int32_t t;
-    check(tq_graph_add_node(g, NULL, TQ_OP_CONV2D, 2, in, &a, &t), g, "conv");
-    in[0] = t;
-    in[1] = constant(g, 1, cs, 0.5f, 1.5f);
-    in[2] = constant(g, 1, cs, -0.2f, 0.2f);
-    in[3] = constant(g, 1, cs, -0.2f, 0.2f);
-    in[4] = constant(g, 1, cs, 0.5f, 1.5f);
-    check(tq_graph_add_node(g, NULL, TQ_OP_BATCH_NORM, 5, in, NULL, &t), g, "bn");
-    if (relu) {
-        tq_node_attrs r;
-        tq_node_attrs_init(&r);
-        r.act = TQ_ACT_RELU;
-        check(tq_graph_add_node(g, NULL, TQ_OP_ACTIVATION, 1, &t, &r, &t), g, "relu");
-    }
-    return t;
-}
-
-static int32_t stage(tq_graph *g, int32_t x, int32_t cin, int32_t cout,
-                     int32_t s, int32_t size)
-{
-    int32_t a = conv_bn(g, x, cin, cout, 3, s, size, 1);
-    a = conv_bn(g, a, cout, cout, 3, 1, (size + s - 1) / s, 0);
-    const int32_t sc = s == 1 && cin == cout ? x : conv_bn(g, x, cin, cout, 1, s, size, 0);
-    const int32_t in[2] = {a, sc};
-    int32_t t;
-    tq_node_attrs r;
-    tq_node_attrs_init(&r);
-    check(tq_graph_add_node(g, NULL, TQ_OP_ADD, 2, in, NULL, &t), g, "add");
-    r.act = TQ_ACT_RELU;
-    check(tq_graph_add_node(g, NULL, TQ_OP_ACTIVATION, 1, &t, &r, &t), g, "relu");
-    return t;
-}
-
+/* Conv weights in ±30 / fan_in, every draw from seed 12345. */
 static tq_graph *resnet8(uint32_t rewrites)
 {
-    tq_graph *g;
-    int32_t x, t;
-    const int64_t in[4] = {1, 32, 32, 3};
     rng_state = 12345;
-    check(tq_graph_create(&g), NULL, "create");
-    check(tq_graph_add_input(g, "image", 4, in, &x), g, "input");
-    t = conv_bn(g, x, 3, 16, 3, 1, 32, 1);
-    t = stage(g, t, 16, 16, 1, 32);
-    t = stage(g, t, 16, 32, 2, 32);
-    t = stage(g, t, 32, 64, 2, 16);
-    tq_node_attrs p;
-    tq_node_attrs_init(&p);
-    p.pool.kernel_h = p.pool.kernel_w = 8;
-    p.pool.stride_h = p.pool.stride_w = 8;
-    check(tq_graph_add_node(g, "pool", TQ_OP_AVG_POOL, 1, &t, &p, &t), g, "pool");
-    const int64_t ws[2] = {10, 64}, bs[1] = {10};
-    const int32_t fc[3] = {t, constant(g, 2, ws, -0.3f, 0.3f), constant(g, 1, bs, -0.1f, 0.1f)};
-    check(tq_graph_add_node(g, "logits", TQ_OP_FULLY_CONNECTED, 3, fc, NULL, &t), g, "fc");
-    check(tq_graph_set_output(g, t), g, "output");
-    check(tq_graph_finalize(g, rewrites), g, "finalize");
-    return g;
+    return bench_resnet8_build("graph_bench", &rng_state, 0, rewrites);
 }
 
 typedef struct ctx {

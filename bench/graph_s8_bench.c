@@ -1,10 +1,8 @@
 /*
- * Integer-only graph execution: a ResNet-8 in the MLPerf Tiny shape (3x3
- * convs of 16/32/64 filters with BatchNorm and ReLU, three residual stages
- * with 1x1 stride-2 shortcuts, 8x8 average pool, dense 10) with random
- * weights, built with the graph API and finalized with every rewrite,
- * calibrated (min/max) on 64 random images, quantized, and run in float and
- * in int8. Prints the time per image of each at batch 1 and 32, the arenas,
+ * Integer-only graph execution: a ResNet-8 in the MLPerf Tiny shape
+ * (resnet8.h) with random weights, built with the graph API and finalized
+ * with every rewrite, calibrated (min/max) on 64 random images, quantized,
+ * and run in float and in int8. Prints the time per image of each at batch 1 and 32, the arenas,
  * how far the dequantized int8 logits are from the float ones (in output
  * scales) and how often the two argmaxes agree on 256 other random images.
  *
@@ -21,117 +19,25 @@
 #include <tinyq.h>
 
 #include "bench_util.h"
+#include "resnet8.h"
 
 static uint64_t seed = 424242;
 
 /* Uniform in [lo, hi). */
 static float uniform(float lo, float hi)
 {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return lo + (hi - lo) * (float)((seed >> 40) & 0xFFFFFF) / 16777216.0f;
+    return bench_uniform(&seed, lo, hi);
 }
 
 static void ok(tq_status s, const tq_graph *g, const char *what)
 {
-    if (s != TQ_OK) {
-        fprintf(stderr, "graph_s8_bench: %s: %s (%s)\n", what,
-                tq_status_message(s), g ? tq_graph_error(g) : "");
-        exit(1);
-    }
+    bench_graph_ok("graph_s8_bench", s, g, what);
 }
 
-static int32_t weights(tq_graph *g, int32_t ndim, const int64_t *shape,
-                       float lo, float hi)
-{
-    size_t n = 1;
-    for (int32_t d = 0; d < ndim; ++d)
-        n *= (size_t)shape[d];
-    float *v = xmalloc(n * sizeof *v);
-    for (size_t i = 0; i < n; ++i)
-        v[i] = uniform(lo, hi);
-    tq_tensor t;
-    int32_t id;
-    ok(tq_tensor_init(&t, v, TQ_F32, ndim, shape), g, "tensor");
-    ok(tq_graph_add_constant(g, NULL, &t, &id), g, "constant");
-    free(v);
-    return id;
-}
-
-/* k x k conv of stride s with TF "same" padding over a size x size map,
- * BatchNorm, and ReLU when asked. */
-static int32_t conv_bn_relu(tq_graph *g, int32_t x, int32_t cin, int32_t cout,
-                            int32_t k, int32_t s, int32_t size, int relu)
-{
-    tq_node_attrs a;
-    tq_node_attrs_init(&a);
-    const int32_t out = (size + s - 1) / s;
-    const int32_t total = (out - 1) * s + k - size;
-    const int32_t pad = total > 0 ? total : 0;
-    a.conv.stride_h = a.conv.stride_w = s;
-    a.conv.pad_top = a.conv.pad_left = pad / 2;
-    a.conv.pad_bottom = a.conv.pad_right = pad - pad / 2;
-    const int64_t ws[4] = {cout, k, k, cin}, cs[1] = {cout};
-    const float bound = sqrtf(6.0f / (float)(k * k * cin));
-    int32_t in[5] = {x, weights(g, 4, ws, -bound, bound)};
-    int32_t t;
-    ok(tq_graph_add_node(g, NULL, TQ_OP_CONV2D, 2, in, &a, &t), g, "conv");
-    in[0] = t;
-    in[1] = weights(g, 1, cs, 0.5f, 1.5f);   /* scale */
-    in[2] = weights(g, 1, cs, -0.2f, 0.2f);  /* bias */
-    in[3] = weights(g, 1, cs, -0.2f, 0.2f);  /* mean */
-    in[4] = weights(g, 1, cs, 0.5f, 1.5f);   /* variance */
-    ok(tq_graph_add_node(g, NULL, TQ_OP_BATCH_NORM, 5, in, NULL, &t), g, "bn");
-    if (relu) {
-        tq_node_attrs r;
-        tq_node_attrs_init(&r);
-        r.act = TQ_ACT_RELU;
-        ok(tq_graph_add_node(g, NULL, TQ_OP_ACTIVATION, 1, &t, &r, &t), g,
-           "relu");
-    }
-    return t;
-}
-
-static int32_t residual(tq_graph *g, int32_t x, int32_t cin, int32_t cout,
-                        int32_t s, int32_t size)
-{
-    int32_t a = conv_bn_relu(g, x, cin, cout, 3, s, size, 1);
-    a = conv_bn_relu(g, a, cout, cout, 3, 1, (size + s - 1) / s, 0);
-    const int32_t b = s == 1 && cin == cout
-                          ? x
-                          : conv_bn_relu(g, x, cin, cout, 1, s, size, 0);
-    const int32_t in[2] = {a, b};
-    int32_t t;
-    tq_node_attrs r;
-    tq_node_attrs_init(&r);
-    r.act = TQ_ACT_RELU;
-    ok(tq_graph_add_node(g, NULL, TQ_OP_ADD, 2, in, NULL, &t), g, "add");
-    ok(tq_graph_add_node(g, NULL, TQ_OP_ACTIVATION, 1, &t, &r, &t), g, "relu");
-    return t;
-}
-
+/* He-uniform conv weights, drawn from the seed where the images left it. */
 static tq_graph *resnet8(void)
 {
-    tq_graph *g;
-    int32_t x, t;
-    const int64_t in[4] = {1, 32, 32, 3};
-    ok(tq_graph_create(&g), NULL, "create");
-    ok(tq_graph_add_input(g, "image", 4, in, &x), g, "input");
-    t = conv_bn_relu(g, x, 3, 16, 3, 1, 32, 1);
-    t = residual(g, t, 16, 16, 1, 32);
-    t = residual(g, t, 16, 32, 2, 32);
-    t = residual(g, t, 32, 64, 2, 16);
-    tq_node_attrs p;
-    tq_node_attrs_init(&p);
-    p.pool = (tq_pool_params){8, 8, 8, 8, 0, 0, 0, 0};
-    ok(tq_graph_add_node(g, "pool", TQ_OP_AVG_POOL, 1, &t, &p, &t), g, "pool");
-    const int64_t ws[2] = {10, 64}, bs[1] = {10};
-    const int32_t fc[3] = {t, weights(g, 2, ws, -0.3f, 0.3f),
-                           weights(g, 1, bs, -0.1f, 0.1f)};
-    ok(tq_graph_add_node(g, "logits", TQ_OP_FULLY_CONNECTED, 3, fc, NULL, &t),
-       g, "fc");
-    ok(tq_graph_set_output(g, t), g, "output");
-    ok(tq_graph_finalize(g, TQ_REWRITE_ALL), g, "finalize");
-    return g;
+    return bench_resnet8_build("graph_s8_bench", &seed, 1, TQ_REWRITE_ALL);
 }
 
 typedef struct job {

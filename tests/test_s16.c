@@ -19,32 +19,17 @@
 #include <math.h>
 #include <string.h>
 
+#include "oracle_conv.h"
+#include "oracle_s16.h"
 #include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
-
-__extension__ typedef __int128 i128;
 
 #define SENT16 ((int16_t)0x5A5A)
 #define ACC_MAX ((INT64_C(1) << 47) - 1)
 #define ACC_MIN (-(INT64_C(1) << 47))
 
 /* ---- oracles -------------------------------------------------------------- */
-
-/* The doc's int64 MBQM in exact 128-bit arithmetic: floor of
- * (x · reduced + 2^(total − 1)) / 2^total by division (no shift of a
- * negative number), saturated to int32. */
-static int64_t o_requant64(int64_t x, int64_t m, int shift)
-{
-    const int64_t reduced = m < 0x7FFF0000 ? (m + 32768) / 65536 : 0x7FFF;
-    const int total = 15 - shift;
-    const i128 d = (i128)1 << total;
-    const i128 num = (i128)x * reduced + ((i128)1 << (total - 1));
-    i128 q = num / d;
-    if (num % d != 0 && num < 0)
-        q -= 1;
-    return q < INT32_MIN ? INT32_MIN : (q > INT32_MAX ? INT32_MAX : (int64_t)q);
-}
 
 /* One output of a 16x8 kernel from the exact sum, per the doc. */
 typedef struct s16_stage {
@@ -235,96 +220,7 @@ static void test_requantize64_known(void **state)
 
 /* ---- conv2d --------------------------------------------------------------- */
 
-typedef struct conv_case {
-    tq_conv_params p;
-    tq_dims in, f, out;
-} conv_case;
-
-static int conv_extent(int in, int k, int s, int d, int p0, int p1)
-{
-    const int span = d * (k - 1) + 1;
-    return in + p0 + p1 < span ? 0 : (in + p0 + p1 - span) / s + 1;
-}
-
-static int random_conv(tt_rng *r, conv_case *c, int depthwise)
-{
-    memset(c, 0, sizeof *c);
-    const int groups = depthwise ? 1 : (tt_int(r, 0, 3) == 0 ? tt_int(r, 2, 3) : 1);
-    const int cin_g = tt_int(r, 1, depthwise ? 6 : 9);
-    const int cout_g = tt_int(r, 1, 7);
-    c->in.n = tt_int(r, 1, 2);
-    c->in.h = tt_int(r, 1, 9);
-    c->in.w = tt_int(r, 1, 9);
-    c->in.c = cin_g * groups;
-    c->f.h = tt_int(r, 1, 4);
-    c->f.w = tt_int(r, 1, 4);
-    c->p.stride_h = tt_int(r, 1, 3);
-    c->p.stride_w = tt_int(r, 1, 3);
-    c->p.dilation_h = tt_int(r, 1, 2);
-    c->p.dilation_w = tt_int(r, 1, 2);
-    c->p.pad_top = tt_int(r, 0, 2);
-    c->p.pad_bottom = tt_int(r, 0, 2);
-    c->p.pad_left = tt_int(r, 0, 2);
-    c->p.pad_right = tt_int(r, 0, 2);
-    c->p.groups = groups;
-    if (depthwise) {
-        c->f.n = 1;
-        c->f.c = cin_g * cout_g; /* channel multiplier cout_g */
-    } else {
-        c->f.n = cout_g * groups;
-        c->f.c = cin_g;
-    }
-    c->out.n = c->in.n;
-    c->out.h = conv_extent(c->in.h, c->f.h, c->p.stride_h, c->p.dilation_h,
-                           c->p.pad_top, c->p.pad_bottom);
-    c->out.w = conv_extent(c->in.w, c->f.w, c->p.stride_w, c->p.dilation_w,
-                           c->p.pad_left, c->p.pad_right);
-    c->out.c = depthwise ? c->f.c : c->f.n;
-    return c->out.h > 0 && c->out.w > 0;
-}
-
-static size_t dims_n(const tq_dims *d)
-{
-    return (size_t)d->n * d->h * d->w * d->c;
-}
-
-static int64_t o_conv_sum(const conv_case *c, const int16_t *x, const int8_t *w,
-                          int n, int oy, int ox, int oc)
-{
-    const int cout_g = c->f.n / c->p.groups, g = oc / cout_g;
-    int64_t sum = 0;
-    for (int ky = 0; ky < c->f.h; ++ky)
-        for (int kx = 0; kx < c->f.w; ++kx)
-            for (int ci = 0; ci < c->f.c; ++ci) {
-                const int iy = oy * c->p.stride_h + ky * c->p.dilation_h - c->p.pad_top;
-                const int ix = ox * c->p.stride_w + kx * c->p.dilation_w - c->p.pad_left;
-                if (iy < 0 || iy >= c->in.h || ix < 0 || ix >= c->in.w)
-                    continue;
-                const int64_t xv =
-                    x[(((size_t)n * c->in.h + iy) * c->in.w + ix) * c->in.c +
-                      (size_t)g * c->f.c + ci];
-                const int64_t wv = w[(((size_t)oc * c->f.h + ky) * c->f.w + kx) * c->f.c + ci];
-                sum += xv * wv;
-            }
-    return sum;
-}
-
-static int64_t o_dw_sum(const conv_case *c, const int16_t *x, const int8_t *w,
-                        int n, int oy, int ox, int oc)
-{
-    const int mult = c->out.c / c->in.c, ic = oc / mult;
-    int64_t sum = 0;
-    for (int ky = 0; ky < c->f.h; ++ky)
-        for (int kx = 0; kx < c->f.w; ++kx) {
-            const int iy = oy * c->p.stride_h + ky * c->p.dilation_h - c->p.pad_top;
-            const int ix = ox * c->p.stride_w + kx * c->p.dilation_w - c->p.pad_left;
-            if (iy < 0 || iy >= c->in.h || ix < 0 || ix >= c->in.w)
-                continue;
-            sum += (int64_t)x[(((size_t)n * c->in.h + iy) * c->in.w + ix) * c->in.c + ic] *
-                   w[((size_t)ky * c->f.w + kx) * c->out.c + oc];
-        }
-    return sum;
-}
+static const conv_limits conv_lim = {6, 9, 4, 3, 2, 2, 2, 2};
 
 static void run_conv_random(int depthwise)
 {
@@ -332,7 +228,7 @@ static void run_conv_random(int depthwise)
     int kinds[2] = {0, 0}, nullb = 0, done = 0;
     while (done < 300) {
         conv_case c;
-        if (!random_conv(&r, &c, depthwise))
+        if (!random_conv(&r, &c, depthwise, &conv_lim))
             continue;
         ++done;
         const size_t nx = dims_n(&c.in), nw = dims_n(&c.f), no = dims_n(&c.out);
@@ -373,9 +269,8 @@ static void run_conv_random(int depthwise)
             for (int oy = 0; oy < c.out.h; ++oy)
                 for (int ox = 0; ox < c.out.w; ++ox)
                     for (int oc = 0; oc < c.out.c; ++oc, ++i) {
-                        const int64_t sum = depthwise
-                                                ? o_dw_sum(&c, x, w, n, oy, ox, oc)
-                                                : o_conv_sum(&c, x, w, n, oy, ox, oc);
+                        const int64_t sum =
+                            o_conv_sum(&c, x, 1, 0, w, depthwise, n, oy, ox, oc);
                         const int16_t want = o_out(s, sum, oc);
                         if (out[i] != want)
                             fail_msg("case %d (n %d y %d x %d c %d): got %d want %d",

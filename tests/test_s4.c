@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "oracle_conv.h"
 #include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
@@ -226,54 +227,6 @@ static void test_quantize_errors(void **state)
 
 /* ---- kernels -------------------------------------------------------------- */
 
-typedef struct conv_case {
-    tq_conv_params p;
-    tq_dims in, f, out;
-} conv_case;
-
-static int conv_extent(int in, int k, int s, int d, int p0, int p1)
-{
-    const int span = d * (k - 1) + 1;
-    return in + p0 + p1 < span ? 0 : (in + p0 + p1 - span) / s + 1;
-}
-
-static size_t dims_n(const tq_dims *d)
-{
-    return (size_t)d->n * d->h * d->w * d->c;
-}
-
-static int random_conv(tt_rng *r, conv_case *c, int depthwise)
-{
-    memset(c, 0, sizeof *c);
-    const int groups = depthwise ? 1 : (tt_int(r, 0, 3) == 0 ? tt_int(r, 2, 3) : 1);
-    const int cin_g = tt_int(r, 1, depthwise ? 5 : 9);
-    const int cout_g = tt_int(r, 1, 7);
-    c->in.n = tt_int(r, 1, 2);
-    c->in.h = tt_int(r, 1, 8);
-    c->in.w = tt_int(r, 1, 8);
-    c->in.c = cin_g * groups;
-    c->f.h = tt_int(r, 1, 3);
-    c->f.w = tt_int(r, 1, 3);
-    c->p.stride_h = tt_int(r, 1, 2);
-    c->p.stride_w = tt_int(r, 1, 3);
-    c->p.dilation_h = tt_int(r, 1, 2);
-    c->p.dilation_w = tt_int(r, 1, 2);
-    c->p.pad_top = tt_int(r, 0, 2);
-    c->p.pad_bottom = tt_int(r, 0, 1);
-    c->p.pad_left = tt_int(r, 0, 1);
-    c->p.pad_right = tt_int(r, 0, 2);
-    c->p.groups = groups;
-    c->f.n = depthwise ? 1 : cout_g * groups;
-    c->f.c = depthwise ? cin_g * cout_g : cin_g;
-    c->out.n = c->in.n;
-    c->out.h = conv_extent(c->in.h, c->f.h, c->p.stride_h, c->p.dilation_h,
-                           c->p.pad_top, c->p.pad_bottom);
-    c->out.w = conv_extent(c->in.w, c->f.w, c->p.stride_w, c->p.dilation_w,
-                           c->p.pad_left, c->p.pad_right);
-    c->out.c = depthwise ? c->f.c : c->f.n;
-    return c->out.h > 0 && c->out.w > 0;
-}
-
 static void random_stage(tt_rng *r, stage *s, int channels)
 {
     const int pc = tt_int(r, 0, 1);
@@ -284,30 +237,7 @@ static void random_stage(tt_rng *r, stage *s, int channels)
     finish_random_stage(r, s, pc, 8);
 }
 
-static int64_t o_conv(const conv_case *c, const int8_t *x, int io, const int8_t *w,
-                      int depthwise, int n, int oy, int ox, int oc)
-{
-    int64_t sum = 0;
-    const int cout_g = depthwise ? 0 : c->f.n / c->p.groups;
-    for (int ky = 0; ky < c->f.h; ++ky)
-        for (int kx = 0; kx < c->f.w; ++kx) {
-            const int iy = oy * c->p.stride_h + ky * c->p.dilation_h - c->p.pad_top;
-            const int ix = ox * c->p.stride_w + kx * c->p.dilation_w - c->p.pad_left;
-            if (iy < 0 || iy >= c->in.h || ix < 0 || ix >= c->in.w)
-                continue;
-            const int8_t *px = x + (((size_t)n * c->in.h + iy) * c->in.w + ix) * c->in.c;
-            if (depthwise) {
-                const int ic = oc / (c->out.c / c->in.c);
-                sum += (int64_t)w[((size_t)ky * c->f.w + kx) * c->out.c + oc] * (px[ic] + io);
-            } else {
-                const int g = oc / cout_g;
-                for (int ci = 0; ci < c->f.c; ++ci)
-                    sum += (int64_t)w[(((size_t)oc * c->f.h + ky) * c->f.w + kx) * c->f.c + ci] *
-                           (px[(size_t)g * c->f.c + ci] + io);
-            }
-        }
-    return sum;
-}
+static const conv_limits conv_lim = {5, 8, 3, 2, 2, 1, 1, 2};
 
 static void run_conv(int depthwise)
 {
@@ -315,7 +245,7 @@ static void run_conv(int depthwise)
     int done = 0, odd_k = 0;
     while (done < 250) {
         conv_case c;
-        if (!random_conv(&r, &c, depthwise))
+        if (!random_conv(&r, &c, depthwise, &conv_lim))
             continue;
         ++done;
         const size_t nx = dims_n(&c.in), nw = dims_n(&c.f), no = dims_n(&c.out);
@@ -365,7 +295,7 @@ static void run_conv(int depthwise)
             for (int oy = 0; oy < c.out.h; ++oy)
                 for (int ox = 0; ox < c.out.w; ++ox)
                     for (int oc = 0; oc < c.out.c; ++oc, ++i) {
-                        const int64_t acc = o_conv(&c, x, io, w, depthwise, n, oy, ox, oc) +
+                        const int64_t acc = o_conv_sum(&c, x, 0, io, w, depthwise, n, oy, ox, oc) +
                                             (bias ? bias[oc] : 0);
                         assert_int_equal(y[i], o_stage(&s, acc, oc));
                     }

@@ -20,11 +20,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "oracle_s16.h"
 #include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
-
-__extension__ typedef __int128 i128;
 
 #define SENT ((int8_t)0x5A)
 #define SENT16 ((int16_t)0x5A5A)
@@ -879,18 +878,6 @@ static void test_bmm_s8(void **state)
     assert_sent(gy, 32);
 }
 
-static int64_t o_rq64(int64_t x, int64_t m, int shift)
-{
-    const int64_t reduced = m < 0x7FFF0000 ? (m + 32768) / 65536 : 0x7FFF;
-    const int total = 15 - shift;
-    const i128 d = (i128)1 << total;
-    const i128 num = (i128)x * reduced + ((i128)1 << (total - 1));
-    i128 q = num / d;
-    if (num % d != 0 && num < 0)
-        q -= 1;
-    return q < INT32_MIN ? INT32_MIN : (q > INT32_MAX ? INT32_MAX : (int64_t)q);
-}
-
 static void test_bmm_s16(void **state)
 {
     (void)state;
@@ -938,7 +925,7 @@ static void test_bmm_s16(void **state)
                                 acc += x * y;
                             }
                             const int c = os.per_channel ? j : 0;
-                            const int64_t v = o_clamp(o_rq64(acc, mult[c], shift[c]), os.act_min, os.act_max);
+                            const int64_t v = o_clamp(o_requant64(acc, mult[c], shift[c]), os.act_min, os.act_max);
                             assert_int_equal(Y16[idx], v);
                         }
                 }

@@ -748,78 +748,77 @@ static void check_net(onet *o, run_opts ro)
     tq_graph_free(o->g);
 }
 
+/* The one network a test builds at a time: zeroed, its draws seeded. */
+static onet *fresh_net(uint64_t seed)
+{
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = seed;
+    return &o;
+}
+
 static void test_conv_relu_pool_fc(void **state)
 {
     (void)state;
     const run_opts opts[4] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_DOUBLE, 0},
                               {1, TQ_ROUND_SINGLE, 0}, {1, TQ_ROUND_SINGLE, 1}};
     for (int v = 0; v < 4; ++v) {
-        static onet o;
-        memset(&o, 0, sizeof o);
-        o.rng.s = 0xc0de + (uint64_t)v;
-        int x = net_input(&o, 8, 8, 3);
-        x = net_conv(&o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
-        x = net_pool(&o, O_MAXPOOL, x, 2, 2, 0);
-        net_fc(&o, x, 5, TQ_ACT_NONE);
-        check_net(&o, opts[v]);
+        onet *o = fresh_net(0xc0de + (uint64_t)v);
+        int x = net_input(o, 8, 8, 3);
+        x = net_conv(o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+        x = net_pool(o, O_MAXPOOL, x, 2, 2, 0);
+        net_fc(o, x, 5, TQ_ACT_NONE);
+        check_net(o, opts[v]);
     }
 }
 
 static void test_residual_add(void **state)
 {
     (void)state;
-    static onet o;
-    memset(&o, 0, sizeof o);
-    o.rng.s = 0xadd;
-    const int x = net_input(&o, 6, 6, 4);
-    const int a = net_conv(&o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
-    const int b = net_conv(&o, O_CONV, a, 4, 3, 1, 1, 2, 1, TQ_ACT_NONE);
-    int y = net_binary(&o, O_ADD, a, b, TQ_ACT_RELU);
-    y = net_pool(&o, O_GAP, y, 0, 0, 0);
-    net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    onet *o = fresh_net(0xadd);
+    const int x = net_input(o, 6, 6, 4);
+    const int a = net_conv(o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+    const int b = net_conv(o, O_CONV, a, 4, 3, 1, 1, 2, 1, TQ_ACT_NONE);
+    int y = net_binary(o, O_ADD, a, b, TQ_ACT_RELU);
+    y = net_pool(o, O_GAP, y, 0, 0, 0);
+    net_fc(o, y, 4, TQ_ACT_NONE);
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_depthwise_relu6_avgpool(void **state)
 {
     (void)state;
-    static onet o;
-    memset(&o, 0, sizeof o);
-    o.rng.s = 0xd3;
-    int x = net_input(&o, 9, 9, 3);
-    x = net_conv(&o, O_DW, x, 0, 3, 2, 1, 1, 2, TQ_ACT_RELU6);
-    x = net_conv(&o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
-    x = net_pool(&o, O_AVGPOOL, x, 3, 1, 1);
-    net_fc(&o, x, 3, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    onet *o = fresh_net(0xd3);
+    int x = net_input(o, 9, 9, 3);
+    x = net_conv(o, O_DW, x, 0, 3, 2, 1, 1, 2, TQ_ACT_RELU6);
+    x = net_conv(o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
+    x = net_pool(o, O_AVGPOOL, x, 3, 1, 1);
+    net_fc(o, x, 3, TQ_ACT_NONE);
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_concat(void **state)
 {
     (void)state;
-    static onet o;
-    memset(&o, 0, sizeof o);
-    o.rng.s = 0xcc;
-    const int x = net_input(&o, 6, 6, 3);
-    const int a = net_conv(&o, O_CONV, x, 3, 1, 1, 0, 1, 1, TQ_ACT_NONE);
-    const int b = net_conv(&o, O_CONV, x, 2, 3, 1, 1, 1, 1, TQ_ACT_RELU);
-    int y = net_binary(&o, O_CONCAT, a, b, TQ_ACT_NONE);
-    y = net_pool(&o, O_MAXPOOL, y, 2, 2, 0);
-    net_fc(&o, y, 4, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    onet *o = fresh_net(0xcc);
+    const int x = net_input(o, 6, 6, 3);
+    const int a = net_conv(o, O_CONV, x, 3, 1, 1, 0, 1, 1, TQ_ACT_NONE);
+    const int b = net_conv(o, O_CONV, x, 2, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+    int y = net_binary(o, O_CONCAT, a, b, TQ_ACT_NONE);
+    y = net_pool(o, O_MAXPOOL, y, 2, 2, 0);
+    net_fc(o, y, 4, TQ_ACT_NONE);
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 static void test_conv_pool_fused(void **state)
 {
     (void)state;
-    static onet o;
-    memset(&o, 0, sizeof o);
-    o.rng.s = 0xf05e;
-    int x = net_input(&o, 10, 10, 3);
-    x = net_conv(&o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
-    x = net_conv(&o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
-    net_fc(&o, x, 6, TQ_ACT_NONE);
-    check_net(&o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    onet *o = fresh_net(0xf05e);
+    int x = net_input(o, 10, 10, 3);
+    x = net_conv(o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
+    x = net_conv(o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
+    net_fc(o, x, 6, TQ_ACT_NONE);
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
 /* ---- ops through tables and affine forms ------------------------------------------- */
@@ -1660,13 +1659,11 @@ static void test_conv_output_and_padded_avgpool(void **state)
     (void)state;
     const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_SINGLE, 1}};
     for (int v = 0; v < 2; ++v) {
-        static onet o;
-        memset(&o, 0, sizeof o);
-        o.rng.s = 0xacc0 + (uint64_t)v;
-        int x = net_input(&o, 7, 7, 4);
-        x = net_avgpool_cip(&o, x, 3, 2, 1);
-        x = net_conv(&o, O_CONV, x, 6, 3, 1, 1, 2, 1, TQ_ACT_NONE);
-        check_net(&o, opts[v]);
+        onet *o = fresh_net(0xacc0 + (uint64_t)v);
+        int x = net_input(o, 7, 7, 4);
+        x = net_avgpool_cip(o, x, 3, 2, 1);
+        x = net_conv(o, O_CONV, x, 6, 3, 1, 1, 2, 1, TQ_ACT_NONE);
+        check_net(o, opts[v]);
     }
 }
 

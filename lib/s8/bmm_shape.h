@@ -11,6 +11,7 @@
 
 typedef struct tq__bmm_plan {
     int32_t batch[3];         /* output batch extents */
+    size_t batches;           /* their product */
     size_t lhs_step[3];       /* elements between lhs batches (0: broadcast) */
     size_t rhs_step[3];
     size_t lhs_n, rhs_n, out_n; /* element counts */
@@ -40,6 +41,7 @@ static inline tq_status tq__bmm_plan_init(const tq_batch_matmul_params *p,
             tq__mul_size(ob, (size_t)pl->batch[i], &ob))
             return TQ_ERR_OVERFLOW;
     }
+    pl->batches = ob;
     if (tq__mul_size((size_t)p->m, (size_t)p->k, &pl->lhs_mk) ||
         tq__mul_size((size_t)p->k, (size_t)p->n, &pl->rhs_kn) ||
         tq__mul_size(lb, pl->lhs_mk, &pl->lhs_n) ||
@@ -59,6 +61,18 @@ static inline tq_status tq__bmm_plan_init(const tq_batch_matmul_params *p,
     pl->rk = p->adj_y ? 1 : (size_t)p->n;
     pl->rn = p->adj_y ? (size_t)p->k : 1;
     return TQ_OK;
+}
+
+/* Element offsets of the lhs and rhs matrices of output batch b (0 <= b <
+ * pl->batches, batches in row-major order): broadcast batches step 0. */
+static inline void tq__bmm_batch_offsets(const tq__bmm_plan *pl, size_t b,
+                                         size_t *lhs, size_t *rhs)
+{
+    const size_t b2 = b % (size_t)pl->batch[2];
+    b /= (size_t)pl->batch[2];
+    const size_t b1 = b % (size_t)pl->batch[1], b0 = b / (size_t)pl->batch[1];
+    *lhs = b0 * pl->lhs_step[0] + b1 * pl->lhs_step[1] + b2 * pl->lhs_step[2];
+    *rhs = b0 * pl->rhs_step[0] + b1 * pl->rhs_step[1] + b2 * pl->rhs_step[2];
 }
 
 #endif /* TQ_S8_BMM_SHAPE_H */

@@ -33,32 +33,6 @@ tq_status tq_f32_act_from(int32_t act, tq_f32_act *out)
     return TQ_OK;
 }
 
-tq_status tq_f32_add(size_t n, const float *a, const float *b,
-                     const tq_f32_act *act, float *out)
-{
-    if (n == 0)
-        return tq__check_f32_act(act);
-    if (!a || !b || !out)
-        return TQ_ERR_NULL;
-    if (n > SIZE_MAX / sizeof(float))
-        return TQ_ERR_OVERFLOW;
-    TQ_CHECK(tq__check_f32_act(act));
-    /* Element i is read before it is written, so exact aliasing is safe;
-     * a shifted overlap would read already-written sums. */
-    const size_t bytes = n * sizeof(float);
-    if ((out != a && tq__overlap(out, bytes, a, bytes)) ||
-        (out != b && tq__overlap(out, bytes, b, bytes)))
-        return TQ_ERR_ALIAS;
-    for (size_t i = 0; i < n; ++i)
-        out[i] = a[i] + b[i];
-    /* The shared epilogue takes int32 widths: clamp in slices. */
-    for (size_t i = 0; i < n; i += INT32_MAX) {
-        const size_t len = n - i < INT32_MAX ? n - i : INT32_MAX;
-        tq__f32_bias_act_rows(1, (int32_t)len, NULL, act, out + i, 0);
-    }
-    return TQ_OK;
-}
-
 /* Clamp n values in place, in int32 slices for the shared epilogue. */
 static void clamp_slices(size_t n, const tq_f32_act *act, float *out)
 {
@@ -68,8 +42,12 @@ static void clamp_slices(size_t n, const tq_f32_act *act, float *out)
     }
 }
 
-tq_status tq_f32_mul(size_t n, const float *a, const float *b,
-                     const tq_f32_act *act, float *out)
+/* The checks of out[i] = a[i] op b[i] for i < n, then the clamp act (b ==
+ * a for a unary op). Element i is read before it is written, so exact
+ * aliasing is safe; a shifted overlap would read already-written values.
+ * With n == 0 only act is checked (the pointers may be NULL). */
+static tq_status check_elementwise(size_t n, const float *a, const float *b,
+                                   const tq_f32_act *act, const float *out)
 {
     if (n == 0)
         return tq__check_f32_act(act);
@@ -82,6 +60,23 @@ tq_status tq_f32_mul(size_t n, const float *a, const float *b,
     if ((out != a && tq__overlap(out, bytes, a, bytes)) ||
         (out != b && tq__overlap(out, bytes, b, bytes)))
         return TQ_ERR_ALIAS;
+    return TQ_OK;
+}
+
+tq_status tq_f32_add(size_t n, const float *a, const float *b,
+                     const tq_f32_act *act, float *out)
+{
+    TQ_CHECK(check_elementwise(n, a, b, act, out));
+    for (size_t i = 0; i < n; ++i)
+        out[i] = a[i] + b[i];
+    clamp_slices(n, act, out);
+    return TQ_OK;
+}
+
+tq_status tq_f32_mul(size_t n, const float *a, const float *b,
+                     const tq_f32_act *act, float *out)
+{
+    TQ_CHECK(check_elementwise(n, a, b, act, out));
     for (size_t i = 0; i < n; ++i)
         out[i] = a[i] * b[i];
     clamp_slices(n, act, out);
@@ -136,18 +131,9 @@ tq_status tq_f32_channel_affine(size_t rows, int32_t channels, const float *in,
 tq_status tq_f32_clamp(size_t n, const float *in, const tq_f32_act *act,
                        float *out)
 {
-    if (n == 0)
-        return tq__check_f32_act(act);
-    if (!in || !out)
-        return TQ_ERR_NULL;
-    if (n > SIZE_MAX / sizeof(float))
-        return TQ_ERR_OVERFLOW;
-    TQ_CHECK(tq__check_f32_act(act));
-    const size_t bytes = n * sizeof(float);
-    if (out != in && tq__overlap(out, bytes, in, bytes))
-        return TQ_ERR_ALIAS;
-    if (out != in)
-        memcpy(out, in, bytes);
+    TQ_CHECK(check_elementwise(n, in, in, act, out));
+    if (out != in && n > 0)
+        memcpy(out, in, n * sizeof(float));
     clamp_slices(n, act, out);
     return TQ_OK;
 }

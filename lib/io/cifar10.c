@@ -105,6 +105,21 @@ tq_status tq_cifar10_read(const char *path, int64_t first, int64_t count,
     return st;
 }
 
+/* The sizes of count >= 0 images of pixels and of their floats, and out
+ * not overlapping the pixels: the last checks of the conversions below. */
+static tq_status cf_check_convert(int64_t count, const uint8_t *pixels,
+                                  const float *out)
+{
+    size_t n_pixels, out_bytes;
+    if ((uint64_t)count > SIZE_MAX ||
+        tq__mul_size((size_t)count, CF_PIXELS, &n_pixels) ||
+        tq__mul_size(n_pixels, sizeof(float), &out_bytes))
+        return TQ_ERR_OVERFLOW;
+    if (tq__overlap(pixels, n_pixels, out, out_bytes))
+        return TQ_ERR_ALIAS;
+    return TQ_OK;
+}
+
 tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
                                const float mean[3], const float std[3],
                                float *out)
@@ -116,13 +131,7 @@ tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
     for (int c = 0; c < 3; ++c)
         if (!isfinite(mean[c]) || !isfinite(std[c]) || !(std[c] > 0.0f))
             return TQ_ERR_PARAM;
-    size_t n_pixels, out_bytes;
-    if ((uint64_t)count > SIZE_MAX ||
-        tq__mul_size((size_t)count, CF_PIXELS, &n_pixels) ||
-        tq__mul_size(n_pixels, sizeof(float), &out_bytes))
-        return TQ_ERR_OVERFLOW;
-    if (tq__overlap(pixels, n_pixels, out, out_bytes))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(cf_check_convert(count, pixels, out));
 
     for (size_t n = 0; n < (size_t)count; ++n) {
         const uint8_t *img = pixels + n * CF_PIXELS;
@@ -156,13 +165,7 @@ tq_status tq_cifar10_affine(int64_t count, const uint8_t *pixels,
                 (double)FLT_MAX)
             return TQ_ERR_PARAM;
     }
-    size_t n_pixels, out_bytes;
-    if ((uint64_t)count > SIZE_MAX ||
-        tq__mul_size((size_t)count, CF_PIXELS, &n_pixels) ||
-        tq__mul_size(n_pixels, sizeof(float), &out_bytes))
-        return TQ_ERR_OVERFLOW;
-    if (tq__overlap(pixels, n_pixels, out, out_bytes))
-        return TQ_ERR_ALIAS;
+    TQ_CHECK(cf_check_convert(count, pixels, out));
 
     for (size_t n = 0; n < (size_t)count; ++n) {
         const uint8_t *img = pixels + n * CF_PIXELS;

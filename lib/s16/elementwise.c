@@ -27,6 +27,16 @@ static int valid_rounding(int32_t r)
     return r == TQ_ROUND_DOUBLE || r == TQ_ROUND_SINGLE;
 }
 
+/* The arguments both *_params_from_scales() take. */
+static int valid_from_scales(float scale1, float scale2, float scale_out,
+                             int32_t act_min, int32_t act_max,
+                             int32_t rounding)
+{
+    return valid_scale(scale1) && valid_scale(scale2) &&
+           valid_scale(scale_out) && valid_clamp(act_min, act_max) &&
+           valid_rounding(rounding);
+}
+
 tq_status tq_s16_add_params_from_scales(float scale1, float scale2,
                                         float scale_out, int32_t act_min,
                                         int32_t act_max, int32_t rounding,
@@ -35,9 +45,8 @@ tq_status tq_s16_add_params_from_scales(float scale1, float scale2,
     tq_s8_add_params p;
     if (!params)
         return TQ_ERR_NULL;
-    if (!valid_scale(scale1) || !valid_scale(scale2) ||
-        !valid_scale(scale_out) || !valid_clamp(act_min, act_max) ||
-        !valid_rounding(rounding))
+    if (!valid_from_scales(scale1, scale2, scale_out, act_min, act_max,
+                           rounding))
         return TQ_ERR_PARAM;
     /* TFLite's Prepare: 2·max(s1, s2) and 2^15·s_out in float, the
      * quotients in double. */
@@ -137,9 +146,8 @@ tq_status tq_s16_mul_params_from_scales(float scale1, float scale2,
     tq_s16_mul_params p;
     if (!params)
         return TQ_ERR_NULL;
-    if (!valid_scale(scale1) || !valid_scale(scale2) ||
-        !valid_scale(scale_out) || !valid_clamp(act_min, act_max) ||
-        !valid_rounding(rounding))
+    if (!valid_from_scales(scale1, scale2, scale_out, act_min, act_max,
+                           rounding))
         return TQ_ERR_PARAM;
     TQ_CHECK(tq_quantize_multiplier((double)scale1 * (double)scale2 /
                                         (double)scale_out,

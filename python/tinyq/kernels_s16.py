@@ -24,7 +24,7 @@ from . import _lib
 from .constants import DType, Rounding, S16_LUT_SIZE
 from .errors import ParamError, ShapeError, check
 from .kernels_f32 import fc_shapes
-from .kernels_s8 import AddParams
+from .kernels_s8 import AddParams, _int_pool
 from .requant import OutputStage, _stage
 
 _lib_ = _lib.lib
@@ -170,33 +170,21 @@ def fully_connected(x, weight, output_stage, *, bias=None, bias_dtype="s64",
     return out
 
 
-def _pool(cfn, x, kernel_size, stride, padding, act_min, act_max, layout,
-          out, fn):
-    layout = G.layout_of(layout, fn)
-    x = G.activation_in(x, S16, layout, fn)
-    pool, oh, ow = G.pool_params(x.shape, kernel_size, stride, padding, fn)
-    res = G.Output(out, (x.shape[0], oh, ow, x.shape[3]), S16, layout, fn)
-    din, dout = A.dims(x.shape, fn, "x"), A.dims(res.nhwc.shape, fn, "out")
-    check(cfn(ctypes.byref(pool), ctypes.byref(din), A.ptr(x),
-              A.int32(act_min, fn, "act_min"),
-              A.int32(act_max, fn, "act_max"), ctypes.byref(dout),
-              A.ptr(res.nhwc)), cfn.__name__)
-    return res.result()
-
-
 def max_pool(x, kernel_size, stride=None, padding=0, act_min=-32768,
              act_max=32767, layout="NHWC", out=None):
     """int16 max pool, then the clamp (``tq_s16_max_pool``)."""
-    return _pool(_lib_.tq_s16_max_pool, x, kernel_size, stride, padding,
-                 act_min, act_max, layout, out, "tinyq.s16.max_pool")
+    return _int_pool(_lib_.tq_s16_max_pool, S16, x, kernel_size, stride,
+                     padding, act_min, act_max, layout, out,
+                     "tinyq.s16.max_pool")
 
 
 def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-32768,
              act_max=32767, layout="NHWC", out=None):
     """int16 average pool, rounding half away from zero
     (``tq_s16_avg_pool``)."""
-    return _pool(_lib_.tq_s16_avg_pool, x, kernel_size, stride, padding,
-                 act_min, act_max, layout, out, "tinyq.s16.avg_pool")
+    return _int_pool(_lib_.tq_s16_avg_pool, S16, x, kernel_size, stride,
+                     padding, act_min, act_max, layout, out,
+                     "tinyq.s16.avg_pool")
 
 
 def add_params(scale1, scale2, scale_out, act_min=-32768, act_max=32767,

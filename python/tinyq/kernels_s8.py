@@ -277,12 +277,14 @@ def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
     return out
 
 
-def _pool(cfn, x, kernel_size, stride, padding, act_min, act_max, layout,
-          out, fn):
+def _int_pool(cfn, dtype, x, kernel_size, stride, padding, act_min, act_max,
+              layout, out, fn):
+    """An integer max or average pool of `dtype` activations (int8 here,
+    int16 for kernels_s16) through the C function `cfn`."""
     layout = G.layout_of(layout, fn)
-    x = G.activation_in(x, S8, layout, fn)
+    x = G.activation_in(x, dtype, layout, fn)
     pool, oh, ow = G.pool_params(x.shape, kernel_size, stride, padding, fn)
-    res = G.Output(out, (x.shape[0], oh, ow, x.shape[3]), S8, layout, fn)
+    res = G.Output(out, (x.shape[0], oh, ow, x.shape[3]), dtype, layout, fn)
     din, dout = A.dims(x.shape, fn, "x"), A.dims(res.nhwc.shape, fn, "out")
     check(cfn(ctypes.byref(pool), ctypes.byref(din), A.ptr(x),
               A.int32(act_min, fn, "act_min"),
@@ -296,16 +298,18 @@ def max_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 max pool, then the clamp (``tq_s8_max_pool``); the output keeps
     the input's scale and zero point."""
-    return _pool(_lib_.tq_s8_max_pool, x, kernel_size, stride, padding,
-                 act_min, act_max, layout, out, "tinyq.s8.max_pool")
+    return _int_pool(_lib_.tq_s8_max_pool, S8, x, kernel_size, stride,
+                     padding, act_min, act_max, layout, out,
+                     "tinyq.s8.max_pool")
 
 
 @G.documents_padding
 def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 average pool, rounding half away from zero (``tq_s8_avg_pool``)."""
-    return _pool(_lib_.tq_s8_avg_pool, x, kernel_size, stride, padding,
-                 act_min, act_max, layout, out, "tinyq.s8.avg_pool")
+    return _int_pool(_lib_.tq_s8_avg_pool, S8, x, kernel_size, stride,
+                     padding, act_min, act_max, layout, out,
+                     "tinyq.s8.avg_pool")
 
 
 class AddParams:

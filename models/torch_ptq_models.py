@@ -51,7 +51,6 @@ import copy
 import json
 import os
 import shlex
-import statistics
 import sys
 import time
 import warnings
@@ -70,6 +69,7 @@ REPO_ROOT = os.path.dirname(MODELS_DIR)
 sys.path.insert(0, MODELS_DIR)
 sys.path.insert(0, os.path.join(REPO_ROOT, "examples", "cifar10"))
 from export_onnx import NAMES, load  # noqa: E402
+import torch_ptq  # noqa: E402
 from torch_ptq import CALIB_FILE, logits_of, tie_report  # noqa: E402
 from train import TEST_FILE, data_dir, fail_data, normalise, read_batches  # noqa: E402
 
@@ -93,28 +93,13 @@ CONFIGS = {
 
 
 def time_per_image(model, inputs, batch, runs):
-    """Median over `runs` passes through `inputs` of the time per image in
-    microseconds, as CPU time of this (single-threaded) process: on the
-    shared project machine the wall time mostly measures the other jobs.
-    As torch_ptq.py's, after one untimed pass (weight packing, allocation)."""
-    batches = [inputs[s : s + batch] for s in range(0, len(inputs), batch)]
-    with torch.no_grad():
-        for b in batches:
-            model(b)
-        samples = []
-        for _ in range(runs):
-            started = time.process_time()
-            for b in batches:
-                model(b)
-            samples.append((time.process_time() - started) / len(inputs) * 1e6)
-    return statistics.median(samples)
+    """torch_ptq.py's, in CPU time of this (single-threaded) process: on the
+    shared project machine the wall time mostly measures the other jobs."""
+    return torch_ptq.time_per_image(model, inputs, batch, runs, clock=time.process_time)
 
 
 def describe_observer(factory):
-    observer = factory()
-    scheme = str(observer.qscheme).replace("torch.", "")
-    dtype = str(observer.dtype).replace("torch.", "")
-    return f"{type(observer).__name__} {dtype} {scheme} [{observer.quant_min}, {observer.quant_max}]"
+    return torch_ptq.describe_observer(factory, show_range=True)
 
 
 def strip_final_dequantize(gm):

@@ -127,8 +127,10 @@ def tie_report(logits, labels):
     return int((tied > 1).sum()), expected
 
 
-def time_per_image(model, inputs, batch, runs):
-    """Median over `runs` passes through `inputs` of the time per image, in microseconds."""
+def time_per_image(model, inputs, batch, runs, clock=time.perf_counter):
+    """Median over `runs` passes through `inputs` of the time per image, in
+    microseconds, as measured by `clock` (wall time by default;
+    models/torch_ptq_models.py passes time.process_time)."""
     batches = [inputs[s : s + batch] for s in range(0, len(inputs), batch)]
     with torch.no_grad():
         # One untimed pass: the first call of a shape pays for one-off work
@@ -137,19 +139,24 @@ def time_per_image(model, inputs, batch, runs):
             model(b)
         samples = []
         for _ in range(runs):
-            started = time.perf_counter()
+            started = clock()
             for b in batches:
                 model(b)
-            samples.append((time.perf_counter() - started) / len(inputs) * 1e6)
+            samples.append((clock() - started) / len(inputs) * 1e6)
     return statistics.median(samples)
 
 
-def describe_observer(factory):
-    """One-line summary of an observer factory from a qconfig, e.g. for the report."""
+def describe_observer(factory, show_range=False):
+    """One-line summary of an observer factory from a qconfig, e.g. for the
+    report: its class, dtype and scheme, then its reduce_range flag, or with
+    `show_range` its [quant_min, quant_max]."""
     observer = factory()
     scheme = str(observer.qscheme).replace("torch.", "")
     dtype = str(observer.dtype).replace("torch.", "")
-    return f"{type(observer).__name__} {dtype} {scheme} reduce_range={observer.reduce_range}"
+    head = f"{type(observer).__name__} {dtype} {scheme}"
+    if show_range:
+        return f"{head} [{observer.quant_min}, {observer.quant_max}]"
+    return f"{head} reduce_range={observer.reduce_range}"
 
 
 def quantise(engine, state, bias, path, calib_inputs, calib_batch):

@@ -787,6 +787,41 @@ static size_t bidx(const int32_t *b, int b0, int b1, int b2)
            (b[2] == 1 ? 0 : b2);
 }
 
+/* The larger of each pair of batch extents. */
+static void out_batch(const tq_batch_matmul_params *p, int32_t ob[3])
+{
+    for (int i = 0; i < 3; ++i)
+        ob[i] = p->lhs_batch[i] > p->rhs_batch[i] ? p->lhs_batch[i] : p->rhs_batch[i];
+}
+
+/* Output element idx (row-major over the batches, m and n) of a batch
+ * matmul from the definition: Σ_q (x + lo) · (y + ro), exactly, with x
+ * and y int8 (s16 0) or int16 values; *col is its column j. */
+static int64_t o_bmm_sum(const tq_batch_matmul_params *p, const void *lhs,
+                         const void *rhs, int s16, int lo, int ro, size_t idx,
+                         int *col)
+{
+    int32_t ob[3];
+    out_batch(p, ob);
+    const int j = (int)(idx % (size_t)p->n);
+    const int i = (int)(idx / (size_t)p->n % (size_t)p->m);
+    const size_t b = idx / ((size_t)p->n * p->m);
+    const int b2 = (int)(b % (size_t)ob[2]), b1 = (int)(b / (size_t)ob[2] % (size_t)ob[1]);
+    const int b0 = (int)(b / ((size_t)ob[2] * ob[1]));
+    const size_t l0 = bidx(p->lhs_batch, b0, b1, b2) * p->m * p->k;
+    const size_t r0 = bidx(p->rhs_batch, b0, b1, b2) * p->k * p->n;
+    int64_t acc = 0;
+    for (int q = 0; q < p->k; ++q) {
+        const size_t li = l0 + (size_t)(p->adj_x ? q * p->m + i : i * p->k + q);
+        const size_t ri = r0 + (size_t)(p->adj_y ? j * p->k + q : q * p->n + j);
+        const int64_t x = s16 ? ((const int16_t *)lhs)[li] : ((const int8_t *)lhs)[li];
+        const int64_t y = s16 ? ((const int16_t *)rhs)[ri] : ((const int8_t *)rhs)[ri];
+        acc += (x + lo) * (y + ro);
+    }
+    *col = j;
+    return acc;
+}
+
 static void test_bmm_s8(void **state)
 {
     (void)state;
@@ -797,8 +832,7 @@ static void test_bmm_s8(void **state)
         rand_bmm(&r, &p, it % 10 ? 20 : 300);
         const size_t nl = bprod(p.lhs_batch) * p.m * p.k, nr = bprod(p.rhs_batch) * p.k * p.n;
         int32_t ob[3];
-        for (int i = 0; i < 3; ++i)
-            ob[i] = p.lhs_batch[i] > p.rhs_batch[i] ? p.lhs_batch[i] : p.rhs_batch[i];
+        out_batch(&p, ob);
         const size_t no = bprod(ob) * p.m * p.n;
         if (nl > BIG || nr > BIG || no > BIG - 8)
             continue;
@@ -818,23 +852,11 @@ static void test_bmm_s8(void **state)
         st.os.shift = st.shift;
         fill_sent(gy, no + 8);
         assert_int_equal(tq_s8_batch_matmul(&p, ga, lo, gb, ro, &st.os, gy), TQ_OK);
-        size_t idx = 0;
-        for (int b0 = 0; b0 < ob[0]; ++b0)
-            for (int b1 = 0; b1 < ob[1]; ++b1)
-                for (int b2 = 0; b2 < ob[2]; ++b2) {
-                    const int8_t *L = ga + bidx(p.lhs_batch, b0, b1, b2) * p.m * p.k;
-                    const int8_t *R = gb + bidx(p.rhs_batch, b0, b1, b2) * p.k * p.n;
-                    for (int i = 0; i < p.m; ++i)
-                        for (int j = 0; j < p.n; ++j, ++idx) {
-                            int64_t acc = 0;
-                            for (int q = 0; q < p.k; ++q) {
-                                const int x = p.adj_x ? L[q * p.m + i] : L[i * p.k + q];
-                                const int y = p.adj_y ? R[j * p.k + q] : R[q * p.n + j];
-                                acc += (int64_t)(x + lo) * (y + ro);
-                            }
-                            assert_int_equal(gy[idx], o_stage(&st, acc, j));
-                        }
-                }
+        for (size_t idx = 0; idx < no; ++idx) {
+            int j;
+            const int64_t acc = o_bmm_sum(&p, ga, gb, 0, lo, ro, idx, &j);
+            assert_int_equal(gy[idx], o_stage(&st, acc, j));
+        }
         assert_sent(gy + no, 8);
     }
     /* The largest sum, 255^2 · 2^15 (just below 2^31), at the longest k. */
@@ -889,8 +911,7 @@ static void test_bmm_s16(void **state)
         rand_bmm(&r, &p, it % 10 ? 20 : 300);
         const size_t nl = bprod(p.lhs_batch) * p.m * p.k, nr = bprod(p.rhs_batch) * p.k * p.n;
         int32_t ob[3];
-        for (int i = 0; i < 3; ++i)
-            ob[i] = p.lhs_batch[i] > p.rhs_batch[i] ? p.lhs_batch[i] : p.rhs_batch[i];
+        out_batch(&p, ob);
         const size_t no = bprod(ob) * p.m * p.n;
         if (nl > BIG || nr > BIG || no > BIG - 8)
             continue;
@@ -910,25 +931,13 @@ static void test_bmm_s16(void **state)
         for (size_t i = 0; i < no + 8; ++i)
             Y16[i] = SENT16;
         assert_int_equal(tq_s16_batch_matmul(&p, L16, R16, &os, Y16), TQ_OK);
-        size_t idx = 0;
-        for (int b0 = 0; b0 < ob[0]; ++b0)
-            for (int b1 = 0; b1 < ob[1]; ++b1)
-                for (int b2 = 0; b2 < ob[2]; ++b2) {
-                    const int16_t *Lp = L16 + bidx(p.lhs_batch, b0, b1, b2) * p.m * p.k;
-                    const int16_t *Rp = R16 + bidx(p.rhs_batch, b0, b1, b2) * p.k * p.n;
-                    for (int i = 0; i < p.m; ++i)
-                        for (int j = 0; j < p.n; ++j, ++idx) {
-                            int64_t acc = 0;
-                            for (int q = 0; q < p.k; ++q) {
-                                const int64_t x = p.adj_x ? Lp[q * p.m + i] : Lp[i * p.k + q];
-                                const int64_t y = p.adj_y ? Rp[j * p.k + q] : Rp[q * p.n + j];
-                                acc += x * y;
-                            }
-                            const int c = os.per_channel ? j : 0;
-                            const int64_t v = o_clamp(o_requant64(acc, mult[c], shift[c]), os.act_min, os.act_max);
-                            assert_int_equal(Y16[idx], v);
-                        }
-                }
+        for (size_t idx = 0; idx < no; ++idx) {
+            int j;
+            const int64_t acc = o_bmm_sum(&p, L16, R16, 1, 0, 0, idx, &j);
+            const int c = os.per_channel ? j : 0;
+            const int64_t v = o_clamp(o_requant64(acc, mult[c], shift[c]), os.act_min, os.act_max);
+            assert_int_equal(Y16[idx], v);
+        }
         for (size_t i = no; i < no + 8; ++i)
             assert_int_equal(Y16[i], SENT16);
     }

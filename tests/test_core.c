@@ -999,6 +999,23 @@ static tq_dims dims_of(int32_t n, int32_t h, int32_t w, int32_t c)
     return d;
 }
 
+/* A geometry check's status and report against the expected ones. */
+static void expect_report(int line, tq_status got, const tq_geometry_report *r,
+                          tq_status st, int32_t field, int32_t value,
+                          int32_t expected, int32_t pad_after)
+{
+    if (got != st || r->field != field || r->value != value ||
+        r->expected != expected || r->pad_after != pad_after)
+        fail_msg("line %d: status %d field %d value %d expected %d "
+                 "pad_after %d", line, got, r->field, r->value, r->expected,
+                 r->pad_after);
+    assert_int_equal(got, st);
+    assert_int_equal(r->field, field);
+    assert_int_equal(r->value, value);
+    assert_int_equal(r->expected, expected);
+    assert_int_equal(r->pad_after, pad_after);
+}
+
 /* Expect one finding of tq_conv_check_geometry. */
 static void expect_conv_at(int line, const tq_conv_params *cp, tq_dims in, tq_dims f,
                         tq_dims out, int32_t dw, tq_status st, int32_t field,
@@ -1006,16 +1023,7 @@ static void expect_conv_at(int line, const tq_conv_params *cp, tq_dims in, tq_di
 {
     tq_geometry_report r = {-9, -9, -9, -9};
     const tq_status got = tq_conv_check_geometry(cp, &in, &f, &out, dw, &r);
-    if (got != st || r.field != field || r.value != value ||
-        r.expected != expected || r.pad_after != pad_after)
-        fail_msg("line %d: status %d field %d value %d expected %d "
-                 "pad_after %d", line, got, r.field, r.value, r.expected,
-                 r.pad_after);
-    assert_int_equal(got, st);
-    assert_int_equal(r.field, field);
-    assert_int_equal(r.value, value);
-    assert_int_equal(r.expected, expected);
-    assert_int_equal(r.pad_after, pad_after);
+    expect_report(line, got, &r, st, field, value, expected, pad_after);
 }
 #define expect_conv(...) expect_conv_at(__LINE__, __VA_ARGS__)
 
@@ -1123,16 +1131,7 @@ static void expect_pool_at(int line, const tq_pool_params *pp, tq_dims in, tq_di
 {
     tq_geometry_report r = {-9, -9, -9, -9};
     const tq_status got = tq_pool_check_geometry(pp, &in, &out, &r);
-    if (got != st || r.field != field || r.value != value ||
-        r.expected != expected || r.pad_after != pad_after)
-        fail_msg("line %d: status %d field %d value %d expected %d "
-                 "pad_after %d", line, got, r.field, r.value, r.expected,
-                 r.pad_after);
-    assert_int_equal(got, st);
-    assert_int_equal(r.field, field);
-    assert_int_equal(r.value, value);
-    assert_int_equal(r.expected, expected);
-    assert_int_equal(r.pad_after, pad_after);
+    expect_report(line, got, &r, st, field, value, expected, pad_after);
 }
 #define expect_pool(...) expect_pool_at(__LINE__, __VA_ARGS__)
 

@@ -13,6 +13,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _POSIX_C_SOURCE 200809L /* fuzz_check.h's scratch file */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,15 +21,7 @@
 #include <string.h>
 
 #include "tinyq.h"
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: meaning check failed: %s\n",          \
-                    __FILE__, __LINE__, #cond);                           \
-            abort();                                                      \
-        }                                                                 \
-    } while (0)
+#include "fuzz_check.h"
 
 static char sentinel;
 
@@ -39,9 +32,9 @@ static void run_once(const tq_graph *g)
     size_t n_in = 1, n_out = 1, arena_bytes;
     float *x, *y;
     void *arena;
-    CHECK(tq_graph_io(g, &in, &out) == TQ_OK);
-    CHECK(tq_graph_tensor(g, in, &ti) == TQ_OK);
-    CHECK(tq_graph_tensor(g, out, &to) == TQ_OK);
+    FUZZ_CHECK(tq_graph_io(g, &in, &out) == TQ_OK);
+    FUZZ_CHECK(tq_graph_tensor(g, in, &ti) == TQ_OK);
+    FUZZ_CHECK(tq_graph_tensor(g, out, &to) == TQ_OK);
     for (int32_t k = 0; k < ti.ndim; k++)
         n_in *= (size_t)ti.shape[k];
     for (int32_t k = 0; k < to.ndim; k++)
@@ -53,13 +46,13 @@ static void run_once(const tq_graph *g)
     x = calloc(n_in, sizeof(float));
     y = malloc(n_out * sizeof(float));
     arena = malloc(arena_bytes + 1);
-    CHECK(x != NULL && y != NULL && arena != NULL);
+    FUZZ_CHECK(x != NULL && y != NULL && arena != NULL);
     tq_status st = tq_graph_run_f32(g, 1, x, y, arena, arena_bytes);
     /* NaN or infinite weights (the importer copies them as they are) make
      * the kernels refuse the data: the only refusal allowed here. */
     if (st != TQ_OK && st != TQ_ERR_NOT_FINITE)
         fprintf(stderr, "run: %s\n", tq_graph_error(g));
-    CHECK(st == TQ_OK || st == TQ_ERR_NOT_FINITE);
+    FUZZ_CHECK(st == TQ_OK || st == TQ_ERR_NOT_FINITE);
     free(x);
     free(y);
     free(arena);
@@ -74,18 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(msg, 'x', sizeof msg);
     tq_status st = tq_graph_load_onnx_memory(size ? data : NULL, size, &g,
                                              msg, sizeof msg);
-    CHECK(memchr(msg, '\0', sizeof msg) != NULL);
+    FUZZ_CHECK(memchr(msg, '\0', sizeof msg) != NULL);
     if (st == TQ_OK) {
-        CHECK(g != (tq_graph *)&sentinel && g != NULL);
-        CHECK(msg[0] == '\0');
-        CHECK(tq_graph_node_count(g) >= 0);
+        FUZZ_CHECK(g != (tq_graph *)&sentinel && g != NULL);
+        FUZZ_CHECK(msg[0] == '\0');
+        FUZZ_CHECK(tq_graph_node_count(g) >= 0);
         run_once(g);
         tq_graph_free(g);
     } else {
-        CHECK(g == (tq_graph *)&sentinel);
-        CHECK(st == TQ_ERR_FORMAT || st == TQ_ERR_UNSUPPORTED ||
+        FUZZ_CHECK(g == (tq_graph *)&sentinel);
+        FUZZ_CHECK(st == TQ_ERR_FORMAT || st == TQ_ERR_UNSUPPORTED ||
               st == TQ_ERR_NO_MEMORY);
-        CHECK(msg[0] != '\0');
+        FUZZ_CHECK(msg[0] != '\0');
     }
     return 0;
 }

@@ -348,15 +348,21 @@ static tq_status lfail(lctx *x, tq_status s, const char *fmt, ...)
 
 #define BAD(...) lfail(x, TQ_ERR_FORMAT, __VA_ARGS__)
 
+/* Is @p j a JSON number holding an integer in [lo, hi]? (NaN fails.) */
+static int json_int_in(const cJSON *j, int64_t lo, int64_t hi)
+{
+    return cJSON_IsNumber(j) && j->valuedouble >= (double)lo &&
+           j->valuedouble <= (double)hi &&
+           j->valuedouble == floor(j->valuedouble);
+}
+
 /* An integer member in [lo, hi]. */
 static tq_status get_int(lctx *x, const cJSON *o, const char *key,
                          const char *where, int64_t lo, int64_t hi,
                          int64_t *v)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(j) || !(j->valuedouble >= (double)lo) ||
-        !(j->valuedouble <= (double)hi) ||
-        j->valuedouble != floor(j->valuedouble))
+    if (!json_int_in(j, lo, hi))
         return BAD("%s: \"%s\" must be an integer in [%lld, %lld]", where, key,
                    (long long)lo, (long long)hi);
     *v = (int64_t)j->valuedouble;
@@ -367,7 +373,7 @@ static tq_status get_i32(lctx *x, const cJSON *o, const char *key,
                          const char *where, int64_t lo, int64_t hi,
                          int32_t *v)
 {
-    int64_t w;
+    int64_t w = 0; /* set by get_int() on TQ_OK; gcc 12 -O2 cannot tell */
     TQ_CHECK(get_int(x, o, key, where, lo, hi, &w));
     *v = (int32_t)w;
     return TQ_OK;
@@ -418,9 +424,7 @@ static tq_status get_ints(lctx *x, const cJSON *o, const char *key,
     const cJSON *e;
     cJSON_ArrayForEach(e, a)
     {
-        if (!cJSON_IsNumber(e) || !(e->valuedouble >= (double)lo) ||
-            !(e->valuedouble <= (double)hi) ||
-            e->valuedouble != floor(e->valuedouble))
+        if (!json_int_in(e, lo, hi))
             return BAD("%s: \"%s\"[%d] must be an integer in [%lld, %lld]",
                        where, key, (int)i, (long long)lo, (long long)hi);
         v[i++] = (int32_t)e->valuedouble;
@@ -440,9 +444,7 @@ static tq_status get_shape(lctx *x, const cJSON *o, const char *where,
     const cJSON *e;
     cJSON_ArrayForEach(e, a)
     {
-        if (!cJSON_IsNumber(e) || !(e->valuedouble >= (double)lo) ||
-            !(e->valuedouble <= (double)INT32_MAX) ||
-            e->valuedouble != floor(e->valuedouble))
+        if (!json_int_in(e, lo, INT32_MAX))
             return BAD("%s: extent %d of \"shape\" must be an integer in "
                        "[%lld, %d]", where, (int)d, (long long)lo, INT32_MAX);
         shape[d++] = (int64_t)e->valuedouble;

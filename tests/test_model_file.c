@@ -585,6 +585,9 @@ static void test_rejections(void **state)
     set_num(p.json, "output", -1);
     expect_refused(&p, "tinyq-graph-v1", "output");
     take_apart(&p, tmp_a);
+    set_num(p.json, "output", 0.5); /* in range, not an integer */
+    expect_refused(&p, "tinyq-graph-v1", "output");
+    take_apart(&p, tmp_a);
     { /* a cycle: the first node reads the last node's output */
         const int last = cJSON_GetArraySize(cJSON_GetObjectItem(p.json, "nodes")) - 1;
         const int y = cJSON_GetObjectItem(jnode(&p, last), "output")->valueint;

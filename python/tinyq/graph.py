@@ -87,6 +87,27 @@ class QuantConfig:
         return c
 
 
+def _load(source, path_fn, memory_fn):
+    """The handle of a graph that C function ``path_fn`` loads from a path,
+    or its twin ``memory_fn`` from ``bytes``; raises on refusal with the
+    loader's message."""
+    out = _vp()
+    msg = ctypes.create_string_buffer(512)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        fn = memory_fn
+        status = getattr(_lib_, fn)(
+            data, len(data), ctypes.byref(out), msg, len(msg))
+    else:
+        fn = path_fn
+        status = getattr(_lib_, fn)(
+            os.fsencode(source), ctypes.byref(out), msg, len(msg))
+    if status != 0:
+        raise error_class(status)(
+            fn, msg.value.decode("utf-8", "replace") or None, status)
+    return out.value
+
+
 class Graph:
     """A finalized graph: float (from ONNX or a :class:`GraphBuilder`) or
     quantized (from :meth:`calibrate`). Immutable; safe to share."""
@@ -107,42 +128,15 @@ class Graph:
     def from_onnx(cls, source):
         """Load an ONNX model from a path or from ``bytes`` (NCHW models
         become NHWC; every rewrite applied)."""
-        out = _vp()
-        msg = ctypes.create_string_buffer(512)
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-            fn = "tq_graph_load_onnx_memory"
-            status = _lib_.tq_graph_load_onnx_memory(
-                data, len(data), ctypes.byref(out), msg, len(msg))
-        else:
-            fn = "tq_graph_load_onnx"
-            status = _lib_.tq_graph_load_onnx(
-                os.fsencode(source), ctypes.byref(out), msg, len(msg))
-        if status != 0:
-            raise error_class(status)(
-                fn, msg.value.decode("utf-8", "replace") or None, status)
-        return cls(out.value)
+        return cls(_load(source, "tq_graph_load_onnx",
+                         "tq_graph_load_onnx_memory"))
 
     @classmethod
     def load(cls, source):
         """Load a tinyq model file (docs/model-format.md) from a path or
         from ``bytes``: a quantized graph, validated before it is
         returned."""
-        out = _vp()
-        msg = ctypes.create_string_buffer(512)
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-            fn = "tq_graph_load_memory"
-            status = _lib_.tq_graph_load_memory(
-                data, len(data), ctypes.byref(out), msg, len(msg))
-        else:
-            fn = "tq_graph_load"
-            status = _lib_.tq_graph_load(
-                os.fsencode(source), ctypes.byref(out), msg, len(msg))
-        if status != 0:
-            raise error_class(status)(
-                fn, msg.value.decode("utf-8", "replace") or None, status)
-        return cls(out.value)
+        return cls(_load(source, "tq_graph_load", "tq_graph_load_memory"))
 
     def save(self, path):
         """Save this quantized graph as a tinyq model file."""

@@ -174,14 +174,7 @@ static void test_pool_random(void **state)
         tq_pool_params p;
         tq_dims in_d, out_d;
         for (;;) {
-            p.kernel_h = tt_int(&r, 1, 4);
-            p.kernel_w = tt_int(&r, 1, 4);
-            p.stride_h = tt_int(&r, 1, 3);
-            p.stride_w = tt_int(&r, 1, 3);
-            p.pad_top = tt_int(&r, 0, p.kernel_h - 1);
-            p.pad_bottom = tt_int(&r, 0, p.kernel_h - 1);
-            p.pad_left = tt_int(&r, 0, p.kernel_w - 1);
-            p.pad_right = tt_int(&r, 0, p.kernel_w - 1);
+            p = tt_pool_params(&r);
             in_d = (tq_dims){tt_int(&r, 1, 2), tt_int(&r, 1, 12),
                              tt_int(&r, 1, 12), tt_int(&r, 1, 8)};
             const int32_t sh = in_d.h + p.pad_top + p.pad_bottom;

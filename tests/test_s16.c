@@ -592,15 +592,7 @@ static void test_pool_random(void **state)
     (void)state;
     tt_rng r = {0x9001u};
     for (int it = 0; it < 300; ++it) {
-        tq_pool_params p;
-        p.kernel_h = tt_int(&r, 1, 4);
-        p.kernel_w = tt_int(&r, 1, 4);
-        p.stride_h = tt_int(&r, 1, 3);
-        p.stride_w = tt_int(&r, 1, 3);
-        p.pad_top = tt_int(&r, 0, p.kernel_h - 1);
-        p.pad_bottom = tt_int(&r, 0, p.kernel_h - 1);
-        p.pad_left = tt_int(&r, 0, p.kernel_w - 1);
-        p.pad_right = tt_int(&r, 0, p.kernel_w - 1);
+        const tq_pool_params p = tt_pool_params(&r);
         tq_dims in = {tt_int(&r, 1, 2), tt_int(&r, 1, 8), tt_int(&r, 1, 8),
                       tt_int(&r, 1, 5)};
         const int eh = in.h + p.pad_top + p.pad_bottom - p.kernel_h;

@@ -207,14 +207,7 @@ static void test_pool_random(void **state)
     int runs = 0, padded = 0;
     while (runs < 400) {
         pool_case c;
-        c.p.kernel_h = tt_int(&r, 1, 4);
-        c.p.kernel_w = tt_int(&r, 1, 4);
-        c.p.stride_h = tt_int(&r, 1, 3);
-        c.p.stride_w = tt_int(&r, 1, 3);
-        c.p.pad_top = tt_int(&r, 0, c.p.kernel_h - 1);
-        c.p.pad_bottom = tt_int(&r, 0, c.p.kernel_h - 1);
-        c.p.pad_left = tt_int(&r, 0, c.p.kernel_w - 1);
-        c.p.pad_right = tt_int(&r, 0, c.p.kernel_w - 1);
+        c.p = tt_pool_params(&r);
         c.in = (tq_dims){tt_int(&r, 1, 2), tt_int(&r, 1, 9), tt_int(&r, 1, 9),
                          tt_int(&r, 1, 5)};
         const int oh = pool_extent(c.in.h, c.p.kernel_h, c.p.stride_h,

@@ -1,8 +1,9 @@
 /*
- * Shared test helpers: a seeded generator, a qsort order, and where the
- * data lives. Oracles live with the tests (in the test file, or in an
- * oracle_*.h shared by the tests of one kind of kernel) and are written
- * independently of the library: they never call it.
+ * Shared test helpers: a seeded generator, random pooling parameters, a
+ * qsort order, and where the data lives. Oracles live with the tests (in
+ * the test file, or in an oracle_*.h shared by the tests of one kind of
+ * kernel) and are written independently of the library: they never call
+ * it.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -13,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "tinyq.h"
 
 /* splitmix64: tiny, seedable, identical on every platform, so a failing
  * seed reproduces anywhere. */
@@ -68,6 +71,22 @@ static inline void tt_fill_f32(tt_rng *r, float *x, size_t n, float lo,
 {
     for (size_t i = 0; i < n; ++i)
         x[i] = tt_float(r, lo, hi);
+}
+
+/* Random pooling parameters: a window of 1..4 by 1..4, strides 1..3, each
+ * pad smaller than its window (drawn in the struct's field order). */
+static inline tq_pool_params tt_pool_params(tt_rng *r)
+{
+    tq_pool_params p;
+    p.kernel_h = tt_int(r, 1, 4);
+    p.kernel_w = tt_int(r, 1, 4);
+    p.stride_h = tt_int(r, 1, 3);
+    p.stride_w = tt_int(r, 1, 3);
+    p.pad_top = tt_int(r, 0, p.kernel_h - 1);
+    p.pad_bottom = tt_int(r, 0, p.kernel_h - 1);
+    p.pad_left = tt_int(r, 0, p.kernel_w - 1);
+    p.pad_right = tt_int(r, 0, p.kernel_w - 1);
+    return p;
 }
 
 /* qsort comparator: ascending floats (no NaN). */

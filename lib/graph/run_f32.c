@@ -153,20 +153,6 @@ static tq_status run_node(const tq_graph *g, const tq__node *n, uint8_t *base,
     }
 }
 
-/* run_node(), and on failure the graph's error sentence naming the node
- * (the only write to the graph: see tq_graph_run_f32()). */
-static tq_status run_named(const tq_graph *graph, const tq__node *n,
-                           uint8_t *base, int64_t batch, uint8_t *scratch,
-                           size_t scratch_bytes)
-{
-    const tq_status s = run_node(graph, n, base, batch, scratch, scratch_bytes);
-    if (s != TQ_OK)
-        return tq__graph_fail((tq_graph *)(uintptr_t)graph, s,
-                              "node '%s' (%s): %s", n->name,
-                              tq__op_name(n->op), tq_status_message(s));
-    return TQ_OK;
-}
-
 tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
                            const float *input, float *output, void *arena,
                            size_t arena_bytes)
@@ -204,7 +190,11 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
            in_bytes);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq__node *n = &graph->nodes[i];
-        TQ_CHECK(run_named(graph, n, base, batch, scratch, scratch_bytes));
+        const tq_status s =
+            run_node(graph, n, base, batch, scratch, scratch_bytes);
+        if (s != TQ_OK)
+            return tq__graph_fail(g, s, "node '%s' (%s): %s", n->name,
+                                  tq__op_name(n->op), tq_status_message(s));
     }
     memcpy(output, tq__graph_tensor_at(graph, base, graph->output, batch),
            out_bytes);
@@ -221,6 +211,9 @@ tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
 {
     uint8_t *base, *scratch;
     size_t scratch_bytes;
+    /* The error sentence only, and only on failure: several threads may
+     * run one graph, each with its own arena. */
+    tq_graph *g = (tq_graph *)(uintptr_t)graph;
     TQ_CHECK(tq__graph_arena(graph, batch, arena, arena_bytes, &base, &scratch,
                              &scratch_bytes));
     const tq__tensor *it = &graph->tensors[graph->input];
@@ -230,7 +223,11 @@ tq_status tq__graph_run_f32_observed(const tq_graph *graph, int64_t batch,
     observe(ctx, graph->input, x, in_count);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq__node *n = &graph->nodes[i];
-        TQ_CHECK(run_named(graph, n, base, batch, scratch, scratch_bytes));
+        const tq_status s =
+            run_node(graph, n, base, batch, scratch, scratch_bytes);
+        if (s != TQ_OK)
+            return tq__graph_fail(g, s, "node '%s' (%s): %s", n->name,
+                                  tq__op_name(n->op), tq_status_message(s));
         const tq__tensor *o = &graph->tensors[n->output];
         if (o->alias < 0)
             observe(ctx, n->output,

@@ -54,7 +54,6 @@ LAYERS = [("conv1", True, 6, 3, 5, True), ("conv2", True, 16, 6, 5, True),
           ("fc1", False, 120, 400, 1, True), ("fc2", False, 84, 120, 1, True),
           ("fc3", False, 10, 84, 1, False)]
 TENSORS = ["input", "pool1", "pool2", "fc1", "fc2", "logits"]
-ACT_SIZE = [32 * 32 * 3, 14 * 14 * 6, 5 * 5 * 16, 120, 84, 10]
 HIST_BINS = 2048
 BATCH = 2000  # images per kernel call; bounds memory, not the results
 METHOD_NAMES = ["min/max", "abs-max", "3-sigma", "percentile 99.99", "MSE",
@@ -114,6 +113,38 @@ class Model:
                                        act="relu" if LAYERS[l][5] else "none")
             acts.append(x)
         return [a.reshape(a.shape[0], -1) for a in acts]
+
+
+def lenet_graph(model):
+    """The float LeNet as a tinyq graph, built as the C demo builds it
+    (examples/cifar10/ptq.c, build_lenet()): the same node and tensor
+    names, so the two save byte-identical model files."""
+    b = tq.GraphBuilder()
+    x = b.input((1, 32, 32, 3), name="input")
+    for l, (name, is_conv, _, _, _, relu) in enumerate(LAYERS):
+        ins = [x, b.constant(model.w[l], name=f"{name}.weight")]
+        if model.has_bias:
+            ins.append(b.constant(model.b[l], name=f"{name}.bias"))
+        x = b.node("CONV2D" if is_conv else "FULLY_CONNECTED", ins, name=name,
+                   act="relu" if relu else "none")
+        if is_conv:
+            x = b.node("MAX_POOL", [x], name=f"pool{l + 1}", kernel=2,
+                       pool_stride=2)
+    b.output(x)
+    return b.finalize()
+
+
+def quantize_graph(graph, calib, method):
+    """tq_graph_quantize() of ``graph`` calibrated as the C demo does: the
+    activation range ``method`` (abs-max with a symmetric scheme), abs-max
+    weights per output channel, batches of 100 calibration images."""
+    config = tq.QuantConfig(
+        activation=tq.RangeConfig(method, k=3.0, percentile=99.99),
+        activation_scheme=tq.QScheme(8, method == R.ABSMAX),
+        weight=tq.RangeConfig(R.MINMAX, k=3.0, percentile=99.99))
+    calib = np.asarray(calib, np.float32).reshape(-1, 32, 32, 3)
+    return graph.calibrate([calib[i:i + 100] for i in range(0, len(calib), 100)],
+                           config, layout="NHWC")
 
 
 def batches(n):
@@ -231,51 +262,6 @@ class QModel:
         return (np.concatenate(preds).astype(np.uint8),
                 np.concatenate(logits))
 
-    # -- the quantized model file, as lenet_save_s8() writes it --
-
-    def tensors(self):
-        out = {}
-        for l, (name, is_conv, cout, cin, k, _) in enumerate(LAYERS):
-            out[f"{name}.weight"] = self.wq[l]
-            out[f"{name}.weight_scale"] = self.w_scale[l]
-            out[f"{name}.multiplier"] = self.stages[l].multiplier
-            out[f"{name}.shift"] = self.stages[l].shift
-            if self.bq[l] is not None:
-                out[f"{name}.bias"] = self.bq[l]
-        out["activation.scale"] = np.array(self.a_scale, dtype=np.float32)
-        out["activation.zero_point"] = np.array(self.a_zero, dtype=np.int32)
-        return out
-
-    def save(self, path):
-        clamps = ",".join(f"{s.act_min}:{s.act_max}" for s in self.stages)
-        tq.io.save_safetensors(path, self.tensors(), {
-            "format": "tinyq-lenet-s8", "rounding": str(int(self.rounding)),
-            "activation_clamps": clamps})
-
-    @classmethod
-    def load(cls, path, model):
-        """Rebuild the integer model from a file (nothing recomputed)."""
-        q = cls.__new__(cls)
-        q.model = model
-        with tq.io.SafetensorsFile(path) as f:
-            if f.metadata("format") != "tinyq-lenet-s8":
-                raise tq.FormatError("load", f"{path} is no tinyq-lenet-s8")
-            q.rounding = tq.Rounding(int(f.metadata("rounding")))
-            clamps = [tuple(int(v) for v in c.split(":"))
-                      for c in f.metadata("activation_clamps").split(",")]
-            q.wq = [f[f"{n[0]}.weight"] for n in LAYERS]
-            q.w_scale = [f[f"{n[0]}.weight_scale"] for n in LAYERS]
-            q.bq = [f[f"{n[0]}.bias"] if f"{n[0]}.bias" in f else None
-                    for n in LAYERS]
-            q.a_scale = [float(s) for s in f["activation.scale"]]
-            q.a_zero = [int(z) for z in f["activation.zero_point"]]
-            q.stages = [tq.OutputStage(
-                f[f"{n[0]}.multiplier"], f[f"{n[0]}.shift"],
-                output_zero_point=q.a_zero[l + 1], act_min=clamps[l][0],
-                act_max=clamps[l][1], rounding=q.rounding)
-                for l, n in enumerate(LAYERS)]
-        return q
-
 
 def round_half_away(v):
     """C's round(): to nearest, ties away from zero, exactly."""
@@ -325,29 +311,7 @@ def pct(correct, n):
 
 # ---- memory ------------------------------------------------------------------------
 
-def conv_scratch(l, s8):
-    """Scratch bytes of conv stage l for one image, f32 or s8."""
-    _, _, cout, cin, k, _ = LAYERS[l]
-    side = (32, 14)[l]
-    kernels = tq.s8 if s8 else tq.f32
-    return kernels.conv2d_relu_maxpool2_scratch_size((1, side, side, cin),
-                                                     (cout, k, k, cin))
-
-
-def peak_bytes(elem, s8):
-    """Largest input + output (+ scratch) of one step of a forward pass."""
-    peak = 0
-    for l in range(5):
-        step = (ACT_SIZE[l] + ACT_SIZE[l + 1]) * elem
-        if l < 2:
-            step += conv_scratch(l, s8)
-        if l == 4 and s8:
-            step += 10 * 4  # the int32 accumulators
-        peak = max(peak, step)
-    return peak
-
-
-def memory_table(model, q, f32_file, s8_file):
+def memory_table(model, q, f32_file, s8_file, qgraph=None):
     weights = sum(w.size for w in model.w)
     channels = sum(len(s) for s in q.w_scale)
     biases = sum(LAYERS[l][2] for l in range(5)) if model.has_bias else 0
@@ -363,14 +327,14 @@ def memory_table(model, q, f32_file, s8_file):
           f"{f32_bytes / s8_bytes:.2f}x |")
     if s8_file:
         ff, fs = os.path.getsize(f32_file), os.path.getsize(s8_file)
-        print(f"| model file (safetensors, with its JSON header and float "
-              f"weight scales) | {ff} B | {fs} B | {ff / fs:.2f}x |")
-    pf, p8 = peak_bytes(4, False), peak_bytes(1, True)
-    print(f"| peak activation memory of one forward pass (incl. scratch) | "
-          f"{pf} B | {p8} B | {pf / p8:.2f}x |")
+        print(f"| model file (float: as given; int8: tinyq-graph-v1 "
+              f"safetensors with its graph JSON and float scales) | {ff} B | "
+              f"{fs} B | {ff / fs:.2f}x |")
+    if qgraph is not None:
+        pf, p8 = lenet_graph(model).arena_size(1), qgraph.arena_size(1)
+        print(f"| arena of one forward pass (planned activations + scratch) | "
+              f"{pf} B | {p8} B | {pf / p8:.2f}x |")
 
-
-# ---- plots ----------------------------------------------------------------------------
 
 def plot_histograms(directory, kind, entries):
     """One PNG per tensor and one overview: the histogram, min / max and
@@ -610,10 +574,18 @@ def main(argv=None):
             f"calibration images): {METHOD_NAMES[best_method]}, test accuracy "
             f"{pct(np.count_nonzero(chosen == labels), n):.2f} %.")
     identical = n
+    qgraph = None
     if opts.save:
-        q.save(opts.save)
-        reloaded, _ = QModel.load(opts.save, model).predict(test)
-        identical = int(np.count_nonzero(reloaded == chosen))
+        # The model file is the graph's (tinyq-graph-v1, tq_graph_save()).
+        qgraph = quantize_graph(lenet_graph(model), calib_images, best_method)
+        qgraph.save(opts.save)
+        reloaded = tq.Graph.load(opts.save)
+        acc = np.concatenate([
+            reloaded.run(np.asarray(test[i:j], np.float32).reshape(-1, 32, 32, 3),
+                         layout="NHWC", accumulators=True)[1]
+            for i, j in batches(n)])
+        identical = int(np.count_nonzero(
+            np.argmax(acc.reshape(n, -1), axis=1).astype(np.uint8) == chosen))
         line += (f" Saved to {opts.save} and reloaded: {identical} of {n} "
                  "predictions identical.")
     print(line)
@@ -635,7 +607,7 @@ def main(argv=None):
         with open(opts.predictions, "wb") as f:
             f.write(chosen.tobytes())
 
-    memory_table(model, q, opts.model, opts.save)
+    memory_table(model, q, opts.model, opts.save, qgraph)
     print(f"\n## Time per image (batches of {BATCH} through ctypes, kernel "
           f"path {tq.kernel_path()}; informative)\n")
     print(f"f32: {1e6 * f32_seconds / n:.1f} us   int8 (incl. quantizing the "

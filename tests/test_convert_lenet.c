@@ -5,7 +5,7 @@
  * load as tinyq-graph-v1 graphs whose int8 logits and output-layer int32
  * accumulators are bit for bit those of the old format run by the lab's
  * own integer path (lenet_load_s8() + lenet_forward_s8() of
- * examples/cifar10/lenet.c), on random inputs over the whole int8 range and
+ * tests/lenet/lenet.c), on random inputs over the whole int8 range and
  * on constant ones; and the converted file must keep the old weights,
  * multipliers and shifts byte for byte.
  *

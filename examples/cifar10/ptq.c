@@ -48,7 +48,7 @@
 #define PTQ_DEFAULT_MODEL "examples/cifar10/lenet.safetensors"
 #endif
 
-enum { IMAGE = 32 * 32 * 3, CALIB_BATCH = 100, EVAL_CHUNK = 250,
+enum { IMAGE = 32 * 32 * 3, CALIB_BATCH = 100, EVAL_CHUNK = 16,
        MAX_THREADS = 16, CLASSES = 10 };
 
 static void die_status(const char *what, tq_status s, const tq_graph *g)

@@ -805,12 +805,29 @@ static void put(text *t, const char *fmt, ...)
     }
 }
 
+/* @p s as a JSON string (quotes, backslashes and control bytes escaped). */
+static void put_string(text *t, const char *s)
+{
+    put(t, "\"");
+    for (; *s; ++s) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            put(t, "\\%c", c);
+        else if (c < 0x20)
+            put(t, "\\u%04x", c);
+        else
+            put(t, "%c", c);
+    }
+    put(t, "\"");
+}
+
 static void put_tensor(text *t, int first, const char *name, const char *kind,
                        const char *dtype, int ndim, const int64_t *shape,
                        int64_t qcount)
 {
-    put(t, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"dtype\":\"%s\",\"shape\":[",
-        first ? "" : ",", name, kind, dtype);
+    put(t, "%s{\"name\":", first ? "" : ",");
+    put_string(t, name);
+    put(t, ",\"kind\":\"%s\",\"dtype\":\"%s\",\"shape\":[", kind, dtype);
     for (int d = 0; d < ndim; ++d)
         put(t, "%s%lld", d ? "," : "", (long long)shape[d]);
     put(t, "],\"qcount\":%lld,\"qaxis\":0}", (long long)qcount);
@@ -947,8 +964,10 @@ static int convert_lenet_s8(model *m, const tq_safetensors *f,
          * tq_s8_activation_range() gives for ReLU); the int8 runner uses
          * the clamp itself. */
         const int relu = L->is_conv || (l + 1 < m->layers && L->act_min == L->out_zero);
-        put(&j, "%s{\"name\":\"%s\",\"op\":%d,\"inputs\":[%d,%d", l ? "," : "",
-            L->name, L->is_conv ? TQ_OP_CONV2D_RELU_MAXPOOL2 : TQ_OP_FULLY_CONNECTED,
+        put(&j, "%s{\"name\":", l ? "," : "");
+        put_string(&j, L->name);
+        put(&j, ",\"op\":%d,\"inputs\":[%d,%d",
+            L->is_conv ? TQ_OP_CONV2D_RELU_MAXPOOL2 : TQ_OP_FULLY_CONNECTED,
             (int)act_id[l], (int)w_id[l]);
         if (b_id[l] >= 0)
             put(&j, ",%d", (int)b_id[l]);

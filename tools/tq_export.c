@@ -1,6 +1,6 @@
 /*
- * tq-export: turn a quantized model file (the safetensors that the CIFAR-10
- * demo writes with `ptq --save`, format "tinyq-lenet-s8") into C source for
+ * tq-export: turn a quantized model file (the old LeNet format of the
+ * CIFAR-10 lab, "tinyq-lenet-s8") into C source for
  * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
  * output stages, a 256-entry input lookup table per channel, and a
  * model_run() that calls tinyq's s8 kernels over ONE static activation
@@ -19,6 +19,14 @@
  * is exported through the library instead, any quantized graph:
  * tq_graph_export_c() (the options other than --prefix and --out-dir do not
  * apply to it).
+ *
+ * The LeNet path (this file's own planner and code writer) remains only
+ * for the firmware example (examples/firmware, which includes its input
+ * lookup table) until that example runs any exported graph; the lab saves
+ * graph files now. An old file becomes a graph file with
+ *     tq-export --convert-lenet-s8 OLD.safetensors NEW.safetensors
+ * (docs/model-format.md), checked bit for bit against this file's run of
+ * the old layers before it is written.
  *
  * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
  *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors

@@ -2831,6 +2831,19 @@ TQ_API tq_status tq_calibrator_end_pass(tq_calibrator *calibrator,
 TQ_API tq_status tq_calibrator_range(const tq_calibrator *calibrator,
                                      int32_t tensor, double *lo, double *hi);
 
+/** @brief The statistics (count, min, max, mean, moments) that the first
+ *  pass observed on activation @p tensor, over every value of every sample
+ *  fed: for reports such as the lab's activation table.
+ *  @param calibrator  a calibrator whose first pass has ended
+ *                     (tq_calibrator_end_pass() returned)
+ *  @param tensor      an activation (an alias: its input's statistics)
+ *  @param stats       receives a copy of the statistics
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM before the first pass ended, for a
+ *          broken calibration or for a tensor that is no activation
+ *          (@p stats is then untouched). */
+TQ_API tq_status tq_calibrator_stats(const tq_calibrator *calibrator,
+                                     int32_t tensor, tq_stats *stats);
+
 /** @brief Quantize a calibrated float graph into a new integer-only graph:
  *  int8 weights (per channel or per tensor; the output layer per tensor),
  *  int32 biases at s_in · s_w, every multiplier and shift computed once

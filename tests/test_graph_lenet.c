@@ -3,8 +3,9 @@
  * builder from examples/cifar10/lenet.safetensors, calibrated on the first
  * 400 CIFAR-10 training images with each of the six range methods and
  * quantized by the graph API, must give bit for bit the int8 logits and
- * int32 accumulators of the lab's own integer path (examples/cifar10/lenet.c
- * as ptq.c configures it: abs-max weights per channel, fc3 per tensor,
+ * int32 accumulators of the first lab's hand-written integer path
+ * (tests/lenet/lenet.c, configured as the lab configures the graph:
+ * abs-max weights per channel, fc3 per tensor,
  * asymmetric activations, symmetric for abs-max, 2048-bin histograms over
  * each tensor's range), and so the same predictions and accuracy, on the
  * first 1000 test images. Exits 77 (skipped) without CIFAR-10.

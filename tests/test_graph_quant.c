@@ -1272,8 +1272,33 @@ static void test_calibrator_overrides(void **state)
     assert_int_equal(tq_calibrator_set_tensor(c, input, &pct, NULL), TQ_ERR_PARAM);
     double lo, hi;
     assert_int_equal(tq_calibrator_range(c, input, &lo, &hi), TQ_ERR_PARAM);
+    /* Statistics only once the first pass has ended. */
+    tq_stats seen, sentinel;
+    memset(&sentinel, 0x5a, sizeof sentinel);
+    seen = sentinel;
+    assert_int_equal(tq_calibrator_stats(c, input, &seen), TQ_ERR_PARAM);
+    assert_memory_equal(&seen, &sentinel, sizeof seen);
     assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
     assert_int_equal(again, 1); /* the percentile needs a histogram */
+    {
+        /* The input's statistics, against a plain double loop. */
+        double mn = x[0], mx = x[0], sum = 0.0;
+        for (int i = 0; i < CAL_N * CAL_IN; ++i) {
+            mn = fmin(mn, x[i]);
+            mx = fmax(mx, x[i]);
+            sum += x[i];
+        }
+        assert_int_equal(tq_calibrator_stats(c, input, &seen), TQ_OK);
+        assert_int_equal(seen.count, CAL_N * CAL_IN);
+        assert_true(seen.min == mn && seen.max == mx);
+        assert_true(fabs(seen.mean - sum / (CAL_N * CAL_IN)) < 1e-9);
+        assert_int_equal(tq_calibrator_stats(c, conv, &seen), TQ_OK);
+        assert_int_equal(tq_calibrator_stats(c, fc.inputs[1], &seen),
+                         TQ_ERR_PARAM); /* a weight */
+        assert_int_equal(tq_calibrator_stats(c, 999, &seen), TQ_ERR_PARAM);
+        assert_int_equal(tq_calibrator_stats(NULL, input, &seen), TQ_ERR_NULL);
+        assert_int_equal(tq_calibrator_stats(c, input, NULL), TQ_ERR_NULL);
+    }
     /* A second pass that does not see the same values is refused. */
     assert_int_equal(tq_calibrator_feed(c, CAL_N - 1, x), TQ_OK);
     assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_ERR_PARAM);

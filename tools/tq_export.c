@@ -1,6 +1,6 @@
 /*
- * tq-export: turn a quantized model file (the safetensors that the CIFAR-10
- * demo writes with `ptq --save`, format "tinyq-lenet-s8") into C source for
+ * tq-export: turn a quantized model file (the old LeNet format of the
+ * CIFAR-10 lab, "tinyq-lenet-s8") into C source for
  * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
  * output stages, a 256-entry input lookup table per channel, and a
  * model_run() that calls tinyq's s8 kernels over ONE static activation
@@ -20,6 +20,14 @@
  * tq_graph_export_c() (the options other than --prefix and --out-dir do not
  * apply to it).
  *
+ * The LeNet path (this file's own planner and code writer) remains only
+ * for the firmware example (examples/firmware, which includes its input
+ * lookup table) until that example runs any exported graph; the lab saves
+ * graph files now. An old file becomes a graph file with
+ *     tq-export --convert-lenet-s8 OLD.safetensors NEW.safetensors
+ * (docs/model-format.md), checked bit for bit against this file's run of
+ * the old layers before it is written.
+ *
  * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
  *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors
  * writes DIR/NAME.c and DIR/NAME.h (default: ./model.c, ./model.h) and
@@ -35,6 +43,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -744,7 +753,8 @@ static void parse_floats3(const char *s, float v[3], const char *what)
 static void usage(void)
 {
     fprintf(stderr, "usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]\n"
-                    "                 [--prefix NAME] [--out-dir DIR] MODEL.safetensors\n");
+                    "                 [--prefix NAME] [--out-dir DIR] MODEL.safetensors\n"
+                    "       tq-export --convert-lenet-s8 OLD.safetensors NEW.safetensors\n");
     exit(2);
 }
 
@@ -769,10 +779,286 @@ static int export_graph(const char *path, const char *prefix, const char *dir)
     return 0;
 }
 
+/* ---- --convert-lenet-s8: an old model file as a tinyq-graph-v1 one ---------- */
+
+/* A growing text buffer for the graph JSON. */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        const int n = vsnprintf(t->s ? t->s + t->len : NULL,
+                                t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            die("formatting the graph JSON");
+        if (t->s && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = 2 * (t->cap + (size_t)n + 64);
+        if (!(t->s = realloc(t->s, t->cap)))
+            die("out of memory");
+    }
+}
+
+/* @p s as a JSON string (quotes, backslashes and control bytes escaped). */
+static void put_string(text *t, const char *s)
+{
+    put(t, "\"");
+    for (; *s; ++s) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            put(t, "\\%c", c);
+        else if (c < 0x20)
+            put(t, "\\u%04x", c);
+        else
+            put(t, "%c", c);
+    }
+    put(t, "\"");
+}
+
+static void put_tensor(text *t, int first, const char *name, const char *kind,
+                       const char *dtype, int ndim, const int64_t *shape,
+                       int64_t qcount)
+{
+    put(t, "%s{\"name\":", first ? "" : ",");
+    put_string(t, name);
+    put(t, ",\"kind\":\"%s\",\"dtype\":\"%s\",\"shape\":[", kind, dtype);
+    for (int d = 0; d < ndim; ++d)
+        put(t, "%s%lld", d ? "," : "", (long long)shape[d]);
+    put(t, "],\"qcount\":%lld,\"qaxis\":0}", (long long)qcount);
+}
+
+enum { CONV_MAX_ARRAYS = 4 + 8 * MAX_LAYERS };
+
+typedef struct arrays {
+    int n;
+    char names[CONV_MAX_ARRAYS][24];
+    tq_named_tensor t[CONV_MAX_ARRAYS];
+} arrays;
+
+static void add_array(arrays *a, const char *name, void *data, int32_t dtype,
+                      int64_t count, int ndim, const int64_t *shape)
+{
+    const int64_t vec[1] = {count};
+    if (a->n == CONV_MAX_ARRAYS)
+        die("too many arrays");
+    snprintf(a->names[a->n], sizeof a->names[a->n], "%s", name);
+    a->t[a->n].name = a->names[a->n];
+    check(tq_tensor_init(&a->t[a->n].tensor, data, dtype, ndim ? ndim : 1,
+                         ndim ? shape : vec),
+          name);
+    ++a->n;
+}
+
+/* Converts the tinyq-lenet-s8 model @p m (already read from @p f and
+ * chained) into a tinyq-graph-v1 file at @p out_path: the same int8
+ * weights, int32 biases, multipliers, shifts, clamps, zero points and
+ * scales, as fused conv + ReLU + 2x2 max pool nodes (TQ_OP_CONV2D_RELU_
+ * MAXPOOL2) and fully connected nodes. The file is validated by
+ * tq_graph_load(), written through tq_graph_save(), and its int8 outputs
+ * and output-layer accumulators are checked bit for bit against the old
+ * format's kernel calls (run_layers(), what tq-export's firmware code does)
+ * on random inputs before the command succeeds. */
+static int convert_lenet_s8(model *m, const tq_safetensors *f,
+                            const char *out_path)
+{
+    static arrays a;
+    static float wscale[MAX_LAYERS][4096], bscale[MAX_LAYERS][4096];
+    static int32_t wzero[4096];
+    static int32_t zero1[MAX_LAYERS + 1];
+    static float scale1[MAX_LAYERS + 1];
+    text j = {NULL, 0, 0};
+    char name[NAME_LEN + 32];
+    tq_tensor t;
+    int32_t tensor = 0;
+    int32_t act_id[MAX_LAYERS + 1];
+
+    check(tq_safetensors_get(f, "activation.scale", &t), "activation.scale");
+    memcpy(scale1, t.data, (size_t)(m->layers + 1) * sizeof(float));
+    for (int i = 0; i <= m->layers; ++i) {
+        zero1[i] = i == 0 ? m->input_zero : m->l[i - 1].out_zero;
+        if (!(scale1[i] > 0.0f) || !isfinite(scale1[i]))
+            die("activation.scale[%d] is not a positive finite scale", i);
+    }
+    const char *version = tq_version_string();
+    put(&j, "{\"format\":\"tinyq-graph-v1\",\"tinyq_version\":\"%s\","
+            "\"rewrites\":31,\"config\":{\"activation_range\":{\"method\":0,"
+            "\"k\":3,\"percentile\":99.99},\"activation_scheme\":[8,0,0,0],"
+            "\"weight_range\":{\"method\":1,\"k\":3,\"percentile\":99.99},"
+            "\"weight_scheme\":[8,1,1,0],\"weight_per_channel\":%d,"
+            "\"rounding\":%d,\"histogram_bins\":2048},",
+        version, m->l[0].channels > 1, (int)m->rounding);
+
+    /* Tensors: the input, then per layer its weight, bias and output. */
+    const int64_t in_shape[4] = {1, m->input_h, m->input_w, m->input_c};
+    put(&j, "\"tensors\":[");
+    put_tensor(&j, 1, "input", "input", "s8", 4, in_shape, 1);
+    add_array(&a, "t0.scale", &scale1[0], TQ_F32, 1, 0, NULL);
+    add_array(&a, "t0.zero_point", &zero1[0], TQ_S32, 1, 0, NULL);
+    act_id[0] = tensor++;
+    int32_t w_id[MAX_LAYERS], b_id[MAX_LAYERS];
+    for (int l = 0; l < m->layers; ++l) {
+        layer *L = &m->l[l];
+        const int32_t out = L->is_conv ? L->filter_dims.n : L->out_features;
+        if (out > 4096)
+            die("%s: more than 4096 output channels", L->name);
+        snprintf(name, sizeof name, "%s.weight_scale", L->name);
+        check(tq_safetensors_get(f, name, &t), name);
+        if (t.dtype != TQ_F32 || t.ndim != 1 || t.shape[0] != L->channels)
+            die("%s: expected %d float scales", name, (int)L->channels);
+        for (int32_t c = 0; c < L->channels; ++c) {
+            wscale[l][c] = ((const float *)t.data)[c];
+            bscale[l][c] = (float)((double)scale1[l] * (double)wscale[l][c]);
+        }
+        /* The weight. */
+        const int64_t wshape4[4] = {L->filter_dims.n, L->filter_dims.h,
+                                    L->filter_dims.w, L->filter_dims.c};
+        const int64_t wshape2[2] = {L->out_features, L->in_features};
+        snprintf(name, sizeof name, "%s.weight", L->name);
+        put_tensor(&j, 0, name, "constant", "s8", L->is_conv ? 4 : 2,
+                   L->is_conv ? wshape4 : wshape2, L->channels);
+        w_id[l] = tensor++;
+        snprintf(name, sizeof name, "t%d", (int)w_id[l]);
+        add_array(&a, name, (void *)(uintptr_t)L->weight, TQ_S8, 0,
+                  L->is_conv ? 4 : 2, L->is_conv ? wshape4 : wshape2);
+        snprintf(name, sizeof name, "t%d.scale", (int)w_id[l]);
+        add_array(&a, name, wscale[l], TQ_F32, L->channels, 0, NULL);
+        snprintf(name, sizeof name, "t%d.zero_point", (int)w_id[l]);
+        add_array(&a, name, wzero, TQ_S32, L->channels, 0, NULL);
+        /* The bias. */
+        b_id[l] = -1;
+        if (L->bias) {
+            const int64_t bshape[1] = {out};
+            snprintf(name, sizeof name, "%s.bias", L->name);
+            put_tensor(&j, 0, name, "constant", "s32", 1, bshape, L->channels);
+            b_id[l] = tensor++;
+            snprintf(name, sizeof name, "t%d", (int)b_id[l]);
+            add_array(&a, name, (void *)(uintptr_t)L->bias, TQ_S32, out, 0, NULL);
+            snprintf(name, sizeof name, "t%d.scale", (int)b_id[l]);
+            add_array(&a, name, bscale[l], TQ_F32, L->channels, 0, NULL);
+            snprintf(name, sizeof name, "t%d.zero_point", (int)b_id[l]);
+            add_array(&a, name, wzero, TQ_S32, L->channels, 0, NULL);
+        }
+        /* The output activation. */
+        const int64_t oshape4[4] = {1, L->out_dims.h, L->out_dims.w, L->out_dims.c};
+        const int64_t oshape2[2] = {1, L->out_features};
+        put_tensor(&j, 0, L->name, "activation", "s8", L->is_conv ? 4 : 2,
+                   L->is_conv ? oshape4 : oshape2, 1);
+        act_id[l + 1] = tensor++;
+        snprintf(name, sizeof name, "t%d.scale", (int)act_id[l + 1]);
+        add_array(&a, name, &scale1[l + 1], TQ_F32, 1, 0, NULL);
+        snprintf(name, sizeof name, "t%d.zero_point", (int)act_id[l + 1]);
+        add_array(&a, name, &zero1[l + 1], TQ_S32, 1, 0, NULL);
+    }
+    put(&j, "],\"input\":0,\"output\":%d,\"nodes\":[", (int)act_id[m->layers]);
+
+    /* Nodes, one per layer, in order. */
+    for (int l = 0; l < m->layers; ++l) {
+        const layer *L = &m->l[l];
+        /* ReLU when the clamp starts at the output zero point (what
+         * tq_s8_activation_range() gives for ReLU); the int8 runner uses
+         * the clamp itself. */
+        const int relu = L->is_conv || (l + 1 < m->layers && L->act_min == L->out_zero);
+        put(&j, "%s{\"name\":", l ? "," : "");
+        put_string(&j, L->name);
+        put(&j, ",\"op\":%d,\"inputs\":[%d,%d",
+            L->is_conv ? TQ_OP_CONV2D_RELU_MAXPOOL2 : TQ_OP_FULLY_CONNECTED,
+            (int)act_id[l], (int)w_id[l]);
+        if (b_id[l] >= 0)
+            put(&j, ",%d", (int)b_id[l]);
+        put(&j, "],\"output\":%d,\"attrs\":{\"conv\":[1,1,0,0,0,0,1,1,1],"
+                "\"pool\":[1,1,1,1,0,0,0,0],\"act\":%d,\"act_min\":\"-inf\","
+                "\"act_max\":\"inf\",\"alpha\":0.01,\"epsilon\":1e-05,"
+                "\"count_include_pad\":0,\"depth_multiplier\":1,\"shape\":[]},"
+                "\"q\":{\"kind\":%d,\"per_channel\":%d,\"rounding\":%d,"
+                "\"act_min\":%d,\"act_max\":%d}}",
+            (int)act_id[l + 1], relu, L->is_conv ? 4 : 3, L->channels > 1,
+            (int)m->rounding, (int)L->act_min, (int)L->act_max);
+        snprintf(name, sizeof name, "n%d.multiplier", l);
+        add_array(&a, name, (void *)(uintptr_t)L->multiplier, TQ_S32,
+                  L->channels, 0, NULL);
+        snprintf(name, sizeof name, "n%d.shift", l);
+        add_array(&a, name, (void *)(uintptr_t)L->shift, TQ_S32, L->channels,
+                  0, NULL);
+    }
+    put(&j, "]}");
+
+    /* Written once as built, read back through the validating loader,
+     * saved again by the library (its canonical bytes). */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.convert-tmp", out_path);
+    const char *keys[2] = {"format", "tinyq-graph"};
+    const char *values[2] = {"tinyq-graph-v1", j.s};
+    check(tq_safetensors_save(tmp, a.t, a.n, keys, values, 2), tmp);
+    free(j.s);
+    char msg[512];
+    tq_graph *g = NULL;
+    const tq_status ls = tq_graph_load(tmp, &g, msg, sizeof msg);
+    remove(tmp);
+    if (ls != TQ_OK)
+        die("%s: the converted graph does not load: %s", m->path, msg);
+
+    /* Bit for bit against the old format's kernel calls. */
+    const layer *last = &m->l[m->layers - 1];
+    const size_t in_n = (size_t)m->input_h * m->input_w * m->input_c;
+    const size_t out_n = (size_t)last->out_features;
+    size_t garena_bytes = 0;
+    check(tq_graph_arena_size(g, 1, &garena_bytes), "arena size");
+    int8_t *arena = calloc(m->arena ? m->arena : 1, 1);
+    void *garena = malloc(garena_bytes);
+    int8_t *x = malloc(in_n), *y0 = malloc(out_n), *y1 = malloc(out_n);
+    int32_t *acc0 = malloc(out_n * sizeof *acc0), *acc1 = malloc(out_n * sizeof *acc1);
+    if (!arena || !garena || !x || !y0 || !y1 || !acc0 || !acc1)
+        die("out of memory");
+    uint32_t seed = 12345u;
+    for (int trial = 0; trial < 64; ++trial) {
+        for (size_t i = 0; i < in_n; ++i) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = (int8_t)((int32_t)((seed >> 24) & 0xff) - 128);
+        }
+        if (trial == 0)
+            memset(x, -128, in_n);
+        else if (trial == 1)
+            memset(x, 127, in_n);
+        memcpy(arena + m->b[m->input_buf].offset, x, in_n);
+        if (run_layers(m, arena, y0, acc0) != TQ_OK)
+            die("%s: the old model does not run", m->path);
+        if (tq_graph_run_s8(g, 1, x, y1, acc1, garena, garena_bytes) != TQ_OK)
+            die("%s: the converted graph does not run: %s", m->path,
+                tq_graph_error(g));
+        if (memcmp(y0, y1, out_n) != 0 ||
+            memcmp(acc0, acc1, out_n * sizeof *acc0) != 0)
+            die("%s: the converted graph differs from the old model on "
+                "input %d", m->path, trial);
+    }
+    free(arena), free(garena), free(x), free(y0), free(y1), free(acc0), free(acc1);
+    if (tq_graph_save(g, out_path) != TQ_OK)
+        die("%s: %s", out_path, tq_graph_error(g));
+    printf("%s (tinyq-lenet-s8, %d layers) -> %s (tinyq-graph-v1, %d nodes): "
+           "int8 outputs and accumulators identical on 64 inputs\n",
+           m->path, m->layers, out_path, (int)tq_graph_node_count(g));
+    tq_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static model m;
     const char *dir = ".", *prefix = "model";
+    const char *convert_in = NULL, *convert_out = NULL;
     m.input_h = 32, m.input_w = 32, m.input_c = 3;
     for (int c = 0; c < 3; ++c)
         m.mean[c] = 0.5f, m.std[c] = 0.5f;
@@ -791,10 +1077,26 @@ int main(int argc, char **argv)
             prefix = argv[++i];
         else if (!strcmp(argv[i], "--out-dir") && more)
             dir = argv[++i];
+        else if (!strcmp(argv[i], "--convert-lenet-s8") && i + 2 < argc)
+            convert_in = argv[++i], convert_out = argv[++i];
         else if (argv[i][0] != '-' && !m.path)
             m.path = argv[i];
         else
             usage();
+    }
+    if (convert_in) {
+        /* tq-export --convert-lenet-s8 OLD NEW (docs/model-format.md). */
+        if (m.path)
+            usage();
+        m.path = convert_in;
+        tq_safetensors *old = NULL;
+        check(tq_safetensors_load(m.path, &old), m.path);
+        load_model(old, &m);
+        chain_shapes(&m);
+        plan_arena(&m);
+        const int rc = convert_lenet_s8(&m, old, convert_out);
+        tq_safetensors_free(old);
+        return rc;
     }
     if (!m.path)
         usage();

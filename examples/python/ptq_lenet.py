@@ -8,15 +8,19 @@ same tables and the same accuracies:
   Stage 1  weight statistics; weights-only fake quantization (min/max,
            abs-max, 3-sigma; per tensor and per channel) and its accuracy
   Stage 2  activation statistics on the calibration images; for each of the
-           six range methods, integer-only inference through tinyq's s8
-           kernels (fused conv + ReLU + max pool, fully connected, the last
-           layer as an int32 GEMM whose accumulators give the class) and its
-           accuracy; the method agreeing best with float on the calibration
-           images is chosen.
+           six range methods, the graph calibrated, quantized and run
+           integer-only, and its accuracy (the class is the argmax of the
+           output layer's int32 accumulators); the method agreeing best with
+           float on the calibration images is chosen, saved as a tinyq model
+           file and reloaded.
 
-Every image goes through the kernels in batches (one call per layer for
-thousands of images): each output element is computed exactly as for a
-single image, so the numbers are the C demo's.
+The network is a tinyq graph (tq.GraphBuilder, built from train.py's
+weights exactly as ptq.c builds it); calibration, quantization, the float
+and integer runs and the model file all go through the graph API
+(Graph.calibrate, Graph.run, Graph.save, Graph.load), in batches: each
+output element is computed exactly as for a single image, so the numbers
+are the C demo's. Only --plots still runs the float layers one by one, for
+the activation histograms.
 
 Usage:
     /usr/bin/python3 examples/python/ptq_lenet.py [--model FILE] [--calib N]
@@ -54,7 +58,6 @@ LAYERS = [("conv1", True, 6, 3, 5, True), ("conv2", True, 16, 6, 5, True),
           ("fc1", False, 120, 400, 1, True), ("fc2", False, 84, 120, 1, True),
           ("fc3", False, 10, 84, 1, False)]
 TENSORS = ["input", "pool1", "pool2", "fc1", "fc2", "logits"]
-ACT_SIZE = [32 * 32 * 3, 14 * 14 * 6, 5 * 5 * 16, 120, 84, 10]
 HIST_BINS = 2048
 BATCH = 2000  # images per kernel call; bounds memory, not the results
 METHOD_NAMES = ["min/max", "abs-max", "3-sigma", "percentile 99.99", "MSE",
@@ -116,6 +119,38 @@ class Model:
         return [a.reshape(a.shape[0], -1) for a in acts]
 
 
+def lenet_graph(model):
+    """The float LeNet as a tinyq graph, built as the C demo builds it
+    (examples/cifar10/ptq.c, build_lenet()): the same node and tensor
+    names, so the two save byte-identical model files."""
+    b = tq.GraphBuilder()
+    x = b.input((1, 32, 32, 3), name="input")
+    for l, (name, is_conv, _, _, _, relu) in enumerate(LAYERS):
+        ins = [x, b.constant(model.w[l], name=f"{name}.weight")]
+        if model.has_bias:
+            ins.append(b.constant(model.b[l], name=f"{name}.bias"))
+        x = b.node("CONV2D" if is_conv else "FULLY_CONNECTED", ins, name=name,
+                   act="relu" if relu else "none")
+        if is_conv:
+            x = b.node("MAX_POOL", [x], name=f"pool{l + 1}", kernel=2,
+                       pool_stride=2)
+    b.output(x)
+    return b.finalize()
+
+
+def quantize_graph(graph, calib, method, statistics=None):
+    """tq_graph_quantize() of ``graph`` calibrated as the C demo does: the
+    activation range ``method`` (abs-max with a symmetric scheme), abs-max
+    weights per output channel, batches of 100 calibration images."""
+    config = tq.QuantConfig(
+        activation=tq.RangeConfig(method, k=3.0, percentile=99.99),
+        activation_scheme=tq.QScheme(8, method == R.ABSMAX),
+        weight=tq.RangeConfig(R.MINMAX, k=3.0, percentile=99.99))
+    calib = np.asarray(calib, np.float32).reshape(-1, 32, 32, 3)
+    return graph.calibrate([calib[i:i + 100] for i in range(0, len(calib), 100)],
+                           config, layout="NHWC", statistics=statistics)
+
+
 def batches(n):
     return [(i, min(i + BATCH, n)) for i in range(0, n, BATCH)]
 
@@ -125,10 +160,38 @@ def logit_ties(logits):
     return (logits == logits.max(axis=1, keepdims=True)).sum(axis=1) > 1
 
 
-def predict_f32(model, images):
-    """argmax of the float logits, lowest index on ties (as torch.argmax)."""
-    return np.concatenate([np.argmax(model.forward(images[i:j])[5], axis=1)
-                           for i, j in batches(len(images))]).astype(np.uint8)
+def predict_f32(graph, images):
+    """argmax of the float graph's logits, lowest index on ties (as
+    torch.argmax)."""
+    return np.concatenate([
+        np.argmax(graph.run(images[i:j], layout="NHWC").reshape(j - i, -1),
+                  axis=1) for i, j in batches(len(images))]).astype(np.uint8)
+
+
+def predict_s8(qgraph, images):
+    """Integer-only run of a quantized graph (the input quantized once):
+    the classes (argmax of the output layer's int32 accumulators, lowest
+    index on ties) and the int8 logits."""
+    preds, logits = [], []
+    for i, j in batches(len(images)):
+        y, acc = qgraph.run(images[i:j], layout="NHWC", accumulators=True)
+        preds.append(np.argmax(acc.reshape(j - i, -1), axis=1))
+        logits.append(y.reshape(j - i, -1))
+    return np.concatenate(preds).astype(np.uint8), np.concatenate(logits)
+
+
+def activations(graph):
+    """The activations worth a row, as the C demo lists them: the input,
+    then every node's output with its own storage (no Reshape alias)."""
+    ids = [graph.input.id]
+    for node in graph.nodes:
+        if node.op not in (tq.Op.RESHAPE, tq.Op.IDENTITY):
+            ids.append(node.output)
+    return ids
+
+
+def tensor_label(graph, tid):
+    return "logits" if tid == graph.output.id else graph.tensor(tid).name
 
 
 # ---- weight quantization ---------------------------------------------------
@@ -151,144 +214,6 @@ def fake_quant_weights(model, method, symmetric, per_channel):
                                         per_channel), out=w)
     return fq
 
-
-class QModel:
-    """What integer-only inference needs: int8 weights (abs-max, symmetric,
-    per output channel; fc3 per tensor so its int32 accumulators share one
-    scale), int32 biases, activation scales / zero points and the output
-    stages."""
-
-    def __init__(self, model):
-        self.model = model
-        self.wq, self.w_scale = [], []
-        for l in range(len(LAYERS)):
-            qp = weight_qparams(model, l, R.ABSMAX, True, l != 4)
-            self.wq.append(tq.quantize(model.matrix(l), qp)
-                           .reshape(model.w[l].shape))
-            self.w_scale.append(qp.scale.copy())
-        self.a_scale = [1.0] * 6
-        self.a_zero = [0] * 6
-        self.stages, self.bq = [], [None] * 5
-        self.rounding = tq.Rounding.DOUBLE
-
-    def calibrate(self, calib, method):
-        """Activation parameters from the calibration statistics:
-        asymmetric int8, symmetric for abs-max."""
-        scheme = tq.QScheme(8, symmetric=method == R.ABSMAX)
-        config = tq.RangeConfig(method, k=3.0, percentile=99.99)
-        for t in range(6):
-            lo, hi = tq.choose_range(calib.stats[t], config, scheme,
-                                     calib.hist[t])
-            self.a_scale[t], self.a_zero[t] = tq.qparams_from_range(scheme,
-                                                                    lo, hi)
-        self.finish()
-        return self
-
-    def finish(self):
-        """Multipliers, shifts, clamps and int32 biases for the current
-        activation parameters."""
-        self.stages = []
-        for l, layer in enumerate(LAYERS):
-            self.stages.append(tq.OutputStage.from_scales(
-                self.a_scale[l], self.w_scale[l], self.a_scale[l + 1],
-                self.a_zero[l + 1], "relu" if layer[5] else "none",
-                self.rounding))
-            b = self.model.b[l]
-            if b is None:
-                continue
-            s_in = float(np.float32(self.a_scale[l]))
-            per = len(self.w_scale[l]) > 1
-            self.bq[l] = np.array(
-                [clamp_i32(round_half_away(float(b[c]) / (s_in * float(
-                    self.w_scale[l][c if per else 0]))))
-                 for c in range(layer[2])], dtype=np.int32)
-
-    def forward(self, images):
-        """Integer-only forward of a batch of float NHWC images: the input is
-        quantized once; returns fc3's int32 accumulators and int8 logits."""
-        x = tq.s8.quantize_f32(images, self.a_scale[0], self.a_zero[0])
-        for l in range(2):
-            x = tq.s8.conv2d_relu_maxpool2(
-                x, self.wq[l], self.stages[l], input_zero_point=self.a_zero[l],
-                bias=self.bq[l])
-        x = x.reshape(x.shape[0], -1)
-        for l in range(2, 4):
-            x = tq.s8.fully_connected(x, self.wq[l], self.stages[l],
-                                      input_zero_point=self.a_zero[l],
-                                      bias=self.bq[l])
-        acc = tq.s8.gemm_s32(x, self.wq[4], a_zero_point=self.a_zero[4],
-                             bias=self.bq[4])
-        return acc, tq.requantize_rows(acc, self.stages[4])
-
-    def predict(self, images):
-        """Classes (argmax of the int32 accumulators, lowest index on ties)
-        and the int8 logits."""
-        preds, logits = [], []
-        for i, j in batches(len(images)):
-            acc, out = self.forward(images[i:j])
-            preds.append(np.argmax(acc, axis=1))
-            logits.append(out)
-        return (np.concatenate(preds).astype(np.uint8),
-                np.concatenate(logits))
-
-    # -- the quantized model file, as lenet_save_s8() writes it --
-
-    def tensors(self):
-        out = {}
-        for l, (name, is_conv, cout, cin, k, _) in enumerate(LAYERS):
-            out[f"{name}.weight"] = self.wq[l]
-            out[f"{name}.weight_scale"] = self.w_scale[l]
-            out[f"{name}.multiplier"] = self.stages[l].multiplier
-            out[f"{name}.shift"] = self.stages[l].shift
-            if self.bq[l] is not None:
-                out[f"{name}.bias"] = self.bq[l]
-        out["activation.scale"] = np.array(self.a_scale, dtype=np.float32)
-        out["activation.zero_point"] = np.array(self.a_zero, dtype=np.int32)
-        return out
-
-    def save(self, path):
-        clamps = ",".join(f"{s.act_min}:{s.act_max}" for s in self.stages)
-        tq.io.save_safetensors(path, self.tensors(), {
-            "format": "tinyq-lenet-s8", "rounding": str(int(self.rounding)),
-            "activation_clamps": clamps})
-
-    @classmethod
-    def load(cls, path, model):
-        """Rebuild the integer model from a file (nothing recomputed)."""
-        q = cls.__new__(cls)
-        q.model = model
-        with tq.io.SafetensorsFile(path) as f:
-            if f.metadata("format") != "tinyq-lenet-s8":
-                raise tq.FormatError("load", f"{path} is no tinyq-lenet-s8")
-            q.rounding = tq.Rounding(int(f.metadata("rounding")))
-            clamps = [tuple(int(v) for v in c.split(":"))
-                      for c in f.metadata("activation_clamps").split(",")]
-            q.wq = [f[f"{n[0]}.weight"] for n in LAYERS]
-            q.w_scale = [f[f"{n[0]}.weight_scale"] for n in LAYERS]
-            q.bq = [f[f"{n[0]}.bias"] if f"{n[0]}.bias" in f else None
-                    for n in LAYERS]
-            q.a_scale = [float(s) for s in f["activation.scale"]]
-            q.a_zero = [int(z) for z in f["activation.zero_point"]]
-            q.stages = [tq.OutputStage(
-                f[f"{n[0]}.multiplier"], f[f"{n[0]}.shift"],
-                output_zero_point=q.a_zero[l + 1], act_min=clamps[l][0],
-                act_max=clamps[l][1], rounding=q.rounding)
-                for l, n in enumerate(LAYERS)]
-        return q
-
-
-def round_half_away(v):
-    """C's round(): to nearest, ties away from zero, exactly."""
-    f = math.floor(abs(v))
-    r = f + 1.0 if abs(v) - f >= 0.5 else f
-    return math.copysign(r, v)
-
-
-def clamp_i32(v):
-    return int(min(max(v, -2**31), 2**31 - 1))
-
-
-# ---- calibration --------------------------------------------------------------
 
 class Calibration:
     """The float network's activations on the calibration images: their
@@ -325,31 +250,15 @@ def pct(correct, n):
 
 # ---- memory ------------------------------------------------------------------------
 
-def conv_scratch(l, s8):
-    """Scratch bytes of conv stage l for one image, f32 or s8."""
-    _, _, cout, cin, k, _ = LAYERS[l]
-    side = (32, 14)[l]
-    kernels = tq.s8 if s8 else tq.f32
-    return kernels.conv2d_relu_maxpool2_scratch_size((1, side, side, cin),
-                                                     (cout, k, k, cin))
-
-
-def peak_bytes(elem, s8):
-    """Largest input + output (+ scratch) of one step of a forward pass."""
-    peak = 0
-    for l in range(5):
-        step = (ACT_SIZE[l] + ACT_SIZE[l + 1]) * elem
-        if l < 2:
-            step += conv_scratch(l, s8)
-        if l == 4 and s8:
-            step += 10 * 4  # the int32 accumulators
-        peak = max(peak, step)
-    return peak
-
-
-def memory_table(model, q, f32_file, s8_file):
+def memory_table(model, f32_file, s8_file, graph=None, qgraph=None):
     weights = sum(w.size for w in model.w)
-    channels = sum(len(s) for s in q.w_scale)
+    # One multiplier and shift per weight scale: per output channel, the
+    # output layer per tensor (as the quantized graph has them).
+    if qgraph is not None:
+        channels = sum(len(qgraph.tensor(node.inputs[1]).scale)
+                       for node in qgraph.nodes if len(node.inputs) > 1)
+    else:
+        channels = sum(layer[2] for layer in LAYERS[:-1]) + 1
     biases = sum(LAYERS[l][2] for l in range(5)) if model.has_bias else 0
     f32_bytes = (weights + biases) * 4
     s8_bytes = weights + biases * 4 + channels * 5 + 6 + 5 * 2 + 4
@@ -363,14 +272,14 @@ def memory_table(model, q, f32_file, s8_file):
           f"{f32_bytes / s8_bytes:.2f}x |")
     if s8_file:
         ff, fs = os.path.getsize(f32_file), os.path.getsize(s8_file)
-        print(f"| model file (safetensors, with its JSON header and float "
-              f"weight scales) | {ff} B | {fs} B | {ff / fs:.2f}x |")
-    pf, p8 = peak_bytes(4, False), peak_bytes(1, True)
-    print(f"| peak activation memory of one forward pass (incl. scratch) | "
-          f"{pf} B | {p8} B | {pf / p8:.2f}x |")
+        print(f"| model file (float: as given; int8: tinyq-graph-v1 "
+              f"safetensors with its graph JSON and float scales) | {ff} B | "
+              f"{fs} B | {ff / fs:.2f}x |")
+    if qgraph is not None:
+        pf, p8 = graph.arena_size(1), qgraph.arena_size(1)
+        print(f"| arena of one forward pass (planned activations + scratch) | "
+              f"{pf} B | {p8} B | {pf / p8:.2f}x |")
 
-
-# ---- plots ----------------------------------------------------------------------------
 
 def plot_histograms(directory, kind, entries):
     """One PNG per tensor and one overview: the histogram, min / max and
@@ -495,6 +404,7 @@ def main(argv=None):
     print(f"tinyq {tq.version()}, kernel path {tq.kernel_path()}; "
           f"model {opts.model}")
     model = Model.load(opts.model)
+    graph = lenet_graph(model)
     print(f"model: conv1-conv2-fc1-fc2-fc3, 61770 weights"
           f"{' plus 236 biases' if model.has_bias else ', no biases'}")
 
@@ -510,10 +420,9 @@ def main(argv=None):
     if opts.plots:
         plot_histograms(opts.plots, "weights", weight_plot_entries(model))
 
-    q = QModel(model)
     test_path = os.path.join(opts.data_dir, "cifar10", "test_batch.bin")
     if not os.access(test_path, os.R_OK):
-        memory_table(model, q, opts.model, None)
+        memory_table(model, opts.model, None)
         print(f"\nCIFAR-10 not found: {test_path} is missing.\n"
               "Get the official binary version (cifar-10-binary.tar.gz from "
               "the\nCIFAR-10 page of the University of Toronto) and point\n"
@@ -527,7 +436,7 @@ def main(argv=None):
         test, labels = np.ascontiguousarray(test[::5]), labels[::5].copy()
     n = len(labels)
     t0 = time.perf_counter()
-    float_pred = predict_f32(model, test)
+    float_pred = predict_f32(graph, test)
     f32_seconds = time.perf_counter() - t0
     float_acc = pct(np.count_nonzero(float_pred == labels), n)
     print("\n## Float baseline\n")
@@ -545,8 +454,8 @@ def main(argv=None):
             (R.ABSMAX, True, "[-max, max] (abs-max, symmetric)"),
             (R.KSIGMA, True, "3-sigma (symmetric)")]:
         for per_channel in (False, True):
-            pred = predict_f32(fake_quant_weights(model, method, symmetric,
-                                                  per_channel), test)
+            pred = predict_f32(lenet_graph(fake_quant_weights(
+                model, method, symmetric, per_channel)), test)
             acc = pct(np.count_nonzero(pred == labels), n)
             agree = pct(np.count_nonzero(pred == float_pred), n)
             print(f"| {label} | "
@@ -555,42 +464,47 @@ def main(argv=None):
 
     # ---- Stage 2: calibration ----
     calib_images, calib_labels = load_calibration(opts)
-    calib_float = predict_f32(model, calib_images)
-    calib = Calibration(model, calib_images)
+    calib_float = predict_f32(graph, calib_images)
+    stats = {}
+    quantize_graph(graph, calib_images, R.MINMAX, statistics=stats)
+    acts = activations(graph)
     where = ("spread over all five training batches" if opts.calib_spread
              else "the first images of data_batch_1")
     print(f"\n## Stage 2: activation statistics on {opts.calib} calibration "
           f"images ({where})\n")
     stats_header("tensor")
-    for t, name in enumerate(TENSORS):
-        stats_row(name, calib.stats[t])
+    for tid in acts:
+        stats_row(tensor_label(graph, tid), stats[tid])
     if opts.plots:
         plot_histograms(opts.plots, "activations",
-                        activation_plot_entries(calib))
+                        activation_plot_entries(Calibration(model,
+                                                            calib_images)))
 
     # ---- Stage 2: integer-only inference per range method ----
     print("\nWeights: int8 symmetric [-127, 127], abs-max, per output channel "
           "(fc3 per tensor, so that its int32 accumulators share one scale)."
           "\nActivations: int8 asymmetric per tensor (abs-max: symmetric). "
           "Prediction: argmax of fc3's int32 accumulators.\n")
-    print("| activation range | pool1 | pool2 | fc1 | fc2 | logits | "
-          "calibration-set agreement | int8 accuracy | vs float | agreement "
+    print("| activation range |" +
+          "".join(f" {tensor_label(graph, t)} |" for t in acts[1:]) +
+          " calibration-set agreement | int8 accuracy | vs float | agreement "
           "| int8-logit ties |")
-    print("|---|---|---|---|---|---|---:|---:|---:|---:|---:|")
+    print("|---|" + "---|" * (len(acts) - 1) + "---:|---:|---:|---:|---:|")
     best_agree, best_method = -1, R.MINMAX
     for method in R:
-        q = QModel(model).calibrate(calib, method)
-        calib_pred, _ = q.predict(calib_images)
-        pred, logits = q.predict(test)
+        q = quantize_graph(graph, calib_images, method)
+        calib_pred, _ = predict_s8(q, calib_images)
+        pred, logits = predict_s8(q, test)
         ties = logit_ties(logits)
         c_agree = np.count_nonzero(calib_pred == calib_float)
         acc = pct(np.count_nonzero(pred == labels), n)
         cells = []
-        for t in range(1, 6):
+        for tid in acts[1:]:
             # float arithmetic, as the C demo prints it
-            s = np.float32(q.a_scale[t])
-            lo = float(s * np.float32(-128 - q.a_zero[t]))
-            hi = float(s * np.float32(127 - q.a_zero[t]))
+            info = q.tensor(tid)
+            s, z = np.float32(info.scale[0]), int(info.zero_point[0])
+            lo = float(s * np.float32(-128 - z))
+            hi = float(s * np.float32(127 - z))
             cells.append(f" {lo:.2f}..{hi:.2f} |")
         print(f"| {METHOD_NAMES[method]} |" + "".join(cells) +
               f" {pct(c_agree, len(calib_float)):.2f} % | {acc:.2f} % | "
@@ -602,17 +516,18 @@ def main(argv=None):
             best_agree, best_method = c_agree, method
 
     # ---- the chosen model ----
-    q = QModel(model).calibrate(calib, best_method)
+    qgraph = quantize_graph(graph, calib_images, best_method)
     t0 = time.perf_counter()
-    chosen, logits = q.predict(test)
+    chosen, logits = predict_s8(qgraph, test)
     s8_seconds = time.perf_counter() - t0
     line = (f"\nChosen activation range (best agreement with float on the "
             f"calibration images): {METHOD_NAMES[best_method]}, test accuracy "
             f"{pct(np.count_nonzero(chosen == labels), n):.2f} %.")
     identical = n
     if opts.save:
-        q.save(opts.save)
-        reloaded, _ = QModel.load(opts.save, model).predict(test)
+        # The model file is the graph's (tinyq-graph-v1, tq_graph_save()).
+        qgraph.save(opts.save)
+        reloaded, _ = predict_s8(tq.Graph.load(opts.save), test)
         identical = int(np.count_nonzero(reloaded == chosen))
         line += (f" Saved to {opts.save} and reloaded: {identical} of {n} "
                  "predictions identical.")
@@ -635,7 +550,7 @@ def main(argv=None):
         with open(opts.predictions, "wb") as f:
             f.write(chosen.tobytes())
 
-    memory_table(model, q, opts.model, opts.save)
+    memory_table(model, opts.model, opts.save, graph, qgraph)
     print(f"\n## Time per image (batches of {BATCH} through ctypes, kernel "
           f"path {tq.kernel_path()}; informative)\n")
     print(f"f32: {1e6 * f32_seconds / n:.1f} us   int8 (incl. quantizing the "

@@ -447,3 +447,18 @@ tq_status tq_calibrator_range(const tq_calibrator *calibrator, int32_t tensor,
     const tq_qscheme *scheme;
     return tq__calibrator_tensor_range(c, tensor, lo, hi, &scheme);
 }
+
+tq_status tq_calibrator_stats(const tq_calibrator *calibrator, int32_t tensor,
+                              tq_stats *stats)
+{
+    if (!calibrator || !stats)
+        return TQ_ERR_NULL;
+    tq_calibrator *c = (tq_calibrator *)calibrator; /* its error only */
+    c->error[0] = '\0';
+    if (c->state != TQ__CALIB_PASS2 && c->state != TQ__CALIB_DONE)
+        return calib_fail(c, TQ_ERR_PARAM, "stats: the first pass has not "
+                          "ended (or an earlier feed broke the calibration)");
+    TQ_CHECK(activation_id(c, tensor));
+    *stats = c->obs[tq__graph_root(c->graph, tensor)].stats;
+    return TQ_OK;
+}

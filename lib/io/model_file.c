@@ -1146,7 +1146,8 @@ static tq_status load_file(const tq_safetensors *st, tq_graph **graph,
         return BAD("no \"format\" metadata: not a tinyq model file");
     if (!strcmp(fmt, "tinyq-lenet-s8"))
         return BAD("a tinyq-lenet-s8 file (the old LeNet format): convert it "
-                   "as docs/model-format.md says");
+                   "with 'tq-export --convert-lenet-s8 OLD NEW' "
+                   "(docs/model-format.md)");
     if (strcmp(fmt, FORMAT_V1) != 0)
         return BAD("format \"%.40s\", this tinyq reads \"" FORMAT_V1 "\"",
                    fmt);

@@ -94,6 +94,28 @@ def test_calibrate_and_int8_run():
     np.testing.assert_array_equal(codes, codes2)
 
 
+def test_calibration_statistics():
+    """Graph.calibrate(statistics=...) gives every activation's first-pass
+    statistics (tq_calibrator_stats); the input's against numpy, the output
+    against the float run."""
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)
+             for _ in range(3)]
+    for method in ("minmax", "kl"):  # one pass, and two
+        stats = {}
+        graph.calibrate(calib, tq.QuantConfig(activation=method),
+                        layout="NHWC", statistics=stats)
+        x = np.concatenate(calib)
+        s = stats[graph.input.id]
+        assert s.count == x.size
+        assert s.min == x.min() and s.max == x.max()
+        assert abs(s.mean - x.astype(np.float64).mean()) < 1e-9
+        y = graph.run(x, layout="NHWC")
+        o = stats[graph.output.id]
+        assert o.count == y.size and o.min == y.min() and o.max == y.max()
+        assert all(not graph.tensor(t).is_constant for t in stats)
+
+
 def _quantize_like(q, x):
     info = q.input
     s, z = float(info.scale[0]), int(info.zero_point[0])

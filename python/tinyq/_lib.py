@@ -481,6 +481,7 @@ PROTOTYPES = {
     "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),
     "tq_calibrator_end_pass": (_status, [_vp, _pi32]),
     "tq_calibrator_range": (_status, [_vp, _i32, _pd, _pd]),
+    "tq_calibrator_stats": (_status, [_vp, _i32, _p(Stats)]),
     "tq_graph_quantize": (_status, [_vp, _vp, _p(_vp)]),
     "tq_graph_save": (_status, [_vp, _cp]),
     "tq_graph_load": (_status, [_cp, _p(_vp), _cp, _size]),

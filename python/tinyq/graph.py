@@ -26,6 +26,7 @@ from . import _lib
 from .constants import Activation, DType, Op, RangeMethod, Rewrite, Rounding
 from .errors import ParamError, ShapeError, check, error_class
 from .quant import QScheme, RangeConfig
+from .stats import Stats
 
 _lib_ = _lib.lib
 _vp = ctypes.c_void_p
@@ -311,9 +312,13 @@ class Graph:
     # ---- calibration -------------------------------------------------------
 
     def calibrate(self, batches, config=None, *, layout="NCHW",
-                  overrides=None):
+                  overrides=None, statistics=None):
         """Observe every activation over ``batches`` (float32 arrays, batch
         first) and return the quantized graph.
+
+        ``statistics``, a dict, receives after the first pass the
+        :class:`Stats` of every activation (``tq_calibrator_stats``), keyed
+        by tensor id.
 
         ``batches`` is fed twice when a range method needs histograms
         (percentile, MSE, KL): pass a list or any re-iterable; a one-shot
@@ -357,6 +362,12 @@ class Graph:
                 more = ctypes.c_int32()
                 check(_lib_.tq_calibrator_end_pass(cal, ctypes.byref(more)),
                       "tq_calibrator_end_pass")
+                if statistics is not None and source is batches:
+                    st = _lib.Stats()
+                    for info in self.tensors:
+                        if not info.is_constant and _lib_.tq_calibrator_stats(
+                                cal, info.id, ctypes.byref(st)) == 0:
+                            statistics[info.id] = Stats._wrap(st)
                 if not more.value:
                     break
                 source = seen if iter(batches) is batches else batches

@@ -241,11 +241,3 @@ tq_status lenet_eval_s8(const lenet_s8 *q, const float *images,
 {
     return evaluate(NULL, q, images, labels, n, threads, preds, NULL, ref, e);
 }
-
-tq_status lenet_eval_s8_logits(const lenet_s8 *q, const float *images,
-                               const uint8_t *labels, int64_t n, int threads,
-                               uint8_t *preds, int8_t *logits,
-                               const uint8_t *ref, lenet_eval *e)
-{
-    return evaluate(NULL, q, images, labels, n, threads, preds, logits, ref, e);
-}

@@ -1,6 +1,7 @@
 /*
- * The CIFAR-10 LeNet on tinyq kernels: loading, weight quantization, and
- * the float and integer-only forward passes. See lenet.h.
+ * The CIFAR-10 LeNet of the first lab, hand-written on tinyq kernels:
+ * loading, weight quantization, and the float and integer-only forward
+ * passes. See lenet.h.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -117,12 +118,6 @@ tq_status lenet_load_f32(const char *path, lenet_f32 *m)
     return s;
 }
 
-void lenet_f32_copy(lenet_f32 *dst, const lenet_f32 *src)
-{
-    memcpy(dst->storage, src->storage, sizeof dst->storage);
-    f32_wire(dst, src->has_bias);
-}
-
 void lenet_f32_acts_init(lenet_f32_acts *a)
 {
     float *p = a->storage;
@@ -178,33 +173,6 @@ size_t lenet_scratch_bytes(void)
     return most;
 }
 
-/* Peak over the steps of (input + output + scratch) bytes: a forward pass
- * needs exactly these buffers alive at once, the rest can be reused. */
-static size_t peak_bytes(size_t elem, int s8)
-{
-    size_t peak = 0;
-    for (int l = 0; l < LENET_LAYERS; ++l) {
-        size_t step = (lenet_act_size[l] + lenet_act_size[l + 1]) * elem;
-        if (l < 2)
-            step += conv_scratch(l, s8);
-        if (l == LENET_LAYERS - 1 && s8) /* the int32 accumulators */
-            step += LENET_CLASSES * sizeof(int32_t);
-        if (step > peak)
-            peak = step;
-    }
-    return peak;
-}
-
-size_t lenet_peak_activation_bytes_f32(void)
-{
-    return peak_bytes(sizeof(float), 0);
-}
-
-size_t lenet_peak_activation_bytes_s8(void)
-{
-    return peak_bytes(sizeof(int8_t), 1);
-}
-
 /* ---- weight quantization ----------------------------------------------- */
 
 /* Layer l's weights seen as a 2-D tensor [out][rest], channel axis 0. */
@@ -249,20 +217,6 @@ static tq_status weight_qparams(const lenet_f32 *f, int l,
     return TQ_OK;
 }
 
-
-tq_status lenet_fake_quant_weights(lenet_f32 *f, const lenet_wq_config *c)
-{
-    for (int l = 0; l < LENET_LAYERS; ++l) {
-        float scale[LENET_MAX_OUT];
-        int32_t zero[LENET_MAX_OUT];
-        tq_qparams p;
-        tq_tensor t;
-        LENET_TRY(weight_qparams(f, l, c, c->per_channel, scale, zero, &p));
-        LENET_TRY(weight_tensor(l, f->w[l], TQ_F32, &t));
-        LENET_TRY(tq_fake_quant(&t, &p, &t));
-    }
-    return TQ_OK;
-}
 
 static void s8_wire(lenet_s8 *q, int has_bias)
 {

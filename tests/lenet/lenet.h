@@ -1,7 +1,10 @@
 /*
- * The CIFAR-10 tutorial LeNet expressed with tinyq kernels: a float model,
- * its int8 counterpart, and the forward passes of both. Shared by the demo
- * (ptq.c) and the end-to-end test.
+ * The CIFAR-10 tutorial LeNet expressed with tinyq kernels by hand: a float
+ * model, its int8 counterpart, and the forward passes of both. This was the
+ * lab's code before the lab moved to the graph API (examples/cifar10/ptq.c);
+ * it is kept as the tests' independent reference (test_graph_lenet,
+ * test_convert_lenet, test_lenet_e2e, the firmware's host side) and reads
+ * and writes the old tinyq-lenet-s8 files.
  *
  *   x0  32x32x3  --conv1 5x5 -> relu -> maxpool2-->  a1 14x14x6
  *   a1           --conv2 5x5 -> relu -> maxpool2-->  a2 5x5x16
@@ -61,9 +64,6 @@ typedef struct lenet_f32 {
 /* Load a model written by train.py (PyTorch layouts) and convert it. */
 tq_status lenet_load_f32(const char *path, lenet_f32 *m);
 
-/* Deep copy (the weight pointers point into the struct's own storage). */
-void lenet_f32_copy(lenet_f32 *dst, const lenet_f32 *src);
-
 /* Activations of one float forward pass (the calibration taps). */
 typedef struct lenet_f32_acts {
     float *t[LENET_TENSORS]; /* t[0] = input x0, t[5] = logits */
@@ -78,11 +78,6 @@ tq_status lenet_forward_f32(const lenet_f32 *m, lenet_f32_acts *a,
 
 /* Scratch the forward passes need (the larger of the two). */
 size_t lenet_scratch_bytes(void);
-
-/* Bytes of activation memory the float / int8 forward passes touch at
- * their peak (input + output of the widest step, plus scratch). */
-size_t lenet_peak_activation_bytes_f32(void);
-size_t lenet_peak_activation_bytes_s8(void);
 
 /* The int8 model: everything integer inference needs. */
 typedef struct lenet_s8 {
@@ -117,10 +112,6 @@ tq_status lenet_quantize_weights(const lenet_f32 *f, const lenet_wq_config *c,
 /* With activation parameters in q->a_scale / a_zero, derive multipliers,
  * shifts, clamps and int32 biases. */
 tq_status lenet_finish_s8(const lenet_f32 *f, lenet_s8 *q);
-
-/* Replace @f's weights by their fake-quantized values (Stage 1 of the lab):
- * same float storage, only 2^8 levels per tensor or channel. */
-tq_status lenet_fake_quant_weights(lenet_f32 *f, const lenet_wq_config *c);
 
 /* Integer-only forward of one image already quantized (x0, codes of
  * a_scale[0] / a_zero[0]); writes the int8 logits and, for the prediction,
@@ -191,12 +182,6 @@ tq_status lenet_eval_f32(const lenet_f32 *m, const float *images,
 tq_status lenet_eval_s8(const lenet_s8 *q, const float *images,
                         const uint8_t *labels, int64_t n, int threads,
                         uint8_t *preds, const uint8_t *ref, lenet_eval *e);
-/* As lenet_eval_s8(), also writing every image's int8 logits to @p logits
- * ([n][LENET_CLASSES], may be NULL). */
-tq_status lenet_eval_s8_logits(const lenet_s8 *q, const float *images,
-                               const uint8_t *labels, int64_t n, int threads,
-                               uint8_t *preds, int8_t *logits,
-                               const uint8_t *ref, lenet_eval *e);
 
 /* Load records [first, first + count) of a CIFAR-10 batch file as
  * normalised NHWC floats (mean 0.5, std 0.5) and labels; heap-allocated. */

@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "../lib/arch/dispatch.h"
+#include "../lib/s8/s8_internal.h" /* tq__s8_fold, for the s8_finish entry */
+#include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
 
@@ -458,6 +460,7 @@ static void test_s8_max_reduction(void **state)
     }
 }
 
+
 /* ---- public kernels: each path against the portable path --------------- */
 
 /* Runs @p run under the portable path and under every other available
@@ -506,6 +509,101 @@ static int32_t pick_shift(tt_rng *r)
 {
     return tt_int(r, 0, 3) ? tt_int(r, -14, 1)
                            : tt_int(r, TQ_SHIFT_MIN, TQ_SHIFT_MAX);
+}
+
+/* ---- the output stage entry (s8_finish) ---------------------------------- */
+
+/* An accumulator: full range, the int32 extremes, or near a rounding tie
+ * of a small right shift. */
+static int32_t pick_acc(tt_rng *r)
+{
+    switch (tt_int(r, 0, 5)) {
+    case 0:
+        return tt_int(r, 0, 1) ? INT32_MAX : INT32_MIN;
+    case 1:
+        return tt_int(r, INT32_MIN, INT32_MAX);
+    case 2:
+        return tt_int(r, -64, 64);
+    default:
+        return tt_int(r, -(1 << 20), 1 << 20);
+    }
+}
+
+/* The s8_finish entry of every path on random blocks (rows, channels,
+ * leading dimensions, input offset and bias folds) and random stages of
+ * every legal shift and extreme multipliers, both roundings, against the
+ * int64 oracle. The weight offset is 0 (the paths' vector case) in most
+ * blocks, nonzero in some. */
+static void test_s8_finish_entry(void **state)
+{
+    (void)state;
+    for (int32_t isa = TQ_ISA_PORTABLE; isa <= ISA_LAST; ++isa) {
+        if (!has_isa(isa))
+            continue;
+        tt_rng r = {0xa4c0009u};
+        assert_int_equal(tq_set_isa(isa), TQ_OK);
+        const tq__s8_finish_fn finish = tq__s8_finish_entry(tq__get_ukernels());
+        for (int it = 0; it < 3000; ++it) {
+            const int32_t rows = tt_int(&r, 1, 9), ch = tt_int(&r, 1, 40);
+            const int32_t ch0 = tt_int(&r, 0, 7), k = tt_int(&r, 1, 64);
+            const size_t ld_acc = (size_t)ch + (size_t)tt_int(&r, 0, 3);
+            const size_t ld_out = (size_t)ch + (size_t)tt_int(&r, 0, 3);
+            int32_t acc[9 * 43], bias[40], b_sums[40], a_sums[9];
+            int8_t out[9 * 43];
+            stage st;
+            const int per_channel = tt_int(&r, 0, 1);
+            for (int32_t c = 0; c < ch0 + ch; ++c) {
+                st.mult[c] = pick_multiplier(&r);
+                st.shift[c] = pick_shift(&r);
+            }
+            finish_random_stage(&r, &st, per_channel, 4);
+            const int with_bias = tt_int(&r, 0, 1);
+            const int32_t ao = tt_int(&r, 0, 1) ? tt_int(&r, -128, 128) : 0;
+            const int32_t bo = tt_int(&r, 0, 5) ? 0 : tt_int(&r, -128, 128);
+            for (int32_t c = 0; c < ch; ++c) {
+                bias[c] = tt_int(&r, 0, 3) ? tt_int(&r, -100000, 100000)
+                                           : pick_acc(&r);
+                b_sums[c] = tt_int(&r, -128 * k, 127 * k);
+            }
+            for (int32_t i = 0; i < rows; ++i)
+                a_sums[i] = tt_int(&r, -128 * k, 127 * k);
+            for (size_t i = 0; i < (size_t)rows * ld_acc; ++i)
+                acc[i] = pick_acc(&r);
+            /* Without a weight offset the raw sums of real products keep
+             * raw + ao·Σb within int32 (the fold's documented range). */
+            if (bo == 0 && ao != 0)
+                for (int32_t i = 0; i < rows; ++i)
+                    for (int32_t c = 0; c < ch; ++c) {
+                        int64_t v = acc[(size_t)i * ld_acc + (size_t)c];
+                        v = o_clamp(v, -(INT64_C(1) << 30),
+                                    INT64_C(1) << 30);
+                        acc[(size_t)i * ld_acc + (size_t)c] = (int32_t)v;
+                    }
+            memset(out, 0x5A, sizeof out);
+            const tq__s8_fold f = {ao, bo, k, a_sums, b_sums,
+                                   with_bias ? bias : NULL};
+            finish(&f, rows, ch, acc, ld_acc, &st.os, ch0, out, ld_out);
+            for (int32_t i = 0; i < rows; ++i)
+                for (size_t c = 0; c < ld_out; ++c) {
+                    const int8_t got = out[(size_t)i * ld_out + c];
+                    if (c >= (size_t)ch) {
+                        assert_int_equal(got, 0x5A);
+                        continue;
+                    }
+                    int64_t a = acc[(size_t)i * ld_acc + c];
+                    a += (int64_t)ao * b_sums[c];
+                    a += (int64_t)bo * a_sums[i] + (int64_t)k * ao * bo;
+                    if (with_bias)
+                        a += bias[c];
+                    const int8_t want = o_stage(&st, a, ch0 + (int)c);
+                    if (got != want)
+                        fail_msg("path %s block %d: row %d ch %zu: got %d, "
+                                 "want %d (acc %lld)",
+                                 tq_isa_name(isa), it, i, c, got, want,
+                                 (long long)a);
+                }
+        }
+    }
 }
 
 /* A random s8/f32 convolution problem. */
@@ -866,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_s8_large),
         cmocka_unit_test(test_f32_aligned_rows),
         cmocka_unit_test(test_s8_max_reduction),
+        cmocka_unit_test(test_s8_finish_entry),
         cmocka_unit_test(test_gemm_paths),
         cmocka_unit_test(test_conv_paths),
         cmocka_unit_test(test_fused_widths),

@@ -65,5 +65,10 @@ void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                 const int8_t *a, size_t lda,
                                 const int8_t *codes, const int32_t *sums,
                                 int32_t *c, size_t ldc);
+struct tq__s8_fold;
+void tq__avx2_s8_finish(const struct tq__s8_fold *f, int32_t rows,
+                        int32_t channels, const int32_t *acc, size_t ld_acc,
+                        const tq_s8_output *os, int32_t ch0, int8_t *out,
+                        size_t ld_out);
 
 #endif /* TQ_ARCH_X86_AVX2_H */

@@ -12,7 +12,7 @@ const tq__ukernels tq__avx2_ukernels = {
     TQ_ISA_AVX2,
     tq__avx2_s8_gemm,
     tq__avx2_f32_gemm,
-    tq__s8_finish_block_ref,
+    tq__avx2_s8_finish,
     tq__avx2_s8_row_sums,
     NULL,
     tq__avx2_s8_prepacked_gemm,

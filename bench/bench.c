@@ -370,6 +370,57 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     free(c.mult), free(c.shift), free(c.scratch);
 }
 
+
+/* ---- elementwise add ------------------------------------------------------ */
+
+typedef struct add_ctx {
+    size_t n;
+    float *af, *bf, *of;
+    int8_t *a8, *b8, *o8;
+    tq_s8_add_params p;
+    tq_f32_act relu;
+} add_ctx;
+
+static void run_f32_add(void *p)
+{
+    add_ctx *c = p;
+    tq_f32_add(c->n, c->af, c->bf, &c->relu, c->of);
+}
+
+static void run_s8_add(void *p)
+{
+    add_ctx *c = p;
+    tq_s8_add(c->n, c->a8, c->b8, &c->p, c->o8);
+}
+
+/* A residual add with its ReLU (tinyq's s8 add clamps to act_min/act_max
+ * itself: the ReLU is fused), f32 and s8, time per element. */
+static void bench_add(const char *name, size_t n)
+{
+    add_ctx c;
+    c.n = n;
+    c.af = xmalloc(n * 4), c.bf = xmalloc(n * 4), c.of = xmalloc(n * 4);
+    c.a8 = xmalloc(n), c.b8 = xmalloc(n), c.o8 = xmalloc(n);
+    for (size_t i = 0; i < n; ++i) {
+        c.af[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.bf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.a8[i] = (int8_t)(rnd() % 256 - 128);
+        c.b8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    c.relu = (tq_f32_act){0.0f, INFINITY};
+    tq_s8_add_params_from_scales(0.031f, -3, 0.047f, 5, 0.052f, -128, -128,
+                                 127, TQ_ROUND_DOUBLE, &c.p);
+    const double tf = time_call(run_f32_add, &c), t8 = time_call(run_s8_add, &c);
+    printf("  add+relu %-23s tinyq f32 %8.3f ns/element\n", name, tf / (double)n * 1e9);
+    printf("  add+relu %-23s tinyq s8  %8.3f ns/element   s8 speed-up over f32: %.2fx\n",
+           name, t8 / (double)n * 1e9, tf / t8);
+    c.p.rounding = TQ_ROUND_SINGLE;
+    const double t1 = time_call(run_s8_add, &c);
+    printf("  add+relu %-23s tinyq s8 single rounding %8.3f ns/element\n", name,
+           t1 / (double)n * 1e9);
+    free(c.af), free(c.bf), free(c.of), free(c.a8), free(c.b8), free(c.o8);
+}
+
 int main(int argc, char **argv)
 {
     const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -393,6 +444,9 @@ int main(int argc, char **argv)
            " (oneDNN not found)"
 #endif
     );
+    printf("\nResidual adds (ResNet-8 activations, batch 1 and 64)\n");
+    bench_add("32x32x16", 32 * 32 * 16);
+    bench_add("32x32x16 x64", (size_t)64 * 32 * 32 * 16);
     printf("\nLeNet layers (batch 1)\n");
     bench_conv("conv1 32x32x3 k5 ->6", 32, 32, 3, 6, 5);
     bench_conv("conv2 14x14x6 k5 ->16", 14, 14, 6, 16, 5);

@@ -22,15 +22,11 @@
  * tq_s8_fully_connected_packed() or tq_s8_quantize_f32() need their
  * references. */
 static const tq__ukernels portable = {
-    "portable-c",
-    TQ_ISA_PORTABLE,
-    tq__s8_gemm_ref,
-    NULL,
-    tq__s8_finish_block_ref,
-    tq__s8_row_sums_ref,
-    NULL,
-    NULL,
-    NULL,
+    .name = "portable-c",
+    .isa = TQ_ISA_PORTABLE,
+    .s8_gemm = tq__s8_gemm_ref,
+    .s8_finish = tq__s8_finish_block_ref,
+    .s8_row_sums = tq__s8_row_sums_ref,
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

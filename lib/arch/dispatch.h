@@ -99,6 +99,12 @@ typedef void (*tq__s8_packed_gemm_fn)(int32_t m, int32_t n, int32_t k,
 typedef void (*tq__s8_quantize_fn)(size_t n, const float *in, float scale,
                                    int32_t zero_point, int8_t *out);
 
+/* int8 elementwise ADD of n >= 1 values with validated parameters
+ * (TFLite's arithmetic and the activation clamp): exactly
+ * tq__s8_add_ref() (lib/s8/add.c). out may alias a or b exactly. */
+typedef void (*tq__s8_add_fn)(size_t n, const int8_t *a, const int8_t *b,
+                              const tq_s8_add_params *p, int8_t *out);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -161,6 +167,7 @@ typedef struct tq__ukernels {
     tq__s8_conv_pool_fn s8_conv_pool;
     tq__s8_packed_gemm_fn s8_packed_gemm;
     tq__s8_quantize_fn s8_quantize;
+    tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -211,6 +218,14 @@ static inline tq__s8_packed_gemm_fn
 tq__s8_packed_gemm_entry(const tq__ukernels *uk)
 {
     return uk->s8_packed_gemm ? uk->s8_packed_gemm : tq__s8_packed_gemm_ref;
+}
+
+void tq__s8_add_ref(size_t n, const int8_t *a, const int8_t *b,
+                    const tq_s8_add_params *p, int8_t *out);
+
+static inline tq__s8_add_fn tq__s8_add_entry(const tq__ukernels *uk)
+{
+    return uk->s8_add ? uk->s8_add : tq__s8_add_ref;
 }
 
 /* The reduction tree of step 2 above over 16 lane sums. */

@@ -65,6 +65,8 @@ void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                 const int8_t *a, size_t lda,
                                 const int8_t *codes, const int32_t *sums,
                                 int32_t *c, size_t ldc);
+void tq__avx2_s8_add(size_t n, const int8_t *a, const int8_t *b,
+                     const tq_s8_add_params *p, int8_t *out);
 struct tq__s8_fold;
 void tq__avx2_s8_finish(const struct tq__s8_fold *f, int32_t rows,
                         int32_t channels, const int32_t *acc, size_t ld_acc,

@@ -92,6 +92,7 @@ TQ_AVX2_INLINE void tq__avx2_stage_set(tq__avx2_stage *s, __m256i m,
     s->single = rounding == TQ_ROUND_SINGLE;
     if (s->single) {
         int32_t sh[8];
+        s->left = s->right = s->rmask = s->rhalf = zero;
         _mm256_storeu_si256((__m256i *)(void *)sh, shift);
         tq__avx2_stage_single(s, sh, act_min - offset, act_max - offset);
         s->any_left = 0;
@@ -102,6 +103,8 @@ TQ_AVX2_INLINE void tq__avx2_stage_set(tq__avx2_stage *s, __m256i m,
     s->rmask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), s->right),
                                 _mm256_set1_epi32(1));
     s->rhalf = _mm256_srli_epi32(s->rmask, 1);
+    s->total_e = s->total_o = s->round_e = s->round_o = zero;
+    s->qlo_e = s->qlo_o = s->qhi_e = s->qhi_o = s->corr = zero;
     s->any_left = !_mm256_testz_si256(s->left, s->left);
 }
 

@@ -421,6 +421,165 @@ static void bench_add(const char *name, size_t n)
     free(c.af), free(c.bf), free(c.of), free(c.a8), free(c.b8), free(c.o8);
 }
 
+/* ---- ResNet-8-like layers (batch 1): conv with padding and stride, the
+ * 1x1 stride-2 shortcut, depthwise 3x3, global average pool ----------- */
+
+/* A square conv of an h x h x cin input, k x k window, stride st, SAME
+ * padding (k / 2 on each side), cout outputs: f32 and s8 (per-channel
+ * requantization, ReLU). */
+static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
+                              int32_t cout, int32_t k, int32_t st)
+{
+    conv_ctx c = {0};
+    size_t sf, s8;
+    const int32_t pad = k / 2;
+    const int32_t oh = (h + 2 * pad - k) / st + 1;
+    c.conv = (tq_conv_params){st, st, pad, pad, pad, pad, 1, 1, 1};
+    c.in = (tq_dims){1, h, h, cin};
+    c.filter = (tq_dims){cout, k, k, cin};
+    c.out = (tq_dims){1, oh, oh, cout};
+    const size_t ni = (size_t)h * h * cin, nw = (size_t)cout * k * k * cin,
+                 no = (size_t)oh * oh * cout;
+    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
+    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
+    c.mult = xmalloc((size_t)cout * 4), c.shift = xmalloc((size_t)cout * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < cout; ++i)
+        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
+    tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
+    c.scratch_bytes = sf > s8 ? sf : s8;
+    c.scratch = xmalloc(c.scratch_bytes);
+    const double ops = 2.0 * (double)no * k * k * cin;
+    char what[64];
+    snprintf(what, sizeof what, "conv %s", name);
+    const double tf = time_call(run_f32_conv, &c), t8 = time_call(run_s8_conv, &c);
+    report(what, "tinyq f32", ops, tf, 0);
+    report(what, "tinyq s8", ops, t8, 0);
+    printf("  %-32s %.2f us f32, %.2f us s8; s8 speed-up over f32: %.2fx\n",
+           what, tf * 1e6, t8 * 1e6, tf / t8);
+    free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
+    free(c.mult), free(c.shift), free(c.scratch);
+}
+
+static void run_f32_dw(void *p)
+{
+    conv_ctx *c = p;
+    tq_f32_depthwise_conv2d(&c->conv, &c->in, c->inf, &c->filter, c->wf, NULL,
+                            NULL, &c->out, c->outf);
+}
+
+static void run_s8_dw(void *p)
+{
+    conv_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_depthwise_conv2d(&c->conv, &c->in, c->in8, 128, &c->filter, c->w8,
+                           NULL, &os, &c->out, c->out8);
+}
+
+/* Depthwise 3x3, SAME padding, stride st, over an h x h x ch input. */
+static void bench_dw(int32_t h, int32_t ch, int32_t st)
+{
+    conv_ctx c = {0};
+    const int32_t oh = (h + 2 - 3) / st + 1;
+    c.conv = (tq_conv_params){st, st, 1, 1, 1, 1, 1, 1, 1};
+    c.in = (tq_dims){1, h, h, ch};
+    c.filter = (tq_dims){1, 3, 3, ch};
+    c.out = (tq_dims){1, oh, oh, ch};
+    const size_t ni = (size_t)h * h * ch, nw = (size_t)9 * ch,
+                 no = (size_t)oh * oh * ch;
+    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
+    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
+    c.mult = xmalloc((size_t)ch * 4), c.shift = xmalloc((size_t)ch * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < ch; ++i)
+        tq_quantize_multiplier(0.003 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    char what[64];
+    snprintf(what, sizeof what, "dw3x3 s%d %dx%dx%d", st, h, h, ch);
+    const double ops = 2.0 * (double)no * 9;
+    const double tf = time_call(run_f32_dw, &c), t8 = time_call(run_s8_dw, &c);
+    report(what, "tinyq f32", ops, tf, 0);
+    report(what, "tinyq s8", ops, t8, 0);
+    printf("  %-32s %.2f us f32, %.2f us s8; s8 speed-up over f32: %.2fx\n",
+           what, tf * 1e6, t8 * 1e6, tf / t8);
+    free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
+    free(c.mult), free(c.shift);
+}
+
+typedef struct pool_ctx {
+    tq_pool_params p;
+    tq_dims in, out;
+    float *inf, *outf;
+    int8_t *in8, *out8;
+} pool_ctx;
+
+static void run_f32_avgpool(void *p)
+{
+    pool_ctx *c = p;
+    tq_f32_avg_pool(&c->p, &c->in, c->inf, NULL, &c->out, c->outf);
+}
+
+static void run_s8_avgpool(void *p)
+{
+    pool_ctx *c = p;
+    tq_s8_avg_pool(&c->p, &c->in, c->in8, -128, 127, &c->out, c->out8);
+}
+
+/* ResNet-8's global average pool: 8x8x64 -> 1x1x64. */
+static void bench_gap(int32_t h, int32_t ch)
+{
+    pool_ctx c;
+    c.p = (tq_pool_params){h, h, h, h, 0, 0, 0, 0};
+    c.in = (tq_dims){1, h, h, ch};
+    c.out = (tq_dims){1, 1, 1, ch};
+    const size_t ni = (size_t)h * h * ch;
+    c.inf = xmalloc(ni * 4), c.in8 = xmalloc(ni);
+    c.outf = xmalloc((size_t)ch * 4), c.out8 = xmalloc((size_t)ch);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    const double tf = time_call(run_f32_avgpool, &c);
+    const double t8 = time_call(run_s8_avgpool, &c);
+    printf("  avgpool %dx%dx%d global          %.3f us f32, %.3f us s8; s8 speed-up over f32: %.2fx\n",
+           h, h, ch, tf * 1e6, t8 * 1e6, tf / t8);
+    free(c.inf), free(c.in8), free(c.outf), free(c.out8);
+}
+
+static void bench_resnet8_layers(void)
+{
+    printf("\nResNet-8 layer shapes (batch 1, SAME padding, per-channel requantization)\n");
+    bench_resnet_conv("32x32x16 3x3 s1 ->16", 32, 16, 16, 3, 1);
+    bench_resnet_conv("32x32x16 3x3 s2 ->32", 32, 16, 32, 3, 2);
+    bench_resnet_conv("32x32x16 1x1 s2 ->32", 32, 16, 32, 1, 2);
+    bench_resnet_conv("16x16x32 3x3 s1 ->32", 16, 32, 32, 3, 1);
+    bench_resnet_conv("16x16x32 3x3 s2 ->64", 16, 32, 64, 3, 2);
+    bench_resnet_conv("16x16x32 1x1 s2 ->64", 16, 32, 64, 1, 2);
+    bench_resnet_conv("8x8x64 3x3 s1 ->64", 8, 64, 64, 3, 1);
+    bench_resnet_conv("32x32x16 1x1 s1 ->32", 32, 16, 32, 1, 1);
+    bench_dw(32, 32, 1);
+    bench_dw(32, 32, 2);
+    bench_dw(16, 64, 1);
+    bench_dw(16, 64, 2);
+    bench_dw(8, 128, 1);
+    bench_dw(8, 128, 2);
+    bench_gap(8, 64);
+}
+
 int main(int argc, char **argv)
 {
     const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -444,6 +603,7 @@ int main(int argc, char **argv)
            " (oneDNN not found)"
 #endif
     );
+    bench_resnet8_layers();
     printf("\nResidual adds (ResNet-8 activations, batch 1 and 64)\n");
     bench_add("32x32x16", 32 * 32 * 16);
     bench_add("32x32x16 x64", (size_t)64 * 32 * 32 * 16);

@@ -511,6 +511,29 @@ static void test_depthwise_random(void **state)
     assert_true(mult_seen[1] > 0 && mult_seen[2] > 0 && mult_seen[3] > 0);
 }
 
+/* Depth multiplier 1 with many channels: the vector kernels' channel
+ * blocks (16 on AVX2) and their short last block, every geometry. */
+static void test_depthwise_channels(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de000bu};
+    int lo = 0, hi = 0;
+    for (int iter = 0; iter < 200; ++iter) {
+        conv_case c;
+        make_geometry(&r, &c, 1);
+        const int32_t ch = tt_int(&r, 0, 3) ? tt_int(&r, 1, 70)
+                                            : 16 * tt_int(&r, 1, 4);
+        c.in.c = ch;
+        c.filter.n = 1;
+        c.filter.c = ch;
+        c.out.c = ch;
+        fill_case(&r, &c);
+        free(run_and_check(&c, 1, "depthwise channels", iter, &lo, &hi));
+        free_case(&c);
+    }
+    assert_true(lo > 0 && hi > 0);
+}
+
 /* More output channels than the kernel's channel block. */
 static void test_depthwise_wide(void **state)
 {
@@ -1011,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_wide_layers),
         cmocka_unit_test(test_conv2d_scratch_exact),
         cmocka_unit_test(test_depthwise_random),
+        cmocka_unit_test(test_depthwise_channels),
         cmocka_unit_test(test_depthwise_wide),
         cmocka_unit_test(test_fused_matches_unfused),
         cmocka_unit_test(test_conv2d_errors),

@@ -105,6 +105,18 @@ typedef void (*tq__s8_quantize_fn)(size_t n, const float *in, float scale,
 typedef void (*tq__s8_add_fn)(size_t n, const int8_t *a, const int8_t *b,
                               const tq_s8_add_params *p, int8_t *out);
 
+/* int8 depthwise convolution with depth multiplier 1 (out C = in C) and
+ * validated shapes, at most TQ__DW_MAX_TAPS window taps: exactly the
+ * portable kernel of lib/s8/depthwise.c. NULL: that kernel. */
+#define TQ__DW_MAX_TAPS 64
+typedef void (*tq__s8_depthwise_fn)(const tq_conv_params *conv,
+                                    const tq_dims *in_dims, const int8_t *in,
+                                    int32_t input_offset,
+                                    const tq_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias,
+                                    const tq_s8_output *os,
+                                    const tq_dims *out_dims, int8_t *out);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -168,6 +180,7 @@ typedef struct tq__ukernels {
     tq__s8_packed_gemm_fn s8_packed_gemm;
     tq__s8_quantize_fn s8_quantize;
     tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
+    tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice

@@ -19,6 +19,7 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_packed_gemm = tq__avx2_s8_prepacked_gemm,
     .s8_quantize = tq__avx2_s8_quantize,
     .s8_add = tq__avx2_s8_add,
+    .s8_depthwise = tq__avx2_s8_depthwise,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -33,4 +34,5 @@ const tq__ukernels tq__avx512_ukernels = {
     .s8_quantize = tq__avx512_s8_quantize,
     /* AVX-512 CPUs have AVX2: its elementwise kernels serve them too. */
     .s8_add = tq__avx2_s8_add,
+    .s8_depthwise = tq__avx2_s8_depthwise,
 };

@@ -1,0 +1,133 @@
+/*
+ * AVX2 int8 depthwise convolution with depth multiplier 1 (the dispatch
+ * entry s8_depthwise), bit for bit the portable kernel of
+ * lib/s8/depthwise.c: 16 channels per vector, taps taken two at a time.
+ *
+ * For a channel block, the weights of every tap are widened to int16 once.
+ * Per output pixel the taps inside the image (a rectangle of the window)
+ * are walked in pairs: the int16 values x + input_offset (in [-255, 255])
+ * of the two taps are interleaved channel by channel with their weights,
+ * and vpmaddwd gives x1·w1 + x2·w2 per channel in an int32 lane (at most
+ * 2·128·255 in size; at most 64 taps, so no sum overflows, as in the
+ * reference). The interleave works within 128-bit lanes, so the two
+ * accumulators hold channels {0-3, 8-11} and {4-7, 12-15} until the end.
+ * The bias is added with int32 saturation (the reference adds in int64 and
+ * saturates) and the output stage is x86_avx2_stage.h's.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <string.h>
+
+#include "x86_avx2_stage.h"
+
+/* Sixteen int8 of a channel block, widened; a short block (nc < 16) reads
+ * through a copy, so nothing past the tensor is touched. */
+TQ_AVX2_INLINE __m256i load_widen(const int8_t *p, int32_t nc)
+{
+    if (nc == 16)
+        return _mm256_cvtepi8_epi16(
+            _mm_loadu_si128((const __m128i *)(const void *)p));
+    int8_t t[16] = {0};
+    memcpy(t, p, (size_t)nc);
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(void *)t));
+}
+
+TQ_AVX2 void tq__avx2_s8_depthwise(const tq_conv_params *conv,
+                                   const tq_dims *in_dims, const int8_t *in,
+                                   int32_t input_offset,
+                                   const tq_dims *filter_dims,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const tq_s8_output *os,
+                                   const tq_dims *out_dims, int8_t *out)
+{
+    const int32_t ch = in_dims->c, kh = filter_dims->h, kw = filter_dims->w;
+    const int32_t taps = kh * kw; /* <= TQ__DW_MAX_TAPS (the caller's check) */
+    const size_t row_stride = (size_t)in_dims->w * (size_t)ch;
+    const __m256i off = _mm256_set1_epi16((int16_t)input_offset);
+    __m256i w16[TQ__DW_MAX_TAPS + 1];
+    const int8_t *xs[TQ__DW_MAX_TAPS + 1];
+    int32_t ws[TQ__DW_MAX_TAPS + 1];
+
+    for (int32_t c0 = 0; c0 < ch; c0 += 16) {
+        const int32_t nc = ch - c0 < 16 ? ch - c0 : 16;
+        tq__avx2_stage st0, st1;
+        tq__avx2_stage_range(&st0, os, c0, nc < 8 ? nc : 8);
+        tq__avx2_stage_range(&st1, os, nc > 8 ? c0 + 8 : c0, nc > 8 ? nc - 8 : 1);
+        __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
+        if (bias) {
+            int32_t bb[16] = {0};
+            memcpy(bb, bias + c0, (size_t)nc * sizeof(int32_t));
+            b0 = _mm256_loadu_si256((const __m256i *)(void *)bb);
+            b1 = _mm256_loadu_si256((const __m256i *)(void *)(bb + 8));
+        }
+        for (int32_t t = 0; t < taps; ++t)
+            w16[t] = load_widen(filter + (size_t)t * (size_t)ch + (size_t)c0, nc);
+        w16[taps] = _mm256_setzero_si256(); /* the partner of an odd tap */
+
+        for (int32_t n = 0; n < out_dims->n; ++n) {
+            const int8_t *img =
+                in + (size_t)n * (size_t)in_dims->h * row_stride + (size_t)c0;
+            for (int32_t oy = 0; oy < out_dims->h; ++oy) {
+                const int64_t y0 = (int64_t)oy * conv->stride_h - conv->pad_top;
+                int8_t *dst = out + (((size_t)n * (size_t)out_dims->h +
+                                      (size_t)oy) * (size_t)out_dims->w) *
+                                        (size_t)ch + (size_t)c0;
+                for (int32_t ox = 0; ox < out_dims->w; ++ox, dst += ch) {
+                    const int64_t x0 =
+                        (int64_t)ox * conv->stride_w - conv->pad_left;
+                    /* The taps inside the image, in window order. */
+                    int32_t count = 0;
+                    for (int32_t ky = 0; ky < kh; ++ky) {
+                        const int64_t iy = y0 + (int64_t)ky * conv->dilation_h;
+                        if (iy < 0 || iy >= in_dims->h)
+                            continue;
+                        for (int32_t kx = 0; kx < kw; ++kx) {
+                            const int64_t ix =
+                                x0 + (int64_t)kx * conv->dilation_w;
+                            if (ix < 0 || ix >= in_dims->w)
+                                continue;
+                            xs[count] = img + (size_t)iy * row_stride +
+                                        (size_t)ix * (size_t)ch;
+                            ws[count++] = ky * kw + kx;
+                        }
+                    }
+                    if (count & 1) { /* pair the last tap with weight 0 */
+                        xs[count] = xs[count - 1];
+                        ws[count++] = taps;
+                    }
+                    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+                    for (int32_t i = 0; i < count; i += 2) {
+                        const __m256i x1 =
+                            _mm256_add_epi16(load_widen(xs[i], nc), off);
+                        const __m256i x2 =
+                            _mm256_add_epi16(load_widen(xs[i + 1], nc), off);
+                        const __m256i wa = w16[ws[i]], wb = w16[ws[i + 1]];
+                        a0 = _mm256_add_epi32(
+                            a0, _mm256_madd_epi16(_mm256_unpacklo_epi16(x1, x2),
+                                                  _mm256_unpacklo_epi16(wa, wb)));
+                        a1 = _mm256_add_epi32(
+                            a1, _mm256_madd_epi16(_mm256_unpackhi_epi16(x1, x2),
+                                                  _mm256_unpackhi_epi16(wa, wb)));
+                    }
+                    /* Channels 0-7 and 8-15. */
+                    __m256i r0 = _mm256_permute2x128_si256(a0, a1, 0x20);
+                    __m256i r1 = _mm256_permute2x128_si256(a0, a1, 0x31);
+                    if (bias) {
+                        r0 = tq__avx2_adds_epi32(r0, b0);
+                        r1 = tq__avx2_adds_epi32(r1, b1);
+                    }
+                    const __m128i y = _mm_unpacklo_epi64(
+                        tq__avx2_bytes8(tq__avx2_output(r0, &st0)),
+                        tq__avx2_bytes8(tq__avx2_output(r1, &st1)));
+                    if (nc == 16) {
+                        _mm_storeu_si128((__m128i *)(void *)dst, y);
+                    } else {
+                        int8_t t[16];
+                        _mm_storeu_si128((__m128i *)(void *)t, y);
+                        memcpy(dst, t, (size_t)nc);
+                    }
+                }
+            }
+        }
+    }
+}

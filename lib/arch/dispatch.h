@@ -117,6 +117,19 @@ typedef void (*tq__s8_depthwise_fn)(const tq_conv_params *conv,
                                     const tq_s8_output *os,
                                     const tq_dims *out_dims, int8_t *out);
 
+/* The requantized GEMM of tq__s8_gemm_requant() (lib/s8/s8_internal.h:
+ * validated arguments, m, n, k >= 1) done whole by a path, the output
+ * stage applied while the sums are in registers: returns 1 when done, 0
+ * (having written nothing) for shapes it leaves to the blocked driver.
+ * Same bits as the driver. NULL: always the driver. */
+typedef int (*tq__s8_gemm_requant_fn)(int32_t m, int32_t n, int32_t k,
+                                      const int8_t *a, size_t lda,
+                                      int32_t a_offset, const int8_t *b,
+                                      size_t ldb, int32_t b_offset,
+                                      const int32_t *bias,
+                                      const tq_s8_output *os, int8_t *c,
+                                      size_t ldc);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -181,6 +194,7 @@ typedef struct tq__ukernels {
     tq__s8_quantize_fn s8_quantize;
     tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
     tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
+    tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice

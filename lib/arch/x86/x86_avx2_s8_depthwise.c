@@ -53,6 +53,9 @@ TQ_AVX2 void tq__avx2_s8_depthwise(const tq_conv_params *conv,
         tq__avx2_stage st0, st1;
         tq__avx2_stage_range(&st0, os, c0, nc < 8 ? nc : 8);
         tq__avx2_stage_range(&st1, os, nc > 8 ? c0 + 8 : c0, nc > 8 ? nc - 8 : 1);
+        const __m256i zp16 = _mm256_set1_epi16((int16_t)os->output_offset);
+        const __m128i lo8 = _mm_set1_epi8((int8_t)os->act_min);
+        const __m128i hi8 = _mm_set1_epi8((int8_t)os->act_max);
         __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
         if (bias) {
             int32_t bb[16] = {0};
@@ -116,9 +119,9 @@ TQ_AVX2 void tq__avx2_s8_depthwise(const tq_conv_params *conv,
                         r0 = tq__avx2_adds_epi32(r0, b0);
                         r1 = tq__avx2_adds_epi32(r1, b1);
                     }
-                    const __m128i y = _mm_unpacklo_epi64(
-                        tq__avx2_bytes8(tq__avx2_output(r0, &st0)),
-                        tq__avx2_bytes8(tq__avx2_output(r1, &st1)));
+                    const __m128i y = tq__avx2_pack16(
+                        tq__avx2_requant_raw(r0, &st0),
+                        tq__avx2_requant_raw(r1, &st1), zp16, lo8, hi8);
                     if (nc == 16) {
                         _mm_storeu_si128((__m128i *)(void *)dst, y);
                     } else {

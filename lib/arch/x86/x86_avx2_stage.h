@@ -201,6 +201,33 @@ TQ_AVX2_INLINE __m256i tq__avx2_requant_clamped(__m256i x,
     return _mm256_min_epi32(_mm256_max_epi32(r, s->lo), s->hi);
 }
 
+/* Requantized value of 8 accumulators, not yet clamped where nothing can
+ * overflow (double rounding), clamped to [lo, hi] otherwise; for
+ * tq__avx2_pack16(), which saturates. */
+TQ_AVX2_INLINE __m256i tq__avx2_requant_raw(__m256i x, const tq__avx2_stage *s)
+{
+    if (s->single)
+        return tq__avx2_requant_clamped(x, s);
+    const __m256i v = s->any_left ? tq__avx2_shl_sat(x, s) : x;
+    return tq__avx2_rdbpot(tq__avx2_srdhm(v, s->mult, s->mult_odd), s);
+}
+
+/* The zero point and clamp of 16 requantized values (r0: the first 8)
+ * as 16 bytes: packed to int16 with signed saturation, the zero point
+ * added with int16 saturation, packed to int8 with saturation, clamped.
+ * Every value that saturates lies outside [-128, 127] on the side of the
+ * exact one, so the bytes are those of clamp(r + zp, act_min, act_max). */
+TQ_AVX2_INLINE __m128i tq__avx2_pack16(__m256i r0, __m256i r1,
+                                       __m256i offset16, __m128i lo8,
+                                       __m128i hi8)
+{
+    /* int16 lanes r0[0..3] r1[0..3] | r0[4..7] r1[4..7]. */
+    const __m256i w = _mm256_adds_epi16(_mm256_packs_epi32(r0, r1), offset16);
+    const __m256i bytes = _mm256_permutevar8x32_epi32(
+        _mm256_packs_epi16(w, w), _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+    return _mm_min_epi8(_mm_max_epi8(_mm256_castsi256_si128(bytes), lo8), hi8);
+}
+
 /* The output stage of 8 accumulators: int8 values in int32 lanes. */
 TQ_AVX2_INLINE __m256i tq__avx2_output(__m256i acc, const tq__avx2_stage *s)
 {

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "x86_avx2.h"
+#include "x86_avx2_gemm.h"
 #include "x86_avx512.h"
 
 /* Designated: an entry a table does not name is NULL, i.e. the portable
@@ -20,6 +21,7 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_quantize = tq__avx2_s8_quantize,
     .s8_add = tq__avx2_s8_add,
     .s8_depthwise = tq__avx2_s8_depthwise,
+    .s8_gemm_requant = tq__avx2_s8_gemm_requant,
 };
 
 const tq__ukernels tq__avx512_ukernels = {

@@ -109,41 +109,37 @@ TQ_AVX2 void tq__avx2_pack_a(const int8_t *a, size_t lda, int32_t mr,
     }
 }
 
-/* The mr x 16 tile over kp pairs: acc[i][0..1] = Σ rows[i] · panel. */
-TQ_AVX2_INLINE void tile(int32_t mr, int32_t kp, const int16_t *rows,
-                         size_t ld, const int16_t *panel, __m256i out[6][2])
-{
-    /* Local accumulators: out may alias anything (__m256i is may_alias),
-     * which would keep them in memory. */
-    __m256i acc[6][2];
-    for (int i = 0; i < 6; ++i)
-        acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-    for (int32_t q = 0; q < kp; ++q) {
-        const __m256i b0 = _mm256_load_si256(
-            (const __m256i *)(const void *)(panel + (size_t)q * 32));
-        const __m256i b1 = _mm256_load_si256(
-            (const __m256i *)(const void *)(panel + (size_t)q * 32 + 16));
-        for (int i = 0; i < 6; ++i) {
-            if (i >= mr)
-                break;
-            const __m256i av =
-                _mm256_set1_epi32(load_i32(rows + (size_t)i * ld + 2 * (size_t)q));
-            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(av, b0));
-            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(av, b1));
-        }
+/* The MR x 16 tile over kp pairs, MR a constant: named accumulators (an
+ * array of 12 was spilled to the stack by gcc). */
+#define ROW_STEP(MR, i)                                                         \
+    if (MR > i) {                                                           \
+        const __m256i av = _mm256_set1_epi32(                               \
+            load_i32(rows + (size_t)(i) * ld + 2 * (size_t)q));             \
+        c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(av, b0));     \
+        c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(av, b1));     \
     }
-    for (int i = 0; i < 6; ++i) {
-        out[i][0] = acc[i][0];
-        out[i][1] = acc[i][1];
+#define ROW_OUT(MR, i)                                                          \
+    if (MR > i) {                                                           \
+        out[i][0] = c##i##0;                                                \
+        out[i][1] = c##i##1;                                                \
     }
-}
-
-/* One instance per tile height, so that the row loop unrolls. */
-#define TILE_FN(R)                                                          \
-    TQ_AVX2 static void tile##R(int32_t kp, const int16_t *rows, size_t ld, \
-                                const int16_t *panel, __m256i acc[6][2])    \
+#define TILE_FN(MR)                                                         \
+    TQ_AVX2 static void tile##MR(int32_t kp, const int16_t *rows, size_t ld, \
+                                 const int16_t *panel, __m256i out[6][2])   \
     {                                                                       \
-        tile(R, kp, rows, ld, panel, acc);                                  \
+        const __m256i z = _mm256_setzero_si256();                           \
+        __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;       \
+        __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;       \
+        for (int32_t q = 0; q < kp; ++q) {                                  \
+            const __m256i b0 = _mm256_load_si256(                           \
+                (const __m256i *)(const void *)(panel + (size_t)q * 32));   \
+            const __m256i b1 = _mm256_load_si256(                           \
+                (const __m256i *)(const void *)(panel + (size_t)q * 32 +    \
+                                                16));                       \
+            ROW_STEP(MR, 0) ROW_STEP(MR, 1) ROW_STEP(MR, 2)                             \
+            ROW_STEP(MR, 3) ROW_STEP(MR, 4) ROW_STEP(MR, 5)                             \
+        }                                                                   \
+        ROW_OUT(MR, 0) ROW_OUT(MR, 1) ROW_OUT(MR, 2) ROW_OUT(MR, 3) ROW_OUT(MR, 4) ROW_OUT(MR, 5)    \
     }
 TILE_FN(1)
 TILE_FN(2)
@@ -152,6 +148,8 @@ TILE_FN(4)
 TILE_FN(5)
 TILE_FN(6)
 #undef TILE_FN
+#undef ROW_STEP
+#undef ROW_OUT
 
 TQ_AVX2 void tq__avx2_tile(int32_t mr, int32_t kp, const int16_t *rows,
                            size_t ld, const int16_t *panel, __m256i acc[6][2])

@@ -164,46 +164,58 @@ TQ_AVX2 void tq__avx2_tile(int32_t mr, int32_t kp, const int16_t *rows,
     }
 }
 
+/* Rows of A packed at a time: 8 tiles (48 KiB of int16 at the longest k
+ * chunk), swept against every column panel, so that A is packed once per
+ * k chunk and only the (small) B panels are packed again per row block. */
+#define ROW_BLOCK (8 * TQ__AVX2_MR)
+
 TQ_AVX2 void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
                                      const int8_t *a, size_t lda,
                                      const int8_t *b, size_t ldb, int32_t *c,
                                      size_t ldc)
 {
     _Alignas(32) int16_t panel[TQ__AVX2_KC * 16];
-    _Alignas(32) int16_t rows[TQ__AVX2_MR * (TQ__AVX2_KC + 16)];
+    _Alignas(32) int16_t rows[ROW_BLOCK * (TQ__AVX2_KC + 16)];
     const size_t ld = TQ__AVX2_KC + 16;
     for (int32_t p0 = 0; p0 < k; p0 += TQ__AVX2_KC) {
         const int32_t kc = k - p0 < TQ__AVX2_KC ? k - p0 : TQ__AVX2_KC;
         const int32_t kp = (kc + 1) / 2;
-        for (int32_t j0 = 0; j0 < n; j0 += 16) {
-            const int32_t nr = n - j0 < 16 ? n - j0 : 16;
-            tq__avx2_pack_b(b + (size_t)j0 * ldb + (size_t)p0, ldb, nr, kc,
-                            panel);
-            for (int32_t i0 = 0; i0 < m; i0 += TQ__AVX2_MR) {
-                const int32_t mr = m - i0 < TQ__AVX2_MR ? m - i0 : TQ__AVX2_MR;
-                tq__avx2_pack_a(a + (size_t)i0 * lda + (size_t)p0, lda, mr, kc,
-                                rows, ld);
-                __m256i acc[6][2];
-                tq__avx2_tile(mr, kp, rows, ld, panel, acc);
-                for (int32_t i = 0; i < mr; ++i) {
-                    int32_t *crow = c + (size_t)(i0 + i) * ldc + (size_t)j0;
-                    if (nr == 16) {
-                        __m256i *c0 = (__m256i *)(void *)crow;
-                        __m256i *c1 = (__m256i *)(void *)(crow + 8);
-                        if (p0 > 0) {
-                            acc[i][0] = _mm256_add_epi32(acc[i][0],
-                                                         _mm256_loadu_si256(c0));
-                            acc[i][1] = _mm256_add_epi32(acc[i][1],
-                                                         _mm256_loadu_si256(c1));
+        for (int32_t r0 = 0; r0 < m; r0 += ROW_BLOCK) {
+            const int32_t mb = m - r0 < ROW_BLOCK ? m - r0 : ROW_BLOCK;
+            tq__avx2_pack_a(a + (size_t)r0 * lda + (size_t)p0, lda, mb, kc,
+                            rows, ld);
+            for (int32_t j0 = 0; j0 < n; j0 += 16) {
+                const int32_t nr = n - j0 < 16 ? n - j0 : 16;
+                tq__avx2_pack_b(b + (size_t)j0 * ldb + (size_t)p0, ldb, nr,
+                                kc, panel);
+                for (int32_t i0 = 0; i0 < mb; i0 += TQ__AVX2_MR) {
+                    const int32_t mr =
+                        mb - i0 < TQ__AVX2_MR ? mb - i0 : TQ__AVX2_MR;
+                    __m256i acc[6][2];
+                    tq__avx2_tile(mr, kp, rows + (size_t)i0 * ld, ld, panel,
+                                  acc);
+                    for (int32_t i = 0; i < mr; ++i) {
+                        int32_t *crow =
+                            c + (size_t)(r0 + i0 + i) * ldc + (size_t)j0;
+                        if (nr == 16) {
+                            __m256i *c0 = (__m256i *)(void *)crow;
+                            __m256i *c1 = (__m256i *)(void *)(crow + 8);
+                            if (p0 > 0) {
+                                acc[i][0] = _mm256_add_epi32(
+                                    acc[i][0], _mm256_loadu_si256(c0));
+                                acc[i][1] = _mm256_add_epi32(
+                                    acc[i][1], _mm256_loadu_si256(c1));
+                            }
+                            _mm256_storeu_si256(c0, acc[i][0]);
+                            _mm256_storeu_si256(c1, acc[i][1]);
+                        } else {
+                            int32_t t[16];
+                            _mm256_storeu_si256((__m256i *)(void *)t, acc[i][0]);
+                            _mm256_storeu_si256((__m256i *)(void *)(t + 8),
+                                                acc[i][1]);
+                            for (int32_t j = 0; j < nr; ++j)
+                                crow[j] = p0 > 0 ? crow[j] + t[j] : t[j];
                         }
-                        _mm256_storeu_si256(c0, acc[i][0]);
-                        _mm256_storeu_si256(c1, acc[i][1]);
-                    } else {
-                        int32_t t[16];
-                        _mm256_storeu_si256((__m256i *)(void *)t, acc[i][0]);
-                        _mm256_storeu_si256((__m256i *)(void *)(t + 8), acc[i][1]);
-                        for (int32_t j = 0; j < nr; ++j)
-                            crow[j] = p0 > 0 ? crow[j] + t[j] : t[j];
                     }
                 }
             }

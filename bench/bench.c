@@ -5,8 +5,9 @@
  * this same run. The whole-LeNet comparison is lenet_bench.c.
  *
  * Not a test: it asserts nothing and CI does not run it. Usage:
- *   build/bench/bench [--quick]
- * --quick skips the 1024^3 GEMMs.
+ *   build/bench/bench [--quick] [--min]
+ * --quick skips the 1024^3 GEMMs; --min reports the fastest of the five
+ * samples instead of their median (for a machine shared with other jobs).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -582,15 +583,22 @@ static void bench_resnet8_layers(void)
 
 int main(int argc, char **argv)
 {
-    const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--min") == 0)
+            bench_report_min = 1;
+    }
 #ifdef TQ_BENCH_OPENBLAS
     openblas_set_num_threads(1);
 #endif
 #ifdef TQ_BENCH_DNNL
     omp_set_num_threads(1);
 #endif
-    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, median of 5\n",
-           tq_version_string(), tq_kernel_path());
+    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, %s of 5\n",
+           tq_version_string(), tq_kernel_path(),
+           bench_report_min ? "fastest" : "median");
     printf("peers:%s%s%s%s\n",
 #ifdef TQ_BENCH_OPENBLAS
            " OpenBLAS (kernel ", openblas_get_corename(), ")",

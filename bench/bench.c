@@ -425,6 +425,22 @@ static void bench_add(const char *name, size_t n)
 /* ---- ResNet-8-like layers (batch 1): conv with padding and stride, the
  * 1x1 stride-2 shortcut, depthwise 3x3, global average pool ----------- */
 
+typedef struct packed_conv {
+    conv_ctx *c;
+    void *packed;
+    size_t bytes;
+} packed_conv;
+
+static void run_s8_conv_packed(void *p)
+{
+    packed_conv *pc = p;
+    conv_ctx *c = pc->c;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_conv2d_packed(&c->conv, &c->in, c->in8, 128, &c->filter, pc->packed,
+                        pc->bytes, NULL, &os, &c->out, c->out8, c->scratch,
+                        c->scratch_bytes);
+}
+
 /* A square conv of an h x h x cin input, k x k window, stride st, SAME
  * padding (k / 2 on each side), cout outputs: f32 and s8 (per-channel
  * requantization, ReLU). */
@@ -464,8 +480,15 @@ static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
     const double tf = time_call(run_f32_conv, &c), t8 = time_call(run_s8_conv, &c);
     report(what, "tinyq f32", ops, tf, 0);
     report(what, "tinyq s8", ops, t8, 0);
-    printf("  %-32s %.2f us f32, %.2f us s8; s8 speed-up over f32: %.2fx\n",
-           what, tf * 1e6, t8 * 1e6, tf / t8);
+    packed_conv pc = {&c, NULL, 0};
+    tq_s8_conv2d_packed_size(&c.filter, 1, &pc.bytes);
+    pc.packed = xmalloc(pc.bytes);
+    tq_s8_conv2d_pack(&c.filter, 1, c.w8, pc.packed, pc.bytes);
+    const double tp = time_call(run_s8_conv_packed, &pc);
+    report(what, "tinyq s8, packed weights", ops, tp, 0);
+    printf("  %-32s %.2f us f32, %.2f us s8, %.2f us s8 packed; s8 packed speed-up over f32: %.2fx\n",
+           what, tf * 1e6, t8 * 1e6, tp * 1e6, tf / tp);
+    free(pc.packed);
     free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
     free(c.mult), free(c.shift), free(c.scratch);
 }

@@ -130,6 +130,19 @@ typedef int (*tq__s8_gemm_requant_fn)(int32_t m, int32_t n, int32_t k,
                                       const tq_s8_output *os, int8_t *c,
                                       size_t ldc);
 
+/* ---- convolution weights packed ahead of time (tq_s8_conv2d_pack) -----
+ *
+ * C[i][j] = Σ_p A[i][p]·W[j][p] for i < m, j < n (raw int32 sums, same
+ * contract as tq__s8_gemm_fn), W read from @p panels: panels of 16
+ * columns, panel b holding kp = (k + 1) / 2 pairs of 16 columns of 2
+ * little-endian int16: bytes [64·(kp·b + q) + 4·j + 2·h, +2) = W[16·b +
+ * j][2q + h] (0 past n and k). Any alignment. NULL: the reference
+ * tq__s8_gemm_panels_ref (lib/s8/conv_packed.c). */
+typedef void (*tq__s8_gemm_panels_fn)(int32_t m, int32_t n, int32_t k,
+                                      const int8_t *a, size_t lda,
+                                      const unsigned char *panels, int32_t *c,
+                                      size_t ldc);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -195,6 +208,7 @@ typedef struct tq__ukernels {
     tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
     tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
     tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
+    tq__s8_gemm_panels_fn s8_gemm_panels;   /* NULL: the reference */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -245,6 +259,17 @@ static inline tq__s8_packed_gemm_fn
 tq__s8_packed_gemm_entry(const tq__ukernels *uk)
 {
     return uk->s8_packed_gemm ? uk->s8_packed_gemm : tq__s8_packed_gemm_ref;
+}
+
+void tq__s8_gemm_panels_ref(int32_t m, int32_t n, int32_t k,
+                            const int8_t *a, size_t lda,
+                            const unsigned char *panels, int32_t *c,
+                            size_t ldc);
+
+static inline tq__s8_gemm_panels_fn
+tq__s8_gemm_panels_entry(const tq__ukernels *uk)
+{
+    return uk->s8_gemm_panels ? uk->s8_gemm_panels : tq__s8_gemm_panels_ref;
 }
 
 void tq__s8_add_ref(size_t n, const int8_t *a, const int8_t *b,

@@ -34,6 +34,13 @@ void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k, const int8_t *a,
                              size_t lda, const int8_t *b, size_t ldb,
                              int32_t *c, size_t ldc);
 
+/* The raw GEMM on convolution weights packed ahead of time
+ * (tq__s8_gemm_panels_fn): the panels are read as they are. */
+void tq__avx2_s8_gemm_prepacked_panels(int32_t m, int32_t n, int32_t k,
+                                       const int8_t *a, size_t lda,
+                                       const unsigned char *panels, int32_t *c,
+                                       size_t ldc);
+
 /* The requantized GEMM (tq__s8_gemm_requant_fn) with the output stage
  * applied to each tile in registers; returns 0 (having done nothing) for
  * shapes it leaves to the blocked driver. */

@@ -131,9 +131,9 @@ TQ_AVX2 void tq__avx2_pack_a(const int8_t *a, size_t lda, int32_t mr,
         __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;       \
         __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;       \
         for (int32_t q = 0; q < kp; ++q) {                                  \
-            const __m256i b0 = _mm256_load_si256(                           \
+            const __m256i b0 = _mm256_loadu_si256(                          \
                 (const __m256i *)(const void *)(panel + (size_t)q * 32));   \
-            const __m256i b1 = _mm256_load_si256(                           \
+            const __m256i b1 = _mm256_loadu_si256(                          \
                 (const __m256i *)(const void *)(panel + (size_t)q * 32 +    \
                                                 16));                       \
             ROW_STEP(MR, 0) ROW_STEP(MR, 1) ROW_STEP(MR, 2)                             \
@@ -169,14 +169,17 @@ TQ_AVX2 void tq__avx2_tile(int32_t mr, int32_t kp, const int16_t *rows,
  * k chunk and only the (small) B panels are packed again per row block. */
 #define ROW_BLOCK (8 * TQ__AVX2_MR)
 
-TQ_AVX2 void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
-                                     const int8_t *a, size_t lda,
-                                     const int8_t *b, size_t ldb, int32_t *c,
-                                     size_t ldc)
+/* The GEMM over panels: packed here from B, or read from @p prepacked
+ * (whole-k panels of kp_all pairs each, 16 columns, any alignment). */
+TQ_AVX2 static void gemm_panels(int32_t m, int32_t n, int32_t k,
+                                const int8_t *a, size_t lda, const int8_t *b,
+                                size_t ldb, const int16_t *prepacked,
+                                int32_t *c, size_t ldc)
 {
     _Alignas(32) int16_t panel[TQ__AVX2_KC * 16];
     _Alignas(32) int16_t rows[ROW_BLOCK * (TQ__AVX2_KC + 16)];
     const size_t ld = TQ__AVX2_KC + 16;
+    const int32_t kp_all = (k + 1) / 2;
     for (int32_t p0 = 0; p0 < k; p0 += TQ__AVX2_KC) {
         const int32_t kc = k - p0 < TQ__AVX2_KC ? k - p0 : TQ__AVX2_KC;
         const int32_t kp = (kc + 1) / 2;
@@ -186,13 +189,18 @@ TQ_AVX2 void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
                             rows, ld);
             for (int32_t j0 = 0; j0 < n; j0 += 16) {
                 const int32_t nr = n - j0 < 16 ? n - j0 : 16;
-                tq__avx2_pack_b(b + (size_t)j0 * ldb + (size_t)p0, ldb, nr,
-                                kc, panel);
+                const int16_t *pan = panel;
+                if (prepacked)
+                    pan = prepacked + ((size_t)(j0 / 16) * (size_t)kp_all +
+                                       (size_t)(p0 / 2)) * 32;
+                else
+                    tq__avx2_pack_b(b + (size_t)j0 * ldb + (size_t)p0, ldb, nr,
+                                    kc, panel);
                 for (int32_t i0 = 0; i0 < mb; i0 += TQ__AVX2_MR) {
                     const int32_t mr =
                         mb - i0 < TQ__AVX2_MR ? mb - i0 : TQ__AVX2_MR;
                     __m256i acc[6][2];
-                    tq__avx2_tile(mr, kp, rows + (size_t)i0 * ld, ld, panel,
+                    tq__avx2_tile(mr, kp, rows + (size_t)i0 * ld, ld, pan,
                                   acc);
                     for (int32_t i = 0; i < mr; ++i) {
                         int32_t *crow =
@@ -221,6 +229,24 @@ TQ_AVX2 void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
             }
         }
     }
+}
+
+TQ_AVX2 void tq__avx2_s8_gemm_packed(int32_t m, int32_t n, int32_t k,
+                                     const int8_t *a, size_t lda,
+                                     const int8_t *b, size_t ldb, int32_t *c,
+                                     size_t ldc)
+{
+    gemm_panels(m, n, k, a, lda, b, ldb, NULL, c, ldc);
+}
+
+TQ_AVX2 void tq__avx2_s8_gemm_prepacked_panels(int32_t m, int32_t n,
+                                               int32_t k, const int8_t *a,
+                                               size_t lda,
+                                               const unsigned char *panels,
+                                               int32_t *c, size_t ldc)
+{
+    gemm_panels(m, n, k, a, lda, NULL, 0,
+                (const int16_t *)(const void *)panels, c, ldc);
 }
 
 /* ---- the requantized GEMM, its output stage applied to each tile ------- */

@@ -22,6 +22,7 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_add = tq__avx2_s8_add,
     .s8_depthwise = tq__avx2_s8_depthwise,
     .s8_gemm_requant = tq__avx2_s8_gemm_requant,
+    .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -37,4 +38,5 @@ const tq__ukernels tq__avx512_ukernels = {
     /* AVX-512 CPUs have AVX2: its elementwise kernels serve them too. */
     .s8_add = tq__avx2_s8_add,
     .s8_depthwise = tq__avx2_s8_depthwise,
+    .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
 };

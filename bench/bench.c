@@ -6,8 +6,9 @@
  *
  * Not a test: it asserts nothing and CI does not run it. Usage:
  *   build/bench/bench [--quick] [--min]
- * --quick skips the 1024^3 GEMMs; --min reports the fastest of the five
- * samples instead of their median (for a machine shared with other jobs).
+ * --quick skips the 1024^3 GEMMs; --min reports the fastest of many short
+ * batches of calls instead of the median of five 50 ms samples (for a
+ * machine shared with other jobs: bench_util.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -619,9 +620,9 @@ int main(int argc, char **argv)
 #ifdef TQ_BENCH_DNNL
     omp_set_num_threads(1);
 #endif
-    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, %s of 5\n",
+    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, %s\n",
            tq_version_string(), tq_kernel_path(),
-           bench_report_min ? "fastest" : "median");
+           bench_report_min ? "fastest batch of calls (--min)" : "median of 5");
     printf("peers:%s%s%s%s\n",
 #ifdef TQ_BENCH_OPENBLAS
            " OpenBLAS (kernel ", openblas_get_corename(), ")",

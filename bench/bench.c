@@ -26,6 +26,9 @@
 #ifdef TQ_BENCH_OPENBLAS
 #include <cblas.h>
 #endif
+#ifdef TQ_BENCH_XNNPACK
+#include <xnnpack.h>
+#endif
 #ifdef TQ_BENCH_DNNL
 #include <dnnl.h>
 /* Debian's oneDNN runs on OpenMP (libgomp, linked through libdnnl); its
@@ -442,6 +445,73 @@ static void run_s8_conv_packed(void *p)
                         c->scratch_bytes);
 }
 
+
+#ifdef TQ_BENCH_XNNPACK
+/* XNNPACK's convolution (f32, or qc8: int8 with per-channel weight
+ * scales, as tinyq's per-channel stage) of the same shape, weights and
+ * SAME padding, created (its weights packed) before the timing; depthwise
+ * as groups of one channel. Reports it against tinyq's time @p ours. */
+static void xcheck(enum xnn_status st, const char *what)
+{
+    if (st != xnn_status_success) {
+        fprintf(stderr, "XNNPACK %s failed (%d)\n", what, (int)st);
+        exit(1);
+    }
+}
+
+static void run_xnn_op(void *p)
+{
+    xcheck(xnn_run_operator(*(xnn_operator_t *)p, NULL), "run");
+}
+
+static void xnn_conv_rows(const char *what, conv_ctx *c, int depthwise,
+                          double ops, double ours_f32, double ours_s8)
+{
+    const tq_conv_params *cp = &c->conv;
+    const int32_t kh = c->filter.h, kw = c->filter.w, ch = c->out.c;
+    const uint32_t groups = depthwise ? (uint32_t)ch : 1;
+    const size_t gin = depthwise ? 1 : (size_t)c->in.c;
+    const size_t gout = depthwise ? 1 : (size_t)ch;
+    const uint32_t flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+    float *scales = xmalloc((size_t)ch * 4);
+    int32_t *bias = xmalloc((size_t)ch * 4);
+    float *biasf = xmalloc((size_t)ch * 4);
+    for (int32_t i = 0; i < ch; ++i) {
+        scales[i] = 0.001f * (float)(1 + i % 7);
+        bias[i] = 0;
+        biasf[i] = 0.0f;
+    }
+    xnn_operator_t op;
+    xcheck(xnn_create_convolution2d_nhwc_f32(
+               (uint32_t)cp->pad_top, (uint32_t)cp->pad_right,
+               (uint32_t)cp->pad_bottom, (uint32_t)cp->pad_left, (uint32_t)kh,
+               (uint32_t)kw, (uint32_t)cp->stride_h, (uint32_t)cp->stride_w, 1,
+               1, groups, gin, gout, (size_t)c->in.c, (size_t)ch, c->wf, biasf,
+               -INFINITY, INFINITY, flags, &op),
+           "conv f32");
+    xcheck(xnn_setup_convolution2d_nhwc_f32(op, 1, (size_t)c->in.h,
+                                            (size_t)c->in.w, c->inf, c->outf,
+                                            NULL),
+           "setup conv f32");
+    report(what, "XNNPACK f32", ops, time_call(run_xnn_op, &op), ours_f32);
+    xnn_delete_operator(op);
+    xcheck(xnn_create_convolution2d_nhwc_qc8(
+               (uint32_t)cp->pad_top, (uint32_t)cp->pad_right,
+               (uint32_t)cp->pad_bottom, (uint32_t)cp->pad_left, (uint32_t)kh,
+               (uint32_t)kw, (uint32_t)cp->stride_h, (uint32_t)cp->stride_w, 1,
+               1, groups, gin, gout, (size_t)c->in.c, (size_t)ch, -128, 0.05f,
+               scales, c->w8, bias, -128, 0.1f, -128, 127, flags, &op),
+           "conv qc8");
+    xcheck(xnn_setup_convolution2d_nhwc_qc8(op, 1, (size_t)c->in.h,
+                                            (size_t)c->in.w, c->in8, c->out8,
+                                            NULL),
+           "setup conv qc8");
+    report(what, "XNNPACK qc8", ops, time_call(run_xnn_op, &op), ours_s8);
+    xnn_delete_operator(op);
+    free(scales), free(bias), free(biasf);
+}
+#endif
+
 /* A square conv of an h x h x cin input, k x k window, stride st, SAME
  * padding (k / 2 on each side), cout outputs: f32 and s8 (per-channel
  * requantization, ReLU). */
@@ -487,6 +557,9 @@ static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
     tq_s8_conv2d_pack(&c.filter, 1, c.w8, pc.packed, pc.bytes);
     const double tp = time_call(run_s8_conv_packed, &pc);
     report(what, "tinyq s8, packed weights", ops, tp, 0);
+#ifdef TQ_BENCH_XNNPACK
+    xnn_conv_rows(what, &c, 0, ops, tf, tp);
+#endif
     printf("  %-32s %.2f us f32, %.2f us s8, %.2f us s8 packed; s8 packed speed-up over f32: %.2fx\n",
            what, tf * 1e6, t8 * 1e6, tp * 1e6, tf / tp);
     free(pc.packed);
@@ -539,6 +612,9 @@ static void bench_dw(int32_t h, int32_t ch, int32_t st)
     const double tf = time_call(run_f32_dw, &c), t8 = time_call(run_s8_dw, &c);
     report(what, "tinyq f32", ops, tf, 0);
     report(what, "tinyq s8", ops, t8, 0);
+#ifdef TQ_BENCH_XNNPACK
+    xnn_conv_rows(what, &c, 1, ops, tf, t8);
+#endif
     printf("  %-32s %.2f us f32, %.2f us s8; s8 speed-up over f32: %.2fx\n",
            what, tf * 1e6, t8 * 1e6, tf / t8);
     free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
@@ -620,6 +696,12 @@ int main(int argc, char **argv)
 #ifdef TQ_BENCH_DNNL
     omp_set_num_threads(1);
 #endif
+#ifdef TQ_BENCH_XNNPACK
+    if (xnn_initialize(NULL) != xnn_status_success) {
+        fprintf(stderr, "XNNPACK initialization failed\n");
+        return 1;
+    }
+#endif
     printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, %s\n",
            tq_version_string(), tq_kernel_path(),
            bench_report_min ? "fastest batch of calls (--min)" : "median of 5");
@@ -633,6 +715,9 @@ int main(int argc, char **argv)
            " oneDNN"
 #else
            " (oneDNN not found)"
+#endif
+#ifdef TQ_BENCH_XNNPACK
+           ", XNNPACK (ResNet-8 layers: f32 against tinyq f32, qc8 against tinyq s8 on packed weights)"
 #endif
     );
     bench_resnet8_layers();

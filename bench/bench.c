@@ -88,6 +88,16 @@ static void run_s8_fc_packed(void *p)
                                  g->packed_bytes, NULL, &os, g->c8);
 }
 
+/* The same with a weight zero point (tq_s8_fully_connected_packed_offset):
+ * the cost of the input row sums it adds. */
+static void run_s8_fc_packed_offset(void *p)
+{
+    gemm_ctx *g = p;
+    const tq_s8_output os = {&g->mult, &g->shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    tq_s8_fully_connected_packed_offset(g->m, g->k, g->n, g->a8, 0, g->packed,
+                                        g->packed_bytes, 3, NULL, &os, g->c8);
+}
+
 #ifdef TQ_BENCH_OPENBLAS
 static void run_openblas_sgemm(void *p)
 {
@@ -261,6 +271,8 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
         tq_s8_pack_weights(n, k, g.b8, k, g.packed, g.packed_bytes);
         report(what, "tinyq s8->s8 packed FC", ops,
                time_call(run_s8_fc_packed, &g), 0);
+        report(what, "tinyq packed FC w_zp", ops,
+               time_call(run_s8_fc_packed_offset, &g), 0);
         free(g.packed);
     }
 #ifdef TQ_BENCH_DNNL
@@ -681,6 +693,127 @@ static void bench_resnet8_layers(void)
     bench_gap(8, 64);
 }
 
+/* ---- 16x8 conv and int4-weight FC against their s8 counterparts ---------- */
+
+typedef struct narrow_ctx {
+    tq_conv_params conv;
+    tq_dims in, filter, out;
+    int8_t *in8, *w8, *out8;
+    int16_t *in16, *out16;
+    uint8_t *w4;
+    int32_t *mult, *shift;
+    unsigned char *scratch;
+    size_t scratch_bytes;
+    int32_t nin, nout;
+} narrow_ctx;
+
+static void run_s8_conv_n(void *p)
+{
+    narrow_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_conv2d(&c->conv, &c->in, c->in8, 128, &c->filter, c->w8, NULL, &os,
+                 &c->out, c->out8, c->scratch, c->scratch_bytes);
+}
+
+static void run_s16_conv(void *p)
+{
+    narrow_ctx *c = p;
+    const tq_s16_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -32768, 32767};
+    tq_s16_conv2d(&c->conv, &c->in, c->in16, &c->filter, c->w8, NULL, TQ_S64,
+                  &os, &c->out, c->out16, c->scratch, c->scratch_bytes);
+}
+
+static void run_s8_fc(void *p)
+{
+    narrow_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_fully_connected(1, c->nin, c->nout, c->in8, 128, c->w8, 0, NULL, &os,
+                          c->out8);
+}
+
+static void run_s4_fc(void *p)
+{
+    narrow_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s4_fully_connected(1, c->nin, c->nout, c->in8, 128, c->w4, NULL, &os,
+                          c->out8, c->scratch, c->scratch_bytes);
+}
+
+static void run_s16_fc(void *p)
+{
+    narrow_ctx *c = p;
+    const tq_s16_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -32768, 32767};
+    tq_s16_fully_connected(1, c->nin, c->nout, c->in16, c->w8, NULL, TQ_S64, &os,
+                           c->out16);
+}
+
+static void fill_narrow(narrow_ctx *c, size_t ni, size_t nw, size_t no,
+                        int32_t cout)
+{
+    c->in8 = xmalloc(ni), c->in16 = xmalloc(ni * 2), c->w8 = xmalloc(nw);
+    c->w4 = xmalloc(tq_s4_packed_size(nw));
+    c->out8 = xmalloc(no), c->out16 = xmalloc(no * 2);
+    c->mult = xmalloc((size_t)cout * 4), c->shift = xmalloc((size_t)cout * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c->in8[i] = (int8_t)(rnd() % 256 - 128);
+        c->in16[i] = (int16_t)(rnd() % 65536 - 32768);
+    }
+    for (size_t i = 0; i < nw; ++i)
+        c->w8[i] = (int8_t)(rnd() % 15 - 7); /* int4 codes, also as int8 */
+    tq_s4_pack(nw, c->w8, c->w4);
+    for (int32_t i = 0; i < cout; ++i)
+        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c->mult[i], &c->shift[i]);
+}
+
+static void free_narrow(narrow_ctx *c)
+{
+    free(c->in8), free(c->in16), free(c->w8), free(c->w4), free(c->out8);
+    free(c->out16), free(c->mult), free(c->shift), free(c->scratch);
+}
+
+static void bench_s16_conv(const char *name, int32_t h, int32_t w, int32_t cin,
+                           int32_t cout, int32_t k)
+{
+    narrow_ctx c = {0};
+    size_t s8, s16;
+    c.conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
+    c.in = (tq_dims){1, h, w, cin};
+    c.filter = (tq_dims){cout, k, k, cin};
+    c.out = (tq_dims){1, h - k + 1, w - k + 1, cout};
+    const size_t no = (size_t)c.out.h * c.out.w * cout;
+    fill_narrow(&c, (size_t)h * w * cin, (size_t)cout * k * k * cin, no, cout);
+    tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
+    tq_s16_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s16);
+    c.scratch_bytes = s8 > s16 ? s8 : s16;
+    c.scratch = xmalloc(c.scratch_bytes);
+    const double ops = 2.0 * (double)no * k * k * cin;
+    char what[64];
+    snprintf(what, sizeof what, "conv %s", name);
+    const double t8 = time_call(run_s8_conv_n, &c), t16 = time_call(run_s16_conv, &c);
+    report(what, "tinyq s8", ops, t8, 0);
+    report(what, "tinyq s16 (16x8)", ops, t16, 0);
+    printf("  %-32s s16 speed / s8 speed: %.2f\n", what, t8 / t16);
+    free_narrow(&c);
+}
+
+static void bench_s4_fc(int32_t nout, int32_t nin)
+{
+    narrow_ctx c = {0};
+    c.nin = nin, c.nout = nout;
+    fill_narrow(&c, (size_t)nin, (size_t)nin * nout, (size_t)nout, nout);
+    tq_s4_fully_connected_scratch_size(nin, nout, &c.scratch_bytes);
+    c.scratch = xmalloc(c.scratch_bytes);
+    const double ops = 2.0 * nin * nout;
+    char what[64];
+    snprintf(what, sizeof what, "fc batch 1 %d->%d", nin, nout);
+    const double t8 = time_call(run_s8_fc, &c), t4 = time_call(run_s4_fc, &c);
+    report(what, "tinyq s8", ops, t8, 0);
+    report(what, "tinyq s4 weights", ops, t4, 0);
+    report(what, "tinyq s16 (16x8)", ops, time_call(run_s16_fc, &c), 0);
+    printf("  %-32s s4 speed / s8 speed: %.2f\n", what, t8 / t4);
+    free_narrow(&c);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -729,6 +862,12 @@ int main(int argc, char **argv)
     bench_conv("conv2 14x14x6 k5 ->16", 14, 14, 6, 16, 5);
     bench_gemm(1, 120, 400);
     bench_gemm(64, 120, 400);
+    printf("\n16x8 conv and int4-weight FC against s8 (batch 1)\n");
+    bench_s16_conv("conv2 14x14x6 k5 ->16", 14, 14, 6, 16, 5);
+    bench_s16_conv("16x16x64 k3 ->64", 16, 16, 64, 64, 3);
+    bench_s4_fc(120, 400);
+    bench_s4_fc(1024, 1024);
+    bench_s4_fc(1024, 4096);
     printf("\nSquare GEMMs\n");
     bench_gemm(256, 256, 256);
     if (!quick)

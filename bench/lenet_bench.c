@@ -64,16 +64,18 @@ typedef struct net {
     size_t packed_bytes[LENET_LAYERS];
 } net;
 
-static const tq_conv_params valid = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+static const tq_conv_params valid = {
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+    .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
 static const int32_t conv_in_hw[2] = {32, 14}, pooled_hw[2] = {14, 5};
 
 static void conv_dims(int l, int32_t batch, tq_dims *in, tq_dims *filter,
                       tq_dims *out)
 {
     const lenet_layer *L = &lenet_layers[l];
-    *in = (tq_dims){batch, conv_in_hw[l], conv_in_hw[l], L->in};
-    *filter = (tq_dims){L->out, L->k, L->k, L->in};
-    *out = (tq_dims){batch, pooled_hw[l], pooled_hw[l], L->out};
+    *in = (tq_dims){.n = batch, .h = conv_in_hw[l], .w = conv_in_hw[l], .c = L->in};
+    *filter = (tq_dims){.n = L->out, .h = L->k, .w = L->k, .c = L->in};
+    *out = (tq_dims){.n = batch, .h = pooled_hw[l], .w = pooled_hw[l], .c = L->out};
 }
 
 static void run_tinyq_f32(void *ctx)

@@ -49,9 +49,14 @@ int main(void)
     static float in[H * W * CIN], wt[COUT * K * K * CIN], ref[OH * OW * COUT];
     static int8_t in_q[H * W * CIN], wt_q[COUT * K * K * CIN], out_q[OH * OW * COUT];
     static float out_dq[OH * OW * COUT];
-    const tq_dims in_dims = {1, H, W, CIN}, w_dims = {COUT, K, K, CIN},
-                  out_dims = {1, OH, OW, COUT};
-    const tq_conv_params conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+    /* Designated initialisers: tinyq lists height before width (CMSIS-NN's
+     * cmsis_nn_tile is {w, h}), so never fill these structs by position. */
+    const tq_dims in_dims = {.n = 1, .h = H, .w = W, .c = CIN},
+                  w_dims = {.n = COUT, .h = K, .w = K, .c = CIN},
+                  out_dims = {.n = 1, .h = OH, .w = OW, .c = COUT};
+    const tq_conv_params conv = {
+        .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+        .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
 
     /* A smooth input and weights of different magnitude per channel. */
     for (int i = 0; i < H * W * CIN; ++i)

@@ -69,6 +69,33 @@ static inline int tq__overlap(const void *a, size_t a_bytes, const void *b,
     return pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
+/* One buffer of a call, for the TQ_ERR_ALIAS checks: its first byte and
+ * its size in bytes (0, or a NULL pointer: the call has no such buffer). */
+typedef struct tq__span {
+    const void *p;
+    size_t bytes;
+} tq__span;
+
+/* The one overlap rule of the kernels: no buffer a call writes (output,
+ * scratch) may share a byte with any other buffer of the call, written or
+ * read; buffers that are only read may share memory. @p w lists the @p nw
+ * written buffers, @p r the @p nr read ones. TQ_ERR_ALIAS or TQ_OK. */
+static inline tq_status tq__check_alias(const tq__span *w, int nw,
+                                        const tq__span *r, int nr)
+{
+    for (int i = 0; i < nw; ++i) {
+        if (!w[i].p)
+            continue;
+        for (int j = i + 1; j < nw; ++j)
+            if (w[j].p && tq__overlap(w[i].p, w[i].bytes, w[j].p, w[j].bytes))
+                return TQ_ERR_ALIAS;
+        for (int j = 0; j < nr; ++j)
+            if (r[j].p && tq__overlap(w[i].p, w[i].bytes, r[j].p, r[j].bytes))
+                return TQ_ERR_ALIAS;
+    }
+    return TQ_OK;
+}
+
 static inline int32_t tq__clamp_i32(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
@@ -103,9 +130,15 @@ static inline int32_t tq__rdbpot(int32_t x, int32_t e)
 
 /* TFLite MultiplyByQuantizedMultiplier, both rounding modes. Preconditions
  * (checked by the callers once per call, not per element): multiplier in
- * [0, 2^31 - 1], shift in [TQ_SHIFT_MIN, TQ_SHIFT_MAX]. TFLite computes
- * x * 2^left in int32, which is undefined when it overflows; tinyq
- * saturates instead, identical wherever TFLite is defined. */
+ * [0, 2^31 - 1], shift in [TQ_SHIFT_MIN, TQ_SHIFT_MAX].
+ * The one rule of both modes (docs/quantization.md): the rounding TFLite
+ * defines, applied to the exact product, and the result saturated to int32
+ * (INT32_MAX / INT32_MIN). Double rounding: TFLite computes x * 2^left in
+ * int32, undefined when it overflows; where it does not, this is TFLite's
+ * result bit for bit; where it would, SRDHM's rounding is applied to the
+ * exact x · 2^left · m: floor((x·m·2^left + 2^30) / 2^31), and saturated
+ * (right is 0 then). Saturating x · 2^left first, as tinyq did before,
+ * gave 2147483646 / -2147483647 for results far past int32 (issue 14). */
 static inline int32_t tq__requant(int32_t x, int32_t multiplier, int32_t shift,
                                   int32_t rounding)
 {
@@ -118,8 +151,16 @@ static inline int32_t tq__requant(int32_t x, int32_t multiplier, int32_t shift,
     }
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
-    const int32_t shifted = tq__sat_i64_to_i32((int64_t)x * (INT64_C(1) << left));
-    return tq__rdbpot(tq__srdhm(shifted, multiplier), right);
+    const int64_t shifted = (int64_t)x * (INT64_C(1) << left);
+    if (shifted < INT32_MIN || shifted > INT32_MAX) {
+        /* left >= 1; |x·m| < 2^62, so adding 2^(30 - left) cannot
+         * overflow, and floor((x·m·2^left + 2^30) / 2^31) is
+         * floor((x·m + 2^(30 - left)) / 2^(31 - left)). */
+        const int64_t q = (int64_t)x * multiplier;
+        return tq__sat_i64_to_i32((q + (INT64_C(1) << (30 - left))) >>
+                                  (31 - left));
+    }
+    return tq__rdbpot(tq__srdhm((int32_t)shifted, multiplier), right);
 }
 
 /* ---- float -> int quantization of one value ----------------------------

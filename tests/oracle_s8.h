@@ -44,8 +44,9 @@ static inline int64_t o_rdbpot(int64_t x, int e)
     return (x >> e) + (rem > threshold ? 1 : 0);
 }
 
-/* MultiplyByQuantizedMultiplier; the left shift saturates to int32 (tinyq's
- * documented choice where TFLite's int32 product would overflow). */
+/* MultiplyByQuantizedMultiplier. Where TFLite's int32 x · 2^left would
+ * overflow (undefined there), tinyq's rule: SRDHM's rounding (ties up) of
+ * the exact x · 2^left · m / 2^31, saturated to int32. */
 static inline int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
 {
     if (rounding == TQ_ROUND_SINGLE) {
@@ -54,7 +55,16 @@ static inline int64_t o_requant(int64_t x, int64_t m, int shift, int rounding)
     }
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
-    return o_rdbpot(o_srdhm(o_sat32(x * (INT64_C(1) << left)), m), right);
+    const int64_t a = x * (INT64_C(1) << left);
+    if (a < INT32_MIN || a > INT32_MAX) {
+        /* x·m·2^left / 2^31 = x·m / 2^(31 - left); rounded half up. */
+        const int64_t d = INT64_C(1) << (31 - left);
+        const int64_t p = x * m;
+        const int64_t fl = p / d - ((p % d != 0) && (p < 0));
+        const int64_t rem = p - fl * d;
+        return o_sat32(fl + (2 * rem >= d ? 1 : 0));
+    }
+    return o_rdbpot(o_srdhm(a, m), right);
 }
 
 /* One output of the s8 output stage: requantize an int32 accumulator, add

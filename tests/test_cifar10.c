@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,90 @@ static void test_real_data(void **state)
     free(pixels);
 }
 
+/* Raw pixels (issue 16): tq_cifar10_affine with scale 1 and offset 0 is
+ * exactly the pixel values, where normalizing with mean 0 and std 1/255 is
+ * one ULP off on many of them; other maps against a double oracle. */
+static void test_affine(void **state)
+{
+    (void)state;
+    static uint8_t pixels[2 * PIX];
+    for (int i = 0; i < PIX; ++i)
+        pixels[i] = (uint8_t)i;
+    tt_rng rng = {1616};
+    for (int i = PIX; i < 2 * PIX; ++i)
+        pixels[i] = (uint8_t)tt_next(&rng);
+    static float out[2 * PIX + 4];
+    for (int i = 0; i < 2 * PIX + 4; ++i)
+        out[i] = -77.0f;
+    const float one[3] = {1.0f, 1.0f, 1.0f}, zero[3] = {0.0f, 0.0f, 0.0f};
+    assert_int_equal(tq_cifar10_affine(2, pixels, one, zero, out), TQ_OK);
+    for (int r = 0; r < 2; ++r)
+        for (int i = 0; i < 1024; ++i)
+            for (int c = 0; c < 3; ++c)
+                assert_true(out[r * PIX + i * 3 + c] ==
+                            (float)pixels[r * PIX + c * 1024 + i]);
+    for (int i = 2 * PIX; i < 2 * PIX + 4; ++i)
+        assert_true(out[i] == -77.0f);
+    /* The trap it replaces. */
+    const float inv255[3] = {1.0f / 255.0f, 1.0f / 255.0f, 1.0f / 255.0f};
+    assert_int_equal(tq_cifar10_normalize(1, pixels, zero, inv255, out), TQ_OK);
+    int off = 0;
+    for (int i = 0; i < 1024; ++i)
+        for (int c = 0; c < 3; ++c)
+            off += out[i * 3 + c] != (float)pixels[c * 1024 + i];
+    print_message("mean 0, std 1/255: %d of 3072 values are not the pixel\n",
+                  off);
+    assert_true(off > 0);
+
+    /* Any affine map: p · a in double, plus b, rounded to float. */
+    const float a[3] = {0.0078125f, -3.0f, 1.0f / 63.0f};
+    const float b[3] = {-1.0f, 255.0f, -125.3f / 63.0f};
+    assert_int_equal(tq_cifar10_affine(2, pixels, a, b, out), TQ_OK);
+    for (int r = 0; r < 2; ++r)
+        for (int i = 0; i < 1024; ++i)
+            for (int c = 0; c < 3; ++c) {
+                const uint8_t p = pixels[r * PIX + c * 1024 + i];
+                volatile double v = (double)p * (double)a[c] + (double)b[c];
+                const float want = (float)v;
+                assert_true(out[r * PIX + i * 3 + c] == want);
+            }
+    /* Integer maps stay integers: 2p − 255 for R. */
+    const float two[3] = {2.0f, 1.0f, 1.0f}, m255[3] = {-255.0f, 0.0f, 0.0f};
+    assert_int_equal(tq_cifar10_affine(1, pixels, two, m255, out), TQ_OK);
+    for (int i = 0; i < 1024; ++i)
+        assert_true(out[i * 3] == (float)(2 * pixels[i] - 255));
+
+    /* Errors change nothing. */
+    for (int i = 0; i < PIX; ++i)
+        out[i] = 42.0f;
+    const float nan3[3] = {1.0f, NAN, 1.0f}, inf3[3] = {INFINITY, 1.0f, 1.0f};
+    const float huge[3] = {1.0f, 2e36f, 1.0f}, big[3] = {1.0f, 1e36f, 1.0f};
+    const float big_off[3] = {0.0f, 3e38f, 0.0f};
+    assert_int_equal(tq_cifar10_affine(1, pixels, nan3, zero, out), TQ_ERR_PARAM);
+    assert_int_equal(tq_cifar10_affine(1, pixels, inf3, zero, out), TQ_ERR_PARAM);
+    assert_int_equal(tq_cifar10_affine(1, pixels, one, nan3, out), TQ_ERR_PARAM);
+    assert_int_equal(tq_cifar10_affine(1, pixels, huge, zero, out), TQ_ERR_PARAM);
+    assert_int_equal(tq_cifar10_affine(1, pixels, big, big_off, out), TQ_ERR_PARAM);
+    /* FLT_MAX itself is a finite result. */
+    const float fmax[3] = {0.0f, FLT_MAX, 0.0f};
+    static float keep[PIX];
+    assert_int_equal(tq_cifar10_affine(1, pixels, zero, fmax, keep), TQ_OK);
+    assert_true(keep[1] == FLT_MAX);
+    assert_int_equal(tq_cifar10_affine(-1, pixels, one, zero, out), TQ_ERR_PARAM);
+    assert_int_equal(tq_cifar10_affine(1, NULL, one, zero, out), TQ_ERR_NULL);
+    assert_int_equal(tq_cifar10_affine(1, pixels, NULL, zero, out), TQ_ERR_NULL);
+    assert_int_equal(tq_cifar10_affine(1, pixels, one, NULL, out), TQ_ERR_NULL);
+    assert_int_equal(tq_cifar10_affine(1, pixels, one, zero, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_cifar10_affine(INT64_MAX / 2, pixels, one, zero, out),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(tq_cifar10_affine(1, (const uint8_t *)(out + 10), one, zero,
+                                       out),
+                     TQ_ERR_ALIAS);
+    for (int i = 0; i < PIX; ++i)
+        assert_true(out[i] == 42.0f);
+    assert_int_equal(tq_cifar10_affine(0, NULL, one, zero, NULL), TQ_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_null_args),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_normalize_errors),
+        cmocka_unit_test(test_affine),
         cmocka_unit_test(test_real_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,8 +92,12 @@ static void test_dtype_size(void **state)
     assert_int_equal(tq_dtype_size(TQ_F32), 4);
     assert_int_equal(tq_dtype_size(TQ_S8), 1);
     assert_int_equal(tq_dtype_size(TQ_S32), 4);
+    assert_int_equal(tq_dtype_size(TQ_S16), 2);
+    assert_int_equal(tq_dtype_size(TQ_S64), 8);
+    assert_int_equal(TQ_S16, 4);
+    assert_int_equal(TQ_S64, 5);
     assert_int_equal(tq_dtype_size(0), 0);
-    assert_int_equal(tq_dtype_size(4), 0);
+    assert_int_equal(tq_dtype_size(6), 0);
     assert_int_equal(tq_dtype_size(-1), 0);
     assert_int_equal(tq_dtype_size(INT32_MAX), 0);
 }
@@ -187,7 +191,7 @@ static void test_tensor_init_errors(void **state)
     EXPECT_INIT(TQ_ERR_NULL, &t, NULL, TQ_F32, 2, ok);
     EXPECT_INIT(TQ_ERR_NULL, &t, NULL, TQ_F32, 0, NULL); /* a scalar has 1 */
     EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 0, 2, ok);
-    EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 4, 2, ok);
+    EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, 6, 2, ok);
     EXPECT_INIT(TQ_ERR_DTYPE, &t, buf, -3, 2, ok);
     EXPECT_INIT(TQ_ERR_SHAPE, &t, buf, TQ_F32, -1, ok);
     EXPECT_INIT(TQ_ERR_SHAPE, &t, buf, TQ_F32, 5, ok);
@@ -417,7 +421,7 @@ static size_t layout_src_index(layout_kind k, const int64_t *s, size_t a,
     }
 }
 
-static const int32_t all_dtypes[3] = {TQ_F32, TQ_S8, TQ_S32};
+static const int32_t all_dtypes[5] = {TQ_F32, TQ_S8, TQ_S32, TQ_S16, TQ_S64};
 
 static void random_layout_shape(tt_rng *rng, layout_kind k, int64_t *s)
 {
@@ -435,7 +439,7 @@ static void check_layout_random(layout_kind k)
     const uint64_t seed = 1000 + (uint64_t)k;
     tt_rng rng = {seed};
     for (int it = 0; it < 300; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const size_t esz = tq_dtype_size(dt);
         int64_t s[4], o[4];
         random_layout_shape(&rng, k, s);
@@ -513,7 +517,7 @@ static void test_layout_round_trip(void **state)
     (void)state;
     tt_rng rng = {77};
     for (int it = 0; it < 100; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const size_t esz = tq_dtype_size(dt);
         int64_t s[4], o[4];
         random_layout_shape(&rng, L_NCHW_NHWC, s);
@@ -849,7 +853,7 @@ static void test_heap_alloc_free(void **state)
     (void)state;
     tt_rng rng = {5};
     for (int it = 0; it < 200; ++it) {
-        const int32_t dt = all_dtypes[it % 3];
+        const int32_t dt = all_dtypes[it % 5];
         const int32_t nd = tt_int(&rng, 0, 4);
         int64_t sh[4];
         size_t n = 1;
@@ -902,7 +906,7 @@ static void test_heap_errors(void **state)
     assert_int_equal(tq_tensor_alloc(NULL, TQ_F32, 2, ok), TQ_ERR_NULL);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 2, NULL), TQ_ERR_NULL);
     assert_int_equal(tq_tensor_alloc(&t, 0, 2, ok), TQ_ERR_DTYPE);
-    assert_int_equal(tq_tensor_alloc(&t, 5, 2, ok), TQ_ERR_DTYPE);
+    assert_int_equal(tq_tensor_alloc(&t, 6, 2, ok), TQ_ERR_DTYPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, -1, ok), TQ_ERR_SHAPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 5, ok), TQ_ERR_SHAPE);
     assert_int_equal(tq_tensor_alloc(&t, TQ_F32, 2, neg), TQ_ERR_SHAPE);
@@ -918,6 +922,263 @@ static void test_heap_errors(void **state)
     assert_memory_equal(&t, &snap, sizeof t);
 }
 #endif
+
+/* ---- helpers for a wanted output size, and the geometry report -------- */
+
+static void test_same_padding_and_pad_after(void **state)
+{
+    (void)state;
+    /* Against brute force: the smallest pad_after giving `out` placements
+     * with the given pad_before, or none. */
+    for (int32_t in = 1; in <= 24; ++in)
+        for (int32_t k = 1; k <= 5; ++k)
+            for (int32_t s = 1; s <= 3; ++s)
+                for (int32_t d = 1; d <= 2; ++d)
+                    for (int32_t pb = 0; pb <= 3; ++pb)
+                        for (int32_t out = 1; out <= 26; ++out) {
+                            int64_t want = -1;
+                            for (int64_t pa = 0; pa <= 120 && want < 0; ++pa)
+                                if (brute_positions(in, k, s, d, pb, pa) == out)
+                                    want = pa;
+                            int32_t got = -7;
+                            const tq_status st =
+                                tq_conv_pad_after(in, k, s, d, pb, out, &got);
+                            if (want < 0) {
+                                assert_int_equal(st, TQ_ERR_SHAPE);
+                                assert_int_equal(got, -7);
+                            } else {
+                                assert_int_equal(st, TQ_OK);
+                                assert_int_equal(got, want);
+                            }
+                        }
+    /* SAME: TensorFlow's split (odd pixel after) for out = ceil(in / s). */
+    for (int32_t in = 1; in <= 40; ++in)
+        for (int32_t k = 1; k <= 7; ++k)
+            for (int32_t s = 1; s <= 4; ++s)
+                for (int32_t d = 1; d <= 2; ++d) {
+                    const int32_t out = (in + s - 1) / s;
+                    int32_t total = (out - 1) * s + d * (k - 1) + 1 - in;
+                    total = total < 0 ? 0 : total;
+                    int32_t pb = -1, pa = -1, check = 0;
+                    assert_int_equal(tq_conv_same_padding(in, k, s, d, out, &pb,
+                                                          &pa),
+                                     TQ_OK);
+                    assert_int_equal(pb, total / 2);
+                    assert_int_equal(pa, total - total / 2);
+                    assert_int_equal(tq_conv_output_size(in, k, s, d, pb, pa,
+                                                         &check),
+                                     TQ_OK);
+                    assert_int_equal(check, out);
+                }
+    int32_t pb = -7, pa = -7;
+    /* 10 pixels, k 1: 5 outputs cannot come out of any padding. */
+    assert_int_equal(tq_conv_same_padding(10, 1, 1, 1, 5, &pb, &pa), TQ_ERR_SHAPE);
+    assert_int_equal(tq_conv_same_padding(0, 1, 1, 1, 5, &pb, &pa), TQ_ERR_PARAM);
+    assert_int_equal(tq_conv_same_padding(10, 1, 1, 1, 0, &pb, &pa), TQ_ERR_PARAM);
+    assert_int_equal(tq_conv_same_padding(10, 1, 0, 1, 5, &pb, &pa), TQ_ERR_PARAM);
+    assert_int_equal(tq_conv_same_padding(10, 1, 1, 0, 5, &pb, &pa), TQ_ERR_PARAM);
+    assert_int_equal(tq_conv_same_padding(10, 1, 1, 1, 5, NULL, &pa), TQ_ERR_NULL);
+    assert_int_equal(tq_conv_same_padding(10, 1, 1, 1, 5, &pb, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_conv_same_padding(1, 1, INT32_MAX, 1, INT32_MAX, &pb, &pa),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(tq_conv_pad_after(10, 1, 1, 1, 0, 5, &pa), TQ_ERR_SHAPE);
+    assert_int_equal(tq_conv_pad_after(10, 1, 1, 1, -1, 5, &pa), TQ_ERR_PARAM);
+    assert_int_equal(tq_conv_pad_after(10, 1, 1, 1, 0, 5, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_conv_pad_after(1, 1, INT32_MAX, 1, 0, 3, &pa),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(pb, -7);
+    assert_int_equal(pa, -7);
+    /* The largest pads that fit. */
+    assert_int_equal(tq_conv_pad_after(1, 1, 1, 1, 0, INT32_MAX, &pa), TQ_OK);
+    assert_int_equal(pa, INT32_MAX - 1);
+}
+
+static tq_dims dims_of(int32_t n, int32_t h, int32_t w, int32_t c)
+{
+    const tq_dims d = {.n = n, .h = h, .w = w, .c = c};
+    return d;
+}
+
+/* Expect one finding of tq_conv_check_geometry. */
+static void expect_conv_at(int line, const tq_conv_params *cp, tq_dims in, tq_dims f,
+                        tq_dims out, int32_t dw, tq_status st, int32_t field,
+                        int32_t value, int32_t expected, int32_t pad_after)
+{
+    tq_geometry_report r = {-9, -9, -9, -9};
+    const tq_status got = tq_conv_check_geometry(cp, &in, &f, &out, dw, &r);
+    if (got != st || r.field != field || r.value != value ||
+        r.expected != expected || r.pad_after != pad_after)
+        fail_msg("line %d: status %d field %d value %d expected %d "
+                 "pad_after %d", line, got, r.field, r.value, r.expected,
+                 r.pad_after);
+    assert_int_equal(got, st);
+    assert_int_equal(r.field, field);
+    assert_int_equal(r.value, value);
+    assert_int_equal(r.expected, expected);
+    assert_int_equal(r.pad_after, pad_after);
+}
+#define expect_conv(...) expect_conv_at(__LINE__, __VA_ARGS__)
+
+static void test_conv_check_geometry(void **state)
+{
+    (void)state;
+    const tq_conv_params good = {.stride_h = 2, .stride_w = 1, .pad_top = 1,
+                                 .pad_bottom = 1, .pad_left = 0,
+                                 .pad_right = 0, .dilation_h = 1,
+                                 .dilation_w = 1, .groups = 1};
+    /* 9 x 7 input, 3 x 3 kernel: (9 + 2 − 3) / 2 + 1 = 5 rows, 5 columns. */
+    const tq_dims in = dims_of(2, 9, 7, 4), f = dims_of(6, 3, 3, 4),
+                  out = dims_of(2, 5, 5, 6);
+    expect_conv(&good, in, f, out, 0, TQ_OK, TQ_GEOM_OK, 0, -1, -1);
+    /* Every param, in struct order, with the value it had. */
+    for (int32_t i = 0; i < 8; ++i) {
+        tq_conv_params cp = good;
+        int32_t *fld[8] = {&cp.stride_h,   &cp.stride_w, &cp.pad_top,
+                           &cp.pad_bottom, &cp.pad_left, &cp.pad_right,
+                           &cp.dilation_h, &cp.dilation_w};
+        *fld[i] = (i >= 2 && i < 6) ? -1 : 0;
+        expect_conv(&cp, in, f, out, 0, TQ_ERR_PARAM, TQ_GEOM_STRIDE_H + i,
+                    *fld[i], -1, -1);
+        if (i == 0) /* the first fault wins */
+            cp.dilation_w = 0;
+        if (i == 0)
+            expect_conv(&cp, in, f, out, 0, TQ_ERR_PARAM, TQ_GEOM_STRIDE_H, 0,
+                        -1, -1);
+    }
+    tq_conv_params cp = good;
+    cp.groups = 0;
+    expect_conv(&cp, in, f, out, 0, TQ_ERR_PARAM, TQ_GEOM_GROUPS, 0, -1, -1);
+    expect_conv(&cp, in, dims_of(1, 3, 3, 8), dims_of(2, 5, 5, 8), 1, TQ_OK,
+                TQ_GEOM_OK, 0, -1, -1); /* depthwise ignores groups */
+    /* Extents. */
+    expect_conv(&good, dims_of(2, 9, 0, 4), f, out, 0, TQ_ERR_SHAPE,
+                TQ_GEOM_IN_W, 0, -1, -1);
+    expect_conv(&good, in, dims_of(6, 3, 3, -2), out, 0, TQ_ERR_SHAPE,
+                TQ_GEOM_FILTER_C, -2, -1, -1);
+    expect_conv(&good, in, f, dims_of(0, 5, 5, 6), 0, TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_N, 0, -1, -1);
+    /* The CMSIS-NN trap: pad_bottom copied from pad_top where SAME puts
+     * an odd pixel after. 6 rows, k 2, stride 1: SAME wants 6 rows, total
+     * pad 1, pad_top 0; the copy gives 5 rows, and pad_bottom 1 fixes it. */
+    tq_conv_params same = good;
+    same.stride_h = 1;
+    same.pad_top = 0;
+    same.pad_bottom = 0; /* copied from pad_top */
+    expect_conv(&same, dims_of(1, 6, 7, 4), dims_of(6, 2, 3, 4),
+                dims_of(1, 6, 5, 6), 0, TQ_ERR_SHAPE, TQ_GEOM_OUT_H, 6, 5, 1);
+    /* The width of a wrong output, when the height is right. */
+    expect_conv(&good, in, f, dims_of(2, 5, 6, 6), 0, TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_W, 6, 5, 1);
+    /* Fewer outputs than the input allows: no pad fixes it. */
+    expect_conv(&good, in, f, dims_of(2, 3, 5, 6), 0, TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_H, 3, 5, -1);
+    /* A window that does not fit, with the pad that would give 5 columns
+     * from 2: (5 − 1) + 3 − 2 = 5. */
+    expect_conv(&good, dims_of(2, 9, 2, 4), f, out, 0, TQ_ERR_SHAPE,
+                TQ_GEOM_FILTER_W, 3, -1, 5);
+    /* An extent past int32. */
+    tq_conv_params huge = good;
+    huge.pad_top = INT32_MAX;
+    huge.pad_bottom = INT32_MAX;
+    huge.stride_h = 1;
+    expect_conv(&huge, in, f, out, 0, TQ_ERR_OVERFLOW, TQ_GEOM_OUT_H, 5, -1,
+                -1);
+    /* Batch and channels. */
+    expect_conv(&good, in, f, dims_of(3, 5, 5, 6), 0, TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_N, 3, 2, -1);
+    expect_conv(&good, in, dims_of(6, 3, 3, 3), out, 0, TQ_ERR_SHAPE,
+                TQ_GEOM_FILTER_C, 3, 4, -1);
+    expect_conv(&good, in, f, dims_of(2, 5, 5, 7), 0, TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_C, 7, 6, -1);
+    cp = good;
+    cp.groups = 3;
+    expect_conv(&cp, in, f, out, 0, TQ_ERR_SHAPE, TQ_GEOM_GROUPS, 3, -1, -1);
+    cp.groups = 2;
+    expect_conv(&cp, in, dims_of(5, 3, 3, 2), dims_of(2, 5, 5, 5), 0,
+                TQ_ERR_SHAPE, TQ_GEOM_GROUPS, 2, -1, -1);
+    expect_conv(&cp, in, dims_of(6, 3, 3, 2), out, 0, TQ_OK, TQ_GEOM_OK, 0, -1,
+                -1);
+    /* Depthwise channels. */
+    expect_conv(&good, in, dims_of(2, 3, 3, 8), dims_of(2, 5, 5, 8), 1,
+                TQ_ERR_SHAPE, TQ_GEOM_FILTER_N, 2, 1, -1);
+    expect_conv(&good, in, dims_of(1, 3, 3, 8), dims_of(2, 5, 5, 12), 1,
+                TQ_ERR_SHAPE, TQ_GEOM_OUT_C, 12, 8, -1);
+    expect_conv(&good, in, dims_of(1, 3, 3, 6), dims_of(2, 5, 5, 6), 1,
+                TQ_ERR_SHAPE, TQ_GEOM_OUT_C, 6, -1, -1);
+    /* Bad calls. */
+    tq_geometry_report r = {-9, -9, -9, -9};
+    assert_int_equal(tq_conv_check_geometry(&good, &in, &f, &out, 0, NULL),
+                     TQ_ERR_NULL);
+    assert_int_equal(tq_conv_check_geometry(NULL, &in, &f, &out, 0, &r),
+                     TQ_ERR_NULL);
+    assert_int_equal(r.field, TQ_GEOM_OK);
+    assert_int_equal(tq_conv_check_geometry(&good, &in, &f, &out, 2, &r),
+                     TQ_ERR_PARAM);
+    assert_int_equal(r.field, TQ_GEOM_OK);
+}
+
+static void expect_pool_at(int line, const tq_pool_params *pp, tq_dims in, tq_dims out,
+                        tq_status st, int32_t field, int32_t value,
+                        int32_t expected, int32_t pad_after)
+{
+    tq_geometry_report r = {-9, -9, -9, -9};
+    const tq_status got = tq_pool_check_geometry(pp, &in, &out, &r);
+    if (got != st || r.field != field || r.value != value ||
+        r.expected != expected || r.pad_after != pad_after)
+        fail_msg("line %d: status %d field %d value %d expected %d "
+                 "pad_after %d", line, got, r.field, r.value, r.expected,
+                 r.pad_after);
+    assert_int_equal(got, st);
+    assert_int_equal(r.field, field);
+    assert_int_equal(r.value, value);
+    assert_int_equal(r.expected, expected);
+    assert_int_equal(r.pad_after, pad_after);
+}
+#define expect_pool(...) expect_pool_at(__LINE__, __VA_ARGS__)
+
+static void test_pool_check_geometry(void **state)
+{
+    (void)state;
+    const tq_pool_params good = {.kernel_h = 3, .kernel_w = 2, .stride_h = 2,
+                                 .stride_w = 2, .pad_top = 1, .pad_bottom = 1,
+                                 .pad_left = 0, .pad_right = 0};
+    /* (9 + 2 − 3) / 2 + 1 = 5 rows; (8 − 2) / 2 + 1 = 4 columns. */
+    const tq_dims in = dims_of(1, 9, 8, 3), out = dims_of(1, 5, 4, 3);
+    expect_pool(&good, in, out, TQ_OK, TQ_GEOM_OK, 0, -1, -1);
+    tq_pool_params p = good;
+    p.kernel_w = 0;
+    expect_pool(&p, in, out, TQ_ERR_PARAM, TQ_GEOM_KERNEL_W, 0, -1, -1);
+    p = good;
+    p.stride_h = -1;
+    expect_pool(&p, in, out, TQ_ERR_PARAM, TQ_GEOM_STRIDE_H, -1, -1, -1);
+    p = good;
+    p.pad_bottom = 3; /* not below the window */
+    expect_pool(&p, in, out, TQ_ERR_PARAM, TQ_GEOM_PAD_BOTTOM, 3, -1, -1);
+    p = good;
+    p.pad_right = 2;
+    expect_pool(&p, in, out, TQ_ERR_PARAM, TQ_GEOM_PAD_RIGHT, 2, -1, -1);
+    expect_pool(&good, dims_of(1, 9, 8, 0), out, TQ_ERR_SHAPE, TQ_GEOM_IN_C, 0,
+                -1, -1);
+    /* 6 rows would need pad_bottom 3: not below the 3-row window. */
+    expect_pool(&good, in, dims_of(1, 6, 4, 3), TQ_ERR_SHAPE, TQ_GEOM_OUT_H, 6,
+                5, -1);
+    /* From 8 rows, 5 need pad_bottom 2 (the formula gives 4 with 1). */
+    expect_pool(&good, dims_of(1, 8, 8, 3), dims_of(1, 5, 4, 3), TQ_ERR_SHAPE,
+                TQ_GEOM_OUT_H, 5, 4, 2);
+    /* 5 columns would need pad_right 2, which a 2-wide window refuses. */
+    expect_pool(&good, in, dims_of(1, 5, 5, 3), TQ_ERR_SHAPE, TQ_GEOM_OUT_W, 5,
+                4, -1);
+    expect_pool(&good, dims_of(1, 9, 1, 3), out, TQ_ERR_SHAPE, TQ_GEOM_KERNEL_W,
+                2, -1, -1);
+    expect_pool(&good, in, dims_of(2, 5, 4, 3), TQ_ERR_SHAPE, TQ_GEOM_OUT_N, 2,
+                1, -1);
+    expect_pool(&good, in, dims_of(1, 5, 4, 4), TQ_ERR_SHAPE, TQ_GEOM_OUT_C, 4,
+                3, -1);
+    tq_geometry_report r;
+    assert_int_equal(tq_pool_check_geometry(&good, &in, NULL, &r), TQ_ERR_NULL);
+    assert_int_equal(r.field, TQ_GEOM_OK);
+    assert_int_equal(tq_pool_check_geometry(&good, &in, &out, NULL), TQ_ERR_NULL);
+}
 
 int main(void)
 {
@@ -939,6 +1200,9 @@ int main(void)
         cmocka_unit_test(test_conv_output_size_formula),
         cmocka_unit_test(test_conv_output_size_same),
         cmocka_unit_test(test_conv_output_size_errors),
+        cmocka_unit_test(test_same_padding_and_pad_after),
+        cmocka_unit_test(test_conv_check_geometry),
+        cmocka_unit_test(test_pool_check_geometry),
 #ifndef TQ_TEST_NO_HOST_HELPERS
         cmocka_unit_test(test_heap_alloc_free),
         cmocka_unit_test(test_heap_errors),

@@ -2,6 +2,7 @@
  * Tests of the quantization units (lib/quant/scheme.c, range.c,
  * fake_quant.c, metrics.c): integer ranges, scale / zero point selection,
  * (fake-)quantization per tensor and per channel against a naive oracle,
+ * bias quantization (lib/quant/bias.c) against an exact rational oracle,
  * range calibration on data whose answer is known, error metrics, and every
  * error path with untouched outputs.
  *
@@ -1362,6 +1363,289 @@ static void test_range_errors(void **state)
     assert_true(lo == 7 && hi == 8);
 }
 
+/* ======================================================================== */
+/* tq_quantize_bias                                                         */
+/* ======================================================================== */
+
+#define SENTINEL_S32 0x13572468
+
+#if defined(__SIZEOF_INT128__)
+/* Exact oracle, written from the formula: round_half_away(b / (a · w)) as
+ * a rational number, by one 128-bit integer division. Every float is
+ * fr · 2^E with fr in [0.5, 1) (frexpf), so b = mb · 2^eb with an integer
+ * mb < 2^24; likewise a and w. floor(|q| + 1/2) = floor((2N + D) / 2D) for
+ * |q| = N / D. */
+__extension__ typedef unsigned __int128 tt_u128; /* gcc and clang */
+
+static void oracle_parts(float x, int64_t *m, int32_t *e)
+{
+    int ex;
+    const float fr = frexpf(fabsf(x), &ex);
+    *m = (int64_t)ldexpf(fr, 24);
+    *e = ex - 24;
+}
+
+static int32_t oracle_bias(float b, float a, float w)
+{
+    int64_t mb, ma, mw;
+    int32_t eb, ea, ew;
+    if (b == 0.0f)
+        return 0;
+    oracle_parts(b, &mb, &eb);
+    oracle_parts(a, &ma, &ea);
+    oracle_parts(w, &mw, &ew);
+    const int32_t d = eb - ea - ew; /* |q| = mb · 2^d / (ma · mw) */
+    int64_t mag;
+    if (d > 90) {
+        mag = INT32_MAX; /* |q| >= 2^(d − 48) */
+    } else if (d < -70) {
+        mag = 0; /* |q| < 2^(24 + d) */
+    } else {
+        tt_u128 num = (tt_u128)mb;
+        tt_u128 den = (tt_u128)ma * (tt_u128)mw;
+        if (d >= 0)
+            num <<= d;
+        else
+            den <<= -d;
+        const tt_u128 n = (2 * num + den) / (2 * den);
+        mag = n > INT32_MAX ? INT32_MAX : (int64_t)n;
+    }
+    return (int32_t)(b < 0.0f ? -mag : mag);
+}
+#endif
+
+static void test_bias_exact_cases(void **state)
+{
+    (void)state;
+    /* Ties at a power-of-two scale (0.5 · 0.25 = 1/8) and at 3 · 0.75. */
+    const float b1[] = {0.3125f, -0.3125f, 0.0625f, -0.0625f, 0.1875f,
+                        0.0f, -0.0f, 0.125f, nextafterf(0.0625f, 0.0f)};
+    const int32_t e1[] = {3, -3, 1, -1, 2, 0, 0, 1, 0};
+    int32_t out[16];
+    const float w1 = 0.25f;
+    assert_int_equal(tq_quantize_bias(9, b1, 0.5f, &w1, 0, out), TQ_OK);
+    for (int i = 0; i < 9; ++i)
+        assert_int_equal(out[i], e1[i]);
+
+    const float w3 = 0.75f; /* s = 2.25 */
+    const float b3[] = {5.625f, -5.625f, 3.375f, nextafterf(5.625f, 0.0f),
+                        nextafterf(-5.625f, 0.0f), nextafterf(3.375f, 9.0f)};
+    const int32_t e3[] = {3, -3, 2, 2, -2, 2};
+    assert_int_equal(tq_quantize_bias(6, b3, 3.0f, &w3, 0, out), TQ_OK);
+    for (int i = 0; i < 6; ++i)
+        assert_int_equal(out[i], e3[i]);
+
+    /* Quotients whose double division lands exactly on n + 1/2 though the
+     * true value lies below it: rounding the double quotient half away
+     * would give n + 1 (found by a search over random float triples and
+     * checked with Python's fractions). */
+    const float sb[] = {0x1.96296ep+16f, 0x1.3e2b0cp+17f, 0x1.875658p+12f,
+                        0x1.7f736ap+19f};
+    const float sa[] = {0x1.2f8d5ap-6f, 0x1.0f1094p-6f, 0x1.a526dep-9f,
+                        0x1.15087ap-4f};
+    const float sw[] = {0x1.7cfdeep-9f, 0x1.6547ccp-8f, 0x1.99814ap-10f,
+                        0x1.27269cp-7f};
+    const int32_t se[] = {1930722537, 1806110085, 1247449922, 1289062141};
+    for (int i = 0; i < 4; ++i) {
+        const double q = (double)sb[i] / ((double)sa[i] * (double)sw[i]);
+        assert_true(q - floor(q) == 0.5); /* the trap is real */
+        assert_int_equal(tq_quantize_bias(1, &sb[i], sa[i], &sw[i], 1, out),
+                         TQ_OK);
+        assert_int_equal(out[0], se[i]);
+        const float neg = -sb[i];
+        assert_int_equal(tq_quantize_bias(1, &neg, sa[i], &sw[i], 0, out),
+                         TQ_OK);
+        assert_int_equal(out[0], -se[i]);
+    }
+
+    /* Saturation is symmetric: ±INT32_MAX, never INT32_MIN. */
+    const float one = 1.0f, half = 0.5f;
+    const float bs[] = {2147483648.0f, -2147483648.0f, 2147483520.0f,
+                        -2147483520.0f, 1e30f, -1e30f, FLT_MAX, -FLT_MAX,
+                        1073741824.0f, 1073741760.0f};
+    const int32_t es1[] = {INT32_MAX, -INT32_MAX, 2147483520, -2147483520,
+                           INT32_MAX, -INT32_MAX, INT32_MAX, -INT32_MAX,
+                           1073741824, 1073741760};
+    assert_int_equal(tq_quantize_bias(10, bs, 1.0f, &one, 0, out), TQ_OK);
+    for (int i = 0; i < 10; ++i)
+        assert_int_equal(out[i], es1[i]);
+    const float bh[] = {1073741824.0f, 1073741760.0f, -1073741760.0f};
+    const int32_t eh[] = {INT32_MAX, 2147483520, -2147483520};
+    assert_int_equal(tq_quantize_bias(3, bh, 1.0f, &half, 0, out), TQ_OK);
+    for (int i = 0; i < 3; ++i)
+        assert_int_equal(out[i], eh[i]);
+
+    /* Tiny scales (subnormal floats, a product far below FLT_MIN) and
+     * tiny biases. */
+    const float sub = 0x1p-149f;
+    const float tb[] = {0x1p-149f, 1.0f, -0x1p-149f};
+    const int32_t te[] = {INT32_MAX, INT32_MAX, -INT32_MAX};
+    assert_int_equal(tq_quantize_bias(3, tb, sub, &sub, 0, out), TQ_OK);
+    for (int i = 0; i < 3; ++i)
+        assert_int_equal(out[i], te[i]);
+    const float tb2[] = {0x3p-149f, 0x1p-130f, -0x1p-149f};
+    const int32_t te2[] = {6, 1048576, -2};
+    assert_int_equal(tq_quantize_bias(3, tb2, 0.5f, &sub, 0, out), TQ_OK);
+    for (int i = 0; i < 3; ++i)
+        assert_int_equal(out[i], te2[i]);
+    const float big = 0x1p100f;
+    const float small_b[] = {0x1p-20f, 0x1p-125f, -3e-38f, FLT_MAX};
+    assert_int_equal(tq_quantize_bias(4, small_b, 0x1p100f, &big, 0, out),
+                     TQ_OK);
+    for (int i = 0; i < 4; ++i)
+        assert_int_equal(out[i], 0);
+}
+
+static void test_bias_per_channel(void **state)
+{
+    (void)state;
+    /* Per channel each bias has its own scale; per tensor weight_scale[0]
+     * serves all (and only that one element is read: a one-element array
+     * under ASan). */
+    const float bias[4] = {1.0f, 1.0f, -1.0f, 0.75f};
+    const float ws[4] = {0.5f, 0.25f, 0.125f, 1.0f};
+    int32_t out[4];
+    assert_int_equal(tq_quantize_bias(4, bias, 1.0f, ws, 1, out), TQ_OK);
+    assert_int_equal(out[0], 2);
+    assert_int_equal(out[1], 4);
+    assert_int_equal(out[2], -8);
+    assert_int_equal(out[3], 1);
+    float *one = malloc(sizeof *one);
+    assert_non_null(one);
+    *one = 0.25f;
+    assert_int_equal(tq_quantize_bias(4, bias, 2.0f, one, 0, out), TQ_OK);
+    assert_int_equal(out[0], 2);
+    assert_int_equal(out[1], 2);
+    assert_int_equal(out[2], -2);
+    assert_int_equal(out[3], 2); /* 1.5 rounds away */
+    free(one);
+}
+
+static void test_bias_random_oracle(void **state)
+{
+    (void)state;
+#if defined(__SIZEOF_INT128__)
+    tt_rng rng = {0xB1A5};
+    enum { N = 257 };
+    float bias[N], ws[N];
+    int32_t out[N];
+    for (int round = 0; round < 400; ++round) {
+        const int per_channel = round & 1;
+        /* Exponents spread so that quotients run from far below 1/2 to
+         * far beyond INT32_MAX, with many near the saturation edge. */
+        const float in_scale = ldexpf(tt_float(&rng, 0.5f, 1.0f),
+                                      tt_int(&rng, -40, 10));
+        for (int i = 0; i < N; ++i) {
+            ws[i] = ldexpf(tt_float(&rng, 0.5f, 1.0f), tt_int(&rng, -30, 5));
+            const float w = ws[per_channel ? i : 0];
+            const double s = (double)in_scale * (double)w;
+            double target;
+            switch (tt_int(&rng, 0, 3)) {
+            case 0: /* near a tie */
+                target = (double)tt_int(&rng, -100000, 100000) + 0.5;
+                break;
+            case 1: /* near saturation */
+                target = 2147483647.0 + tt_float(&rng, -300.0f, 300.0f);
+                break;
+            case 2: /* any magnitude */
+                target = ldexp(tt_unit(&rng) - 0.5, tt_int(&rng, -4, 40));
+                break;
+            default: /* large, not saturated */
+                target = (tt_unit(&rng) - 0.5) * 4.0e9;
+                break;
+            }
+            float b = (float)(target * s);
+            if (!isfinite(b))
+                b = tt_int(&rng, 0, 1) ? FLT_MAX : -FLT_MAX;
+            const int32_t nudge = tt_int(&rng, -2, 2);
+            for (int k = 0; k < (nudge < 0 ? -nudge : nudge); ++k)
+                b = nextafterf(b, nudge < 0 ? -INFINITY : INFINITY);
+            bias[i] = b;
+        }
+        assert_int_equal(tq_quantize_bias(N, bias, in_scale, ws, per_channel,
+                                          out), TQ_OK);
+        for (int i = 0; i < N; ++i) {
+            const int32_t want =
+                oracle_bias(bias[i], in_scale, ws[per_channel ? i : 0]);
+            if (out[i] != want)
+                fail_msg("bias %a, scales %a · %a: got %d, want %d",
+                         (double)bias[i], (double)in_scale,
+                         (double)ws[per_channel ? i : 0], out[i], want);
+        }
+    }
+#else
+    skip();
+#endif
+}
+
+static void test_bias_errors(void **state)
+{
+    (void)state;
+    float bias[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+    float ws[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    int32_t out[4];
+    for (int i = 0; i < 4; ++i)
+        out[i] = SENTINEL_S32;
+#define EXPECT(call, status)                              \
+    do {                                                  \
+        assert_int_equal((call), (status));               \
+        for (int j_ = 0; j_ < 4; ++j_)                    \
+            assert_int_equal(out[j_], SENTINEL_S32);      \
+    } while (0)
+    EXPECT(tq_quantize_bias(4, NULL, 1.0f, ws, 1, out), TQ_ERR_NULL);
+    EXPECT(tq_quantize_bias(4, bias, 1.0f, NULL, 1, out), TQ_ERR_NULL);
+    EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, 1, NULL), TQ_ERR_NULL);
+    EXPECT(tq_quantize_bias(-1, bias, 1.0f, ws, 1, out), TQ_ERR_PARAM);
+    EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, 2, out), TQ_ERR_PARAM);
+    EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, -1, out), TQ_ERR_PARAM);
+    const float bad[] = {0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 6; ++i) {
+        EXPECT(tq_quantize_bias(4, bias, bad[i], ws, 1, out), TQ_ERR_PARAM);
+        ws[3] = bad[i]; /* the last per-channel scale */
+        EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, 1, out), TQ_ERR_PARAM);
+        ws[3] = 0.5f;
+        ws[0] = bad[i];
+        EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, 0, out), TQ_ERR_PARAM);
+        ws[0] = 0.5f;
+    }
+    /* Per tensor, entries past weight_scale[0] are never looked at. */
+    ws[3] = NAN;
+    assert_int_equal(tq_quantize_bias(1, bias, 1.0f, ws, 0, out), TQ_OK);
+    assert_int_equal(out[0], 2);
+    out[0] = SENTINEL_S32;
+    ws[3] = 0.5f;
+    const float nf[] = {NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 3; ++i) {
+        bias[2] = nf[i];
+        EXPECT(tq_quantize_bias(4, bias, 1.0f, ws, 1, out), TQ_ERR_NOT_FINITE);
+    }
+    bias[2] = 3.0f;
+    /* Overlap: out over the biases or the scales. */
+    union {
+        float f[8];
+        int32_t i[8];
+    } u;
+    for (int i = 0; i < 8; ++i)
+        u.f[i] = 1.0f;
+    assert_int_equal(tq_quantize_bias(4, u.f, 1.0f, ws, 1, u.i + 3),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_quantize_bias(4, bias, 1.0f, u.f + 2, 1, u.i),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(tq_quantize_bias(4, bias, 1.0f, u.f + 3, 0, u.i),
+                     TQ_ERR_ALIAS);
+    for (int i = 0; i < 8; ++i)
+        assert_true(u.f[i] == 1.0f);
+    /* Per tensor, a scale just past out is no overlap. */
+    assert_int_equal(tq_quantize_bias(3, bias, 1.0f, u.f + 3, 0, u.i), TQ_OK);
+    /* Nothing to do: NULL pointers accepted. */
+    assert_int_equal(tq_quantize_bias(0, NULL, 1.0f, NULL, 0, NULL), TQ_OK);
+    assert_int_equal(tq_quantize_bias(0, NULL, 1.0f, NULL, 1, NULL), TQ_OK);
+    if (sizeof(size_t) < 8)
+        EXPECT(tq_quantize_bias(INT64_MAX, bias, 1.0f, ws, 1, out),
+               TQ_ERR_OVERFLOW);
+#undef EXPECT
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1383,6 +1667,10 @@ int main(void)
         cmocka_unit_test(test_range_kl_oracle),
         cmocka_unit_test(test_range_mse_oracle),
         cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_bias_exact_cases),
+        cmocka_unit_test(test_bias_per_channel),
+        cmocka_unit_test(test_bias_random_oracle),
+        cmocka_unit_test(test_bias_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

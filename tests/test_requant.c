@@ -81,8 +81,9 @@ static int32_t oracle_requant(int32_t x, int32_t m, int32_t shift,
         return sat32(round_half_up((i128)x * m, 31 - shift, &ties->single));
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
-    /* x · 2^left saturates to int32 first (tinyq's documented choice). */
-    const i128 a = sat32((i128)x * pow2(left));
+    /* The exact x · 2^left: where it leaves int32 (TFLite undefined),
+     * tinyq rounds the exact product and saturates the result. */
+    const i128 a = (i128)x * pow2(left);
     const i128 high = sat32(round_half_up(a * m, 31, &ties->first));
     return sat32(round_half_away(high, right, &ties->second));
 }
@@ -270,7 +271,21 @@ static void test_requantize_hand(void **state)
         {5, half, -1, TQ_ROUND_DOUBLE, 2},
         {5, half, -1, TQ_ROUND_SINGLE, 1},
         {1, half, 30, TQ_ROUND_DOUBLE, INT32_C(1) << 29},
-        {3, half, 30, TQ_ROUND_DOUBLE, INT32_C(1) << 30}, /* x·2^30 saturates */
+        /* x · 2^left past int32: the exact product, rounded, saturated
+         * (issue 14: these gave 2^30, 2147483646 and -2147483647) */
+        {3, half, 30, TQ_ROUND_DOUBLE, 3 * (INT32_C(1) << 29)},
+        {INT32_MAX, INT32_MAX, 1, TQ_ROUND_DOUBLE, INT32_MAX},
+        {INT32_MIN, INT32_MAX, 1, TQ_ROUND_DOUBLE, INT32_MIN},
+        {INT32_MAX, INT32_MAX, 30, TQ_ROUND_DOUBLE, INT32_MAX},
+        {INT32_MIN, INT32_MAX, 30, TQ_ROUND_DOUBLE, INT32_MIN},
+        {INT32_C(1) << 29, 100, 3, TQ_ROUND_DOUBLE, 200},
+        {-(INT32_C(1) << 29), 100, 3, TQ_ROUND_DOUBLE, -200},
+        {INT32_C(1) << 29, 0, 3, TQ_ROUND_DOUBLE, 0},
+        {INT32_MAX, INT32_MAX, 1, TQ_ROUND_SINGLE, INT32_MAX},
+        {INT32_MIN, INT32_MAX, 1, TQ_ROUND_SINGLE, INT32_MIN},
+        /* inside TFLite's domain the largest results are legit roundings:
+         * (2^31 - 1)^2 / 2^31 = 2^31 - 2 + 2^-31 */
+        {INT32_MAX, INT32_MAX, 0, TQ_ROUND_DOUBLE, INT32_MAX - 1},
         {3, half, 30, TQ_ROUND_SINGLE, 3 * (INT32_C(1) << 29)},
         {5, half, 30, TQ_ROUND_SINGLE, INT32_MAX}, /* 5 · 2^29 saturates */
         {-5, half, 30, TQ_ROUND_SINGLE, INT32_MIN},

@@ -1161,6 +1161,190 @@ static void test_fused_errors(void **state)
 #undef FU
 }
 
+/* ---- CMSIS-NN geometry: one pad per axis plus the output size ---------- */
+
+/* CMSIS-NN's convolution loop (arm_convolve_s8's reference semantics): the
+ * output size is given, each output row starts at oy·stride − pad (pads
+ * are top / left only), and taps outside the image are skipped. Groups 1,
+ * or depthwise with oc = ic·M + m. */
+static int64_t cmsis_acc(const conv_case *c, int depthwise, int n, int oy,
+                         int ox, int oc)
+{
+    const int mult = depthwise ? c->out.c / c->in.c : 1;
+    int64_t acc = c->bias ? c->bias[oc] : 0;
+    for (int ky = 0; ky < c->filter.h; ++ky) {
+        const int iy = oy * c->cp.stride_h - c->cp.pad_top + ky * c->cp.dilation_h;
+        if (iy < 0 || iy >= c->in.h)
+            continue;
+        for (int kx = 0; kx < c->filter.w; ++kx) {
+            const int ix =
+                ox * c->cp.stride_w - c->cp.pad_left + kx * c->cp.dilation_w;
+            if (ix < 0 || ix >= c->in.w)
+                continue;
+            const int8_t *px =
+                c->x + (((size_t)n * c->in.h + iy) * c->in.w + ix) * c->in.c;
+            if (depthwise) {
+                acc += (int64_t)c->w[((size_t)ky * c->filter.w + kx) * c->out.c + oc] *
+                       (px[oc / mult] + c->input_offset);
+            } else {
+                for (int ci = 0; ci < c->in.c; ++ci)
+                    acc += (int64_t)c->w[(((size_t)oc * c->filter.h + ky) *
+                                              c->filter.w + kx) * c->in.c + ci] *
+                           (px[ci] + c->input_offset);
+            }
+        }
+    }
+    return acc;
+}
+
+/* The CMSIS-NN user's trap (issue 16): pad_bottom = pad_top and
+ * pad_right = pad_left is refused for many of CMSIS-NN's own shapes; the
+ * geometry report names the axis and the pad that fixes it, and
+ * tq_conv_pad_after() gives pads with which tinyq computes exactly what
+ * CMSIS-NN computes. Shapes as CMSIS-NN's test generator makes them
+ * (TFLite SAME or VALID: the pad is the SAME split's top / left part). */
+static void test_cmsis_style_padding(void **state)
+{
+    (void)state;
+    tt_rng r = {0xC3515u};
+    int refused = 0, total = 0;
+    for (int iter = 0; iter < 200; ++iter) {
+        const int depthwise = iter % 3 == 2;
+        conv_case c;
+        memset(&c, 0, sizeof c);
+        c.in = (tq_dims){tt_int(&r, 1, 2), tt_int(&r, 1, 12), tt_int(&r, 1, 12),
+                         tt_int(&r, 1, 5)};
+        const int kh = tt_int(&r, 1, 5), kw = tt_int(&r, 1, 5);
+        c.cp.stride_h = tt_int(&r, 1, 3);
+        c.cp.stride_w = tt_int(&r, 1, 3);
+        c.cp.dilation_h = tt_int(&r, 1, 2);
+        c.cp.dilation_w = tt_int(&r, 1, 2);
+        c.cp.groups = 1;
+        /* Per axis: SAME (out = ceil(in / s), pad = floor(total / 2)) or
+         * VALID (pad 0, the windows that fit). */
+        const int same = tt_int(&r, 0, 3) != 0;
+        int out_hw[2], pad[2];
+        const int in_hw[2] = {c.in.h, c.in.w}, k_hw[2] = {kh, kw};
+        const int s_hw[2] = {c.cp.stride_h, c.cp.stride_w};
+        const int d_hw[2] = {c.cp.dilation_h, c.cp.dilation_w};
+        int ok = 1;
+        for (int a = 0; a < 2; ++a) {
+            const int win = d_hw[a] * (k_hw[a] - 1) + 1;
+            if (same) {
+                out_hw[a] = (in_hw[a] + s_hw[a] - 1) / s_hw[a];
+                int t = (out_hw[a] - 1) * s_hw[a] + win - in_hw[a];
+                pad[a] = (t < 0 ? 0 : t) / 2;
+            } else {
+                out_hw[a] = in_hw[a] >= win ? (in_hw[a] - win) / s_hw[a] + 1 : 0;
+                pad[a] = 0;
+            }
+            ok &= out_hw[a] >= 1;
+        }
+        if (!ok) {
+            --iter;
+            continue;
+        }
+        const int cout = depthwise ? c.in.c * tt_int(&r, 1, 2) : tt_int(&r, 1, 6);
+        c.filter = depthwise ? (tq_dims){1, kh, kw, cout}
+                             : (tq_dims){cout, kh, kw, c.in.c};
+        c.out = (tq_dims){c.in.n, out_hw[0], out_hw[1], cout};
+        /* The copy a CMSIS-NN user makes. */
+        c.cp.pad_top = c.cp.pad_bottom = pad[0];
+        c.cp.pad_left = c.cp.pad_right = pad[1];
+        fill_case(&r, &c);
+        const size_t n_out = dims_count(&c.out);
+        int8_t *got = malloc(n_out);
+        assert_non_null(got);
+        ++total;
+
+        tq_geometry_report rep;
+        const tq_status st =
+            tq_conv_check_geometry(&c.cp, &c.in, &c.filter, &c.out, depthwise,
+                                   &rep);
+        if (st != TQ_OK) {
+            ++refused;
+            /* The kernel refuses it too, and the report says which axis
+             * and which pad: the one tq_conv_pad_after() gives. */
+            assert_int_equal(st, TQ_ERR_SHAPE);
+            memset(got, SENT8, n_out);
+            if (depthwise)
+                assert_int_equal(tq_s8_depthwise_conv2d(
+                                     &c.cp, &c.in, c.x, c.input_offset,
+                                     &c.filter, c.w, c.bias, &c.st.os, &c.out,
+                                     got),
+                                 TQ_ERR_SHAPE);
+            else
+                assert_int_equal(tq_s8_conv2d_scratch_size(&c.cp, &c.in,
+                                                           &c.filter, &c.out,
+                                                           &(size_t){0}),
+                                 TQ_ERR_SHAPE);
+            /* An output extent the formula does not give, or (pads too
+             * small for a dilated window) a window that does not fit. */
+            if (rep.field != TQ_GEOM_OUT_H && rep.field != TQ_GEOM_OUT_W &&
+                rep.field != TQ_GEOM_FILTER_H && rep.field != TQ_GEOM_FILTER_W) {
+                describe(&c, "cmsis-style", iter);
+                fail_msg("field %d value %d expected %d", rep.field, rep.value,
+                         rep.expected);
+            }
+            const int a =
+                rep.field == TQ_GEOM_OUT_H || rep.field == TQ_GEOM_FILTER_H ? 0 : 1;
+            int32_t fix = -1;
+            assert_int_equal(tq_conv_pad_after(in_hw[a], k_hw[a], s_hw[a],
+                                               d_hw[a], pad[a], out_hw[a], &fix),
+                             TQ_OK);
+            assert_int_equal(rep.pad_after, fix);
+            if (rep.field == TQ_GEOM_OUT_H || rep.field == TQ_GEOM_OUT_W) {
+                assert_int_equal(rep.value, out_hw[a]);
+                assert_true(rep.expected != out_hw[a]);
+            } else {
+                assert_int_equal(rep.value, k_hw[a]);
+            }
+        }
+        /* The fix: pads after from the helper, both axes. */
+        assert_int_equal(tq_conv_pad_after(c.in.h, kh, c.cp.stride_h,
+                                           c.cp.dilation_h, pad[0], out_hw[0],
+                                           &c.cp.pad_bottom),
+                         TQ_OK);
+        assert_int_equal(tq_conv_pad_after(c.in.w, kw, c.cp.stride_w,
+                                           c.cp.dilation_w, pad[1], out_hw[1],
+                                           &c.cp.pad_right),
+                         TQ_OK);
+        assert_int_equal(tq_conv_check_geometry(&c.cp, &c.in, &c.filter, &c.out,
+                                                depthwise, &rep),
+                         TQ_OK);
+        assert_int_equal(rep.field, TQ_GEOM_OK);
+        if (depthwise) {
+            assert_int_equal(tq_s8_depthwise_conv2d(&c.cp, &c.in, c.x,
+                                                    c.input_offset, &c.filter,
+                                                    c.w, c.bias, &c.st.os,
+                                                    &c.out, got),
+                             TQ_OK);
+        } else {
+            run_conv(&c, got);
+        }
+        for (int n = 0; n < c.out.n; ++n)
+            for (int oy = 0; oy < c.out.h; ++oy)
+                for (int ox = 0; ox < c.out.w; ++ox)
+                    for (int oc = 0; oc < c.out.c; ++oc) {
+                        const int8_t want = o_stage(
+                            &c.st, cmsis_acc(&c, depthwise, n, oy, ox, oc), oc);
+                        const size_t i =
+                            (((size_t)n * c.out.h + oy) * c.out.w + ox) * c.out.c + oc;
+                        if (got[i] != want) {
+                            describe(&c, "cmsis-style", iter);
+                            fail_msg("out[%d][%d][%d][%d] = %d, want %d", n, oy,
+                                     ox, oc, got[i], want);
+                        }
+                    }
+        free(got);
+        free_case(&c);
+    }
+    /* The trap is real on these shapes, and every refused one now runs. */
+    print_message("cmsis-style shapes: %d of %d refused with copied pads\n",
+                  refused, total);
+    assert_true(refused > total / 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1179,6 +1363,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_reduction_limit),
         cmocka_unit_test(test_depthwise_errors),
         cmocka_unit_test(test_fused_errors),
+        cmocka_unit_test(test_cmsis_style_padding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -730,6 +730,110 @@ static void test_packed_errors(void **state)
                      TQ_OK);
 }
 
+/* Weights with a zero point through the packed path: the same packed bytes,
+ * tq_s8_fully_connected_packed_offset() against the oracle and against the
+ * unpacked kernel with the same weight_offset, offsets at their extremes
+ * included (with saturating sums at the longest reduction). Runs on every
+ * kernel path through the isa suite. */
+static void test_packed_fc_weight_offset(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5eed0016u};
+    int saturated = 0;
+    for (int iter = 0; iter < 150; ++iter) {
+        const int batch = tt_int(&r, 0, 3) == 0 ? 1 : tt_int(&r, 1, 19);
+        const int in_f = iter == 0 ? TQ_S8_MAX_REDUCTION
+                         : tt_int(&r, 0, 4) == 0 ? tt_int(&r, 1, 9)
+                                                 : tt_int(&r, 1, 300);
+        const int out_f = tt_int(&r, 0, 4) == 0 ? tt_int(&r, 1, 3) : tt_int(&r, 1, 150);
+        const int io = iter == 0 ? -127
+                       : tt_int(&r, 0, 3) == 0 ? (tt_int(&r, 0, 1) ? 128 : -127)
+                                                : tt_int(&r, -127, 128);
+        const int wo = iter == 0 ? -128
+                       : tt_int(&r, 0, 3) == 0 ? (tt_int(&r, 0, 1) ? 128 : -128)
+                                                : tt_int(&r, -128, 128);
+        int8_t *x = malloc((size_t)batch * in_f), *w = malloc((size_t)out_f * in_f);
+        int8_t *got = malloc((size_t)batch * out_f), *ref = malloc((size_t)batch * out_f);
+        int32_t *bias = iter == 0 || tt_int(&r, 0, 2)
+                            ? malloc((size_t)out_f * sizeof(int32_t)) : NULL;
+        assert_true(x && w && got && ref);
+        if (iter == 0) { /* 255 · 256 · 2^15 plus a bias: saturates */
+            memset(x, -128, (size_t)batch * in_f);
+            memset(w, -128, (size_t)out_f * in_f);
+        } else {
+            tt_fill_s8(&r, x, (size_t)batch * in_f, -128, 127);
+            tt_fill_s8(&r, w, (size_t)out_f * in_f, -128, 127);
+        }
+        for (int o = 0; bias && o < out_f; ++o)
+            bias[o] = iter == 0 ? 100000000 : tt_int(&r, -200000, 200000);
+        stage s;
+        make_stage(&r, out_f, &s);
+        size_t bytes;
+        assert_int_equal(tq_s8_packed_weights_size(out_f, in_f, &bytes), TQ_OK);
+        unsigned char *buf = malloc(bytes);
+        assert_non_null(buf);
+        assert_int_equal(tq_s8_pack_weights(out_f, in_f, w, in_f, buf, bytes), TQ_OK);
+        memset(got, SENT8, (size_t)batch * out_f);
+        assert_int_equal(tq_s8_fully_connected_packed_offset(
+                             batch, in_f, out_f, x, io, buf, bytes, wo, bias,
+                             &s.os, got),
+                         TQ_OK);
+        assert_int_equal(tq_s8_fully_connected(batch, in_f, out_f, x, io, w, wo,
+                                               bias, &s.os, ref),
+                         TQ_OK);
+        for (int b = 0; b < batch; ++b)
+            for (int o = 0; o < out_f; ++o) {
+                const int64_t acc = o_acc(in_f, x + (size_t)b * in_f, io,
+                                          w + (size_t)o * in_f, wo, bias, o);
+                saturated += acc == INT32_MAX || acc == INT32_MIN;
+                const int8_t want = o_stage(&s, acc, o);
+                const int8_t g = got[(size_t)b * out_f + o];
+                if (g != want || ref[(size_t)b * out_f + o] != want)
+                    fail_msg("iter %d batch %d in %d out %d io %d wo %d: "
+                             "out[%d][%d] = %d (unpacked %d), want %d",
+                             iter, batch, in_f, out_f, io, wo, b, o, g,
+                             ref[(size_t)b * out_f + o], want);
+            }
+        /* weight_offset 0 is the symmetric entry point. */
+        if (wo == 0 || iter % 10 == 1) {
+            assert_int_equal(tq_s8_fully_connected_packed(batch, in_f, out_f, x,
+                                                          io, buf, bytes, bias,
+                                                          &s.os, ref),
+                             TQ_OK);
+            assert_int_equal(tq_s8_fully_connected_packed_offset(
+                                 batch, in_f, out_f, x, io, buf, bytes, 0,
+                                 bias, &s.os, got),
+                             TQ_OK);
+            assert_memory_equal(got, ref, (size_t)batch * out_f);
+        }
+        free(buf), free(x), free(w), free(got), free(ref), free(bias);
+    }
+    assert_true(saturated > 0);
+
+    /* Bad weight offsets change nothing. */
+    int8_t w[12], x[8], out[6];
+    memset(w, 3, sizeof w);
+    memset(x, -2, sizeof x);
+    int32_t mult = 1 << 30, shift = -2;
+    const tq_s8_output os = {&mult, &shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    unsigned char pk[256];
+    size_t bytes;
+    assert_int_equal(tq_s8_packed_weights_size(3, 4, &bytes), TQ_OK);
+    assert_int_equal(tq_s8_pack_weights(3, 4, w, 4, pk, bytes), TQ_OK);
+    const int32_t bad[] = {-129, 129, INT32_MIN, INT32_MAX};
+    for (int i = 0; i < 4; ++i) {
+        memset(out, SENT8, sizeof out);
+        assert_int_equal(tq_s8_fully_connected_packed_offset(
+                             2, 4, 3, x, 0, pk, bytes, bad[i], NULL, &os, out),
+                         TQ_ERR_PARAM);
+        for (size_t j = 0; j < sizeof out; ++j)
+            assert_int_equal(out[j], SENT8);
+    }
+    assert_int_equal(tq_s8_fully_connected_packed_offset(
+                         2, 4, 3, NULL, 0, pk, bytes, 5, NULL, &os, out),
+                     TQ_ERR_NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_packed_fc_random),
         cmocka_unit_test(test_packed_fc_max_reduction),
         cmocka_unit_test(test_packed_errors),
+        cmocka_unit_test(test_packed_fc_weight_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * Tests of the remaining int8 kernels: fully connected, max / average
- * pooling, ADD (and its parameters), quantize / dequantize. Every expected
+ * pooling, ADD (and its parameters), quantize / dequantize, table lookup. Every expected
  * value comes from an oracle written from docs/int8-arithmetic.md and
  * TFLite's formulas, in int64 or double: here, and the requantization in
  * oracle_s8.h.
@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/tq_internal.h"
@@ -728,6 +729,37 @@ static void test_quantize_errors(void **state)
     }
     for (int i = 0; i < 8; ++i)
         assert_int_equal(o[i], SENT8);
+    /* The scales tq_quantize() refuses, this refuses too (issue 14): a
+     * scale whose float reciprocal is not finite (below 2^-128), as 1e-40.
+     * Each is put to both calls; the smallest usable scale passes both. */
+    const float tiny[6] = {1e-40f, 1.4e-45f, 2.9e-39f, 0x1p-128f,
+                           0x1.000002p-128f, 3e-39f};
+    for (int i = 0; i < 6; ++i) {
+        const float s = tiny[i];
+        const int usable = isfinite(1.0f / s);
+        const int32_t zp = 0;
+        const tq_qparams qp = {&s, &zp, 1, 0, -128, 127, TQ_FROUND_HALF_AWAY};
+        float xin[2] = {0.0f, 1e-39f};
+        int8_t q2[2] = {SENT8, SENT8};
+        const int64_t shape[1] = {2};
+        tq_tensor tin, tout;
+        assert_int_equal(tq_tensor_init(&tin, xin, TQ_F32, 1, shape), TQ_OK);
+        assert_int_equal(tq_tensor_init(&tout, q2, TQ_S8, 1, shape), TQ_OK);
+        const tq_status want = usable ? TQ_OK : TQ_ERR_PARAM;
+        assert_int_equal(tq_quantize(&tin, &qp, &tout), want);
+        memset(o, SENT8, sizeof o);
+        assert_int_equal(tq_s8_quantize_f32(2, xin, s, 0, o), want);
+        if (!usable)
+            for (int k = 0; k < 8; ++k)
+                assert_int_equal(o[k], SENT8);
+        for (int k = 0; k < 8; ++k)
+            f[k] = 42.0f;
+        assert_int_equal(tq_s8_dequantize_f32(2, o, s, 0, f), want);
+        if (!usable)
+            for (int k = 0; k < 8; ++k)
+                assert_true(f[k] == 42.0f);
+    }
+    memset(o, SENT8, sizeof o);
     assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, 128, o), TQ_ERR_PARAM);
     assert_int_equal(tq_s8_quantize_f32(2, x, 1.0f, -129, o), TQ_ERR_PARAM);
     assert_int_equal(tq_s8_quantize_f32(2, NULL, 1.0f, 0, o), TQ_ERR_NULL);
@@ -793,6 +825,308 @@ static void test_round_half_away(void **state)
     check_round(-8388607.5f);
 }
 
+/* ---- table lookup --------------------------------------------------------- */
+
+/* Every code through a random table, at odd lengths, in place and not. */
+static void test_lookup(void **state)
+{
+    (void)state;
+    tt_rng r = {0x100c0u};
+    int8_t table[256], in[300], out[302];
+    tt_fill_s8(&r, table, 256, -128, 127);
+    for (int i = 0; i < 300; ++i)
+        in[i] = (int8_t)(i % 256 - 128);
+    const size_t lens[] = {1, 2, 3, 7, 16, 31, 256, 300};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; ++li) {
+        const size_t n = lens[li];
+        memset(out, SENT8, sizeof out);
+        assert_int_equal(tq_s8_lookup(n, in, table, out + 1), TQ_OK);
+        for (size_t i = 0; i < n; ++i)
+            assert_int_equal(out[1 + i], table[in[i] + 128]);
+        assert_int_equal(out[0], SENT8);
+        assert_int_equal(out[n + 1], SENT8);
+        /* In place. */
+        int8_t x[300];
+        memcpy(x, in, n);
+        assert_int_equal(tq_s8_lookup(n, x, table, x), TQ_OK);
+        assert_memory_equal(x, out + 1, n);
+    }
+    /* The identity table copies; a constant table writes the constant. */
+    int8_t id[256], k[256];
+    for (int i = 0; i < 256; ++i)
+        id[i] = (int8_t)(i - 128), k[i] = -7;
+    assert_int_equal(tq_s8_lookup(300, in, id, out), TQ_OK);
+    assert_memory_equal(out, in, 300);
+    assert_int_equal(tq_s8_lookup(300, in, k, out), TQ_OK);
+    for (int i = 0; i < 300; ++i)
+        assert_int_equal(out[i], -7);
+}
+
+static void test_lookup_errors(void **state)
+{
+    (void)state;
+    int8_t table[256], buf[64], out[8];
+    for (int i = 0; i < 256; ++i)
+        table[i] = (int8_t)(127 - i);
+    for (int i = 0; i < 64; ++i)
+        buf[i] = (int8_t)i;
+    memset(out, SENT8, sizeof out);
+    assert_int_equal(tq_s8_lookup(4, NULL, table, out), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(4, buf, NULL, out), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(4, buf, table, NULL), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_lookup(0, NULL, NULL, NULL), TQ_OK);
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(out[i], SENT8);
+    /* Partial overlap of in and out, and an out over the table. */
+    assert_int_equal(tq_s8_lookup(8, buf, table, buf + 1), TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_lookup(8, buf + 1, table, buf), TQ_ERR_ALIAS);
+    for (int i = 0; i < 64; ++i)
+        assert_int_equal(buf[i], i);
+    assert_int_equal(tq_s8_lookup(8, buf, table, table + 250), TQ_ERR_ALIAS);
+    assert_int_equal(tq_s8_lookup(8, buf, table, table), TQ_ERR_ALIAS);
+    for (int i = 0; i < 256; ++i)
+        assert_int_equal(table[i], (int8_t)(127 - i));
+}
+
+/* ---- overlap checks of every int8 kernel (issue 14) ----------------------
+ * Each kernel gets a small valid problem whose buffers live in one arena,
+ * in slots far apart. For every buffer the call writes (output, scratch)
+ * and every other buffer of the call, the written one is moved to overlap
+ * the other by its last bytes, then by its first bytes: the call must give
+ * TQ_ERR_ALIAS and leave the whole arena, output included, as it was. With
+ * the buffers apart the same call succeeds (the control). */
+
+enum { A_IN, A_FILTER, A_BIAS, A_MULT, A_SHIFT, A_OUT, A_SCRATCH, A_COUNT };
+static const char *const alias_names[A_COUNT] = {
+    "input", "filter/weights", "bias", "multipliers", "shifts", "output",
+    "scratch"};
+enum { A_SLOT = 8192, A_CH = 4 };
+
+typedef struct alias_kernel {
+    const char *name;
+    size_t bytes[A_COUNT];   /* 0: the kernel has no such buffer */
+    int writes[A_COUNT];     /* buffers the call writes */
+    tq_status (*run)(void *const p[A_COUNT], const size_t bytes[A_COUNT]);
+} alias_kernel;
+
+static const tq_conv_params alias_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+static const tq_dims conv_in = {1, 5, 5, 3}, conv_filter = {A_CH, 3, 3, 3},
+                     conv_out = {1, 3, 3, A_CH};
+static const tq_dims dw_in = {1, 5, 5, 2}, dw_filter = {1, 3, 3, A_CH},
+                     dw_out = {1, 3, 3, A_CH};
+static const tq_dims pool_in = {1, 6, 6, 3}, pool_out = {1, 2, 2, A_CH};
+static uint8_t alias_packed_image[4096];
+
+static tq_s8_output alias_stage(void *const p[A_COUNT])
+{
+    const tq_s8_output os = {(const int32_t *)p[A_MULT],
+                             (const int32_t *)p[A_SHIFT], 1, TQ_ROUND_DOUBLE,
+                             -3, -128, 127};
+    return os;
+}
+
+static tq_status run_conv(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_conv2d(&alias_conv, &conv_in, p[A_IN], 5, &conv_filter,
+                        p[A_FILTER], p[A_BIAS], &os, &conv_out, p[A_OUT],
+                        p[A_SCRATCH], b[A_SCRATCH]);
+}
+
+static tq_status run_conv_pool(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_conv2d_relu_maxpool2(&alias_conv, &pool_in, p[A_IN], 5,
+                                      &conv_filter, p[A_FILTER], p[A_BIAS],
+                                      &os, &pool_out, p[A_OUT], p[A_SCRATCH],
+                                      b[A_SCRATCH]);
+}
+
+static tq_status run_depthwise(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_depthwise_conv2d(&alias_conv, &dw_in, p[A_IN], 5, &dw_filter,
+                                  p[A_FILTER], p[A_BIAS], &os, &dw_out,
+                                  p[A_OUT]);
+}
+
+static tq_status run_fc(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_fully_connected(3, 10, A_CH, p[A_IN], 7, p[A_FILTER], 0,
+                                 p[A_BIAS], &os, p[A_OUT]);
+}
+
+static tq_status run_fc_packed(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_fully_connected_packed(3, 10, A_CH, p[A_IN], 7, p[A_FILTER],
+                                        b[A_FILTER], p[A_BIAS], &os, p[A_OUT]);
+}
+
+static tq_status run_gemm(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_gemm(3, A_CH, 10, p[A_IN], 10, 7, p[A_FILTER], 10, 1,
+                      p[A_BIAS], &os, p[A_OUT], A_CH, NULL, 0);
+}
+
+static tq_status run_gemm_s32(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    (void)b;
+    return tq_s8_gemm_s32(3, A_CH, 10, p[A_IN], 10, 7, p[A_FILTER], 10, 1,
+                          p[A_BIAS], p[A_OUT], A_CH);
+}
+
+static tq_status run_requant_rows(void *const p[A_COUNT],
+                                  const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_requantize_rows(3, A_CH, p[A_IN], A_CH, &os, p[A_OUT], A_CH);
+}
+
+static tq_status run_pack(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    return tq_s8_pack_weights(A_CH, 10, p[A_FILTER], 10, p[A_OUT], b[A_OUT]);
+}
+
+/* Valid contents for every buffer the call reads. */
+static void alias_fill(const alias_kernel *k, void *const p[A_COUNT],
+                       tt_rng *r)
+{
+    for (int b = 0; b < A_COUNT; ++b) {
+        if (!k->bytes[b] || k->writes[b])
+            continue;
+        if (b == A_MULT || b == A_SHIFT ||
+            (b == A_IN && k->run == run_requant_rows)) {
+            int32_t *v = p[b];
+            for (size_t i = 0; i < k->bytes[b] / 4; ++i)
+                v[i] = b == A_MULT ? tt_int(r, 1 << 30, INT32_MAX)
+                                   : (b == A_SHIFT ? tt_int(r, -12, 2)
+                                                   : tt_int(r, -5000, 5000));
+        } else if (b == A_BIAS) {
+            int32_t *v = p[b];
+            for (size_t i = 0; i < k->bytes[b] / 4; ++i)
+                v[i] = tt_int(r, -300, 300);
+        } else if (b == A_FILTER && k->run == run_fc_packed) {
+            memcpy(p[b], alias_packed_image, k->bytes[b]);
+        } else {
+            tt_fill_s8(r, p[b], k->bytes[b], -128, 127);
+        }
+    }
+}
+
+static void alias_kernel_check(const alias_kernel *k, uint8_t *arena,
+                               uint8_t *copy, size_t arena_bytes, int *pairs,
+                               int *failed)
+{
+    tt_rng r = {0xa11a5u};
+    void *p[A_COUNT];
+    for (int b = 0; b < A_COUNT; ++b) {
+        assert_true(k->bytes[b] <= A_SLOT / 2);
+        p[b] = k->bytes[b] ? arena + (size_t)(b + 1) * A_SLOT : NULL;
+    }
+    /* The control: every buffer apart. */
+    memset(arena, 0x5A, arena_bytes);
+    alias_fill(k, p, &r);
+    if (k->run(p, k->bytes) != TQ_OK)
+        fail_msg("%s: the control call fails", k->name);
+
+    for (int w = 0; w < A_COUNT; ++w) {
+        if (!k->writes[w])
+            continue;
+        for (int x = 0; x < A_COUNT; ++x) {
+            if (x == w || !k->bytes[x])
+                continue;
+            for (int side = 0; side < 2; ++side) {
+                void *q[A_COUNT];
+                memcpy(q, p, sizeof q);
+                uint8_t *xs = p[x];
+                /* Overlap x's last bytes, or its first: 4-byte steps keep
+                 * int32 buffers aligned. */
+                const size_t wb = (k->bytes[w] + 3) & ~(size_t)3;
+                q[w] = side == 0 ? xs + ((k->bytes[x] - 1) & ~(size_t)3)
+                                 : xs + 4 - wb;
+                memset(arena, 0x5A, arena_bytes);
+                alias_fill(k, q, &r);
+                memcpy(copy, arena, arena_bytes);
+                const tq_status st = k->run(q, k->bytes);
+                const int changed = memcmp(arena, copy, arena_bytes) != 0;
+                if (st != TQ_ERR_ALIAS || changed) {
+                    print_message("%s: %s overlapping the %s of %s: status "
+                                  "%d%s, expected TQ_ERR_ALIAS\n", k->name,
+                                  alias_names[w], side ? "start" : "end",
+                                  alias_names[x], (int)st,
+                                  changed ? ", memory changed" : "");
+                    ++*failed;
+                }
+                ++*pairs;
+            }
+        }
+    }
+}
+
+static void test_alias_every_kernel(void **state)
+{
+    (void)state;
+    size_t conv_scratch, pool_scratch, packed_bytes;
+    assert_int_equal(tq_s8_conv2d_scratch_size(&alias_conv, &conv_in,
+                                               &conv_filter, &conv_out,
+                                               &conv_scratch), TQ_OK);
+    assert_int_equal(tq_s8_conv2d_relu_maxpool2_scratch_size(
+                         &alias_conv, &pool_in, &conv_filter, &pool_out,
+                         &pool_scratch), TQ_OK);
+    assert_int_equal(tq_s8_packed_weights_size(A_CH, 10, &packed_bytes),
+                     TQ_OK);
+    assert_true(packed_bytes <= sizeof alias_packed_image);
+    int8_t w[A_CH * 10];
+    tt_rng r = {77};
+    tt_fill_s8(&r, w, sizeof w, -128, 127);
+    assert_int_equal(tq_s8_pack_weights(A_CH, 10, w, 10, alias_packed_image,
+                                        packed_bytes), TQ_OK);
+    const size_t ch4 = A_CH * sizeof(int32_t);
+    const alias_kernel kernels[] = {
+        {"tq_s8_conv2d", {75, 108, ch4, ch4, ch4, 36, conv_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_conv},
+        {"tq_s8_conv2d_relu_maxpool2",
+         {108, 108, ch4, ch4, ch4, 16, pool_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_conv_pool},
+        {"tq_s8_depthwise_conv2d", {50, 36, ch4, ch4, ch4, 36, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_depthwise},
+        {"tq_s8_fully_connected", {30, 10 * A_CH, ch4, ch4, ch4, 3 * A_CH, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_fc},
+        {"tq_s8_fully_connected_packed",
+         {30, packed_bytes, ch4, ch4, ch4, 3 * A_CH, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_fc_packed},
+        {"tq_s8_gemm", {30, 10 * A_CH, ch4, ch4, ch4, 3 * A_CH, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_gemm},
+        {"tq_s8_gemm_s32", {30, 10 * A_CH, ch4, 0, 0, 3 * ch4, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_gemm_s32},
+        {"tq_s8_requantize_rows", {3 * ch4, 0, 0, ch4, ch4, 3 * A_CH, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_requant_rows},
+        {"tq_s8_pack_weights", {0, 10 * A_CH, 0, 0, 0, packed_bytes, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_pack},
+    };
+    const size_t arena_bytes = (A_COUNT + 2) * (size_t)A_SLOT;
+    uint8_t *arena = aligned_alloc(64, arena_bytes);
+    uint8_t *copy = malloc(arena_bytes);
+    assert_non_null(arena);
+    assert_non_null(copy);
+    int pairs = 0, failed = 0;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; ++i)
+        alias_kernel_check(&kernels[i], arena, copy, arena_bytes, &pairs,
+                           &failed);
+    print_message("overlap checks: %d cases in %zu kernels, %d failed\n",
+                  pairs, sizeof kernels / sizeof kernels[0], failed);
+    free(arena);
+    free(copy);
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -807,6 +1141,9 @@ int main(void)
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_round_half_away),
         cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_lookup_errors),
+        cmocka_unit_test(test_alias_every_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

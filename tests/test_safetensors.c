@@ -18,10 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tinyq.h"
+#include "../lib/io/io_internal.h"
 #include "testutil.h"
 
 /* What an output pointer holds before a call that must fail. */
@@ -252,6 +258,22 @@ static void test_parse_zero_size_scalar_and_names(void **state)
     assert_int_equal(tq_safetensors_get(f, "x", &t), TQ_ERR_NOT_FOUND);
     tq_safetensors_free(f);
 
+    /* Every escape JSON has, a surrogate pair, upper-case hex: each
+     * decodes to the character it names (and the writer's output of the
+     * names reads back the same). */
+    p = image("{'\\ud83d\\ude00\\u00C9\\u0041\\/\\b\\f\\n\\r\\t\\\\\\\"':"
+              "{'dtype':'I8','shape':[1],'data_offsets':[0,1]},"
+              "'__metadata__':{'\\uD83D\\uDE00':'\\udbff\\udfff\\u007f'}}",
+              data, 1, &size);
+    f = parse_ok(p, size);
+    free(p);
+    const int64_t s_one[1] = {1};
+    check_tensor(f, "\xf0\x9f\x98\x80\xc3\x89" "A/\b\f\n\r\t\\\"", TQ_S8, 1,
+                 s_one, data, 1);
+    assert_int_equal(tq_safetensors_metadata(f, "\xf0\x9f\x98\x80", &v), TQ_OK);
+    assert_string_equal(v, "\xf4\x8f\xbf\xbf\x7f");
+    tq_safetensors_free(f);
+
     /* Only metadata, with an empty key and an empty value. */
     p = image("{'__metadata__':{'':'','k':'v'}}", NULL, 0, &size);
     f = parse_ok(p, size);
@@ -390,6 +412,10 @@ static void test_parse_header_length_lies(void **state)
 static void test_parse_header_limit(void **state)
 {
     (void)state;
+    /* 10^8 bytes of header or 10^6 entries take an hour under valgrind;
+     * the ASan run and the plain runs cover them. */
+    if (getenv("TINYQ_TEST_UNDER_VALGRIND"))
+        skip();
     const size_t limit = 100000000;
     unsigned char *p = malloc(8 + limit + 1);
     assert_non_null(p);
@@ -549,6 +575,53 @@ static const bad_case bad_cases[] = {
     {"{'__metadata__':{'k':'\x80'}}", 0},
     {"{'__metadata__':{'k':'v\\u0000'}}", 0},
     {"\xef\xbb\xbf{}", 0},
+    /* \u escapes: exactly four hex digits, not NUL, no unpaired surrogate
+     * (cJSON decodes a malformed escape as U+0000, which would end the C
+     * string there: issue 14) */
+    {"{'w\\uZZZZjunk':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u00G0':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u12':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u 123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u-123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u+123':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u0x12':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'w\\u0000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'\\u0000':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'__metadata__':{'k':'tinyq-lenet-s8\\u00G0 NOT REALLY'}}", 0},
+    {"{'__metadata__':{'k\\uZZZZ':'v'}}", 0},
+    {"{'__metadata__':{'k':'\\u0'}}", 0},
+    {"{'a\\udc00':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\udfff':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\udbff':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800x':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800\\n':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'a\\ud800\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\ud800\\u0041':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\ud800\\uZZZZ':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'a\\udc00\\ud800':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+     4},
+    {"{'__metadata__':{'k':'\\ud83d'}}", 0},
+    {"{'__metadata__':{'k':'\\ude00'}}", 0},
+    /* control bytes outside strings: cJSON skips every byte up to 0x20 as
+     * whitespace, JSON only space, tab, LF and CR (found by
+     * scripts/fuzz-json-check over the fuzz corpus) */
+    {"{\x01" T_A "}", 4},
+    {"{'a':{'dtype':'I8','shape':[2\x01\x00\x00\x04,2,1],"
+     "'data_offsets':[0,4]}}", 4},
+    {"{'a':{'dtype':'F32','shape':[\x11],'data_offsets':[0,0]}}", 0},
+    {"{" T_A "\x0b}", 4},
+    {"{" T_A "}\x0c", 4},
+    {"{" T_A ",\x1f'b':{'dtype':'U8','shape':[0],'data_offsets':[4,4]}}", 4},
+    {"{" T_A "}\x7f", 4},
+    /* an empty tensor name, which the writer refuses: the reader and the
+     * writer accept the same files (issue 14) */
+    {"{'':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4},
+    {"{'':{'dtype':'U8','shape':[0],'data_offsets':[0,0]}}", 0},
 };
 
 static void test_parse_malformed_headers(void **state)
@@ -598,6 +671,10 @@ static void test_parse_malformed_bytes(void **state)
 static void test_parse_tensor_count_limit(void **state)
 {
     (void)state;
+    /* 10^8 bytes of header or 10^6 entries take an hour under valgrind;
+     * the ASan run and the plain runs cover them. */
+    if (getenv("TINYQ_TEST_UNDER_VALGRIND"))
+        skip();
     const size_t limit = 1000000;
 #define ENTRY "'%zx':{'dtype':'I8','shape':[0],'data_offsets':[0,0]}"
     char *hdr = malloc((limit + 1) * 64 + 8);
@@ -658,6 +735,113 @@ static void exercise(const tq_safetensors *f)
     (void)sum;
 }
 
+/* Reader and writer accept the same files (issue 14): a file the reader
+ * accepted whose tensors tinyq can represent is saved back with
+ * tq_safetensors_save() (never refused), and the saved file loads with the
+ * same tensors in the same order, the same bytes and the same metadata.
+ * Returns 1 when it was written back, 0 when some tensor has a dtype or
+ * rank tinyq cannot hold. */
+static int write_back_check(const tq_safetensors *f)
+{
+    const int32_t n = tq_safetensors_count(f);
+    const int32_t m = tq__safetensors_meta_count(f);
+    tq_named_tensor *t = calloc((size_t)n + 1, sizeof *t);
+    const char **keys = calloc((size_t)m + 1, sizeof *keys);
+    const char **values = calloc((size_t)m + 1, sizeof *values);
+    assert_true(t && keys && values);
+    int representable = 1;
+    for (int32_t i = 0; i < n && representable; ++i) {
+        assert_int_equal(tq_safetensors_name(f, i, &t[i].name), TQ_OK);
+        representable = tq_safetensors_get(f, t[i].name, &t[i].tensor) == TQ_OK;
+    }
+    for (int32_t i = 0; i < m; ++i)
+        assert_int_equal(tq__safetensors_meta_at(f, i, &keys[i], &values[i]),
+                         TQ_OK);
+    if (representable) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/tq_test_st_wb_%ld",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+                 (long)getpid());
+        assert_int_equal(tq_safetensors_save(path, t, n, keys, values, m),
+                         TQ_OK);
+        tq_safetensors *g = NULL;
+        assert_int_equal(tq_safetensors_load(path, &g), TQ_OK);
+        unlink(path);
+        assert_int_equal(tq_safetensors_count(g), n);
+        for (int32_t i = 0; i < n; ++i) {
+            const char *name;
+            tq_tensor u;
+            assert_int_equal(tq_safetensors_name(g, i, &name), TQ_OK);
+            assert_string_equal(name, t[i].name);
+            assert_int_equal(tq_safetensors_get(g, name, &u), TQ_OK);
+            assert_int_equal(u.dtype, t[i].tensor.dtype);
+            assert_int_equal(u.ndim, t[i].tensor.ndim);
+            size_t bytes = u.dtype == TQ_S8 ? 1 : 4;
+            for (int32_t d = 0; d < u.ndim; ++d) {
+                assert_int_equal(u.shape[d], t[i].tensor.shape[d]);
+                bytes *= (size_t)u.shape[d];
+            }
+            if (bytes)
+                assert_memory_equal(u.data, t[i].tensor.data, bytes);
+        }
+        assert_int_equal(tq__safetensors_meta_count(g), m);
+        for (int32_t i = 0; i < m; ++i) {
+            const char *v;
+            assert_int_equal(tq_safetensors_metadata(g, keys[i], &v), TQ_OK);
+            assert_string_equal(v, values[i]);
+        }
+        tq_safetensors_free(g);
+    }
+    free(t);
+    free(keys);
+    free(values);
+    return representable;
+}
+
+/* Every valid file of this test program that tinyq can represent is
+ * written back and reads back the same; in test_parse_fuzz, every mutated
+ * file the reader accepts is put to the same check. */
+static void test_accepted_files_write_back(void **state)
+{
+    (void)state;
+    unsigned char data[MIXED_DATA];
+    size_t size;
+    unsigned char *p = mixed_image(&size, data);
+    tq_safetensors *f = parse_ok(p, size);
+    assert_true(write_back_check(f));
+    tq_safetensors_free(f);
+    free(p);
+    static const char *const valid[] = {
+        "{}",
+        "{'__metadata__':{'':'','k':'v','\\u00e9\\ud83d\\ude00':'\\n\\u0001'}}",
+        ("{'z0':{'dtype':'F32','shape':[0,3],'data_offsets':[0,0]},"
+         "'s':{'dtype':'I32','shape':[],'data_offsets':[0,4]},"
+         "'a\\\"b\\u00e9\\t':{'dtype':'I8','shape':[2,1,1,2],"
+         "'data_offsets':[4,8]},"
+         "'zend':{'dtype':'I8','shape':[0],'data_offsets':[8,8]}}"),
+        ("{'b':{'dtype':'I8','shape':[4],'data_offsets':[4,8]},"
+         "'a':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}"),
+    };
+    unsigned char bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const size_t dlen[] = {0, 0, 8, 8};
+    int written = 1;
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; ++i) {
+        p = image(valid[i], bytes, dlen[i], &size);
+        f = parse_ok(p, size);
+        written += write_back_check(f);
+        tq_safetensors_free(f);
+        free(p);
+    }
+    /* Dtypes tinyq cannot hold parse, and are not written back. */
+    p = image("{'h':{'dtype':'F16','shape':[2],'data_offsets':[0,4]}}", bytes,
+              4, &size);
+    f = parse_ok(p, size);
+    assert_false(write_back_check(f));
+    tq_safetensors_free(f);
+    free(p);
+    assert_int_equal(written, 5);
+}
+
 static void test_parse_fuzz(void **state)
 {
     (void)state;
@@ -672,7 +856,7 @@ static void test_parse_fuzz(void **state)
     assert_non_null(q);
     const uint64_t seed = 20240601;
     tt_rng rng = {seed};
-    int parsed = 0;
+    int parsed = 0, written_back = 0;
     const int iterations = 5000;
     for (int it = 0; it < iterations; ++it) {
         memcpy(q, base, size);
@@ -710,13 +894,15 @@ static void test_parse_fuzz(void **state)
         if (st == TQ_OK) {
             ++parsed;
             exercise(f);
+            written_back += write_back_check(f);
             tq_safetensors_free(f);
         } else if (st != TQ_ERR_FORMAT || f != SENTINEL) {
             fail_msg("seed %llu iteration %d: status %d",
                      (unsigned long long)seed, it, (int)st);
         }
     }
-    print_message("fuzz: %d of %d mutated files parsed\n", parsed, iterations);
+    print_message("fuzz: %d of %d mutated files parsed, %d written back\n",
+                  parsed, iterations, written_back);
     free(q);
     free(base);
 }
@@ -739,11 +925,26 @@ static int exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Is there an entry "<base of path>.tmp..." beside path (a temporary file
+ * of the writer, whatever its unique suffix)? */
 static int tmp_sibling_exists(const char *path)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s.tmp", path);
-    return exists(buf);
+    const char *slash = strrchr(path, '/');
+    char dir[512], prefix[512];
+    if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + 1), path);
+        snprintf(prefix, sizeof prefix, "%s.tmp", slash + 1);
+    } else {
+        snprintf(dir, sizeof dir, ".");
+        snprintf(prefix, sizeof prefix, "%s.tmp", path);
+    }
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int found = 0;
+    for (const struct dirent *e; !found && (e = readdir(d)) != NULL;)
+        found = strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return found;
 }
 
 static unsigned char *read_all(const char *path, size_t *size)
@@ -1112,6 +1313,191 @@ static void test_save_errors(void **state)
     free(path);
 }
 
+/* A fresh directory for one test, and a path of `name` inside it. */
+static void make_dir(char *dir)
+{
+    strcpy(dir, "/tmp/tq_test_st_dir_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void join(char *out, size_t n, const char *dir, const char *name)
+{
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+/* One int8 tensor "t" of `n` bytes, all `value`. */
+static tq_status save_filled(const char *path, int8_t *buf, int64_t n,
+                             int8_t value)
+{
+    memset(buf, value, (size_t)n);
+    tq_named_tensor t;
+    memset(&t, 0, sizeof t);
+    t.name = "t";
+    t.tensor.data = buf;
+    t.tensor.dtype = TQ_S8;
+    t.tensor.ndim = 1;
+    t.tensor.shape[0] = n;
+    const char *key = "tag", *val = value == 1 ? "one" : "two";
+    return tq_safetensors_save(path, &t, 1, &key, &val, 1);
+}
+
+/* Does `path` hold exactly what save_filled(n, value) wrote, for one of
+ * the two (n, value) pairs of the concurrency test? */
+static int is_whole_save(const char *path, int64_t n1, int64_t n2)
+{
+    tq_safetensors *f = NULL;
+    if (tq_safetensors_load(path, &f) != TQ_OK)
+        return 0;
+    tq_tensor t;
+    const char *tag = NULL;
+    int ok = tq_safetensors_count(f) == 1 &&
+             tq_safetensors_get(f, "t", &t) == TQ_OK && t.ndim == 1 &&
+             tq_safetensors_metadata(f, "tag", &tag) == TQ_OK;
+    if (ok) {
+        const int one = strcmp(tag, "one") == 0;
+        const int8_t v = one ? 1 : 2;
+        ok = (one || strcmp(tag, "two") == 0) &&
+             t.shape[0] == (one ? n1 : n2);
+        for (int64_t i = 0; ok && i < t.shape[0]; ++i)
+            ok = ((const int8_t *)t.data)[i] == v;
+    }
+    tq_safetensors_free(f);
+    return ok;
+}
+
+/* A symbolic link planted at the old fixed temporary name "PATH.tmp" must
+ * not be followed (it used to overwrite its target and leave PATH a
+ * symlink: issue 14); a dangling one must not create its target. */
+static void test_save_symlink_trap(void **state)
+{
+    (void)state;
+    char dir[64], path[128], tmp[160], victim[128], absent[128];
+    make_dir(dir);
+    join(path, sizeof path, dir, "model.safetensors");
+    join(victim, sizeof victim, dir, "victim");
+    join(absent, sizeof absent, dir, "absent");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    write_all(victim, "victim", 6);
+    assert_int_equal(symlink(victim, tmp), 0);
+
+    int8_t buf[40];
+    assert_int_equal(save_filled(path, buf, 40, 1), TQ_OK);
+    size_t size;
+    unsigned char *raw = read_all(victim, &size);
+    assert_int_equal(size, 6);
+    assert_memory_equal(raw, "victim", 6);
+    free(raw);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_true(is_whole_save(path, 40, 40));
+    assert_int_equal(lstat(tmp, &sb), 0); /* the planted link is left */
+    assert_true(S_ISLNK(sb.st_mode));
+
+    assert_int_equal(unlink(tmp), 0);
+    assert_int_equal(symlink(absent, tmp), 0);
+    assert_int_equal(save_filled(path, buf, 40, 2), TQ_OK);
+    assert_false(exists(absent));
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+
+    assert_int_equal(unlink(tmp), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(victim), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* The saved file keeps the permission bits of the file it replaces; a new
+ * file gets 0666 less the umask, as fopen() would give it. */
+static void test_save_permissions(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    make_dir(dir);
+    join(path, sizeof path, dir, "model.safetensors");
+    int8_t buf[8];
+    struct stat sb;
+    static const mode_t kept[] = {0600, 0640, 0444, 0755, 0604};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; ++i) {
+        write_all(path, "old", 3);
+        assert_int_equal(chmod(path, kept[i]), 0);
+        assert_int_equal(save_filled(path, buf, 8, 1), TQ_OK);
+        assert_int_equal(stat(path, &sb), 0);
+        if ((sb.st_mode & 07777) != kept[i])
+            fail_msg("a %04o file became %04o", (unsigned)kept[i],
+                     (unsigned)(sb.st_mode & 07777));
+        assert_true(is_whole_save(path, 8, 8));
+        assert_int_equal(unlink(path), 0);
+    }
+    static const mode_t masks[] = {022, 077, 0, 027};
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; ++i) {
+        const mode_t old = umask(masks[i]);
+        const tq_status st = save_filled(path, buf, 8, 2);
+        umask(old);
+        assert_int_equal(st, TQ_OK);
+        assert_int_equal(stat(path, &sb), 0);
+        if ((sb.st_mode & 07777) != (0666 & ~masks[i]))
+            fail_msg("umask %03o: a new file is %04o", (unsigned)masks[i],
+                     (unsigned)(sb.st_mode & 07777));
+        assert_int_equal(unlink(path), 0);
+    }
+    assert_false(tmp_sibling_exists(path));
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Two processes save to one path over and over while this one loads it:
+ * every load must see one whole file of one writer (issue 14: 623 of
+ * 6,021 loads read a malformed file with the fixed temporary name). */
+enum { CONCURRENT_SAVES = 100 };
+static void test_save_concurrent(void **state)
+{
+    (void)state;
+    if (tt_no_processes()) {
+        print_message("no fork() here (TINYQ_TEST_NO_PROCESSES): skipped\n");
+        skip();
+    }
+    char dir[64], path[128];
+    make_dir(dir);
+    join(path, sizeof path, dir, "model.safetensors");
+    static int8_t buf[2][150000];
+    const int64_t n1 = 100000, n2 = 150000;
+    assert_int_equal(save_filled(path, buf[0], n1, 1), TQ_OK);
+    pid_t pid[2];
+    for (int w = 0; w < 2; ++w) {
+        pid[w] = fork();
+        assert_true(pid[w] >= 0);
+        if (pid[w] == 0) {
+            int bad = 0;
+            for (int i = 0; i < CONCURRENT_SAVES; ++i)
+                bad += save_filled(path, buf[w], w ? n2 : n1,
+                                   (int8_t)(w + 1)) != TQ_OK;
+            _exit(bad ? 1 : 0);
+        }
+    }
+    int loads = 0, broken = 0, running = 2, status[2] = {-1, -1};
+    while (running > 0) {
+        loads++;
+        broken += !is_whole_save(path, n1, n2);
+        for (int w = 0; w < 2; ++w) {
+            int wst;
+            if (status[w] == -1 && waitpid(pid[w], &wst, WNOHANG) == pid[w]) {
+                status[w] = wst;
+                --running;
+            }
+        }
+    }
+    print_message("concurrent saves: %d loads, %d broken\n", loads, broken);
+    for (int w = 0; w < 2; ++w) {
+        assert_true(WIFEXITED(status[w]));
+        assert_int_equal(WEXITSTATUS(status[w]), 0);
+    }
+    assert_int_equal(broken, 0);
+    assert_true(is_whole_save(path, n1, n2));
+    assert_false(tmp_sibling_exists(path));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void expect_load_fails(const char *path, tq_status want,
                               const char *what)
 {
@@ -1198,10 +1584,14 @@ int main(void)
         cmocka_unit_test(test_parse_malformed_headers),
         cmocka_unit_test(test_parse_malformed_bytes),
         cmocka_unit_test(test_parse_tensor_count_limit),
+        cmocka_unit_test(test_accepted_files_write_back),
         cmocka_unit_test(test_parse_fuzz),
         cmocka_unit_test(test_save_load_roundtrip),
         cmocka_unit_test(test_save_load_random),
         cmocka_unit_test(test_save_errors),
+        cmocka_unit_test(test_save_symlink_trap),
+        cmocka_unit_test(test_save_permissions),
+        cmocka_unit_test(test_save_concurrent),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_null_args),
     };

@@ -88,4 +88,15 @@ static inline const char *tt_data_dir(void)
     return (d && *d) ? d : TQ_TEST_DEFAULT_DATA_DIR;
 }
 
+/* Nonzero when $TINYQ_TEST_NO_PROCESSES is set. scripts/test-aarch64 sets
+ * it: Debian 12's qemu-user (7.2) never returns from fork() or
+ * pthread_create() on the machines CI runs on (a ten-line program that
+ * forks once hangs), so the tests that start threads or processes skip
+ * under emulation; they run natively, under TSan and under valgrind. */
+static inline int tt_no_processes(void)
+{
+    const char *v = getenv("TINYQ_TEST_NO_PROCESSES");
+    return v && *v && *v != '0';
+}
+
 #endif /* TQ_TESTUTIL_H */

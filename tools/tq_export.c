@@ -4,8 +4,9 @@
  * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
  * output stages, a 256-entry input lookup table per channel, and a
  * model_run() that calls tinyq's s8 kernels over ONE static activation
- * arena. Buffer offsets in the arena are planned here, at export time, from
- * the lifetimes of the buffers, so the firmware needs no heap.
+ * arena. Buffer offsets in the arena are planned at export time, from the
+ * lifetimes of the buffers, by the library's planner (the one the graph
+ * runtime uses), so the firmware needs no heap.
  *
  * The network is the format's: a chain of valid, stride-1 convolutions each
  * fused with its ReLU clamp and a 2x2 max pool (tq_s8_conv2d_relu_maxpool2),
@@ -13,6 +14,11 @@
  * (their argmax is the class, as on the host) and requantizes them to the
  * int8 logits. Layers come in the file's order of their "<name>.weight"
  * tensors.
+ *
+ * A model file of the graph format (docs/model-format.md, "tinyq-graph-v1")
+ * is exported through the library instead, any quantized graph:
+ * tq_graph_export_c() (the options other than --prefix and --out-dir do not
+ * apply to it).
  *
  * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
  *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors
@@ -35,6 +41,9 @@
 #include <string.h>
 
 #include <tinyq.h>
+
+/* The arena planner, an internal (host-only) unit of the library. */
+#include "../lib/graph/plan.h"
 
 enum { MAX_LAYERS = 32, MAX_BUFFERS = 2 * MAX_LAYERS + 2, NAME_LEN = 64 };
 
@@ -82,8 +91,21 @@ typedef struct model {
     size_t arena, lower_bound;
 } model;
 
+/* The fuzz harness of the model reader (fuzz/fuzz_tq_export.c) includes
+ * this file with TQ_EXPORT_FUZZ defined: a refused model then returns to
+ * the harness through tq_export_refused, quietly, instead of ending the
+ * process, and main() is left out. */
+#ifdef TQ_EXPORT_FUZZ
+#include <setjmp.h>
+static jmp_buf tq_export_refused;
+#endif
+
 static void die(const char *fmt, ...)
 {
+#ifdef TQ_EXPORT_FUZZ
+    (void)fmt;
+    longjmp(tq_export_refused, 1);
+#else
     va_list ap;
     va_start(ap, fmt);
     fputs("tq-export: ", stderr);
@@ -91,6 +113,7 @@ static void die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
+#endif
 }
 
 static void check(tq_status s, const char *what)
@@ -198,8 +221,10 @@ static void load_model(const tq_safetensors *f, model *m)
         L->weight = t.data;
         check(tq_tensor_numel(&t, &L->weight_count), name);
         if (L->is_conv)
-            L->filter_dims = (tq_dims){(int32_t)t.shape[0], (int32_t)t.shape[1],
-                                       (int32_t)t.shape[2], (int32_t)t.shape[3]};
+            L->filter_dims = (tq_dims){.n = (int32_t)t.shape[0],
+                                       .h = (int32_t)t.shape[1],
+                                       .w = (int32_t)t.shape[2],
+                                       .c = (int32_t)t.shape[3]};
         else
             L->out_features = (int32_t)t.shape[0], L->in_features = (int32_t)t.shape[1];
     }
@@ -249,11 +274,13 @@ static void load_model(const tq_safetensors *f, model *m)
 
 /* ---- shapes ----------------------------------------------------------------- */
 
-static const tq_conv_params valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+static const tq_conv_params valid_conv = {
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+    .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
 
 static void chain_shapes(model *m)
 {
-    tq_dims cur = {1, m->input_h, m->input_w, m->input_c};
+    tq_dims cur = {.n = 1, .h = m->input_h, .w = m->input_w, .c = m->input_c};
     for (int l = 0; l < m->layers; ++l) {
         layer *L = &m->l[l];
         L->in_dims = cur;
@@ -268,7 +295,8 @@ static void chain_shapes(model *m)
             check(tq_conv_output_size(cur.w, L->filter_dims.w, 1, 1, 0, 0, &ow), L->name);
             if (oh < 2 || ow < 2)
                 die("%s: output %dx%d is too small to pool", L->name, (int)oh, (int)ow);
-            L->out_dims = (tq_dims){1, oh / 2, ow / 2, L->filter_dims.n};
+            L->out_dims =
+                (tq_dims){.n = 1, .h = oh / 2, .w = ow / 2, .c = L->filter_dims.n};
             check(tq_s8_conv2d_relu_maxpool2_scratch_size(
                       &valid_conv, &L->in_dims, &L->filter_dims, &L->out_dims,
                       &L->scratch),
@@ -278,7 +306,7 @@ static void chain_shapes(model *m)
             if (flat != L->in_features)
                 die("%s: %d input features, the activation has %lld", L->name,
                     (int)L->in_features, (long long)flat);
-            L->out_dims = (tq_dims){1, 1, 1, L->out_features};
+            L->out_dims = (tq_dims){.n = 1, .h = 1, .w = 1, .c = L->out_features};
         }
         cur = L->out_dims;
     }
@@ -330,60 +358,27 @@ static size_t dims_bytes(const tq_dims *d)
     return (size_t)d->n * (size_t)d->h * (size_t)d->w * (size_t)d->c;
 }
 
-static int lifetimes_meet(const buffer *a, const buffer *b)
-{
-    return a->first <= b->last && b->first <= a->last;
-}
-
-/* Greedy by size: largest first, each at the lowest offset that overlaps
- * no placed buffer alive at the same time. The caller compares the result
- * with the lifetime lower bound, which it reaches for a chain like LeNet. */
+/* Offsets from the library's planner (lib/graph/plan.c, shared with the
+ * graph runtime): greedy by size, largest first, each at the lowest offset
+ * that overlaps no placed buffer alive at the same time; then the lifetime
+ * lower bound, the bytes alive at the busiest step, which no plan can beat
+ * (each kernel needs its input, output and scratch at once, and refuses
+ * overlap) and which this one reaches for a chain like LeNet. */
 static void place_buffers(model *m)
 {
-    int order[MAX_BUFFERS];
-    for (int i = 0; i < m->buffers; ++i)
-        order[i] = i;
-    for (int i = 1; i < m->buffers; ++i)
-        for (int j = i; j > 0 && m->b[order[j]].size > m->b[order[j - 1]].size; --j) {
-            const int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    m->arena = 0;
+    tq__plan_buffer p[MAX_BUFFERS];
     for (int i = 0; i < m->buffers; ++i) {
-        buffer *b = &m->b[order[i]];
-        size_t offset = 0;
-        for (int moved = 1; moved;) {
-            moved = 0;
-            offset = (offset + b->align - 1) / b->align * b->align;
-            for (int j = 0; j < i; ++j) {
-                const buffer *p = &m->b[order[j]];
-                if (lifetimes_meet(b, p) && offset < p->offset + p->size &&
-                    p->offset < offset + b->size) {
-                    offset = p->offset + p->size;
-                    moved = 1;
-                }
-            }
-        }
-        b->offset = offset;
-        if (offset + b->size > m->arena)
-            m->arena = offset + b->size;
+        p[i].size = m->b[i].size;
+        p[i].align = m->b[i].align;
+        p[i].first = m->b[i].first;
+        p[i].last = m->b[i].last;
+        p[i].offset = 0;
     }
-}
-
-/* No arena can be smaller than the bytes alive at the busiest step: each
- * kernel needs its input, output and scratch at once, and refuses overlap. */
-static size_t lifetime_lower_bound(const model *m)
-{
-    size_t most = 0;
-    for (int step = 0; step <= m->layers; ++step) {
-        size_t live = 0;
-        for (int i = 0; i < m->buffers; ++i)
-            if (m->b[i].first <= step && step <= m->b[i].last)
-                live += m->b[i].size;
-        most = live > most ? live : most;
-    }
-    return most;
+    check(tq__plan_place(p, m->buffers, &m->arena), "arena plan");
+    check(tq__plan_lower_bound(p, m->buffers, &m->lower_bound),
+          "arena lower bound");
+    for (int i = 0; i < m->buffers; ++i)
+        m->b[i].offset = p[i].offset;
 }
 
 static void plan_arena(model *m)
@@ -405,7 +400,6 @@ static void plan_arena(model *m)
                          : -1;
     }
     place_buffers(m);
-    m->lower_bound = lifetime_lower_bound(m);
 }
 
 /* ---- the dry run ------------------------------------------------------------ */
@@ -443,14 +437,17 @@ static tq_status run_layers(const model *m, int8_t *arena, int8_t *logits,
             s = tq_s8_requantize_rows(1, L->out_features, acc, L->out_features,
                                       &os, logits, L->out_features);
         if (s != TQ_OK) {
+#ifndef TQ_EXPORT_FUZZ
             fprintf(stderr, "tq-export: dry run, layer %s: %s\n", L->name,
                     tq_status_message(s));
+#endif
             return s;
         }
     }
     return TQ_OK;
 }
 
+#ifndef TQ_EXPORT_FUZZ /* the harness runs the layers itself */
 static void dry_run(const model *m)
 {
     int8_t *arena = calloc(m->arena ? m->arena : 1, 1);
@@ -465,6 +462,7 @@ static void dry_run(const model *m)
     free(logits);
     free(acc);
 }
+#endif
 
 /* ---- writing C ------------------------------------------------------------------ */
 
@@ -503,8 +501,8 @@ static void emit_s32(out *o, const char *name, const int32_t *v, size_t n)
 
 static void emit_dims(out *o, const char *name, const tq_dims *d)
 {
-    emit(o, "static const tq_dims %s_%s = {%d, %d, %d, %d};\n", o->p, name,
-         (int)d->n, (int)d->h, (int)d->w, (int)d->c);
+    emit(o, "static const tq_dims %s_%s = {.n = %d, .h = %d, .w = %d, .c = %d};\n",
+         o->p, name, (int)d->n, (int)d->h, (int)d->w, (int)d->c);
 }
 
 static void describe_layer(char *s, size_t n, const layer *L)
@@ -643,7 +641,9 @@ static void write_source(out *o, const model *m)
         }
         emit(o, "\n");
     }
-    emit(o, "static const tq_conv_params %s_valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};\n\n",
+    emit(o, "static const tq_conv_params %s_valid_conv = {\n"
+            "    .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,\n"
+            "    .groups = 1};\n\n",
          o->p);
 
     emit(o, "int8_t *%s_input(void)\n{\n    return %s_arena + %zu;\n}\n\n", o->p,
@@ -712,6 +712,7 @@ static void write_source(out *o, const model *m)
             "    return best;\n}\n", o->p, o->P, o->P);
 }
 
+#ifndef TQ_EXPORT_FUZZ
 static void write_file(const char *dir, const char *prefix, const char *ext,
                        const model *m, void (*body)(out *, const model *))
 {
@@ -745,6 +746,27 @@ static void usage(void)
     fprintf(stderr, "usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]\n"
                     "                 [--prefix NAME] [--out-dir DIR] MODEL.safetensors\n");
     exit(2);
+}
+
+/* A tinyq-graph-v1 model file through tq_graph_load() and
+ * tq_graph_export_c(). */
+static int export_graph(const char *path, const char *prefix, const char *dir)
+{
+    char msg[512];
+    tq_graph *g = NULL;
+    if (tq_graph_load(path, &g, msg, sizeof msg) != TQ_OK)
+        die("%s: %s", path, msg);
+    if (tq_graph_export_c(g, prefix, dir, msg, sizeof msg) != TQ_OK) {
+        tq_graph_free(g);
+        die("%s: export: %s", path, msg);
+    }
+    size_t arena = 0;
+    tq_graph_arena_size(g, 1, &arena);
+    printf("%s: %d nodes, exported to %s/%s.c and %s/%s.h (checked on the "
+           "host against tq_graph_run_s8)\n", path,
+           (int)tq_graph_node_count(g), dir, prefix, dir, prefix);
+    tq_graph_free(g);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -785,6 +807,14 @@ int main(int argc, char **argv)
 
     tq_safetensors *file = NULL;
     check(tq_safetensors_load(m.path, &file), m.path);
+    const char *format = NULL;
+    if (tq_safetensors_metadata(file, "format", &format) == TQ_OK &&
+        !strcmp(format, "tinyq-graph-v1")) {
+        /* A graph model file (docs/model-format.md): any quantized graph,
+         * exported by the library (tq_graph_export_c()). */
+        tq_safetensors_free(file);
+        return export_graph(m.path, prefix, dir);
+    }
     load_model(file, &m);
     chain_shapes(&m);
     make_lut(&m);
@@ -802,3 +832,4 @@ int main(int argc, char **argv)
     tq_safetensors_free(file);
     return 0;
 }
+#endif /* TQ_EXPORT_FUZZ */

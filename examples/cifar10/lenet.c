@@ -24,7 +24,9 @@ const size_t lenet_act_size[LENET_TENSORS] = {32 * 32 * 3, 14 * 14 * 6,
 /* Spatial geometry of the two conv stages: input side and pooled side. */
 static const int32_t conv_in_hw[2] = {32, 14};
 static const int32_t conv_out_hw[2] = {14, 5};
-static const tq_conv_params valid_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+static const tq_conv_params valid_conv = {
+    .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+    .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
 
 size_t lenet_weight_count(int l)
 {
@@ -35,9 +37,9 @@ size_t lenet_weight_count(int l)
 static void conv_dims(int l, tq_dims *in, tq_dims *filter, tq_dims *out)
 {
     const lenet_layer *L = &lenet_layers[l];
-    *in = (tq_dims){1, conv_in_hw[l], conv_in_hw[l], L->in};
-    *filter = (tq_dims){L->out, L->k, L->k, L->in};
-    *out = (tq_dims){1, conv_out_hw[l], conv_out_hw[l], L->out};
+    *in = (tq_dims){.n = 1, .h = conv_in_hw[l], .w = conv_in_hw[l], .c = L->in};
+    *filter = (tq_dims){.n = L->out, .h = L->k, .w = L->k, .c = L->in};
+    *out = (tq_dims){.n = 1, .h = conv_out_hw[l], .w = conv_out_hw[l], .c = L->out};
 }
 
 /* ---- float model ------------------------------------------------------- */

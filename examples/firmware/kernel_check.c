@@ -443,11 +443,15 @@ static void conv_case_run(group *g, const conv_case *cc, int pooled)
 /* LeNet's two convolutions: 32x32x3 -> 5x5x6, 14x14x6 -> 5x5x16. */
 static void lenet_conv(conv_case *cc, int second)
 {
-    const tq_conv_params plain = {1, 1, 0, 0, 0, 0, 1, 1, 1};
+    const tq_conv_params plain = {
+        .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+        .pad_right = 0, .dilation_h = 1, .dilation_w = 1, .groups = 1};
     cc->conv = plain;
-    cc->in = second ? (tq_dims){1, 14, 14, 6} : (tq_dims){1, 32, 32, 3};
-    cc->filter = second ? (tq_dims){16, 5, 5, 6} : (tq_dims){6, 5, 5, 3};
-    cc->out = (tq_dims){1, 0, 0, cc->filter.n};
+    cc->in = second ? (tq_dims){.n = 1, .h = 14, .w = 14, .c = 6}
+                    : (tq_dims){.n = 1, .h = 32, .w = 32, .c = 3};
+    cc->filter = second ? (tq_dims){.n = 16, .h = 5, .w = 5, .c = 6}
+                        : (tq_dims){.n = 6, .h = 5, .w = 5, .c = 3};
+    cc->out = (tq_dims){.n = 1, .h = 0, .w = 0, .c = cc->filter.n};
     conv_geometry(cc);
 }
 

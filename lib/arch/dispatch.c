@@ -27,6 +27,8 @@ static const tq__ukernels portable = {
     .s8_gemm = tq__s8_gemm_ref,
     .s8_finish = tq__s8_finish_block_ref,
     .s8_row_sums = tq__s8_row_sums_ref,
+    /* s16_dot, s4_dot, s8_mul, s8_add, ...: NULL, the references reached
+     * through the tq__*_entry() helpers of dispatch.h. */
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

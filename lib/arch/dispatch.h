@@ -67,6 +67,31 @@ typedef void (*tq__s8_finish_fn)(const struct tq__s8_fold *f, int32_t rows,
 typedef void (*tq__s8_row_sums_fn)(int32_t rows, int32_t k, const int8_t *x,
                                    size_t ld, int32_t *sums);
 
+/* The exact inner product of the 16x8 kernels (lib/s16):
+ * Σ_p x[p] · w[p] for 1 <= k <= TQ_S16_MAX_REDUCTION, in int64
+ * (|x · w| <= 2^22, so |sum| <= 2^46). Integer sums are exact, so every
+ * path gives the reference's value whatever order it adds in. */
+typedef int64_t (*tq__s16_dot_fn)(const int16_t *x, const int8_t *w,
+                                  int32_t k);
+
+/* The inner product of the int4-weight fully connected kernel (lib/s4):
+ * Σ_p x[p] · w[first + p] for p < k, 1 <= k <= TQ_S8_MAX_REDUCTION, with
+ * w the packed int4 tensor (value i in the low nibble of byte i / 2 when i
+ * is even, else the high one, sign-extended) and x the int16 inputs with
+ * the input offset already added (|x| <= 255). |sum| <= 8 · 255 · 2^15 <
+ * 2^26: exact in int32 on every path. */
+typedef int32_t (*tq__s4_dot_fn)(const int16_t *x, const uint8_t *packed,
+                                 size_t first, int32_t k);
+
+/* One row of the int8 MUL (lib/s8/mul.c): for i < n,
+ * out[i] = clamp(MBQM((a[i·sa] + off1)·(b[i·sb] + off2)) + output_offset)
+ * with sa, sb in {0, 1} (0: a broadcast value), params validated, out
+ * equal to a full-stride input or not overlapping it. Exactly
+ * tq__s8_mul_row_ref(). */
+typedef void (*tq__s8_mul_fn)(size_t n, const int8_t *a, size_t sa,
+                              const int8_t *b, size_t sb,
+                              const tq_s8_mul_params *p, int8_t *out);
+
 /* ---- weights packed ahead of time (tq_s8_pack_weights) ----------------
  *
  * The packed codes are blocks of 16 weight rows (output features) by 4
@@ -205,6 +230,9 @@ typedef struct tq__ukernels {
     tq__s8_conv_pool_fn s8_conv_pool;
     tq__s8_packed_gemm_fn s8_packed_gemm;
     tq__s8_quantize_fn s8_quantize;
+    tq__s16_dot_fn s16_dot;
+    tq__s4_dot_fn s4_dot;
+    tq__s8_mul_fn s8_mul; /* NULL: tq__s8_mul_row_ref */
     tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
     tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
     tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
@@ -222,6 +250,8 @@ void tq__s8_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
 void tq__f32_gemm_ref(int32_t m, int32_t n, int32_t k, const float *a,
                       size_t lda, const float *b, size_t ldb, float *c,
                       size_t ldc);
+void tq__s8_mul_row_ref(size_t n, const int8_t *a, size_t sa, const int8_t *b,
+                        size_t sb, const tq_s8_mul_params *p, int8_t *out);
 void tq__s8_row_sums_ref(int32_t rows, int32_t k, const int8_t *x, size_t ld,
                          int32_t *sums);
 void tq__s8_packed_gemm_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
@@ -278,6 +308,21 @@ void tq__s8_add_ref(size_t n, const int8_t *a, const int8_t *b,
 static inline tq__s8_add_fn tq__s8_add_entry(const tq__ukernels *uk)
 {
     return uk->s8_add ? uk->s8_add : tq__s8_add_ref;
+}
+
+int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);
+
+static inline tq__s16_dot_fn tq__s16_dot_entry(const tq__ukernels *uk)
+{
+    return uk->s16_dot ? uk->s16_dot : tq__s16_dot_ref;
+}
+
+int32_t tq__s4_dot_ref(const int16_t *x, const uint8_t *packed, size_t first,
+                       int32_t k);
+
+static inline tq__s4_dot_fn tq__s4_dot_entry(const tq__ukernels *uk)
+{
+    return uk->s4_dot ? uk->s4_dot : tq__s4_dot_ref;
 }
 
 /* The reduction tree of step 2 above over 16 lane sums. */

@@ -95,11 +95,17 @@ static tq_status tq__permute4(const tq_tensor *in, tq_tensor *out,
     case 1:
         TQ__PERMUTE_LOOP(1);
         break;
+    case 2:
+        TQ__PERMUTE_LOOP(2);
+        break;
     case 4:
         TQ__PERMUTE_LOOP(4);
         break;
+    case 8:
+        TQ__PERMUTE_LOOP(8);
+        break;
     default:
-        /* tq__permute_check() accepted only dtypes of size 1 or 4. */
+        /* tq__permute_check() accepted only dtypes of size 1, 2, 4, 8. */
         return TQ_ERR_DTYPE;
     }
     return TQ_OK;

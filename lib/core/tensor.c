@@ -19,6 +19,10 @@ size_t tq_dtype_size(int32_t dtype)
         return sizeof(int8_t);
     case TQ_S32:
         return sizeof(int32_t);
+    case TQ_S16:
+        return sizeof(int16_t);
+    case TQ_S64:
+        return sizeof(int64_t);
     default:
         return 0;
     }

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,45 @@ tq_status tq_cifar10_normalize(int64_t count, const uint8_t *pixels,
                 const float x = (float)img[c * CF_PLANE + i] / 255.0f;
                 dst[i * 3 + c] = (x - m) / s;
             }
+        }
+    }
+    return TQ_OK;
+}
+
+tq_status tq_cifar10_affine(int64_t count, const uint8_t *pixels,
+                            const float scale[3], const float offset[3],
+                            float *out)
+{
+    if (!scale || !offset || (count > 0 && (!pixels || !out)))
+        return TQ_ERR_NULL;
+    if (count < 0)
+        return TQ_ERR_PARAM;
+    for (int c = 0; c < 3; ++c) {
+        /* Every result must be a finite float: 255 · |scale| + |offset|
+         * (in double, exact enough for the bound) stays within FLT_MAX. */
+        if (!isfinite(scale[c]) || !isfinite(offset[c]) ||
+            255.0 * fabs((double)scale[c]) + fabs((double)offset[c]) >
+                (double)FLT_MAX)
+            return TQ_ERR_PARAM;
+    }
+    size_t n_pixels, out_bytes;
+    if ((uint64_t)count > SIZE_MAX ||
+        tq__mul_size((size_t)count, CF_PIXELS, &n_pixels) ||
+        tq__mul_size(n_pixels, sizeof(float), &out_bytes))
+        return TQ_ERR_OVERFLOW;
+    if (tq__overlap(pixels, n_pixels, out, out_bytes))
+        return TQ_ERR_ALIAS;
+
+    for (size_t n = 0; n < (size_t)count; ++n) {
+        const uint8_t *img = pixels + n * CF_PIXELS;
+        float *dst = out + n * CF_PIXELS;
+        for (int c = 0; c < 3; ++c) {
+            /* p · a is exact in double (8 + 24 bits); the sum is rounded
+             * to double, then to float. Integer results smaller than 2^24
+             * (raw pixels: a = 1, b = 0) are exact. */
+            const double a = scale[c], b = offset[c];
+            for (int i = 0; i < CF_PLANE; ++i)
+                dst[i * 3 + c] = (float)((double)img[c * CF_PLANE + i] * a + b);
         }
     }
     return TQ_OK;

@@ -2,16 +2,24 @@
  * safetensors model files (host only): a strict parser that enforces every
  * rule of the reference implementation plus the lexical rules cJSON does not
  * check, a loader that reads tensor data straight into 64-byte aligned
- * memory, and a writer that publishes a file atomically (temp file, rename).
+ * memory, and a writer that publishes a file atomically (a fresh temporary
+ * file beside it, fsync, rename, fsync of the directory).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -197,39 +205,100 @@ static int st_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+static int st_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the escape "\uXXXX" starting at s[i] (the backslash),
+ * or -1 unless exactly four hex digits follow "\u". */
+static int32_t st_u_escape(const char *s, size_t n, size_t i)
+{
+    if (n - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    int32_t v = 0;
+    for (size_t k = 2; k < 6; ++k) {
+        const int d = st_hex_digit(s[i + k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* One escape sequence starting at s[i] (the backslash) inside a string:
+ * its length in bytes, or 0 when it is not JSON or would decode to
+ * something a C string cannot hold faithfully. JSON allows \" \\ \/ \b
+ * \f \n \r \t and \uXXXX with exactly four hex digits; tinyq also refuses
+ * \u0000 (a C string would end there) and any surrogate that is not a high
+ * one (D800-DBFF) immediately followed by an escaped low one (DC00-DFFF).
+ * cJSON decodes a \u with non-hex digits as U+0000, silently cutting the
+ * string, and so cannot be the judge of this (issue 14). */
+static size_t st_escape_length(const char *s, size_t n, size_t i)
+{
+    if (n - i < 2)
+        return 0;
+    switch (s[i + 1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+    const int32_t u = st_u_escape(s, n, i);
+    if (u <= 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        return 0;
+    if (u < 0xD800 || u > 0xDBFF)
+        return 6;
+    const int32_t low = st_u_escape(s, n, i + 6);
+    return low >= 0xDC00 && low <= 0xDFFF ? 12 : 0;
+}
+
 /* Lexical rules checked on text cJSON has already accepted, for what cJSON
  * lets through or cannot report:
  *  - every number must be a plain non-negative integer literal (a valid
  *    header holds numbers only in shapes and offsets, and "1.0", "1e0" or
  *    "-0" would otherwise be indistinguishable from 1 or 0 as doubles);
  *    leading zeros are not JSON;
- *  - strings hold no raw control characters (not JSON) and no \u0000
- *    (a C string would silently end there, merging distinct names). */
+ *  - outside strings, the only whitespace is space, tab, LF and CR (cJSON
+ *    skips any byte up to 0x20), and nothing is outside ASCII;
+ *  - strings hold no raw control characters (not JSON), and every escape
+ *    is one JSON defines, \u with four hex digits that decode neither to
+ *    NUL nor to half a surrogate pair (st_escape_length()). */
 static int st_json_lexically_strict(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         const char c = s[i];
         if (c == '"') {
-            for (++i;; ++i) {
+            for (++i;;) {
                 if (i >= n || (unsigned char)s[i] < 0x20)
                     return 0;
                 if (s[i] == '"')
                     break;
                 if (s[i] == '\\') {
-                    if (++i >= n)
+                    const size_t len = st_escape_length(s, n, i);
+                    if (len == 0)
                         return 0;
-                    if (s[i] == 'u') {
-                        if (n - i < 5)
-                            return 0;
-                        if (memcmp(s + i + 1, "0000", 4) == 0)
-                            return 0;
-                        i += 4;
-                    }
+                    i += len;
+                } else {
+                    ++i;
                 }
             }
             ++i;
         } else if (c == '-' || c == '+' || c == '.') {
+            return 0;
+        } else if (((unsigned char)c < 0x20 && !st_is_json_space(c)) ||
+                   (unsigned char)c >= 0x7F) {
+            /* cJSON skips every byte up to 0x20 as whitespace */
             return 0;
         } else if (st_is_digit(c)) {
             const size_t start = i;
@@ -416,7 +485,9 @@ static tq_status st_parse_header(const unsigned char *hdr, size_t n,
             }
             continue;
         }
-        if (++count > ST_MAX_TENSORS)
+        /* The writer refuses an empty name; so does the reader, so that
+         * every file read can be written back (issue 14). */
+        if (it->string[0] == '\0' || ++count > ST_MAX_TENSORS)
             goto done;
         pool += strlen(it->string) + 1;
     }
@@ -933,14 +1004,15 @@ static int st_write_data(FILE *fp, const tq_named_tensor *tensors,
     return 1;
 }
 
-tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
-                              int32_t count, const char *const *meta_keys,
-                              const char *const *meta_values,
-                              int32_t meta_count)
+tq_status tq__safetensors_write(FILE *fp, const tq_named_tensor *tensors,
+                                int32_t count, const char *const *meta_keys,
+                                const char *const *meta_values,
+                                int32_t meta_count)
 {
-    TQ_CHECK(st_check_save_args(path, tensors, count, meta_keys, meta_values,
+    if (!fp)
+        return TQ_ERR_NULL;
+    TQ_CHECK(st_check_save_args(".", tensors, count, meta_keys, meta_values,
                                 meta_count));
-
     char *header = st_build_header(tensors, count, meta_keys, meta_values,
                                    meta_count);
     if (!header)
@@ -952,34 +1024,140 @@ tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
         free(header);
         return TQ_ERR_OVERFLOW;
     }
-
-    const size_t path_len = strlen(path);
-    char *tmp = malloc(path_len + sizeof ".tmp");
-    if (!tmp) {
-        free(header);
-        return TQ_ERR_NO_MEMORY;
-    }
-    memcpy(tmp, path, path_len);
-    memcpy(tmp + path_len, ".tmp", sizeof ".tmp");
-
-    tq_status st = TQ_ERR_IO;
-    FILE *fp = fopen(tmp, "wb");
-    if (fp) {
-        unsigned char prefix[8];
-        static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-        st_write_le64(prefix, (uint64_t)padded);
-        int ok = fwrite(prefix, 1, 8, fp) == 8 &&
-                 fwrite(header, 1, len, fp) == len &&
-                 fwrite(spaces, 1, padded - len, fp) == padded - len &&
-                 st_write_data(fp, tensors, count) && fflush(fp) == 0 &&
-                 !ferror(fp);
-        ok = (fclose(fp) == 0) && ok;
-        if (ok && rename(tmp, path) == 0)
-            st = TQ_OK;
-        else
-            remove(tmp);
-    }
-    free(tmp);
+    unsigned char prefix[8];
+    static const char spaces[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+    st_write_le64(prefix, (uint64_t)padded);
+    const int ok = fwrite(prefix, 1, 8, fp) == 8 &&
+                   fwrite(header, 1, len, fp) == len &&
+                   fwrite(spaces, 1, padded - len, fp) == padded - len &&
+                   st_write_data(fp, tensors, count) && fflush(fp) == 0 &&
+                   !ferror(fp);
     free(header);
+    return ok ? TQ_OK : TQ_ERR_IO;
+}
+
+/* ---- publishing a file ------------------------------------------------- */
+
+/* A name for a temporary file beside @p path: PATH.tmp.XXXXXXXX, the last
+ * part different at every call (process, time, a counter). Uniqueness is
+ * not relied on: the file is created with O_EXCL and another name tried. */
+static void st_temp_name(char *tmp, size_t n, const char *path)
+{
+    static _Atomic uint32_t counter;
+    struct timespec ts;
+    memset(&ts, 0, sizeof ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)getpid() * UINT64_C(0x9E3779B97F4A7C15) ^
+                 (uint64_t)ts.tv_nsec * UINT64_C(0xBF58476D1CE4E5B9) ^
+                 (uint64_t)ts.tv_sec ^
+                 ((uint64_t)atomic_fetch_add(&counter, 1) << 40);
+    x ^= x >> 31;
+    x *= UINT64_C(0x94D049BB133111EB);
+    x ^= x >> 29;
+    snprintf(tmp, n, "%s.tmp.%016llx", path, (unsigned long long)x);
+}
+
+/* Make the rename of a file into @p path durable: fsync its directory.
+ * File systems that cannot sync a directory (EINVAL) are taken as done. */
+static int st_sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = malloc(2);
+        if (dir)
+            memcpy(dir, ".", 2);
+    } else {
+        const size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(n + 1);
+        if (dir) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+        }
+    }
+    if (!dir)
+        return 0;
+    const int fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+    free(dir);
+    if (fd < 0)
+        return 0;
+    const int ok = fsync(fd) == 0 || errno == EINVAL;
+    return (close(fd) == 0) && ok;
+}
+
+tq_status tq_safetensors_save(const char *path, const tq_named_tensor *tensors,
+                              int32_t count, const char *const *meta_keys,
+                              const char *const *meta_values,
+                              int32_t meta_count)
+{
+    TQ_CHECK(st_check_save_args(path, tensors, count, meta_keys, meta_values,
+                                meta_count));
+
+    /* The permission bits of the file being replaced; a new file gets
+     * 0666 less the umask, which open() applies by itself. */
+    struct stat old;
+    const int replacing = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+
+    const size_t tmp_size = strlen(path) + sizeof ".tmp." + 16;
+    char *tmp = malloc(tmp_size);
+    if (!tmp)
+        return TQ_ERR_NO_MEMORY;
+    /* A fresh file that did not exist before (O_EXCL: never an existing
+     * file, never through a symbolic link planted at the name), in the
+     * target's directory so that the rename cannot cross file systems. */
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        st_temp_name(tmp, tmp_size, path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        free(tmp);
+        return TQ_ERR_IO;
+    }
+    tq_status st = TQ_ERR_IO;
+    if (replacing && fchmod(fd, old.st_mode & 07777) != 0) {
+        close(fd);
+    } else {
+        FILE *fp = fdopen(fd, "wb");
+        if (!fp) {
+            close(fd);
+        } else {
+            st = tq__safetensors_write(fp, tensors, count, meta_keys,
+                                       meta_values, meta_count);
+            if (st == TQ_OK && fsync(fileno(fp)) != 0)
+                st = TQ_ERR_IO;
+            if (fclose(fp) != 0 && st == TQ_OK)
+                st = TQ_ERR_IO;
+        }
+    }
+    if (st == TQ_OK && rename(tmp, path) != 0)
+        st = TQ_ERR_IO;
+    if (st != TQ_OK)
+        unlink(tmp);
+    else if (!st_sync_parent(path))
+        st = TQ_ERR_IO; /* published, but not known to be durable */
+    free(tmp);
     return st;
+}
+
+/* ---- internal: metadata by index (fuzz harnesses, round-trip tests) --- */
+
+int32_t tq__safetensors_meta_count(const tq_safetensors *file)
+{
+    return file ? file->meta_count : 0;
+}
+
+tq_status tq__safetensors_meta_at(const tq_safetensors *file, int32_t index,
+                                  const char **key, const char **value)
+{
+    if (!file || !key || !value)
+        return TQ_ERR_NULL;
+    if (index < 0 || index >= file->meta_count)
+        return TQ_ERR_PARAM;
+    *key = file->meta[index].key;
+    *value = file->meta[index].value;
+    return TQ_OK;
 }

@@ -93,8 +93,10 @@ tq_status tq_s8_requantize_rows(int32_t rows, int32_t channels,
     if (span_bytes(rows, channels, ld_acc, sizeof(int32_t), &acc_bytes) ||
         span_bytes(rows, channels, ld_out, sizeof(int8_t), &out_bytes))
         return TQ_ERR_OVERFLOW;
-    if (tq__overlap(acc, acc_bytes, out, out_bytes))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_bytes}};
+    tq__span reads[4] = {{acc, acc_bytes}};
+    tq__s8_stage_spans(os, NULL, channels, reads + 1);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 4));
 
     for (int32_t r = 0; r < rows; ++r) {
         const int32_t *a = acc + (size_t)r * (size_t)ld_acc;

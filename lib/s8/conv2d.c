@@ -96,22 +96,25 @@ tq_status tq__s8_conv_blocks_plan(const tq_dims *grid, int32_t rows_per_pixel,
 }
 
 tq_status tq__s8_conv_check_buffers(const tq_dims *in_dims, const int8_t *in,
+                                    const tq_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias,
+                                    const tq_s8_output *os,
                                     const tq_dims *out_dims, const int8_t *out,
                                     const void *scratch, size_t scratch_bytes,
                                     size_t need)
 {
-    size_t in_count, out_count;
+    size_t in_count, filter_count, out_count;
     if (!scratch)
         return TQ_ERR_NULL;
     if (scratch_bytes < need)
         return TQ_ERR_BUFFER_TOO_SMALL;
     TQ_CHECK(tq__dims_count(in_dims, &in_count));
+    TQ_CHECK(tq__dims_count(filter_dims, &filter_count));
     TQ_CHECK(tq__dims_count(out_dims, &out_count));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(scratch, need, in, in_count) ||
-        tq__overlap(scratch, need, out, out_count))
-        return TQ_ERR_ALIAS;
-    return TQ_OK;
+    const tq__span writes[2] = {{out, out_count}, {scratch, need}};
+    tq__span reads[5] = {{in, in_count}, {filter, filter_count}};
+    tq__s8_stage_spans(os, bias, filter_dims->n, reads + 2);
+    return tq__check_alias(writes, 2, reads, 5);
 }
 
 /* A window row of the input: short ones (LeNet's are 15 and 30 bytes)
@@ -264,7 +267,8 @@ tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
     TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, filter_dims->n));
     TQ_CHECK(make_plan(conv, filter_dims, out_dims, k, &plan));
-    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
+    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, filter_dims, filter,
+                                       bias, os, out_dims, out, scratch,
                                        scratch_bytes, plan.bytes));
 
     const tq__ukernels *uk = tq__get_ukernels();

@@ -184,7 +184,7 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
     int32_t k;
     cp_geom g;
     tq__s8_conv_blocks plan;
-    size_t out_count;
+    size_t in_count, out_count;
     if (!in || !packed || !out)
         return TQ_ERR_NULL;
     TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
@@ -208,12 +208,20 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
         tq__conv_is_pointwise(conv, filter_dims->h, filter_dims->w);
     TQ_CHECK(tq__s8_conv_blocks_plan(out_dims, 1, g.cout, g.cout_g,
                                      direct ? 0 : k, &plan));
-    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
-                                       scratch_bytes, plan.bytes));
+    /* The buffer rules of tq_s8_conv2d(), the packed bytes standing for the
+     * filter: nothing written may overlap anything else of the call. */
+    if (!scratch)
+        return TQ_ERR_NULL;
+    if (scratch_bytes < plan.bytes)
+        return TQ_ERR_BUFFER_TOO_SMALL;
+    TQ_CHECK(tq__dims_count(in_dims, &in_count));
     TQ_CHECK(tq__dims_count(out_dims, &out_count));
-    if (tq__overlap(packed, g.bytes, out, out_count) ||
-        tq__overlap(packed, g.bytes, scratch, plan.bytes))
-        return TQ_ERR_ALIAS;
+    {
+        const tq__span writes[2] = {{out, out_count}, {scratch, plan.bytes}};
+        tq__span reads[5] = {{in, in_count}, {packed, g.bytes}};
+        tq__s8_stage_spans(os, bias, g.cout, reads + 2);
+        TQ_CHECK(tq__check_alias(writes, 2, reads, 5));
+    }
 
     const tq__ukernels *uk = tq__get_ukernels();
     const tq__s8_gemm_panels_fn gemm = tq__s8_gemm_panels_entry(uk);

@@ -129,7 +129,8 @@ tq_status tq_s8_conv2d_relu_maxpool2(
     TQ_CHECK(make_plan(conv, in_dims, filter_dims, out_dims, &k, &plan,
                        &direct, &has_direct));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, filter_dims->n));
-    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, out_dims, out, scratch,
+    TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, filter_dims, filter,
+                                       bias, os, out_dims, out, scratch,
                                        scratch_bytes, plan.bytes));
 
     const tq__ukernels *uk = tq__get_ukernels();

@@ -15,8 +15,8 @@ static tq_status check_depthwise(const tq_conv_params *conv,
                                  const tq_dims *in, const int8_t *in_data,
                                  int32_t input_offset, const tq_dims *filter,
                                  const int8_t *filter_data,
-                                 const tq_s8_output *os, const tq_dims *out,
-                                 const int8_t *out_data)
+                                 const int32_t *bias, const tq_s8_output *os,
+                                 const tq_dims *out, const int8_t *out_data)
 {
     size_t in_count, out_count, count;
     if (!conv || !in || !in_data || !filter || !filter_data || !out ||
@@ -32,9 +32,10 @@ static tq_status check_depthwise(const tq_conv_params *conv,
     TQ_CHECK(tq__dims_count(filter, &count));
     TQ_CHECK(tq__dims_count(out, &out_count));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, out->c));
-    if (tq__overlap(out_data, out_count, in_data, in_count))
-        return TQ_ERR_ALIAS;
-    return TQ_OK;
+    const tq__span writes[1] = {{out_data, out_count}};
+    tq__span reads[5] = {{in_data, in_count}, {filter_data, count}};
+    tq__s8_stage_spans(os, bias, out->c, reads + 2);
+    return tq__check_alias(writes, 1, reads, 5);
 }
 
 tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
@@ -46,7 +47,7 @@ tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
                                  const tq_dims *out_dims, int8_t *out)
 {
     TQ_CHECK(check_depthwise(conv, in_dims, in, input_offset, filter_dims,
-                             filter, os, out_dims, out));
+                             filter, bias, os, out_dims, out));
     const int32_t cin = in_dims->c, cout = out_dims->c, mult = cout / cin;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
     const tq__ukernels *uk = tq__get_ukernels();

@@ -29,9 +29,10 @@ tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
         weight_offset > 128)
         return TQ_ERR_PARAM;
     TQ_CHECK(tq__check_s8_output(os, out_features));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, weights, w_count))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count}, {weights, w_count}};
+    tq__s8_stage_spans(os, bias, out_features, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
     tq__s8_gemm_requant(batch, out_features, in_features, in,
                         (size_t)in_features, input_offset, weights,
                         (size_t)in_features, weight_offset, bias, os, out,

@@ -144,10 +144,10 @@ tq_status tq_s8_gemm_s32(int32_t m, int32_t n, int32_t k, const int8_t *a,
                         &a_span, &b_span, &c_span));
     if (tq__mul_size(c_span, sizeof(int32_t), &c_bytes))
         return TQ_ERR_OVERFLOW;
-    if (tq__overlap(c, c_bytes, a, a_span) ||
-        tq__overlap(c, c_bytes, b, b_span) ||
-        (bias && tq__overlap(c, c_bytes, bias, (size_t)n * sizeof(int32_t))))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{c, c_bytes}};
+    const tq__span reads[3] = {
+        {a, a_span}, {b, b_span}, {bias, bias ? (size_t)n * sizeof(int32_t) : 0}};
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 3));
     if (m == 0 || n == 0)
         return TQ_OK;
 
@@ -214,9 +214,10 @@ tq_status tq_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
     TQ_CHECK(check_gemm(m, n, k, a, lda, a_offset, b, ldb, b_offset, c, ldc,
                         &a_span, &b_span, &c_span));
     TQ_CHECK(tq__check_s8_output(os, n));
-    if (tq__overlap(c, c_span, a, a_span) || tq__overlap(c, c_span, b, b_span) ||
-        (bias && tq__overlap(c, c_span, bias, (size_t)n * sizeof(int32_t))))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{c, c_span}};
+    tq__span reads[5] = {{a, a_span}, {b, b_span}};
+    tq__s8_stage_spans(os, bias, n, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
     if (m == 0 || n == 0)
         return TQ_OK;
     tq__s8_gemm_requant(m, n, k, a, (size_t)lda, a_offset, b, (size_t)ldb,

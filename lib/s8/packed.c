@@ -119,6 +119,22 @@ tq_status tq_s8_fully_connected_packed(
     int32_t input_offset, const void *packed, size_t packed_bytes,
     const int32_t *bias, const tq_s8_output *os, int8_t *out)
 {
+    return tq_s8_fully_connected_packed_offset(batch, in_features, out_features,
+                                               in, input_offset, packed,
+                                               packed_bytes, 0, bias, os, out);
+}
+
+/* A weight offset adds, per output, w_off · Σ_p (x[p] + input_offset) =
+ * w_off · Σ_p x[p] + k · input_offset · w_off: the input's row sums, which
+ * the fold of tq_s8_gemm() already takes (tq__s8_fold.a_sums / b_offset),
+ * computed here per block of batch rows. The packed codes and their stored
+ * sums stay those of the weights' codes. */
+tq_status tq_s8_fully_connected_packed_offset(
+    int32_t batch, int32_t in_features, int32_t out_features, const int8_t *in,
+    int32_t input_offset, const void *packed, size_t packed_bytes,
+    int32_t weight_offset, const int32_t *bias, const tq_s8_output *os,
+    int8_t *out)
+{
     if (!in || !packed || !os || !out)
         return TQ_ERR_NULL;
     if (batch < 1)
@@ -129,7 +145,8 @@ tq_status tq_s8_fully_connected_packed(
     if (tq__mul_size((size_t)batch, (size_t)in_features, &in_count) ||
         tq__mul_size((size_t)batch, (size_t)out_features, &out_count))
         return TQ_ERR_OVERFLOW;
-    if (input_offset < -127 || input_offset > 128)
+    if (input_offset < -127 || input_offset > 128 || weight_offset < -128 ||
+        weight_offset > 128)
         return TQ_ERR_PARAM;
     TQ_CHECK(tq__check_s8_output(os, out_features));
     const unsigned char *pk = packed;
@@ -142,15 +159,18 @@ tq_status tq_s8_fully_connected_packed(
         return TQ_ERR_SHAPE;
     if (packed_bytes < g.bytes)
         return TQ_ERR_BUFFER_TOO_SMALL;
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, packed, g.bytes))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count}, {packed, g.bytes}};
+    tq__s8_stage_spans(os, bias, out_features, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
 
     const tq__ukernels *uk = tq__get_ukernels();
     const tq__s8_packed_gemm_fn gemm = tq__s8_packed_gemm_entry(uk);
     const tq__s8_finish_fn finish = tq__s8_finish_entry(uk);
+    const tq__s8_row_sums_fn row_sums = tq__s8_row_sums_entry(uk);
     int32_t acc[TQ__PACK_MAX_ROWS * TQ__PACK_MAX_COLS];
     int32_t sums[TQ__PACK_MAX_COLS];
+    int32_t in_sums[TQ__PACK_MAX_ROWS];
     const int8_t *codes = (const int8_t *)(const void *)(pk + g.codes_at);
     for (int32_t j0 = 0; j0 < out_features; j0 += TQ__PACK_MAX_COLS) {
         const int32_t nb = out_features - j0 < TQ__PACK_MAX_COLS
@@ -159,13 +179,17 @@ tq_status tq_s8_fully_connected_packed(
         for (int32_t j = 0; j < nb; ++j)
             sums[j] = load_le_i32(pk + TQ__PACK_HEADER +
                                   (size_t)(j0 + j) * sizeof(int32_t));
-        const tq__s8_fold f = {input_offset, 0, in_features, NULL, sums,
-                               bias ? bias + j0 : NULL};
+        const tq__s8_fold f = {input_offset, weight_offset, in_features,
+                               in_sums, sums, bias ? bias + j0 : NULL};
         const int8_t *block = codes + (size_t)(j0 / TQ__PACK_LANES) * g.block_bytes;
         for (int32_t i0 = 0; i0 < batch; i0 += TQ__PACK_MAX_ROWS) {
             const int32_t mb = batch - i0 < TQ__PACK_MAX_ROWS
                                    ? batch - i0
                                    : TQ__PACK_MAX_ROWS;
+            if (weight_offset != 0)
+                row_sums(mb, in_features,
+                         in + (size_t)i0 * (size_t)in_features,
+                         (size_t)in_features, in_sums);
             gemm(mb, nb, in_features, in + (size_t)i0 * (size_t)in_features,
                  (size_t)in_features, block, sums, acc, TQ__PACK_MAX_COLS);
             finish(&f, mb, nb, acc, TQ__PACK_MAX_COLS, os, j0,

@@ -17,8 +17,10 @@ static tq_status check_conversion(size_t n, const float *floats,
     size_t float_bytes;
     if (n > 0 && (!floats || !codes))
         return TQ_ERR_NULL;
-    if (!isfinite(scale) || !(scale > 0.0f) || zero_point < -128 ||
-        zero_point > 127)
+    /* The scales tq_quantize() takes: > 0, finite, and with a finite
+     * float reciprocal (a scale below 2^-128, such as 1e-40, has none). */
+    if (!isfinite(scale) || !(scale > 0.0f) || !isfinite(1.0f / scale) ||
+        zero_point < -128 || zero_point > 127)
         return TQ_ERR_PARAM;
     if (tq__mul_size(n, sizeof(float), &float_bytes))
         return TQ_ERR_OVERFLOW;

@@ -154,12 +154,32 @@ tq__s8_conv_carve(void *scratch, const tq__s8_conv_blocks *plan)
 }
 
 /* The buffer checks of a validated, planned convolution: the scratch
- * (present, at least @p need bytes) and no overlap between input, output
- * and the used scratch. */
+ * (present, at least @p need bytes) and the overlap rule of
+ * tq__check_alias() over input, filter, bias, the output stage's arrays,
+ * output and the used scratch. */
 tq_status tq__s8_conv_check_buffers(const tq_dims *in_dims, const int8_t *in,
+                                    const tq_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias,
+                                    const tq_s8_output *os,
                                     const tq_dims *out_dims, const int8_t *out,
                                     const void *scratch, size_t scratch_bytes,
                                     size_t need);
+
+/* The spans of a validated output stage's multiplier and shift arrays for
+ * @p channels output channels, and of a bias of @p channels int32 values
+ * (absent when @p bias is NULL), for tq__check_alias(). */
+static inline void tq__s8_stage_spans(const tq_s8_output *os,
+                                      const int32_t *bias, int32_t channels,
+                                      tq__span spans[3])
+{
+    const size_t count = os->per_channel ? (size_t)channels : 1;
+    spans[0].p = os->multiplier;
+    spans[0].bytes = count * sizeof(int32_t);
+    spans[1].p = os->shift;
+    spans[1].bytes = count * sizeof(int32_t);
+    spans[2].p = bias;
+    spans[2].bytes = bias ? (size_t)channels * sizeof(int32_t) : 0;
+}
 
 /* Gather the receptive field of output pixel (n, oy, ox), input channels
  * [c0, c0 + cin_g), into dst[kh·kw·cin_g] in OHWI order. Padded taps get
@@ -173,5 +193,19 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
 /* Σ_p w[c][p] for each of @p cout filter rows of length k. */
 void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
                         int32_t *sums);
+
+
+/* ---- 4-D numpy broadcasting of two operands (lib/s8/mul.c, maxmin.c) ---
+ * Each extent of a and b is the output's or 1. Strides (in elements) are
+ * 0 along a broadcast axis. Checked by tq__s8_bcast_plan (lib/s8/mul.c). */
+typedef struct tq__s8_bcast {
+    int32_t ext[4];    /* output extents n, h, w, c */
+    size_t sa[4];      /* strides of a */
+    size_t sb[4];      /* strides of b */
+    size_t na, nb, no; /* element counts of a, b and the output */
+} tq__s8_bcast;
+
+tq_status tq__s8_bcast_plan(const tq_dims *a, const tq_dims *b,
+                            const tq_dims *o, tq__s8_bcast *pl);
 
 #endif /* TQ_S8_INTERNAL_H */

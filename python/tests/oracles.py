@@ -151,7 +151,14 @@ def requantize(x, m, shift, rounding=0):
         return _sat32((prod + (np.int64(1) << (total - 1))) >> total)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    shifted = _sat32(x * (np.int64(1) << left))
+    exact = x * (np.int64(1) << left)
+    # Where TFLite's int32 x * 2^left overflows (undefined there), tinyq
+    # rounds the exact x * 2^left * m / 2^31 half up and saturates:
+    # floor((x*m + 2^(30 - left)) / 2^(31 - left)), right being 0 there.
+    over = (exact < I32_MIN) | (exact > I32_MAX)
+    e = 31 - left
+    wide = _sat32((x * m + (np.int64(1) << np.maximum(e - 1, 0))) >> e)
+    shifted = np.where(over, 0, exact)
     ab = shifted * m
     nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
     t = ab + nudge
@@ -159,7 +166,7 @@ def requantize(x, m, shift, rounding=0):
     mask = (np.int64(1) << right) - 1
     rem = high & mask
     threshold = (mask >> 1) + (high < 0)
-    return (high >> right) + (rem > threshold)
+    return np.where(over, wide, (high >> right) + (rem > threshold))
 
 
 def output_stage(acc, mult, shift, zp_out, act_min, act_max, rounding=0):

@@ -11,7 +11,8 @@ from conftest import needs_host
 
 
 @pytest.mark.parametrize("dtype,size", [(tq.DType.F32, 4), ("s8", 1),
-                                        (3, 4), (7, 0)])
+                                        (3, 4), ("s16", 2), (tq.DType.S64, 8),
+                                        (6, 0), (7, 0)])
 def test_dtype_size(dtype, size):
     assert tq.dtype_size(dtype) == size
 

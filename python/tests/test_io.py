@@ -201,3 +201,43 @@ def test_cifar10_errors(rng, tmp_path):
         tq.io.cifar10_normalize(np.zeros((1, 32, 32, 3), np.uint8))
     with pytest.raises(tq.DtypeError):
         tq.io.cifar10_normalize(px.astype(np.float32))
+
+
+def test_cifar10_raw_pixels_exact():
+    # Issue 16: models fed raw 0..255 values. raw=True is exact; mean 0 and
+    # std 1/255 through torchvision's arithmetic is not (the old trap).
+    pixels = np.arange(3 * 1024 * 2, dtype=np.int64).reshape(2, 3, 32, 32)
+    pixels = (pixels % 256).astype(np.uint8)
+    want = pixels.transpose(0, 2, 3, 1).astype(np.float32)
+    np.testing.assert_array_equal(tq.io.cifar10_normalize(pixels, raw=True),
+                                  want)
+    np.testing.assert_array_equal(tq.io.cifar10_affine(pixels), want)
+    emulated = tq.io.cifar10_normalize(pixels, 0.0, 1 / 255)
+    off = np.count_nonzero(emulated != want)
+    assert 0.3 < off / want.size < 0.6      # about 47 % one ULP off
+    # Other affine maps: p * a + b in double, rounded once to float.
+    a, b = (2.0, 0.0078125, 1 / 63), (-255.0, -1.0, -125.3 / 63)
+    got = tq.io.cifar10_affine(pixels, a, b)
+    a32, b32 = np.float32(a).astype(np.float64), np.float32(b).astype(
+        np.float64)
+    exp = (pixels.astype(np.float64) * a32[:, None, None] +
+           b32[:, None, None]).astype(np.float32).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(got, exp)
+    with pytest.raises(tq.ParamError):
+        tq.io.cifar10_affine(pixels, np.inf, 0.0)
+    with pytest.raises(tq.ShapeError):
+        tq.io.cifar10_affine(pixels, (1.0, 2.0), 0.0)
+
+
+def test_cifar10_normalize_matches_torchvision_rounding(torch, rng):
+    # torchvision's ToTensor (img.float().div(255)) then Normalize
+    # (tensor.sub(mean).div(std)) in torch's float32 arithmetic.
+    pixels = rng.integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)
+    for mean, std in (((0.5,) * 3, (0.5,) * 3),
+                      ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))):
+        t = torch.from_numpy(pixels).float().div(255)
+        m = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+        s = torch.tensor(std, dtype=torch.float32)[:, None, None]
+        want = t.sub(m).div(s).numpy().transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(
+            tq.io.cifar10_normalize(pixels, mean, std), want)

@@ -155,6 +155,32 @@ def test_fully_connected_packed(rng):
                                   tq.s8.pack_weights(wide[:, :7].copy()))
 
 
+def test_fully_connected_packed_weight_zero_point(rng):
+    # Asymmetric weights through the packed path (issue 16): same packed
+    # bytes, the weight zero point given at the call.
+    for i in range(12):
+        batch, nin, nout = (int(v) for v in rng.integers(1, 90, 3))
+        x, wt = codes(rng, (batch, nin)), codes(rng, (nout, nin))
+        zp_in = int(rng.integers(-128, 128))
+        zp_w = int(rng.integers(-128, 129)) if i else 128
+        bias = rng.integers(-5000, 5000, nout).astype(np.int32) if i % 2 \
+            else None
+        os_, p = stage(rng, nout, i % 2 == 1, i % 2)
+        packed = tq.s8.pack_weights(wt)
+        acc = (x.astype(np.int64) - zp_in) @ (wt.astype(np.int64) - zp_w).T
+        if bias is not None:
+            acc = acc + bias
+        out = tq.s8.fully_connected_packed(x, packed, os_,
+                                           input_zero_point=zp_in,
+                                           weight_zero_point=zp_w, bias=bias)
+        np.testing.assert_array_equal(out, apply(acc, p))
+        np.testing.assert_array_equal(
+            out, tq.s8.fully_connected(x, wt, os_, input_zero_point=zp_in,
+                                       weight_zero_point=zp_w, bias=bias))
+    with pytest.raises(tq.ParamError):
+        tq.s8.fully_connected_packed(x, packed, os_, weight_zero_point=-129)
+
+
 def test_fully_connected_packed_errors(rng):
     wt, x = codes(rng, (3, 8)), codes(rng, (2, 8))
     os_ = tq.OutputStage(2**30, -4)

@@ -64,6 +64,9 @@ def test_header_structs_match_ctypes_sizes():
                "tq_conv_params": _lib.ConvParams,
                "tq_pool_params": _lib.PoolParams,
                "tq_s8_add_params": _lib.S8AddParams,
+               "tq_s16_output": _lib.S16Output,
+               "tq_s16_mul_params": _lib.S16MulParams,
+               "tq_s16_softmax_params": _lib.S16SoftmaxParams,
                "tq_named_tensor": _lib.NamedTensor}
     for cname, cls in structs.items():
         m = re.search(r"typedef struct " + cname + r"\s*\{(.*?)\}", text,

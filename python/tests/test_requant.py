@@ -151,3 +151,33 @@ def test_output_stage_from_scales_and_errors(rng):
                            out=np.zeros((2, 6), np.int8)[::-1])
     with pytest.raises(AttributeError):
         os_.multiplier = np.zeros(3, np.int32)
+
+
+def test_output_stage_scalars(rng):
+    # Issue 16, item 7: a per-tensor layer in C needs one-element arrays
+    # and per_channel = 0; from Python plain numbers do, and a number next
+    # to per-channel values is shared by every channel.
+    x = rng.integers(-128, 128, (3, 40)).astype(np.int8)
+    w = rng.integers(-127, 128, (6, 40)).astype(np.int8)
+    acc = (x.astype(np.int64) + 5) @ w.astype(np.int64).T
+    scalar = tq.OutputStage(1518500250, -9, output_zero_point=4)
+    assert not scalar.per_channel
+    got = tq.s8.fully_connected(x, w, scalar, input_zero_point=-5)
+    np.testing.assert_array_equal(
+        got, oracles.output_stage(acc, np.array([1518500250]),
+                                  np.array([-9]), 4, -128, 127))
+    np.testing.assert_array_equal(
+        got, tq.s8.fully_connected(x, w, tq.OutputStage(
+            np.int32(1518500250), np.int64(-9), output_zero_point=4),
+            input_zero_point=-5))
+    shifts = np.array([-9, -8, -10, -9, -7, -11])
+    shared = tq.OutputStage(1518500250, shifts, output_zero_point=4)
+    assert shared.per_channel and shared.multiplier.tolist() == \
+        [1518500250] * 6
+    np.testing.assert_array_equal(
+        tq.s8.fully_connected(x, w, shared, input_zero_point=-5),
+        oracles.output_stage(acc, np.full(6, 1518500250), shifts, 4, -128,
+                             127))
+    assert tq.OutputStage([2**30, 2**29], -3).shift.tolist() == [-3, -3]
+    with pytest.raises(tq.ShapeError):
+        tq.OutputStage([2**30, 2**29], [-3])   # a sequence must match

@@ -23,11 +23,15 @@ F32 = np.dtype(np.float32)
 S8 = np.dtype(np.int8)
 S32 = np.dtype(np.int32)
 U8 = np.dtype(np.uint8)
+S16 = np.dtype(np.int16)
+S64 = np.dtype(np.int64)
 
 _CTYPE_OF = {F32: ctypes.c_float, S8: ctypes.c_int8, S32: ctypes.c_int32,
-             U8: ctypes.c_uint8, np.dtype(np.uint64): ctypes.c_uint64}
+             U8: ctypes.c_uint8, np.dtype(np.uint64): ctypes.c_uint64,
+             S16: ctypes.c_int16, S64: ctypes.c_int64}
 
-_DTYPE_NAMES = {F32: "float32", S8: "int8", S32: "int32", U8: "uint8"}
+_DTYPE_NAMES = {F32: "float32", S8: "int8", S32: "int32", U8: "uint8",
+                S16: "int16", S64: "int64"}
 
 
 def _dtype_name(dtype):
@@ -224,8 +228,10 @@ def dtype_of(a, fn, name, allowed=(DType.F32, DType.S8, DType.S32)):
 
 
 def tensor(a, fn, name="tensor"):
-    """A ``tq_tensor`` describing a checked array, made by tq_tensor_init."""
-    code = dtype_of(a, fn, name)
+    """A ``tq_tensor`` describing a checked array, made by tq_tensor_init
+    (any tinyq dtype: the C function receiving it rejects the ones it
+    cannot use)."""
+    code = dtype_of(a, fn, name, allowed=tuple(NUMPY_DTYPES))
     if a.ndim > _lib.MAX_DIMS:
         raise ShapeError(fn, f"{name} has {a.ndim} dimensions, tinyq "
                              f"tensors have at most {_lib.MAX_DIMS}")

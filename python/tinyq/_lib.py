@@ -118,6 +118,12 @@ class PoolParams(ctypes.Structure):
                 ("pad_left", _i32), ("pad_right", _i32)]
 
 
+class GeometryReport(ctypes.Structure):
+    """``tq_geometry_report``."""
+    _fields_ = [("field", _i32), ("value", _i32), ("expected", _i32),
+                ("pad_after", _i32)]
+
+
 class S8AddParams(ctypes.Structure):
     """``tq_s8_add_params``."""
     _fields_ = [(name, _i32) for name in (
@@ -127,9 +133,84 @@ class S8AddParams(ctypes.Structure):
         "act_max", "rounding")]
 
 
+class S16Output(ctypes.Structure):
+    """``tq_s16_output``."""
+    _fields_ = [("multiplier", ctypes.POINTER(_i32)),
+                ("shift", ctypes.POINTER(_i32)), ("per_channel", _i32),
+                ("rounding", _i32), ("act_min", _i32), ("act_max", _i32)]
+
+
+class S16MulParams(ctypes.Structure):
+    """``tq_s16_mul_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        "rounding")]
+
+
+class S16SoftmaxParams(ctypes.Structure):
+    """``tq_s16_softmax_params``."""
+    _fields_ = [("input_multiplier", _i32), ("input_shift", _i32),
+                ("exp_lut", ctypes.POINTER(ctypes.c_int16)),
+                ("recip_lut", ctypes.POINTER(ctypes.c_int16))]
+
+
+class S8MulParams(ctypes.Structure):
+    """``tq_s8_mul_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input1_offset", "input2_offset", "output_multiplier",
+        "output_shift", "output_offset", "act_min", "act_max", "rounding")]
+
+
+class S8SoftmaxParams(ctypes.Structure):
+    """``tq_s8_softmax_params``."""
+    _fields_ = [(name, _i32) for name in (
+        "input_multiplier", "input_left_shift", "diff_min")]
+
+
+class BatchMatmulParams(ctypes.Structure):
+    """``tq_batch_matmul_params``."""
+    _fields_ = [("lhs_batch", _i32 * 3), ("rhs_batch", _i32 * 3),
+                ("m", _i32), ("n", _i32), ("k", _i32), ("adj_x", _i32),
+                ("adj_y", _i32)]
+
+
 class NamedTensor(ctypes.Structure):
     """``tq_named_tensor``."""
     _fields_ = [("name", ctypes.c_char_p), ("tensor", Tensor)]
+
+
+class NodeAttrs(ctypes.Structure):
+    """``tq_node_attrs``."""
+    _fields_ = [("conv", ConvParams), ("pool", PoolParams), ("act", _i32),
+                ("act_min", _f32), ("act_max", _f32), ("alpha", _f32),
+                ("epsilon", _f32), ("count_include_pad", _i32),
+                ("depth_multiplier", _i32), ("ndim", _i32),
+                ("reserved", _i32), ("shape", _i64 * MAX_DIMS)]
+
+
+class GraphNodeInfo(ctypes.Structure):
+    """``tq_graph_node_info``."""
+    _fields_ = [("name", ctypes.c_char_p), ("op", _i32), ("n_inputs", _i32),
+                ("inputs", ctypes.POINTER(_i32)), ("output", _i32),
+                ("reserved", _i32), ("attrs", NodeAttrs)]
+
+
+class GraphTensorInfo(ctypes.Structure):
+    """``tq_graph_tensor_info``."""
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", _i32), ("ndim", _i32),
+                ("shape", _i64 * MAX_DIMS), ("is_constant", _i32),
+                ("qaxis", _i32), ("data", ctypes.c_void_p), ("qcount", _i64),
+                ("scale", ctypes.POINTER(_f32)),
+                ("zero_point", ctypes.POINTER(_i32))]
+
+
+class QuantConfig(ctypes.Structure):
+    """``tq_quant_config``."""
+    _fields_ = [("activation_range", RangeConfig),
+                ("activation_scheme", QScheme),
+                ("weight_range", RangeConfig), ("weight_scheme", QScheme),
+                ("weight_per_channel", _i32), ("rounding", _i32),
+                ("histogram_bins", _i32), ("reserved", _i32)]
 
 
 # ---- prototypes ----------------------------------------------------------
@@ -151,6 +232,8 @@ _dims = _p(Dims)
 _act = _p(F32Act)
 _os = _p(S8Output)
 _pool = _p(PoolParams)
+_pi16 = _p(ctypes.c_int16)
+_os16 = _p(S16Output)
 
 # name -> (restype, argtypes). Every TQ_API function of tinyq.h is here
 # (python/tests/test_loading.py checks that against the header).
@@ -192,6 +275,7 @@ PROTOTYPES = {
     "tq_measure_quant_error": (_status, [_p(Tensor), _p(QParams),
                                          _p(QuantError)]),
     "tq_compare_f32": (_status, [_pf32, _pf32, _size, _p(QuantError)]),
+    "tq_quantize_bias": (_status, [_i64, _pf32, _f32, _pf32, _i32, _pi32]),
     # requantization
     "tq_quantize_multiplier": (_status, [_f64, _pi32, _pi32]),
     "tq_requantize": (_status, [_i32, _i32, _i32, _i32, _pi32]),
@@ -202,6 +286,14 @@ PROTOTYPES = {
     "tq_f32_act_from": (_status, [_i32, _act]),
     "tq_conv_output_size": (_status, [_i32, _i32, _i32, _i32, _i32, _i32,
                                       _pi32]),
+    "tq_conv_same_padding": (_status, [_i32, _i32, _i32, _i32, _i32, _pi32,
+                                       _pi32]),
+    "tq_conv_pad_after": (_status, [_i32, _i32, _i32, _i32, _i32, _i32,
+                                    _pi32]),
+    "tq_conv_check_geometry": (_status, [_conv, _dims, _dims, _dims, _i32,
+                                         _p(GeometryReport)]),
+    "tq_pool_check_geometry": (_status, [_pool, _dims, _dims,
+                                         _p(GeometryReport)]),
     "tq_f32_gemm": (_status, [_i32, _i32, _i32, _pf32, _i32, _pf32, _i32,
                               _pf32, _act, _pf32, _i32]),
     "tq_f32_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
@@ -222,6 +314,15 @@ PROTOTYPES = {
     "tq_f32_conv2d_relu_maxpool2": (_status, [_conv, _dims, _pf32, _dims,
                                               _pf32, _pf32, _act, _dims,
                                               _pf32, _vp, _size]),
+    "tq_f32_mul": (_status, [_size, _pf32, _pf32, _act, _pf32]),
+    "tq_f32_channel_affine": (_status, [_size, _i32, _pf32, _pf32, _i32,
+                                        _pf32, _i32, _act, _pf32]),
+    "tq_f32_clamp": (_status, [_size, _pf32, _act, _pf32]),
+    "tq_f32_leaky_relu": (_status, [_size, _pf32, _f32, _pf32]),
+    "tq_f32_concat": (_status, [_size, _i32, _p(_pf32), _pi32, _pf32]),
+    "tq_f32_pad": (_status, [_dims, _pf32, _i32, _i32, _i32, _i32, _f32,
+                             _dims, _pf32]),
+    "tq_f32_global_avg_pool": (_status, [_dims, _pf32, _pf32]),
     # s8 kernels
     "tq_s8_gemm_s32": (_status, [_i32, _i32, _i32, _pi8, _i32, _i32, _pi8,
                                  _i32, _i32, _pi32, _pi32, _i32]),
@@ -241,6 +342,10 @@ PROTOTYPES = {
     "tq_s8_fully_connected_packed": (_status, [_i32, _i32, _i32, _pi8, _i32,
                                                _vp, _size, _pi32, _os,
                                                _pi8]),
+    "tq_s8_fully_connected_packed_offset": (_status, [_i32, _i32, _i32,
+                                                      _pi8, _i32, _vp, _size,
+                                                      _i32, _pi32, _os,
+                                                      _pi8]),
     "tq_s8_conv2d_packed_size": (_status, [_dims, _i32, _psize]),
     "tq_s8_conv2d_pack": (_status, [_dims, _i32, _pi8, _vp, _size]),
     "tq_s8_conv2d_packed": (_status, [_conv, _dims, _pi8, _i32, _dims, _vp,
@@ -262,6 +367,72 @@ PROTOTYPES = {
     "tq_s8_conv2d_relu_maxpool2": (_status, [_conv, _dims, _pi8, _i32, _dims,
                                              _pi8, _pi32, _os, _dims, _pi8,
                                              _vp, _size]),
+    # s16 (16x8) kernels
+    "tq_requantize64": (_status, [_i64, _i32, _i32, _pi32]),
+    "tq_s16_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
+                                             _psize]),
+    "tq_s16_conv2d": (_status, [_conv, _dims, _pi16, _dims, _pi8, _vp, _i32,
+                                _os16, _dims, _pi16, _vp, _size]),
+    "tq_s16_depthwise_conv2d": (_status, [_conv, _dims, _pi16, _dims, _pi8,
+                                          _vp, _i32, _os16, _dims, _pi16]),
+    "tq_s16_fully_connected": (_status, [_i32, _i32, _i32, _pi16, _pi8, _vp,
+                                         _i32, _os16, _pi16]),
+    "tq_s16_max_pool": (_status, [_pool, _dims, _pi16, _i32, _i32, _dims,
+                                  _pi16]),
+    "tq_s16_avg_pool": (_status, [_pool, _dims, _pi16, _i32, _i32, _dims,
+                                  _pi16]),
+    "tq_s16_add_params_from_scales": (_status, [_f32, _f32, _f32, _i32, _i32,
+                                                _i32, _p(S8AddParams)]),
+    "tq_s16_add": (_status, [_size, _pi16, _pi16, _p(S8AddParams), _pi16]),
+    "tq_s16_mul_params_from_scales": (_status, [_f32, _f32, _f32, _i32, _i32,
+                                                _i32, _p(S16MulParams)]),
+    "tq_s16_mul": (_status, [_size, _pi16, _pi16, _p(S16MulParams), _pi16]),
+    "tq_s16_softmax_luts": (_status, [_pi16, _pi16]),
+    "tq_s16_softmax_params_from_scale": (_status, [_f32, _f32,
+                                                   _p(S16SoftmaxParams)]),
+    "tq_s16_softmax": (_status, [_i32, _i32, _pi16, _p(S16SoftmaxParams),
+                                 _pi16]),
+    # more s8 ops (issue 12)
+    "tq_s8_mul_params_from_scales": (_status, [
+        _f32, _i32, _f32, _i32, _f32, _i32, _i32, _i32, _i32,
+        _p(S8MulParams)]),
+    "tq_s8_mul": (_status, [_dims, _pi8, _dims, _pi8, _p(S8MulParams),
+                            _dims, _pi8]),
+    "tq_s8_maximum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_minimum": (_status, [_dims, _pi8, _dims, _pi8, _dims, _pi8]),
+    "tq_s8_softmax_params_from_scale": (_status, [_f32, _f32,
+                                                  _p(S8SoftmaxParams)]),
+    "tq_s8_softmax": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                _pi8]),
+    "tq_s8_softmax_s16": (_status, [_i32, _i32, _pi8, _p(S8SoftmaxParams),
+                                    _pi16]),
+    "tq_s8_transpose_conv_scratch_size": (_status, [_dims, _psize]),
+    "tq_s8_transpose_conv": (_status, [_conv, _dims, _pi8, _i32, _dims, _pi8,
+                                       _pi32, _os, _dims, _pi8, _vp, _size]),
+    "tq_s8_pad": (_status, [_dims, _pi8, _pi32, _i32, _dims, _pi8]),
+    "tq_s8_transpose": (_status, [_dims, _pi32, _i32, _vp, _dims, _vp]),
+    "tq_s8_concatenation": (_status, [_i32, _i32, _dims, _p(_pi8), _pf32,
+                                      _pi32, _f32, _i32, _dims, _pi8]),
+    "tq_s8_batch_matmul": (_status, [_p(BatchMatmulParams), _pi8, _i32, _pi8,
+                                     _i32, _os, _pi8]),
+    "tq_s16_batch_matmul": (_status, [_p(BatchMatmulParams), _pi16, _pi16,
+                                      _os16, _pi16]),
+    # s4 (int4-weight) kernels
+    "tq_s4_packed_size": (_size, [_size]),
+    "tq_s4_pack": (_status, [_size, _pi8, _pu8]),
+    "tq_s4_unpack": (_status, [_size, _pu8, _pi8]),
+    "tq_s4_quantize": (_status, [_p(Tensor), _p(QParams), _pu8, _size]),
+    "tq_s4_quantize_weights": (_status, [_p(Tensor), _i32, _pf32, _pu8,
+                                         _size]),
+    "tq_s4_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
+                                            _psize]),
+    "tq_s4_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims, _pu8, _pi32,
+                               _os, _dims, _pi8, _vp, _size]),
+    "tq_s4_depthwise_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims,
+                                         _pu8, _pi32, _os, _dims, _pi8]),
+    "tq_s4_fully_connected_scratch_size": (_status, [_i32, _i32, _psize]),
+    "tq_s4_fully_connected": (_status, [_i32, _i32, _i32, _pi8, _i32, _pu8,
+                                        _pi32, _os, _pi8, _vp, _size]),
     "tq_isa_available": (_u32, []),
     "tq_set_isa": (_status, [_i32]),
     "tq_get_isa": (_i32, []),
@@ -282,6 +453,49 @@ PROTOTYPES = {
     "tq_cifar10_read": (_status, [_cp, _i64, _i64, _pu8, _pu8]),
     "tq_cifar10_count": (_status, [_cp, _p(_i64)]),
     "tq_cifar10_normalize": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    "tq_cifar10_affine": (_status, [_i64, _pu8, _pf32, _pf32, _pf32]),
+    # graphs (host side)
+    "tq_node_attrs_init": (_status, [_p(NodeAttrs)]),
+    "tq_graph_create": (_status, [_p(_vp)]),
+    "tq_graph_free": (None, [_vp]),
+    "tq_graph_error": (_cp, [_vp]),
+    "tq_graph_add_input": (_status, [_vp, _cp, _i32, _p(_i64), _pi32]),
+    "tq_graph_add_constant": (_status, [_vp, _cp, _p(Tensor), _pi32]),
+    "tq_graph_add_node": (_status, [_vp, _cp, _i32, _i32, _pi32,
+                                    _p(NodeAttrs), _pi32]),
+    "tq_graph_set_output": (_status, [_vp, _i32]),
+    "tq_graph_finalize": (_status, [_vp, _u32]),
+    "tq_graph_load_onnx": (_status, [_cp, _p(_vp), _cp, _size]),
+    "tq_graph_load_onnx_memory": (_status, [_vp, _size, _p(_vp), _cp,
+                                            _size]),
+    "tq_graph_node_count": (_i32, [_vp]),
+    "tq_graph_node": (_status, [_vp, _i32, _p(GraphNodeInfo)]),
+    "tq_graph_tensor_count": (_i32, [_vp]),
+    "tq_graph_tensor": (_status, [_vp, _i32, _p(GraphTensorInfo)]),
+    "tq_graph_find_tensor": (_status, [_vp, _cp, _pi32]),
+    "tq_graph_io": (_status, [_vp, _pi32, _pi32]),
+    "tq_graph_arena_size": (_status, [_vp, _i64, _psize]),
+    "tq_graph_run_f32": (_status, [_vp, _i64, _pf32, _pf32, _vp, _size]),
+    "tq_quant_config_init": (_status, [_p(QuantConfig)]),
+    "tq_calibrator_create": (_status, [_vp, _p(QuantConfig), _p(_vp)]),
+    "tq_calibrator_free": (None, [_vp]),
+    "tq_s8_lookup": (_status, [_size, _pi8, _pi8, _pi8]),
+    "tq_calibrator_error": (_cp, [_vp]),
+    "tq_calibrator_set_tensor": (_status, [_vp, _i32, _p(RangeConfig),
+                                           _p(QScheme)]),
+    "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),
+    "tq_calibrator_end_pass": (_status, [_vp, _pi32]),
+    "tq_calibrator_range": (_status, [_vp, _i32, _pd, _pd]),
+    "tq_graph_quantize": (_status, [_vp, _vp, _p(_vp)]),
+    "tq_graph_save": (_status, [_vp, _cp]),
+    "tq_graph_load": (_status, [_cp, _p(_vp), _cp, _size]),
+    "tq_graph_load_memory": (_status, [_vp, _size, _p(_vp), _cp, _size]),
+    "tq_graph_export_c": (_status, [_vp, _cp, _cp, _cp, _size]),
+    "tq_graph_is_quantized": (_i32, [_vp]),
+    "tq_graph_run_s8": (_status, [_vp, _i64, _pi8, _pi8, _pi32, _vp,
+                                  _size]),
+    "tq_graph_quantize_input": (_status, [_vp, _size, _pf32, _pi8]),
+    "tq_graph_dequantize_output": (_status, [_vp, _size, _pi8, _pf32]),
 }
 
 # ---- finding and loading the library ----------------------------------

@@ -126,8 +126,12 @@ def conv_output_size(size, kernel, stride=1, dilation=1, pad_before=0,
 
 # ---- layouts -------------------------------------------------------------
 
+#: The dtypes the layout conversions move (any element size).
+_LAYOUT_DTYPES = (DType.F32, DType.S8, DType.S32, DType.S16, DType.S64)
+
+
 def _permute(cfn, x, out, out_shape, fn):
-    code = A.dtype_of(x, fn, "x")
+    code = A.dtype_of(x, fn, "x", allowed=_LAYOUT_DTYPES)
     A.array(x, NUMPY_DTYPES[code], fn, "x", ndim=4)
     out = A.out_array(out, out_shape, NUMPY_DTYPES[code], fn)
     tin, tout = A.tensor(x, fn, "x"), A.tensor(out, fn, "out")
@@ -169,7 +173,7 @@ def oihw_to_dw(w, out=None):
 
 
 def _shape4(x, fn):
-    A.dtype_of(x, fn, "x")
+    A.dtype_of(x, fn, "x", allowed=_LAYOUT_DTYPES)
     if x.ndim != 4:
         raise ShapeError(fn, f"x must have 4 dimensions, got shape {x.shape}")
     return x.shape

@@ -238,17 +238,29 @@ def cifar10_read(path, first=0, count=None):
     return labels, pixels
 
 
-def cifar10_normalize(pixels, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-                      out=None):
-    """CHW uint8 records ``(count, 3, 32, 32)`` to NHWC float32
-    ``(count, 32, 32, 3)``: ``((p / 255) - mean[c]) / std[c]``, rounded as
-    torchvision's ToTensor + Normalize (``tq_cifar10_normalize``)."""
-    fn = "tinyq.cifar10_normalize"
+def _cifar10_pixels(pixels, fn):
     A.array(pixels, A.U8, fn, "pixels", ndim=4)
     if pixels.shape[1:] != (3, 32, 32):
         raise ShapeError(fn, f"pixels must be (count, 3, 32, 32), got "
                              f"{pixels.shape}")
-    count = pixels.shape[0]
+    return pixels.shape[0]
+
+
+def cifar10_normalize(pixels, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                      out=None, *, raw=False):
+    """CHW uint8 records ``(count, 3, 32, 32)`` to NHWC float32
+    ``(count, 32, 32, 3)``: ``((p / 255) - mean[c]) / std[c]``, rounded as
+    torchvision's ToTensor + Normalize (``tq_cifar10_normalize``).
+
+    ``raw=True`` gives the pixel values 0..255 themselves, exactly (for
+    models that take raw pixels, such as MLPerf Tiny's ResNet-8; ``mean``
+    and ``std`` are then ignored). Do not emulate that with ``mean=0,
+    std=1/255``: ``p / 255 * 255`` in float is one ULP off on about half of
+    the pixels. Other affine maps: :func:`cifar10_affine`."""
+    fn = "tinyq.cifar10_normalize"
+    if raw:
+        return cifar10_affine(pixels, 1.0, 0.0, out)
+    count = _cifar10_pixels(pixels, fn)
     out = A.out_array(out, (count, 32, 32, 3), A.F32, fn)
     check(_lib_.tq_cifar10_normalize(count, A.ptr(pixels),
                                      A.float_tuple(mean, 3, fn, "mean"),
@@ -257,8 +269,27 @@ def cifar10_normalize(pixels, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
     return out
 
 
+def cifar10_affine(pixels, scale=1.0, offset=0.0, out=None):
+    """CHW uint8 records to NHWC float32 by ``p * scale[c] + offset[c]``
+    computed in double and rounded once to float (``tq_cifar10_affine``):
+    integer pixels stay exact, so ``scale=1, offset=0`` returns the raw
+    pixel values. ``scale`` and ``offset`` are numbers or 3 values
+    (R, G, B); for mean / std in pixel units use ``scale = 1 / std``,
+    ``offset = -mean / std``."""
+    fn = "tinyq.cifar10_affine"
+    count = _cifar10_pixels(pixels, fn)
+    out = A.out_array(out, (count, 32, 32, 3), A.F32, fn)
+    check(_lib_.tq_cifar10_affine(count, A.ptr(pixels),
+                                  A.float_tuple(scale, 3, fn, "scale"),
+                                  A.float_tuple(offset, 3, fn, "offset"),
+                                  A.ptr(out)), "tq_cifar10_affine")
+    return out
+
+
 def load_cifar10(path, first=0, count=None, mean=(0.5, 0.5, 0.5),
-                 std=(0.5, 0.5, 0.5)):
-    """Read and normalize: ``(images NHWC float32, labels uint8)``."""
+                 std=(0.5, 0.5, 0.5), *, raw=False):
+    """Read and normalize: ``(images NHWC float32, labels uint8)``;
+    ``raw=True`` keeps the pixel values 0..255 exactly (see
+    :func:`cifar10_normalize`)."""
     labels, pixels = cifar10_read(path, first, count)
-    return cifar10_normalize(pixels, mean, std), labels
+    return cifar10_normalize(pixels, mean, std, raw=raw), labels

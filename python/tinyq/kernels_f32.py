@@ -95,6 +95,7 @@ def _scratch_query(cfn, x_shape, w_shape, stride, padding, dilation, groups,
     return need.value
 
 
+@G.documents_padding
 def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                         dilation=1, groups=1):
     """Bytes of scratch :func:`conv2d` allocates for these NHWC / OHWI
@@ -104,6 +105,7 @@ def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                           False, "tinyq.f32.conv2d_scratch_size")
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2_scratch_size(x_shape, weight_shape, *, stride=1,
                                       padding=0, dilation=1):
     """Bytes of scratch :func:`conv2d_relu_maxpool2` allocates
@@ -128,11 +130,11 @@ def _conv_setup(x, w, bias, stride, padding, dilation, groups, layout, fn,
     return layout, x, w, bias, conv, oh, ow, cout, din, dw
 
 
+@G.documents_padding
 def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
            groups=1, act=None, layout="NHWC", out=None):
     """2-D convolution (``tq_f32_conv2d``): x ``{N, H, W, Cin}``, weight
-    OHWI ``{Cout, KH, KW, Cin/groups}``, bias ``{Cout}``. ``padding`` is an
-    int, (h, w), (top, bottom, left, right), ``"valid"`` or ``"same"``."""
+    OHWI ``{Cout, KH, KW, Cin/groups}``, bias ``{Cout}``."""
     fn = "tinyq.f32.conv2d"
     layout, x, w, bias, conv, oh, ow, cout, din, dw = _conv_setup(
         x, weight, bias, stride, padding, dilation, groups, layout, fn)
@@ -154,6 +156,7 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
     return res.result()
 
 
+@G.documents_padding
 def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0,
                      dilation=1, act=None, layout="NHWC", out=None):
     """Depthwise convolution (``tq_f32_depthwise_conv2d``): weight
@@ -216,6 +219,7 @@ def _pool(cfn, x, kernel_size, stride, padding, act, layout, out, fn):
     return res.result()
 
 
+@G.documents_padding
 def max_pool(x, kernel_size, stride=None, padding=0, act=None,
              layout="NHWC", out=None):
     """Max pool (``tq_f32_max_pool``); stride defaults to the kernel size,
@@ -224,6 +228,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, act=None,
                  layout, out, "tinyq.f32.max_pool")
 
 
+@G.documents_padding
 def avg_pool(x, kernel_size, stride=None, padding=0, act=None,
              layout="NHWC", out=None):
     """Average pool over the non-padded taps (``tq_f32_avg_pool``; PyTorch's
@@ -259,6 +264,7 @@ def softmax(x, out=None):
     return out
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2(x, weight, bias=None, *, stride=1, padding=0,
                          dilation=1, act=None, layout="NHWC", out=None):
     """The fused conv2d + ReLU + 2x2 max pool of stride 2

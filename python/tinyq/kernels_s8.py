@@ -102,6 +102,7 @@ def gemm_scratch_size(m, n, k):
     return need.value
 
 
+@G.documents_padding
 def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                         dilation=1, groups=1):
     """Bytes of scratch :func:`conv2d` allocates for these NHWC / OHWI
@@ -111,6 +112,7 @@ def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                           False, "tinyq.s8.conv2d_scratch_size")
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2_scratch_size(x_shape, weight_shape, *, stride=1,
                                       padding=0, dilation=1):
     """Bytes of scratch :func:`conv2d_relu_maxpool2` allocates
@@ -135,6 +137,7 @@ def _conv_setup(x, w, bias, output_stage, stride, padding, dilation, groups,
             A.dims(x.shape, fn, "x"), A.dims(w.shape, fn, "weight"))
 
 
+@G.documents_padding
 def conv2d(x, weight, output_stage, *, input_zero_point=0, bias=None,
            stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
            out=None):
@@ -162,6 +165,7 @@ def conv2d(x, weight, output_stage, *, input_zero_point=0, bias=None,
     return res.result()
 
 
+@G.documents_padding
 def depthwise_conv2d(x, weight, output_stage, *, input_zero_point=0,
                      bias=None, stride=1, padding=0, dilation=1,
                      layout="NHWC", out=None):
@@ -202,7 +206,8 @@ def fully_connected(x, weight, output_stage, *, input_zero_point=0,
 
 
 def pack_weights(weight):
-    """Symmetric int8 weights ``[out, in]`` packed once, ahead of inference,
+    """int8 weights ``[out, in]`` (codes as they are, whatever their zero
+    point) packed once, ahead of inference,
     for :func:`fully_connected_packed` (``tq_s8_pack_weights``): a uint8
     array in tinyq's fixed layout (64-byte header, row sums, 16 x 4 blocks),
     the same for every kernel path, so it can be stored in a file."""
@@ -220,13 +225,16 @@ def pack_weights(weight):
 
 
 def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
-                           bias=None, out=None):
+                           weight_zero_point=0, bias=None, out=None):
     """int8 fully connected on weights from :func:`pack_weights`
-    (``tq_s8_fully_connected_packed``): bit for bit
-    :func:`fully_connected` with the unpacked weights and weight zero point
-    0. x is ``[batch, in]`` (or ``[in]``); the output has the packed
-    matrix's ``out`` features."""
+    (``tq_s8_fully_connected_packed``, or with a nonzero
+    ``weight_zero_point`` ``tq_s8_fully_connected_packed_offset``): bit for
+    bit :func:`fully_connected` with the unpacked weights and the same
+    ``weight_zero_point`` (asymmetric weights are packed as they are). x is
+    ``[batch, in]`` (or ``[in]``); the output has the packed matrix's
+    ``out`` features."""
     fn = "tinyq.s8.fully_connected_packed"
+    w_offset = _offset(weight_zero_point, fn, "weight_zero_point")
     A.array(x, S8, fn, "x", ndim=(1, 2))
     A.array(packed, A.U8, fn, "packed", ndim=1)
     batch = A.extent(x.shape[0] if x.ndim == 2 else 1, fn, "batch")
@@ -255,11 +263,17 @@ def fully_connected_packed(x, packed, output_stage, *, input_zero_point=0,
     bias = G.bias_in(bias, S32, nout, fn)
     os_ = _stage(output_stage, fn)._c(nout, fn)
     out = A.out_array(out, (batch, nout) if x.ndim == 2 else (nout,), S8, fn)
-    check(_lib_.tq_s8_fully_connected_packed(
-        batch, nin, nout, A.ptr(x),
-        _offset(input_zero_point, fn, "input_zero_point"),
-        packed.ctypes.data, packed.size, A.ptr(bias), ctypes.byref(os_),
-        A.ptr(out)), "tq_s8_fully_connected_packed")
+    in_offset = _offset(input_zero_point, fn, "input_zero_point")
+    if w_offset == 0:
+        check(_lib_.tq_s8_fully_connected_packed(
+            batch, nin, nout, A.ptr(x), in_offset, packed.ctypes.data,
+            packed.size, A.ptr(bias), ctypes.byref(os_), A.ptr(out)),
+            "tq_s8_fully_connected_packed")
+    else:
+        check(_lib_.tq_s8_fully_connected_packed_offset(
+            batch, nin, nout, A.ptr(x), in_offset, packed.ctypes.data,
+            packed.size, w_offset, A.ptr(bias), ctypes.byref(os_),
+            A.ptr(out)), "tq_s8_fully_connected_packed_offset")
     return out
 
 
@@ -277,6 +291,7 @@ def _pool(cfn, x, kernel_size, stride, padding, act_min, act_max, layout,
     return res.result()
 
 
+@G.documents_padding
 def max_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 max pool, then the clamp (``tq_s8_max_pool``); the output keeps
@@ -285,6 +300,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
                  act_min, act_max, layout, out, "tinyq.s8.max_pool")
 
 
+@G.documents_padding
 def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
              act_max=127, layout="NHWC", out=None):
     """int8 average pool, rounding half away from zero (``tq_s8_avg_pool``)."""
@@ -386,6 +402,7 @@ def dequantize_f32(q, scale, zero_point, out=None):
                     "tinyq.s8.dequantize_f32")
 
 
+@G.documents_padding
 def conv2d_relu_maxpool2(x, weight, output_stage, *, input_zero_point=0,
                          bias=None, stride=1, padding=0, dilation=1,
                          layout="NHWC", out=None):

@@ -71,8 +71,14 @@ class OutputStage:
     each int32 accumulator with its channel's multiplier and shift, add the
     output zero point, clamp to ``[act_min, act_max]``.
 
-    ``multiplier`` and ``shift`` are one value (per tensor) or one per
-    output channel. Build one from scales with :meth:`from_scales`.
+    ``multiplier`` and ``shift`` are plain numbers (per tensor: the C
+    struct then gets one-element arrays and ``per_channel = 0``, which the
+    wrapper fills in) or sequences of one value per output channel; a plain
+    number given with a per-channel sequence is repeated for every channel
+    (a shared multiplier with per-channel shifts, say). Build one from
+    scales with :meth:`from_scales`. The pools take no output stage (their
+    output keeps the input's scale): they take ``act_min`` / ``act_max``
+    directly, e.g. ``stage.act_min`` of the layer before.
     """
 
     def __init__(self, multiplier, shift, *, output_zero_point=0,
@@ -80,6 +86,12 @@ class OutputStage:
         fn = "tinyq.OutputStage"
         m = self._ints(multiplier, fn, "multiplier")
         s = self._ints(shift, fn, "shift")
+        # A plain number next to a per-channel sequence serves every
+        # channel (a one-element sequence does not: that is a mismatch).
+        if np.ndim(multiplier) == 0 and s.size > 1:
+            m = self._ints(np.repeat(m, s.size), fn, "multiplier")
+        elif np.ndim(shift) == 0 and m.size > 1:
+            s = self._ints(np.repeat(s, m.size), fn, "shift")
         if m.size != s.size:
             raise ShapeError(fn, f"{m.size} multipliers but {s.size} shifts")
         self._multiplier, self._shift = m, s

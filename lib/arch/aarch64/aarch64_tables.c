@@ -17,6 +17,8 @@ const tq__ukernels tq__neon_ukernels = {
     .s8_gemm = tq__neon_s8_gemm,
     .f32_gemm = tq__neon_f32_gemm,
     .s8_row_sums = tq__neon_s8_row_sums,
+    .s16_dot = tq__neon_s16_dot,
+    .s4_dot = tq__neon_s4_dot,
 };
 
 const tq__ukernels tq__neondot_ukernels = {
@@ -25,4 +27,6 @@ const tq__ukernels tq__neondot_ukernels = {
     .s8_gemm = tq__neondot_s8_gemm,
     .f32_gemm = tq__neon_f32_gemm,
     .s8_row_sums = tq__neon_s8_row_sums,
+    .s16_dot = tq__neon_s16_dot,
+    .s4_dot = tq__neon_s4_dot,
 };

@@ -54,6 +54,9 @@ TQ_AVX2_INLINE __m128i tq__avx2_sum4_epi32(__m256i a0, __m256i a1, __m256i a2,
 void tq__avx2_f32_gemm(int32_t m, int32_t n, int32_t k, const float *a,
                        size_t lda, const float *b, size_t ldb, float *c,
                        size_t ldc);
+int64_t tq__avx2_s16_dot(const int16_t *x, const int8_t *w, int32_t k);
+int32_t tq__avx2_s4_dot(const int16_t *x, const uint8_t *packed, size_t first,
+                        int32_t k);
 void tq__avx2_s8_row_sums(int32_t rows, int32_t k, const int8_t *x, size_t ld,
                           int32_t *sums);
 void tq__avx2_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,

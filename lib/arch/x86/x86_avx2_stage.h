@@ -22,6 +22,10 @@
  *    clamp. The arithmetic shift is a logical one of q + 2^63 (unsigned,
  *    no wrap), which adds 2^(63-t) to the quotient; that is taken back in
  *    the 32-bit lane, modulo 2^32.
+ *  - Double rounding: x · 2^left is computed with wrap-around; the lanes
+ *    where it leaves int32 (TFLite undefined there) are recomputed by
+ *    tq__requant() (the exact product, rounded, then saturated: the rule
+ *    of docs/quantization.md). Such lanes are rare.
  *  - Clamp and zero point: clamp(r + zp, lo, hi) = clamp(r, lo - zp,
  *    hi - zp) + zp, and the right side never overflows.
  *
@@ -30,6 +34,7 @@
 #ifndef TQ_ARCH_X86_AVX2_STAGE_H
 #define TQ_ARCH_X86_AVX2_STAGE_H
 
+#include "../../tq_internal.h"
 #include "x86_avx2.h"
 
 typedef struct tq__avx2_stage {
@@ -141,16 +146,6 @@ TQ_AVX2_INLINE __m256i tq__avx2_clamp_epi64(__m256i x, __m256i lo, __m256i hi)
     return _mm256_blendv_epi8(x, hi, _mm256_cmpgt_epi64(x, hi));
 }
 
-/* x · 2^left, saturated to int32 (only when some left shift is nonzero). */
-TQ_AVX2_INLINE __m256i tq__avx2_shl_sat(__m256i x, const tq__avx2_stage *s)
-{
-    const __m256i v = _mm256_sllv_epi32(x, s->left);
-    const __m256i ok = _mm256_cmpeq_epi32(_mm256_srav_epi32(v, s->left), x);
-    const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(x, 31),
-                                         _mm256_set1_epi32(INT32_MAX));
-    return _mm256_blendv_epi8(sat, v, ok);
-}
-
 /* SRDHM(x, mult) of 8 lanes (see the top). */
 TQ_AVX2_INLINE __m256i tq__avx2_srdhm(__m256i x, __m256i mult,
                                       __m256i mult_odd)
@@ -176,6 +171,29 @@ TQ_AVX2_INLINE __m256i tq__avx2_rdbpot(__m256i r, const tq__avx2_stage *s)
     return _mm256_sub_epi32(q, _mm256_cmpgt_epi32(rem, threshold));
 }
 
+/* Double rounding of 8 lanes whose shift has a left part: the fast
+ * vector value where x · 2^left fits in int32, tq__requant() for the
+ * others (their shift is left, right being 0). */
+TQ_AVX2_INLINE __m256i tq__avx2_requant_left(__m256i x,
+                                             const tq__avx2_stage *s)
+{
+    const __m256i v = _mm256_sllv_epi32(x, s->left);
+    const __m256i ok = _mm256_cmpeq_epi32(_mm256_srav_epi32(v, s->left), x);
+    const __m256i r = tq__avx2_rdbpot(tq__avx2_srdhm(v, s->mult, s->mult_odd), s);
+    const int okbits = _mm256_movemask_ps(_mm256_castsi256_ps(ok));
+    if (okbits == 0xff)
+        return r;
+    int32_t xs[8], ms[8], ls[8], rs[8];
+    _mm256_storeu_si256((__m256i *)(void *)xs, x);
+    _mm256_storeu_si256((__m256i *)(void *)ms, s->mult);
+    _mm256_storeu_si256((__m256i *)(void *)ls, s->left);
+    _mm256_storeu_si256((__m256i *)(void *)rs, r);
+    for (int l = 0; l < 8; ++l)
+        if (!((okbits >> l) & 1))
+            rs[l] = tq__requant(xs[l], ms[l], ls[l], TQ_ROUND_DOUBLE);
+    return _mm256_loadu_si256((const __m256i *)(const void *)rs);
+}
+
 /* Requantized value of 8 accumulators, clamped to [lo, hi] (less the zero
  * point); the zero point is not yet added. */
 TQ_AVX2_INLINE __m256i tq__avx2_requant_clamped(__m256i x,
@@ -195,8 +213,8 @@ TQ_AVX2_INLINE __m256i tq__avx2_requant_clamped(__m256i x,
         o = _mm256_srlv_epi64(o, s->total_o);
         r = _mm256_sub_epi32(tq__avx2_join(e, o), s->corr);
     } else {
-        const __m256i v = s->any_left ? tq__avx2_shl_sat(x, s) : x;
-        r = tq__avx2_rdbpot(tq__avx2_srdhm(v, s->mult, s->mult_odd), s);
+        r = s->any_left ? tq__avx2_requant_left(x, s)
+                        : tq__avx2_rdbpot(tq__avx2_srdhm(x, s->mult, s->mult_odd), s);
     }
     return _mm256_min_epi32(_mm256_max_epi32(r, s->lo), s->hi);
 }
@@ -208,8 +226,9 @@ TQ_AVX2_INLINE __m256i tq__avx2_requant_raw(__m256i x, const tq__avx2_stage *s)
 {
     if (s->single)
         return tq__avx2_requant_clamped(x, s);
-    const __m256i v = s->any_left ? tq__avx2_shl_sat(x, s) : x;
-    return tq__avx2_rdbpot(tq__avx2_srdhm(v, s->mult, s->mult_odd), s);
+    return s->any_left
+               ? tq__avx2_requant_left(x, s)
+               : tq__avx2_rdbpot(tq__avx2_srdhm(x, s->mult, s->mult_odd), s);
 }
 
 /* The zero point and clamp of 16 requantized values (r0: the first 8)

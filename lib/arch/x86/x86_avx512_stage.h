@@ -12,6 +12,9 @@
  *    both cases are floor((ab + 2^30) / 2^31): one add and an arithmetic
  *    shift. (Its saturating case needs a multiplier of -2^31, which no
  *    ::tq_s8_output holds.)
+ *  - x · 2^left saturates to int32 in the vector code; the lanes where it
+ *    did are recomputed by tq__requant() (the exact product, rounded, then
+ *    saturated: the rule of docs/quantization.md).
  *  - The zero point is added after clamping the requantized value to
  *    +-2^16: the final clamp to [act_min, act_max] within [-128, 127]
  *    gives the same result, and nothing can overflow.
@@ -21,6 +24,7 @@
 #ifndef TQ_ARCH_X86_AVX512_STAGE_H
 #define TQ_ARCH_X86_AVX512_STAGE_H
 
+#include "../../tq_internal.h"
 #include "x86_avx512.h"
 
 /* The stage of 16 lanes, set up once per block of channels. */
@@ -146,8 +150,21 @@ TQ_AVX512_INLINE __m512i tq__avx512_requant_double(__m512i x,
     const __m512i threshold =
         _mm512_add_epi32(_mm512_srai_epi32(mask, 1), _mm512_srli_epi32(r, 31));
     const __m512i q = _mm512_srav_epi32(r, s->right);
-    return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, threshold), q,
-                                 one);
+    const __m512i res = _mm512_mask_add_epi32(
+        q, _mm512_cmpgt_epi32_mask(rem, threshold), q, one);
+    if (!ovf)
+        return res;
+    /* Lanes whose x · 2^left leaves int32 (TFLite undefined there): the
+     * scalar rule of tq__requant(), lane by lane; such lanes are rare. */
+    int32_t xs[16], ms[16], ls[16], rs[16];
+    _mm512_storeu_si512(xs, x);
+    _mm512_storeu_si512(ms, s->mult);
+    _mm512_storeu_si512(ls, s->left);
+    _mm512_storeu_si512(rs, res);
+    for (int l = 0; l < 16; ++l)
+        if ((ovf >> l) & 1u)
+            rs[l] = tq__requant(xs[l], ms[l], ls[l], TQ_ROUND_DOUBLE);
+    return _mm512_loadu_si512(rs);
 }
 
 TQ_AVX512_INLINE __m512i tq__avx512_requant_single(__m512i x,

@@ -23,6 +23,9 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_depthwise = tq__avx2_s8_depthwise,
     .s8_gemm_requant = tq__avx2_s8_gemm_requant,
     .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
+    .s16_dot = tq__avx2_s16_dot,
+    .s4_dot = tq__avx2_s4_dot,
+    /* s8_mul: the reference (no AVX2 code yet) */
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -39,4 +42,6 @@ const tq__ukernels tq__avx512_ukernels = {
     .s8_add = tq__avx2_s8_add,
     .s8_depthwise = tq__avx2_s8_depthwise,
     .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
+    .s16_dot = tq__avx2_s16_dot, /* no AVX-512 s16 code */
+    .s4_dot = tq__avx2_s4_dot,   /* nor AVX-512 s4 code */
 };

@@ -1,0 +1,82 @@
+/*
+ * Arena report (issue 11 item 3): for each ONNX model given, quantized
+ * with the default tq_quant_config (calibrated on 16 random inputs: the
+ * plan does not depend on the values), print the planned activation arena
+ * (in-place Add / lookups included), the lower bound of that plan (most
+ * bytes alive at one step), the sum of all activation buffers, the kernel
+ * scratch and tq_graph_arena_size(). Reads the graph's internal plan
+ * fields (a measurement program, not an API user).
+ *
+ * Usage: [GRAPH_ARENA_OUT=dir] graph_arena MODEL.onnx ...
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tinyq.h"
+#include "../lib/graph/graph_internal.h"
+
+int main(int argc, char **argv)
+{
+    printf("%-36s %10s %10s %10s %10s %10s\n", "model", "planned", "lower",
+           "sum", "scratch", "arena_size");
+    for (int a = 1; a < argc; ++a) {
+        char msg[512];
+        tq_graph *g = NULL, *q = NULL;
+        if (tq_graph_load_onnx(argv[a], &g, msg, sizeof msg) != TQ_OK) {
+            fprintf(stderr, "%s: %s\n", argv[a], msg);
+            return 1;
+        }
+        const size_t n = g->tensors[g->input].numel;
+        float *x = malloc(16 * n * sizeof *x);
+        srand(1);
+        for (size_t i = 0; i < 16 * n; ++i)
+            x[i] = (float)rand() / (float)RAND_MAX;
+        tq_quant_config cfg;
+        tq_quant_config_init(&cfg);
+        tq_calibrator *c = NULL;
+        int32_t again = 1;
+        if (tq_calibrator_create(g, &cfg, &c) != TQ_OK)
+            return 1;
+        while (again)
+            if (tq_calibrator_feed(c, 16, x) != TQ_OK ||
+                tq_calibrator_end_pass(c, &again) != TQ_OK)
+                return 1;
+        if (tq_graph_quantize(g, c, &q) != TQ_OK) {
+            fprintf(stderr, "%s: %s\n", argv[a], tq_graph_error(g));
+            return 1;
+        }
+        size_t sum = 0, scratch = 0, arena = 0;
+        for (int32_t t = 0; t < q->n_tensors; ++t) {
+            const tq__tensor *u = &q->tensors[t];
+            if (u->kind != TQ__TENSOR_CONSTANT && u->alias < 0 &&
+                (u->producer >= 0 || t == q->input))
+                sum += (u->numel + 15) / 16 * 16;
+        }
+        tq__graph_scratch_bytes(q, 1, &scratch);
+        tq_graph_arena_size(q, 1, &arena);
+        printf("%-36s %10zu %10zu %10zu %10zu %10zu\n", argv[a], q->act_bytes,
+               q->act_lower_bound, sum, scratch, arena);
+        /* With GRAPH_ARENA_OUT=<dir>: the model file and its C export there
+         * (<dir>/<i>.safetensors, <dir>/m<i>.c / .h). */
+        const char *out = getenv("GRAPH_ARENA_OUT");
+        if (out) {
+            char path[4096], prefix[16];
+            snprintf(path, sizeof path, "%s/%d.safetensors", out, a);
+            snprintf(prefix, sizeof prefix, "m%d", a);
+            if (tq_graph_save(q, path) != TQ_OK)
+                printf("  save: %s\n", tq_graph_error(q));
+            else if (tq_graph_export_c(q, prefix, out, msg, sizeof msg) != TQ_OK)
+                printf("  export: %s\n", msg);
+            else
+                printf("  saved %s, exported %s/%s.c (host check passed)\n",
+                       path, out, prefix);
+        }
+        free(x);
+        tq_calibrator_free(c);
+        tq_graph_free(q);
+        tq_graph_free(g);
+    }
+    return 0;
+}

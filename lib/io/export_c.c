@@ -1,0 +1,569 @@
+/*
+ * A quantized graph as C source for a firmware (host only):
+ * tq_graph_export_c() writes <prefix>.h and <prefix>.c: const int8
+ * weights, int32 biases, multipliers, shifts and tables, ONE static arena
+ * laid out by the graph's plan (activations at their planned offsets, the
+ * shared kernel scratch after them), and <prefix>_run(), a straight line of
+ * calls to tinyq's s8 kernels.
+ *
+ * Every call is first described as a `step` (kernel, parameters, arena
+ * offsets); the same steps are (1) executed here on the host, through the
+ * same kernels with the same offsets, and compared bit for bit with
+ * tq_graph_run_s8() on two inputs (outputs and, for an FC output layer, its
+ * accumulators), and only then (2) printed as C. Nothing is written when
+ * the check fails.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../graph/quant_internal.h"
+
+/* The arena's scratch region starts at this alignment. */
+#define SCRATCH_ALIGN 16
+
+typedef struct step {
+    int32_t node;
+    int32_t kind;         /* tq__qkind */
+    size_t in, in1, out;  /* arena offsets (bytes) */
+    tq_dims in_dims, out_dims;
+    int32_t acc;          /* the output FC, keeping its accumulators */
+} step;
+
+typedef struct ectx {
+    const tq_graph *g;
+    step *steps;
+    int32_t n;
+    size_t act_bytes, scratch_off, scratch_bytes, arena_bytes;
+    char *msg;
+    size_t msg_size;
+} ectx;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static tq_status efail(ectx *x, tq_status s, const char *fmt, ...)
+{
+    if (x->msg && x->msg_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x->msg, x->msg_size, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+static size_t off(const tq_graph *g, int32_t t)
+{
+    return g->tensors[tq__graph_root(g, t)].offset;
+}
+
+/* The steps of the graph, and the arena. */
+static tq_status make_steps(ectx *x)
+{
+    const tq_graph *g = x->g;
+    x->steps = calloc((size_t)g->n_nodes + 1, sizeof *x->steps);
+    if (!x->steps)
+        return efail(x, TQ_ERR_NO_MEMORY, "out of memory");
+    for (int32_t i = 0; i < g->n_nodes; ++i) {
+        const tq__node *n = &g->nodes[i];
+        const struct tq__qnode *qn = n->q;
+        step *s = &x->steps[x->n];
+        switch (qn->kind) {
+        case TQ__Q_ALIAS:
+            continue;
+        case TQ__Q_PAD:
+            return efail(x, TQ_ERR_UNSUPPORTED, "node %s (%s): a standalone "
+                         "Pad is not exported yet", n->name,
+                         tq__op_name(n->op));
+        case TQ__Q_AVG_POOL:
+            if (qn->padded_pool)
+                return efail(x, TQ_ERR_UNSUPPORTED, "node %s (%s): an average "
+                             "pool counting its padding is not exported yet",
+                             n->name, tq__op_name(n->op));
+            break;
+        case TQ__Q_CONCAT:
+            if (n->n_inputs > 2)
+                return efail(x, TQ_ERR_UNSUPPORTED, "node %s (%s): a concat of "
+                             "more than two inputs is not exported yet",
+                             n->name, tq__op_name(n->op));
+            break;
+        default:
+            break;
+        }
+        s->node = i;
+        s->kind = qn->kind;
+        s->in = off(g, n->inputs[0]);
+        s->in1 = n->n_inputs > 1 ? off(g, n->inputs[1]) : 0;
+        s->out = off(g, n->output);
+        s->in_dims = tq__graph_dims(g, n->inputs[0], 1);
+        s->out_dims = tq__graph_dims(g, n->output, 1);
+        s->acc = i == g->q->output_node && qn->kind == TQ__Q_FC;
+        x->n++;
+    }
+    x->act_bytes = g->act_bytes;
+    TQ_CHECK(tq__graph_scratch_bytes(g, 1, &x->scratch_bytes));
+    x->scratch_off = (x->act_bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN *
+                     SCRATCH_ALIGN;
+    x->arena_bytes = x->scratch_off + x->scratch_bytes;
+    return TQ_OK;
+}
+
+/* Run step @p s over @p arena (the generated code's call, on the host). */
+static tq_status exec_step(const ectx *x, const step *s, int8_t *arena,
+                           int32_t *acc)
+{
+    const tq__node *n = &x->g->nodes[s->node];
+    const struct tq__qnode *qn = n->q;
+    int8_t *in = arena + s->in, *in1 = arena + s->in1, *out = arena + s->out;
+    void *scratch = arena + x->scratch_off;
+    const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
+                         (size_t)s->out_dims.c;
+    switch (s->kind) {
+    case TQ__Q_CONV:
+        return tq_s8_conv2d(&qn->conv, &s->in_dims, in, qn->input_offset,
+                            &qn->filter, qn->weights, qn->bias, &qn->os,
+                            &s->out_dims, out, scratch, x->scratch_bytes);
+    case TQ__Q_CONV_POOL:
+        return tq_s8_conv2d_relu_maxpool2(&qn->conv, &s->in_dims, in,
+                                          qn->input_offset, &qn->filter,
+                                          qn->weights, qn->bias, &qn->os,
+                                          &s->out_dims, out, scratch,
+                                          x->scratch_bytes);
+    case TQ__Q_DEPTHWISE:
+        return tq_s8_depthwise_conv2d(&qn->conv, &s->in_dims, in,
+                                      qn->input_offset, &qn->filter,
+                                      qn->weights, qn->bias, &qn->os,
+                                      &s->out_dims, out);
+    case TQ__Q_FC:
+        if (s->acc && acc) {
+            TQ_CHECK(tq_s8_gemm_s32(1, qn->channels, qn->in_features, in,
+                                    qn->in_features, qn->input_offset,
+                                    qn->weights, qn->in_features, 0, qn->bias,
+                                    acc, qn->channels));
+            return tq_s8_requantize_rows(1, qn->channels, acc, qn->channels,
+                                         &qn->os, out, qn->channels);
+        }
+        return tq_s8_fully_connected(1, qn->in_features, qn->channels, in,
+                                     qn->input_offset, qn->weights, 0,
+                                     qn->bias, &qn->os, out);
+    case TQ__Q_MAX_POOL:
+        return tq_s8_max_pool(&qn->pool, &s->in_dims, in, qn->act_min,
+                              qn->act_max, &s->out_dims, out);
+    case TQ__Q_AVG_POOL:
+        return tq_s8_avg_pool(&qn->pool, &s->in_dims, in, qn->act_min,
+                              qn->act_max, &s->out_dims, out);
+    case TQ__Q_ADD:
+        return tq_s8_add(count, in, in1, &qn->add, out);
+    case TQ__Q_LOOKUP:
+        return tq_s8_lookup(count, in, qn->tables, out);
+    case TQ__Q_CONCAT: {
+        const tq_dims d1 = tq__graph_dims(x->g, n->inputs[1], 1);
+        const size_t pixels = count / (size_t)s->out_dims.c;
+        const size_t c0 = (size_t)s->in_dims.c, c1 = (size_t)d1.c;
+        for (size_t p = 0; p < pixels; ++p) {
+            TQ_CHECK(tq_s8_lookup(c0, in + p * c0, qn->tables,
+                                  out + p * (c0 + c1)));
+            TQ_CHECK(tq_s8_lookup(c1, in1 + p * c1, qn->tables + 256,
+                                  out + p * (c0 + c1) + c0));
+        }
+        return TQ_OK;
+    }
+    default:
+        return TQ_ERR_UNSUPPORTED;
+    }
+}
+
+/* The exported steps against tq_graph_run_s8() on two inputs. */
+static tq_status host_check(ectx *x)
+{
+    const tq_graph *g = x->g;
+    const size_t ni = g->tensors[g->input].numel;
+    const size_t no = g->tensors[g->output].numel;
+    const int32_t last = g->q->output_node;
+    const int fc_out = last >= 0 && g->nodes[last].q->kind == TQ__Q_FC;
+    size_t run_bytes;
+    TQ_CHECK(tq_graph_arena_size(g, 1, &run_bytes));
+    int8_t *arena = malloc(x->arena_bytes + 1), *ref_arena = malloc(run_bytes);
+    int8_t *input = malloc(ni), *y = malloc(no), *ref = malloc(no);
+    int32_t *acc = calloc(no, sizeof *acc), *ref_acc = calloc(no, sizeof *acc);
+    tq_status s = arena && ref_arena && input && y && ref && acc && ref_acc
+                      ? TQ_OK
+                      : efail(x, TQ_ERR_NO_MEMORY, "out of memory");
+    for (int pass = 0; pass < 2 && s == TQ_OK; ++pass) {
+        for (size_t i = 0; i < ni; ++i)
+            input[i] = (int8_t)(pass ? (int)((i * 97u + 13u) % 256u) - 128
+                                     : g->tensors[g->input].zero_point[0]);
+        memset(arena, 0x5a, x->arena_bytes + 1);
+        memcpy(arena + off(g, g->input), input, ni);
+        for (int32_t k = 0; k < x->n && s == TQ_OK; ++k) {
+            /* Accumulators asked for in the first pass only, so that both
+             * forms of an FC output layer are checked. */
+            s = exec_step(x, &x->steps[k], arena, pass ? NULL : acc);
+            if (s != TQ_OK)
+                s = efail(x, s, "host run of the exported code: node %s: %s",
+                          g->nodes[x->steps[k].node].name,
+                          tq_status_message(s));
+        }
+        if (s != TQ_OK)
+            break;
+        memcpy(y, arena + off(g, g->output), no);
+        if ((unsigned char)arena[x->arena_bytes] != 0x5a) {
+            s = efail(x, TQ_ERR_BUFFER_TOO_SMALL, "the exported code wrote "
+                      "past its arena");
+            break;
+        }
+        s = tq_graph_run_s8(g, 1, input, ref, fc_out ? ref_acc : NULL,
+                            ref_arena, run_bytes);
+        if (s != TQ_OK) {
+            s = efail(x, s, "tq_graph_run_s8: %s", tq_graph_error(g));
+            break;
+        }
+        if (memcmp(y, ref, no) != 0 ||
+            (fc_out && !pass && memcmp(acc, ref_acc, no * sizeof *acc) != 0))
+            s = efail(x, TQ_ERR_PARAM, "the exported code's %s differ from "
+                      "tq_graph_run_s8's (input %d)",
+                      memcmp(y, ref, no) ? "outputs" : "accumulators", pass);
+    }
+    free(arena);
+    free(ref_arena);
+    free(input);
+    free(y);
+    free(ref);
+    free(acc);
+    free(ref_acc);
+    return s;
+}
+
+/* ---- printing ------------------------------------------------------------------ */
+
+static void put_bytes(FILE *f, const char *decl, const int8_t *v, size_t n)
+{
+    fprintf(f, "%s[%zu] = {", decl, n ? n : 1);
+    for (size_t i = 0; i < n; ++i)
+        fprintf(f, "%s%d", i == 0 ? "\n    " : (i % 24 ? "," : ",\n    "),
+                v[i]);
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
+static void put_ints(FILE *f, const char *decl, const int32_t *v, size_t n)
+{
+    fprintf(f, "%s[%zu] = {", decl, n ? n : 1);
+    for (size_t i = 0; i < n; ++i)
+        fprintf(f, "%s%ld", i == 0 ? "\n    " : (i % 10 ? "," : ",\n    "),
+                (long)v[i]);
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
+static void put_dims(FILE *f, const char *name, const tq_dims *d)
+{
+    fprintf(f, "static const tq_dims %s = {%d, %d, %d, %d};\n", name,
+            (int)d->n, (int)d->h, (int)d->w, (int)d->c);
+}
+
+static void put_os(FILE *f, int32_t k, const struct tq__qnode *qn)
+{
+    const int32_t nm = qn->os.per_channel ? qn->channels : 1;
+    char decl[64];
+    snprintf(decl, sizeof decl, "static const int32_t mult%d", (int)k);
+    put_ints(f, decl, qn->mult, (size_t)nm);
+    snprintf(decl, sizeof decl, "static const int32_t shift%d", (int)k);
+    put_ints(f, decl, qn->shift, (size_t)nm);
+    fprintf(f, "static const tq_s8_output os%d = {mult%d, shift%d, %d, %d, "
+            "%d, %d, %d};\n", (int)k, (int)k, (int)k, (int)qn->os.per_channel,
+            (int)qn->os.rounding, (int)qn->os.output_offset,
+            (int)qn->os.act_min, (int)qn->os.act_max);
+}
+
+static void put_weights(FILE *f, int32_t k, const struct tq__qnode *qn,
+                        size_t count)
+{
+    char decl[64];
+    snprintf(decl, sizeof decl, "static const int8_t w%d", (int)k);
+    put_bytes(f, decl, qn->weights, count);
+    if (qn->bias) {
+        snprintf(decl, sizeof decl, "static const int32_t b%d", (int)k);
+        put_ints(f, decl, qn->bias, (size_t)qn->channels);
+    }
+}
+
+static void upper(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; ++i)
+        dst[i] = (char)toupper((unsigned char)src[i]);
+    dst[i] = 0;
+}
+
+static int write_header(const ectx *x, const char *path, const char *p)
+{
+    const tq_graph *g = x->g;
+    const tq__tensor *ti = &g->tensors[g->input], *to = &g->tensors[g->output];
+    const int32_t last = g->q->output_node;
+    char P[80];
+    upper(P, p, sizeof P);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 0;
+    fprintf(f, "/* Generated by tinyq %d.%d.%d (tq_graph_export_c): a quantized "
+            "graph of %d nodes\n * as calls to tinyq's int8 kernels over one "
+            "static arena. Do not edit. */\n",
+            TQ_VERSION_MAJOR, TQ_VERSION_MINOR, TQ_VERSION_PATCH,
+            (int)g->n_nodes);
+    fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
+            "#include \"tinyq.h\"\n\n", P, P);
+    fprintf(f, "/* Bytes of the static arena: activations %zu (planned; "
+            "lower bound %zu)\n * and kernel scratch %zu. */\n",
+            x->act_bytes, g->act_lower_bound, x->scratch_bytes);
+    fprintf(f, "#define %s_ARENA_BYTES %zu\n", P, x->arena_bytes);
+    fprintf(f, "/* The int8 input (NHWC, one sample) and output. */\n");
+    fprintf(f, "#define %s_INPUT_BYTES %zu\n#define %s_OUTPUTS %zu\n", P,
+            ti->numel, P, to->numel);
+    fprintf(f, "/* Input quantization: q = clamp(round(x / scale) + "
+            "zero_point). */\n");
+    fprintf(f, "#define %s_INPUT_SCALE %.9gf\n#define %s_INPUT_ZERO_POINT %d\n",
+            P, (double)ti->scale[0], P, (int)ti->zero_point[0]);
+    fprintf(f, "/* Output dequantization: x = (q - zero_point) · scale. */\n");
+    fprintf(f, "#define %s_OUTPUT_SCALE %.9gf\n#define %s_OUTPUT_ZERO_POINT "
+            "%d\n", P, (double)to->scale[0], P, (int)to->zero_point[0]);
+    fprintf(f, "/* 1 when %s_run() can give the output layer's int32 "
+            "accumulators. */\n#define %s_HAS_ACCUMULATORS %d\n\n", p, P,
+            last >= 0 && g->nodes[last].q->kind == TQ__Q_FC);
+    fprintf(f, "/* Where to write the int8 input (%s_INPUT_BYTES, inside the "
+            "arena). */\nint8_t *%s_input(void);\n\n", P, p);
+    fprintf(f, "/* Run the network on the input: %s_OUTPUTS int8 outputs, "
+            "and (if not NULL and\n * %s_HAS_ACCUMULATORS) the output "
+            "layer's accumulators. */\ntq_status %s_run(int8_t *output, "
+            "int32_t *accumulators);\n\n#endif\n", P, P, p);
+    return fclose(f) == 0;
+}
+
+static int write_source(const ectx *x, const char *path, const char *p)
+{
+    const tq_graph *g = x->g;
+    char P[80];
+    upper(P, p, sizeof P);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 0;
+    fprintf(f, "/* Generated by tinyq (tq_graph_export_c). Do not edit. */\n"
+            "#include <string.h>\n\n#include \"%s.h\"\n\n", p);
+    fprintf(f, "/* Activations at their planned offsets, then the scratch at "
+            "%zu. */\nstatic _Alignas(16) int8_t arena[%s_ARENA_BYTES];\n\n",
+            x->scratch_off, P);
+    for (int32_t k = 0; k < x->n; ++k) {
+        const step *s = &x->steps[k];
+        const tq__node *n = &g->nodes[s->node];
+        const struct tq__qnode *qn = n->q;
+        char name[32];
+        fprintf(f, "/* %d: %s (%s) */\n", (int)k, n->name, tq__op_name(n->op));
+        if (s->kind == TQ__Q_CONV || s->kind == TQ__Q_CONV_POOL ||
+            s->kind == TQ__Q_DEPTHWISE || s->kind == TQ__Q_MAX_POOL ||
+            s->kind == TQ__Q_AVG_POOL) {
+            snprintf(name, sizeof name, "in%d", (int)k);
+            put_dims(f, name, &s->in_dims);
+            snprintf(name, sizeof name, "out%d", (int)k);
+            put_dims(f, name, &s->out_dims);
+        }
+        switch (s->kind) {
+        case TQ__Q_CONV:
+        case TQ__Q_CONV_POOL:
+        case TQ__Q_DEPTHWISE: {
+            const tq_conv_params *c = &qn->conv;
+            fprintf(f, "static const tq_conv_params conv%d = {%d, %d, %d, %d, "
+                    "%d, %d, %d, %d, %d};\n", (int)k, (int)c->stride_h,
+                    (int)c->stride_w, (int)c->pad_top, (int)c->pad_bottom,
+                    (int)c->pad_left, (int)c->pad_right, (int)c->dilation_h,
+                    (int)c->dilation_w, (int)c->groups);
+            snprintf(name, sizeof name, "filter%d", (int)k);
+            put_dims(f, name, &qn->filter);
+            put_weights(f, k, qn, (size_t)qn->filter.n * (size_t)qn->filter.h *
+                                      (size_t)qn->filter.w *
+                                      (size_t)qn->filter.c);
+            put_os(f, k, qn);
+            break;
+        }
+        case TQ__Q_FC:
+            put_weights(f, k, qn,
+                        (size_t)qn->channels * (size_t)qn->in_features);
+            put_os(f, k, qn);
+            break;
+        case TQ__Q_MAX_POOL:
+        case TQ__Q_AVG_POOL: {
+            const tq_pool_params *q = &qn->pool;
+            fprintf(f, "static const tq_pool_params pool%d = {%d, %d, %d, %d, "
+                    "%d, %d, %d, %d};\n", (int)k, (int)q->kernel_h,
+                    (int)q->kernel_w, (int)q->stride_h, (int)q->stride_w,
+                    (int)q->pad_top, (int)q->pad_bottom, (int)q->pad_left,
+                    (int)q->pad_right);
+            break;
+        }
+        case TQ__Q_ADD: {
+            const tq_s8_add_params *a = &qn->add;
+            fprintf(f, "static const tq_s8_add_params add%d = {%ld, %ld, %ld, "
+                    "%ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld};\n",
+                    (int)k, (long)a->input1_offset, (long)a->input1_multiplier,
+                    (long)a->input1_shift, (long)a->input2_offset,
+                    (long)a->input2_multiplier, (long)a->input2_shift,
+                    (long)a->left_shift, (long)a->output_multiplier,
+                    (long)a->output_shift, (long)a->output_offset,
+                    (long)a->act_min, (long)a->act_max, (long)a->rounding);
+            break;
+        }
+        case TQ__Q_LOOKUP:
+        case TQ__Q_CONCAT: {
+            char decl[64];
+            snprintf(decl, sizeof decl, "static const int8_t table%d", (int)k);
+            put_bytes(f, decl, qn->tables, (size_t)qn->n_tables * 256);
+            break;
+        }
+        default:
+            break;
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "int8_t *%s_input(void)\n{\n    return arena + %zu;\n}\n\n", p,
+            off(g, g->input));
+    fprintf(f, "tq_status %s_run(int8_t *output, int32_t *accumulators)\n{\n"
+            "    void *scratch = arena + %zu;\n    const size_t scratch_bytes "
+            "= %zu;\n    tq_status s;\n    (void)scratch;\n    (void)"
+            "scratch_bytes;\n    (void)accumulators;\n", p, x->scratch_off,
+            x->scratch_bytes);
+    for (int32_t k = 0; k < x->n; ++k) {
+        const step *s = &x->steps[k];
+        const struct tq__qnode *qn = g->nodes[s->node].q;
+        const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
+                             (size_t)s->out_dims.c;
+        const char *bias = qn->bias ? "b" : "NULL";
+        char b[16];
+        if (qn->bias)
+            snprintf(b, sizeof b, "b%d", (int)k);
+        else
+            snprintf(b, sizeof b, "NULL");
+        (void)bias;
+        switch (s->kind) {
+        case TQ__Q_CONV:
+        case TQ__Q_CONV_POOL:
+            fprintf(f, "    s = %s(&conv%d, &in%d, arena + %zu, %d, &filter%d, "
+                    "w%d, %s, &os%d, &out%d, arena + %zu, scratch, "
+                    "scratch_bytes);\n",
+                    s->kind == TQ__Q_CONV ? "tq_s8_conv2d"
+                                          : "tq_s8_conv2d_relu_maxpool2",
+                    (int)k, (int)k, s->in, (int)qn->input_offset, (int)k,
+                    (int)k, b, (int)k, (int)k, s->out);
+            break;
+        case TQ__Q_DEPTHWISE:
+            fprintf(f, "    s = tq_s8_depthwise_conv2d(&conv%d, &in%d, arena + "
+                    "%zu, %d, &filter%d, w%d, %s, &os%d, &out%d, arena + "
+                    "%zu);\n", (int)k, (int)k, s->in, (int)qn->input_offset,
+                    (int)k, (int)k, b, (int)k, (int)k, s->out);
+            break;
+        case TQ__Q_FC:
+            if (s->acc)
+                fprintf(f, "    if (accumulators) {\n        s = "
+                        "tq_s8_gemm_s32(1, %d, %d, arena + %zu, %d, %d, w%d, "
+                        "%d, 0, %s, accumulators, %d);\n        if (s == TQ_OK)"
+                        "\n            s = tq_s8_requantize_rows(1, %d, "
+                        "accumulators, %d, &os%d, arena + %zu, %d);\n    } "
+                        "else\n    ", (int)qn->channels, (int)qn->in_features,
+                        s->in, (int)qn->in_features, (int)qn->input_offset,
+                        (int)k, (int)qn->in_features, b, (int)qn->channels,
+                        (int)qn->channels, (int)qn->channels, (int)k, s->out,
+                        (int)qn->channels);
+            fprintf(f, "    s = tq_s8_fully_connected(1, %d, %d, arena + %zu, "
+                    "%d, w%d, 0, %s, &os%d, arena + %zu);\n",
+                    (int)qn->in_features, (int)qn->channels, s->in,
+                    (int)qn->input_offset, (int)k, b, (int)k, s->out);
+            break;
+        case TQ__Q_MAX_POOL:
+        case TQ__Q_AVG_POOL:
+            fprintf(f, "    s = %s(&pool%d, &in%d, arena + %zu, %d, %d, "
+                    "&out%d, arena + %zu);\n",
+                    s->kind == TQ__Q_MAX_POOL ? "tq_s8_max_pool"
+                                              : "tq_s8_avg_pool",
+                    (int)k, (int)k, s->in, (int)qn->act_min, (int)qn->act_max,
+                    (int)k, s->out);
+            break;
+        case TQ__Q_ADD:
+            fprintf(f, "    s = tq_s8_add(%zu, arena + %zu, arena + %zu, "
+                    "&add%d, arena + %zu);\n", count, s->in, s->in1, (int)k,
+                    s->out);
+            break;
+        case TQ__Q_LOOKUP:
+            fprintf(f, "    s = tq_s8_lookup(%zu, arena + %zu, table%d, arena "
+                    "+ %zu);\n", count, s->in, (int)k, s->out);
+            break;
+        case TQ__Q_CONCAT: {
+            const tq_dims d1 = tq__graph_dims(g, g->nodes[s->node].inputs[1], 1);
+            const int c0 = (int)s->in_dims.c, c1 = (int)d1.c;
+            fprintf(f, "    s = TQ_OK;\n    for (size_t p = 0; p < %zu && s == "
+                    "TQ_OK; ++p) {\n        s = tq_s8_lookup(%d, arena + %zu "
+                    "+ p * %d, table%d, arena + %zu + p * %d);\n        if (s "
+                    "== TQ_OK)\n            s = tq_s8_lookup(%d, arena + %zu + "
+                    "p * %d, table%d + 256, arena + %zu + p * %d + %d);\n    "
+                    "}\n", count / (size_t)s->out_dims.c, c0, s->in, c0,
+                    (int)k, s->out, c0 + c1, c1, s->in1, c1, (int)k, s->out,
+                    c0 + c1, c0);
+            break;
+        }
+        default:
+            break;
+        }
+        fprintf(f, "    if (s != TQ_OK)\n        return s;\n");
+    }
+    fprintf(f, "    memcpy(output, arena + %zu, %s_OUTPUTS);\n    return "
+            "TQ_OK;\n}\n", off(g, g->output), P);
+    return fclose(f) == 0;
+}
+
+static int valid_prefix(const char *p)
+{
+    if (!p[0] || strlen(p) > 40 || !(isalpha((unsigned char)p[0]) || p[0] == '_'))
+        return 0;
+    for (; *p; ++p)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return 0;
+    return 1;
+}
+
+tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
+                            const char *out_dir, char *message,
+                            size_t message_size)
+{
+    ectx ctx = {graph, NULL, 0, 0, 0, 0, 0, message, message_size};
+    ectx *x = &ctx;
+    if (!graph || !prefix || !out_dir)
+        return efail(x, TQ_ERR_NULL, "a NULL argument");
+    if (!graph->finalized || !graph->quantized || !graph->q)
+        return efail(x, TQ_ERR_PARAM, "only a quantized graph can be exported");
+    if (!valid_prefix(prefix))
+        return efail(x, TQ_ERR_PARAM, "prefix \"%.60s\" is not a C identifier "
+                     "of at most 40 characters", prefix);
+    tq_status s = make_steps(x);
+    if (s == TQ_OK)
+        s = host_check(x);
+    if (s == TQ_OK) {
+        const size_t n = strlen(out_dir) + strlen(prefix) + 4;
+        char *h = malloc(n), *c = malloc(n);
+        if (!h || !c)
+            s = efail(x, TQ_ERR_NO_MEMORY, "out of memory");
+        if (s == TQ_OK) {
+            snprintf(h, n, "%s/%s.h", out_dir, prefix);
+            snprintf(c, n, "%s/%s.c", out_dir, prefix);
+            if (!write_header(x, h, prefix))
+                s = efail(x, TQ_ERR_IO, "cannot write %s", h);
+            else if (!write_source(x, c, prefix))
+                s = efail(x, TQ_ERR_IO, "cannot write %s", c);
+        }
+        free(h);
+        free(c);
+    }
+    free(x->steps);
+    if (s == TQ_OK && message && message_size)
+        message[0] = '\0';
+    return s;
+}

@@ -1,0 +1,160 @@
+# Tests of tinyq.Graph / GraphBuilder against numpy oracles.
+#
+# SPDX-License-Identifier: Apache-2.0
+import numpy as np
+import pytest
+
+import tinyq as tq
+
+rng = np.random.default_rng(1234)
+
+
+def conv_nhwc(x, w, b, stride, pad):
+    """Naive float64 conv: x (N,H,W,C), w OHWI, pad (t, b, l, r)."""
+    x = np.pad(x.astype(np.float64),
+               ((0, 0), (pad[0], pad[1]), (pad[2], pad[3]), (0, 0)))
+    o, kh, kw, _ = w.shape
+    n, h, wd, _ = x.shape
+    oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    y = np.zeros((n, oh, ow, o))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            y[:, i, j] = np.einsum("nhwc,ohwc->no", patch, w)
+    return y + (0 if b is None else b)
+
+
+def small_net():
+    """conv 3x3 s1 pad 1 (8 ch) + ReLU -> residual add -> global avg pool
+    -> fc 10, with its weights, as a builder graph and a numpy oracle."""
+    w1 = rng.normal(0, 0.3, (8, 3, 3, 4)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, 8).astype(np.float32)
+    w2 = rng.normal(0, 0.3, (8, 3, 3, 8)).astype(np.float32)
+    wf = rng.normal(0, 0.3, (10, 8)).astype(np.float32)
+    g = tq.GraphBuilder()
+    x = g.input((1, 6, 6, 4), name="x")
+    c1 = g.node("conv2d", [x, g.constant(w1), g.constant(b1)], name="c1",
+                padding=(1, 1, 1, 1))
+    r1 = g.node("activation", [c1], name="r1", act="relu")
+    c2 = g.node("conv2d", [r1, g.constant(w2)], name="c2",
+                padding=(1, 1, 1, 1))
+    s = g.node("add", [c2, r1], name="sum", act="relu")
+    p = g.node("global_avg_pool", [s], name="gap")
+    f = g.node("fully_connected", [p, g.constant(wf)], name="fc")
+    g.output(f)
+
+    def oracle(xs):
+        a = np.maximum(conv_nhwc(xs, w1, b1, 1, (1, 1, 1, 1)), 0)
+        s_ = np.maximum(conv_nhwc(a, w2, None, 1, (1, 1, 1, 1)) + a, 0)
+        return s_.mean(axis=(1, 2)) @ wf.T.astype(np.float64)
+
+    return g.finalize(), oracle
+
+
+def test_float_run_matches_numpy_nhwc_and_nchw():
+    graph, oracle = small_net()
+    x = rng.normal(0, 1, (5, 6, 6, 4)).astype(np.float32)
+    want = oracle(x)
+    got = graph.run(x, layout="NHWC")
+    assert got.shape == (5, 10)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    got_nchw = graph.run(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    np.testing.assert_array_equal(got_nchw, got)
+
+
+def test_introspection():
+    graph, _ = small_net()
+    assert not graph.quantized
+    assert graph.input.shape == (1, 6, 6, 4)
+    assert graph.output.shape == (1, 10)
+    ops = [n.op for n in graph.nodes]
+    assert tq.Op.CONV2D in ops and tq.Op.FULLY_CONNECTED in ops
+    # ReLU fused into c1 by the default rewrites
+    assert tq.Op.ACTIVATION not in ops
+    assert graph.arena_size(8) >= graph.arena_size(1) > 0
+
+
+def test_calibrate_and_int8_run():
+    graph, oracle = small_net()
+    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)
+             for _ in range(3)]
+    q = graph.calibrate(calib, layout="NHWC")
+    assert q.quantized
+    x = rng.normal(0, 1, (50, 6, 6, 4)).astype(np.float32)
+    want = graph.run(x, layout="NHWC")
+    codes, acc = q.run(x, layout="NHWC", accumulators=True)
+    assert codes.dtype == np.int8 and codes.shape == (50, 10)
+    assert acc.dtype == np.int32
+    y = q.run(x, layout="NHWC", dequantize=True)
+    scale = q.output.scale[0]
+    span = want.max() - want.min()
+    assert np.abs(y - want).max() < 0.1 * span + 4 * scale
+    # the int8 input path and the float input path agree
+    codes2 = q.run(_quantize_like(q, x), layout="NHWC")
+    np.testing.assert_array_equal(codes, codes2)
+
+
+def _quantize_like(q, x):
+    info = q.input
+    s, z = float(info.scale[0]), int(info.zero_point[0])
+    v = x.astype(np.float64) / s
+    r = np.sign(v) * np.floor(np.abs(v) + 0.5) + z
+    return np.clip(r, -128, 127).astype(np.int8)
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "mse", "kl"])
+def test_calibration_methods(method):
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (16, 6, 6, 4)).astype(np.float32)
+             for _ in range(2)]
+    # a one-shot generator must work too (kept for a second pass)
+    q = graph.calibrate((c for c in calib), tq.QuantConfig(activation=method),
+                        layout="NHWC")
+    assert q.quantized
+
+
+def test_errors_carry_the_graph_message():
+    graph, _ = small_net()
+    with pytest.raises(tq.ShapeError):
+        graph.run(np.zeros((2, 5, 5, 4), np.float32), layout="NHWC")
+    g = tq.GraphBuilder()
+    x = g.input((1, 6, 6, 4), name="x")
+    w = g.constant(np.zeros((8, 3, 3, 5), np.float32), name="w_bad")
+    with pytest.raises(tq.TinyqError) as e:
+        g.node("conv2d", [x, w], name="conv_bad")
+    assert "conv_bad" in str(e.value)
+    with pytest.raises(tq.TinyqError):
+        tq.Graph.from_onnx(b"\x08\x07 definitely not onnx \xff\xff")
+    with pytest.raises(tq.TinyqError):
+        graph.run(np.zeros((1, 6, 6, 4), np.float32), layout="NHWC",
+                  accumulators=True)
+
+
+def test_save_load_and_export_c(tmp_path):
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)]
+    q = graph.calibrate(calib, layout="NHWC")
+    path = tmp_path / "net.safetensors"
+    q.save(path)
+    l1 = tq.Graph.load(path)
+    l2 = tq.Graph.load(path.read_bytes())
+    assert l1.quantized and l2.quantized
+    x = rng.normal(0, 1, (9, 6, 6, 4)).astype(np.float32)
+    want = q.run(x, layout="NHWC", accumulators=True)
+    for g in (l1, l2):
+        got = g.run(x, layout="NHWC", accumulators=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    l1.save(tmp_path / "again.safetensors")
+    assert (tmp_path / "again.safetensors").read_bytes() == path.read_bytes()
+    l1.export_c(tmp_path, prefix="net")
+    header = (tmp_path / "net.h").read_text()
+    assert "#define NET_ARENA_BYTES" in header
+    assert "tq_status net_run(int8_t *output" in header
+    assert "tq_s8_conv2d(" in (tmp_path / "net.c").read_text()
+    with pytest.raises(tq.FormatError):
+        tq.Graph.load(b"not a model file")
+    with pytest.raises(tq.TinyqError):
+        l1.export_c(tmp_path, prefix="not an identifier")
+    with pytest.raises(tq.TinyqError):
+        graph.save(tmp_path / "float.safetensors")

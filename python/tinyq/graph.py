@@ -1,0 +1,486 @@
+# Graphs: a network built node by node or loaded from ONNX, run in float,
+# calibrated on caller batches, quantized, and run integer-only.
+#
+# SPDX-License-Identifier: Apache-2.0
+"""Graphs (``tq_graph``): ONNX in, float run, calibration, int8 run.
+
+    g = tinyq.Graph.from_onnx("resnet8.onnx")      # NCHW model, NHWC inside
+    logits = g.run(x)                              # x: float32 (N, C, H, W)
+    q = g.calibrate([x[i:i + 50] for i in range(0, 400, 50)])
+    codes = q.run(x)                               # int8 logits
+
+Arrays are numpy; images are NCHW (PyTorch's order) unless ``layout="NHWC"``
+is given. A graph holds one sample's shapes ``(1, H, W, C)``; the leading
+extent of the arrays you pass is the batch.
+"""
+
+import collections
+import ctypes
+import dataclasses
+import os
+
+import numpy as np
+
+from . import _arrays as A
+from . import _lib
+from .constants import Activation, DType, Op, RangeMethod, Rewrite, Rounding
+from .errors import ParamError, ShapeError, check, error_class
+from .quant import QScheme, RangeConfig
+
+_lib_ = _lib.lib
+_vp = ctypes.c_void_p
+
+NodeInfo = collections.namedtuple("NodeInfo", "name op inputs output attrs")
+NodeInfo.__doc__ = "One node of a graph (``tq_graph_node_info``)."
+
+TensorInfo = collections.namedtuple(
+    "TensorInfo", "id name dtype shape is_constant scale zero_point qaxis")
+TensorInfo.__doc__ = ("One tensor of a graph (``tq_graph_tensor_info``): "
+                      "scale and zero_point are None for float tensors, "
+                      "arrays of one or one per channel once quantized.")
+
+
+def _raise(graph_ptr, status, fn):
+    """Raise the exception of ``status`` with the graph's error sentence."""
+    if status == 0:
+        return
+    detail = None
+    if graph_ptr:
+        msg = _lib_.tq_graph_error(graph_ptr)
+        detail = msg.decode("utf-8", "replace") if msg else None
+    raise error_class(status)(fn, detail, status)
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantConfig:
+    """How a float graph becomes an int8 one (``tq_quant_config``).
+
+    ``activation`` and ``weight`` are :class:`RangeConfig` (or a
+    :class:`RangeMethod` / its name); the defaults are TFLite's: min/max
+    ranges, asymmetric int8 activations, symmetric narrow-range int8 weights
+    per output channel, double rounding.
+    """
+    activation: object = RangeMethod.MINMAX
+    activation_scheme: QScheme = QScheme()
+    weight: object = RangeMethod.MINMAX
+    weight_scheme: QScheme = QScheme(symmetric=True, narrow_range=True)
+    per_channel: bool = True
+    rounding: object = Rounding.DOUBLE
+    histogram_bins: int = 2048
+
+    @staticmethod
+    def _range(r, fn, name):
+        if isinstance(r, RangeConfig):
+            return r._c(fn)
+        return RangeConfig(method=r)._c(fn)
+
+    def _c(self, fn):
+        c = _lib.QuantConfig()
+        check(_lib_.tq_quant_config_init(ctypes.byref(c)), fn)
+        c.activation_range = self._range(self.activation, fn, "activation")
+        c.activation_scheme = self.activation_scheme._c(fn)
+        c.weight_range = self._range(self.weight, fn, "weight")
+        c.weight_scheme = self.weight_scheme._c(fn)
+        c.weight_per_channel = int(bool(self.per_channel))
+        c.rounding = A.enum_value(self.rounding, Rounding, fn, "rounding")
+        c.histogram_bins = A.int32(self.histogram_bins, fn, "histogram_bins")
+        return c
+
+
+class Graph:
+    """A finalized graph: float (from ONNX or a :class:`GraphBuilder`) or
+    quantized (from :meth:`calibrate`). Immutable; safe to share."""
+
+    def __init__(self, handle):
+        # Takes ownership of a finalized tq_graph *.
+        self._h = _vp(handle)
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h and h.value:
+            _lib_.tq_graph_free(h)
+            self._h = _vp()
+
+    # ---- loading ---------------------------------------------------------
+
+    @classmethod
+    def from_onnx(cls, source):
+        """Load an ONNX model from a path or from ``bytes`` (NCHW models
+        become NHWC; every rewrite applied)."""
+        out = _vp()
+        msg = ctypes.create_string_buffer(512)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            fn = "tq_graph_load_onnx_memory"
+            status = _lib_.tq_graph_load_onnx_memory(
+                data, len(data), ctypes.byref(out), msg, len(msg))
+        else:
+            fn = "tq_graph_load_onnx"
+            status = _lib_.tq_graph_load_onnx(
+                os.fsencode(source), ctypes.byref(out), msg, len(msg))
+        if status != 0:
+            raise error_class(status)(
+                fn, msg.value.decode("utf-8", "replace") or None, status)
+        return cls(out.value)
+
+    @classmethod
+    def load(cls, source):
+        """Load a tinyq model file (docs/model-format.md) from a path or
+        from ``bytes``: a quantized graph, validated before it is
+        returned."""
+        out = _vp()
+        msg = ctypes.create_string_buffer(512)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            fn = "tq_graph_load_memory"
+            status = _lib_.tq_graph_load_memory(
+                data, len(data), ctypes.byref(out), msg, len(msg))
+        else:
+            fn = "tq_graph_load"
+            status = _lib_.tq_graph_load(
+                os.fsencode(source), ctypes.byref(out), msg, len(msg))
+        if status != 0:
+            raise error_class(status)(
+                fn, msg.value.decode("utf-8", "replace") or None, status)
+        return cls(out.value)
+
+    def save(self, path):
+        """Save this quantized graph as a tinyq model file."""
+        _raise(self._h, _lib_.tq_graph_save(self._h, os.fsencode(path)),
+               "tq_graph_save")
+
+    def export_c(self, out_dir, prefix="model"):
+        """Write ``out_dir/prefix.c`` and ``.h``: this quantized graph as C
+        for a firmware (tq_graph_export_c), checked on the host first."""
+        msg = ctypes.create_string_buffer(512)
+        status = _lib_.tq_graph_export_c(self._h, prefix.encode("utf-8"),
+                                         os.fsencode(out_dir), msg, len(msg))
+        if status != 0:
+            raise error_class(status)(
+                "tq_graph_export_c",
+                msg.value.decode("utf-8", "replace") or None, status)
+
+    # ---- introspection -----------------------------------------------------
+
+    @property
+    def quantized(self):
+        """True for an integer-only graph."""
+        return bool(_lib_.tq_graph_is_quantized(self._h))
+
+    def _io(self):
+        i, o = ctypes.c_int32(), ctypes.c_int32()
+        _raise(self._h, _lib_.tq_graph_io(self._h, ctypes.byref(i),
+                                          ctypes.byref(o)), "tq_graph_io")
+        return i.value, o.value
+
+    def tensor(self, tensor):
+        """:class:`TensorInfo` of a tensor id or name."""
+        if isinstance(tensor, str):
+            tid = ctypes.c_int32()
+            _raise(self._h, _lib_.tq_graph_find_tensor(
+                self._h, tensor.encode(), ctypes.byref(tid)),
+                "tq_graph_find_tensor")
+            tensor = tid.value
+        info = _lib.GraphTensorInfo()
+        tensor = A.int32(tensor, "tq_graph_tensor", "tensor")
+        _raise(self._h, _lib_.tq_graph_tensor(self._h, tensor,
+                                              ctypes.byref(info)),
+               "tq_graph_tensor")
+        scale = zp = None
+        if info.qcount > 0:
+            n = int(info.qcount)
+            scale = np.ctypeslib.as_array(info.scale, (n,)).copy()
+            zp = np.ctypeslib.as_array(info.zero_point, (n,)).copy()
+        return TensorInfo(tensor, info.name.decode(), DType(info.dtype),
+                          tuple(info.shape[:info.ndim]),
+                          bool(info.is_constant), scale, zp, info.qaxis)
+
+    @property
+    def tensors(self):
+        """Every tensor, by id."""
+        return [self.tensor(i)
+                for i in range(_lib_.tq_graph_tensor_count(self._h))]
+
+    @property
+    def nodes(self):
+        """The nodes in execution order, as :class:`NodeInfo`."""
+        out = []
+        for i in range(_lib_.tq_graph_node_count(self._h)):
+            info = _lib.GraphNodeInfo()
+            _raise(self._h, _lib_.tq_graph_node(self._h, i,
+                                                ctypes.byref(info)),
+                   "tq_graph_node")
+            inputs = tuple(info.inputs[j] for j in range(info.n_inputs))
+            out.append(NodeInfo(info.name.decode(), Op(info.op), inputs,
+                                info.output, info.attrs))
+        return out
+
+    @property
+    def input(self):
+        """:class:`TensorInfo` of the input."""
+        return self.tensor(self._io()[0])
+
+    @property
+    def output(self):
+        """:class:`TensorInfo` of the output."""
+        return self.tensor(self._io()[1])
+
+    def arena_size(self, batch=1):
+        """Bytes of arena a run over ``batch`` samples uses."""
+        n = ctypes.c_size_t()
+        _raise(self._h, _lib_.tq_graph_arena_size(
+            self._h, A.int64(batch, "tq_graph_arena_size", "batch"),
+            ctypes.byref(n)), "tq_graph_arena_size")
+        return n.value
+
+    # ---- running -------------------------------------------------------------
+
+    def _batch_in(self, x, dtype, layout, fn):
+        """``x`` as a contiguous NHWC batch for the input tensor."""
+        if layout not in ("NCHW", "NHWC"):
+            raise ParamError(fn, f"layout must be 'NCHW' or 'NHWC', "
+                                 f"got {layout!r}")
+        shape = self.input.shape
+        if not isinstance(x, np.ndarray):
+            raise ParamError(fn, "x must be a numpy array")
+        if x.ndim == len(shape) - 1:
+            x = x[None]
+        if x.ndim != len(shape):
+            raise ShapeError(fn, f"x must have {len(shape)} dimensions "
+                                 f"(batch first), got shape {x.shape}")
+        if len(shape) == 4 and layout == "NCHW":
+            x = x.transpose(0, 2, 3, 1)
+        if tuple(x.shape[1:]) != tuple(shape[1:]):
+            raise ShapeError(fn, f"one sample must be {shape[1:]} (NHWC), "
+                                 f"got {x.shape[1:]}")
+        return np.ascontiguousarray(x, dtype=dtype)
+
+    def _batch_out(self, y, layout):
+        if y.ndim == 4 and layout == "NCHW":
+            return np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+        return y
+
+    def _arena(self, batch):
+        buf = np.empty(max(self.arena_size(batch), 1), dtype=np.uint8)
+        return buf, ctypes.c_void_p(buf.ctypes.data)
+
+    def run(self, x, *, layout="NCHW", accumulators=False, dequantize=False):
+        """Run the graph on a batch.
+
+        A float graph takes float32 and returns float32. A quantized graph
+        takes int8 codes as they are, or floats that it quantizes with the
+        input's parameters, and returns the int8 output (floats with
+        ``dequantize=True``); with ``accumulators=True`` it returns
+        ``(output, int32 accumulators of the output layer)``.
+        """
+        out_shape = self.output.shape
+        if not self.quantized:
+            fn = "tq_graph_run_f32"
+            if accumulators or dequantize:
+                raise ParamError(fn, "accumulators and dequantize are for "
+                                     "quantized graphs")
+            xb = self._batch_in(x, np.float32, layout, fn)
+            batch = xb.shape[0]
+            y = np.empty((batch,) + tuple(out_shape[1:]), np.float32)
+            buf, arena = self._arena(batch)
+            _raise(self._h, _lib_.tq_graph_run_f32(
+                self._h, batch, A.ptr(xb), A.ptr(y), arena, buf.nbytes), fn)
+            return self._batch_out(y, layout)
+        fn = "tq_graph_run_s8"
+        if isinstance(x, np.ndarray) and x.dtype == np.int8:
+            q = self._batch_in(x, np.int8, layout, fn)
+        else:
+            xf = self._batch_in(np.asarray(x, dtype=np.float32), np.float32,
+                                layout, fn)
+            q = np.empty(xf.shape, np.int8)
+            _raise(self._h, _lib_.tq_graph_quantize_input(
+                self._h, xf.size, A.ptr(xf), A.ptr(q)),
+                "tq_graph_quantize_input")
+        batch = q.shape[0]
+        y = np.empty((batch,) + tuple(out_shape[1:]), np.int8)
+        acc = np.empty(y.shape, np.int32) if accumulators else None
+        buf, arena = self._arena(batch)
+        _raise(self._h, _lib_.tq_graph_run_s8(
+            self._h, batch, A.ptr(q), A.ptr(y), A.ptr(acc), arena,
+            buf.nbytes), fn)
+        if dequantize:
+            f = np.empty(y.shape, np.float32)
+            _raise(self._h, _lib_.tq_graph_dequantize_output(
+                self._h, y.size, A.ptr(y), A.ptr(f)),
+                "tq_graph_dequantize_output")
+            y = f
+        y = self._batch_out(y, layout)
+        if accumulators:
+            return y, self._batch_out(acc, layout)
+        return y
+
+    # ---- calibration -------------------------------------------------------
+
+    def calibrate(self, batches, config=None, *, layout="NCHW",
+                  overrides=None):
+        """Observe every activation over ``batches`` (float32 arrays, batch
+        first) and return the quantized graph.
+
+        ``batches`` is fed twice when a range method needs histograms
+        (percentile, MSE, KL): pass a list or any re-iterable; a one-shot
+        iterator is kept in memory for the second pass. ``overrides`` maps
+        tensor names (or ids) to a :class:`RangeConfig` (or a method), or to
+        a ``(RangeConfig, QScheme)`` pair, for those tensors alone.
+        """
+        fn = "tq_calibrator_create"
+        if self.quantized:
+            raise ParamError(fn, "the graph is quantized already")
+        config = config or QuantConfig()
+        if not isinstance(config, QuantConfig):
+            raise ParamError(fn, f"config must be a QuantConfig, got "
+                                 f"{config!r}")
+        c = config._c(fn)
+        cal = _vp()
+        _raise(self._h, _lib_.tq_calibrator_create(
+            self._h, ctypes.byref(c), ctypes.byref(cal)), fn)
+        try:
+            for key, value in (overrides or {}).items():
+                tid = self.tensor(key).id
+                rng, scheme = (value if isinstance(value, tuple)
+                               else (value, config.activation_scheme))
+                r = QuantConfig._range(rng, fn, "override")
+                s = scheme._c(fn)
+                check(_lib_.tq_calibrator_set_tensor(
+                    cal, tid, ctypes.byref(r), ctypes.byref(s)),
+                    "tq_calibrator_set_tensor", f"tensor {key!r}")
+            seen = []
+            source = batches
+            while True:
+                for b in source:
+                    xb = self._batch_in(np.asarray(b, dtype=np.float32),
+                                        np.float32, layout,
+                                        "tq_calibrator_feed")
+                    if source is batches and iter(batches) is batches:
+                        seen.append(xb)  # a one-shot iterator: keep it
+                    check(_lib_.tq_calibrator_feed(cal, xb.shape[0],
+                                                   A.ptr(xb)),
+                          "tq_calibrator_feed")
+                more = ctypes.c_int32()
+                check(_lib_.tq_calibrator_end_pass(cal, ctypes.byref(more)),
+                      "tq_calibrator_end_pass")
+                if not more.value:
+                    break
+                source = seen if iter(batches) is batches else batches
+            q = _vp()
+            _raise(self._h, _lib_.tq_graph_quantize(self._h, cal,
+                                                    ctypes.byref(q)),
+                   "tq_graph_quantize")
+            return Graph(q.value)
+        finally:
+            _lib_.tq_calibrator_free(cal)
+
+    def __repr__(self):
+        kind = "quantized" if self.quantized else "float"
+        return (f"<tinyq.Graph {kind}, {len(self.nodes)} nodes, input "
+                f"{self.input.shape}, output {self.output.shape}>")
+
+
+class GraphBuilder:
+    """Describe a network node by node, then :meth:`finalize` it into a
+    :class:`Graph`. Weights are float32 in tinyq's layouts (conv OHWI,
+    depthwise [1, KH, KW, C*M], fully connected [out, in])."""
+
+    def __init__(self):
+        h = _vp()
+        check(_lib_.tq_graph_create(ctypes.byref(h)), "tq_graph_create")
+        self._h = h
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h and h.value:
+            _lib_.tq_graph_free(h)
+            self._h = _vp()
+
+    @staticmethod
+    def _name(name):
+        return None if name is None else str(name).encode()
+
+    def input(self, shape, name=None):
+        """The input of one sample, NHWC with a leading 1: ``(1, H, W, C)``."""
+        fn = "tq_graph_add_input"
+        shape = tuple(A.int64(s, fn, "shape") for s in shape)
+        arr = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        out = ctypes.c_int32()
+        _raise(self._h, _lib_.tq_graph_add_input(
+            self._h, self._name(name), len(shape), arr, ctypes.byref(out)),
+            fn)
+        return out.value
+
+    def constant(self, value, name=None):
+        """A float32 constant (copied)."""
+        fn = "tq_graph_add_constant"
+        value = np.ascontiguousarray(value, dtype=np.float32)
+        t = A.tensor(value, fn, "value")
+        out = ctypes.c_int32()
+        _raise(self._h, _lib_.tq_graph_add_constant(
+            self._h, self._name(name), ctypes.byref(t), ctypes.byref(out)),
+            fn)
+        return out.value
+
+    @staticmethod
+    def attrs(*, stride=1, padding=(0, 0, 0, 0), dilation=1, groups=1,
+              kernel=1, pool_stride=None, act=Activation.NONE,
+              act_min=-np.inf, act_max=np.inf, alpha=0.01, epsilon=1e-5,
+              count_include_pad=False, depth_multiplier=1, shape=None):
+        """A ``tq_node_attrs``. ``padding`` is (top, bottom, left, right),
+        for convolutions, pools and PAD alike."""
+        fn = "tq_node_attrs_init"
+        a = _lib.NodeAttrs()
+        check(_lib_.tq_node_attrs_init(ctypes.byref(a)), fn)
+        sh, sw = A.pair(stride, fn, "stride")
+        dh, dw = A.pair(dilation, fn, "dilation")
+        kh, kw = A.pair(kernel, fn, "kernel")
+        ph, pw = A.pair(stride if pool_stride is None else pool_stride, fn,
+                        "pool_stride")
+        if len(padding) != 4:
+            raise ParamError(fn, "padding is (top, bottom, left, right)")
+        top, bottom, left, right = (A.int32(p, fn, "padding")
+                                    for p in padding)
+        a.conv = _lib.ConvParams(sh, sw, top, bottom, left, right, dh, dw,
+                                 A.int32(groups, fn, "groups"))
+        a.pool = _lib.PoolParams(kh, kw, ph, pw, top, bottom, left, right)
+        a.act = A.enum_value(act, Activation, fn, "act")
+        a.act_min, a.act_max = float(act_min), float(act_max)
+        a.alpha, a.epsilon = float(alpha), float(epsilon)
+        a.count_include_pad = int(bool(count_include_pad))
+        a.depth_multiplier = A.int32(depth_multiplier, fn,
+                                     "depth_multiplier")
+        if shape is not None:
+            a.ndim = len(shape)
+            for i, s in enumerate(shape):
+                a.shape[i] = A.int64(s, fn, "shape")
+        return a
+
+    def node(self, op, inputs, name=None, **attrs):
+        """Add a node of ``op`` (an :class:`Op` or its name) over tensor ids;
+        keyword arguments are those of :meth:`attrs`. Returns the output
+        tensor id."""
+        fn = "tq_graph_add_node"
+        code = A.enum_value(op, Op, fn, "op")
+        ids = (ctypes.c_int32 * max(len(inputs), 1))(
+            *(A.int32(i, fn, "inputs") for i in inputs))
+        a = self.attrs(**attrs)
+        out = ctypes.c_int32()
+        _raise(self._h, _lib_.tq_graph_add_node(
+            self._h, self._name(name), code, len(inputs), ids,
+            ctypes.byref(a), ctypes.byref(out)), fn)
+        return out.value
+
+    def output(self, tensor):
+        """Make ``tensor`` the graph output."""
+        _raise(self._h, _lib_.tq_graph_set_output(
+            self._h, A.int32(tensor, "tq_graph_set_output", "tensor")),
+            "tq_graph_set_output")
+
+    def finalize(self, rewrites=Rewrite.ALL):
+        """Validate, rewrite and plan; returns the :class:`Graph` (the
+        builder is empty afterwards)."""
+        _raise(self._h, _lib_.tq_graph_finalize(self._h, int(rewrites)),
+               "tq_graph_finalize")
+        h, self._h = self._h, _vp()
+        return Graph(h.value)

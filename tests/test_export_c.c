@@ -1,0 +1,128 @@
+/*
+ * The C exporter (tq_graph_export_c, tq-export): the code it generated at
+ * build time for two committed model files (fuzz/corpus/model/tiny and
+ * lenet, the quantized LeNet of models/lenet) is compiled into this test
+ * and must give, on random inputs, bit for bit the int8 outputs and the
+ * output layer's accumulators of tq_graph_run_s8 on the loaded file. The
+ * library call's refusals are checked too.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tinyq.h"
+#include "testutil.h"
+#include "exp_tiny.h"
+#include "exp_lenet.h"
+
+#ifndef TQ_TEST_MODEL_CORPUS
+#define TQ_TEST_MODEL_CORPUS "fuzz/corpus/model"
+#endif
+
+typedef struct exported {
+    const char *file;
+    int8_t *(*input)(void);
+    tq_status (*run)(int8_t *, int32_t *);
+    size_t in_bytes, outputs, arena;
+    int has_acc;
+} exported;
+
+static void check_model(const exported *e)
+{
+    char msg[256];
+    tq_graph *g = NULL;
+    if (tq_graph_load(e->file, &g, msg, sizeof msg) != TQ_OK)
+        fail_msg("%s: %s", e->file, msg);
+    int32_t in, out;
+    assert_int_equal(tq_graph_io(g, &in, &out), TQ_OK);
+    size_t bytes;
+    assert_int_equal(tq_graph_arena_size(g, 1, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    int8_t *x = malloc(e->in_bytes), *y = malloc(e->outputs), *z = malloc(e->outputs);
+    int32_t *a = calloc(e->outputs, 4), *b = calloc(e->outputs, 4);
+    tt_rng r = {21};
+    for (int rep = 0; rep < 25; ++rep) {
+        for (size_t i = 0; i < e->in_bytes; ++i)
+            x[i] = (int8_t)tt_int(&r, -128, 127);
+        assert_int_equal(tq_graph_run_s8(g, 1, x, y, e->has_acc ? a : NULL, arena,
+                                         bytes),
+                         TQ_OK);
+        memcpy(e->input(), x, e->in_bytes);
+        memset(z, 0x55, e->outputs);
+        assert_int_equal(e->run(z, rep % 2 ? NULL : b), TQ_OK);
+        assert_memory_equal(y, z, e->outputs);
+        if (e->has_acc && rep % 2 == 0)
+            assert_memory_equal(a, b, e->outputs * 4);
+    }
+    print_message("%s: exported arena %zu B, tq_graph_run_s8 arena %zu B\n", e->file,
+                  e->arena, bytes);
+    free(arena);
+    free(x);
+    free(y);
+    free(z);
+    free(a);
+    free(b);
+    tq_graph_free(g);
+}
+
+static void test_generated_code(void **state)
+{
+    (void)state;
+    const exported models[] = {
+        {TQ_TEST_MODEL_CORPUS "/tiny", exp_tiny_input, exp_tiny_run,
+         EXP_TINY_INPUT_BYTES, EXP_TINY_OUTPUTS, EXP_TINY_ARENA_BYTES,
+         EXP_TINY_HAS_ACCUMULATORS},
+        {TQ_TEST_MODEL_CORPUS "/lenet", exp_lenet_input, exp_lenet_run,
+         EXP_LENET_INPUT_BYTES, EXP_LENET_OUTPUTS, EXP_LENET_ARENA_BYTES,
+         EXP_LENET_HAS_ACCUMULATORS},
+    };
+    for (size_t i = 0; i < sizeof models / sizeof *models; ++i)
+        check_model(&models[i]);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    char msg[256];
+    tq_graph *g = NULL;
+    assert_int_equal(tq_graph_load(TQ_TEST_MODEL_CORPUS "/tiny", &g, msg, sizeof msg),
+                     TQ_OK);
+    assert_int_equal(tq_graph_export_c(NULL, "m", ".", msg, sizeof msg), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_export_c(g, NULL, ".", msg, sizeof msg), TQ_ERR_NULL);
+    assert_int_equal(tq_graph_export_c(g, "9x", ".", msg, sizeof msg), TQ_ERR_PARAM);
+    assert_non_null(strstr(msg, "identifier"));
+    assert_int_equal(tq_graph_export_c(g, "a-b", ".", msg, sizeof msg), TQ_ERR_PARAM);
+    assert_int_equal(tq_graph_export_c(g, "m", "/nonexistent/dir", msg, sizeof msg),
+                     TQ_ERR_IO);
+    tq_graph_free(g);
+    /* A node the exporter does not emit: refused before anything is
+     * written. */
+    assert_int_equal(tq_graph_load(TQ_TEST_MODEL_CORPUS "/hand", &g, msg, sizeof msg),
+                     TQ_OK);
+    assert_int_equal(tq_graph_export_c(g, "m", "/nonexistent/dir", msg, sizeof msg),
+                     TQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(msg, "avgpool"));
+    tq_graph_free(g);
+    /* A float graph. */
+    assert_int_equal(tq_graph_create(&g), TQ_OK);
+    assert_int_equal(tq_graph_export_c(g, "m", ".", msg, sizeof msg), TQ_ERR_PARAM);
+    tq_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_code),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

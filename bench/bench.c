@@ -395,8 +395,22 @@ typedef struct add_ctx {
     float *af, *bf, *of;
     int8_t *a8, *b8, *o8;
     tq_s8_add_params p;
+    tq_s8_mul_params mp;
+    tq_dims dims;
     tq_f32_act relu;
 } add_ctx;
+
+static void run_f32_mul(void *p)
+{
+    add_ctx *c = p;
+    tq_f32_mul(c->n, c->af, c->bf, &c->relu, c->of);
+}
+
+static void run_s8_mul(void *p)
+{
+    add_ctx *c = p;
+    tq_s8_mul(&c->dims, c->a8, &c->dims, c->b8, &c->mp, &c->dims, c->o8);
+}
 
 static void run_f32_add(void *p)
 {
@@ -435,6 +449,14 @@ static void bench_add(const char *name, size_t n)
     const double t1 = time_call(run_s8_add, &c);
     printf("  add+relu %-23s tinyq s8 single rounding %8.3f ns/element\n", name,
            t1 / (double)n * 1e9);
+    /* The same tensors multiplied (TFLite MUL with its ReLU clamp). */
+    c.dims = (tq_dims){1, 1, 1, (int32_t)n};
+    tq_s8_mul_params_from_scales(0.031f, -3, 0.047f, 5, 0.052f, -128, -128,
+                                 127, TQ_ROUND_DOUBLE, &c.mp);
+    const double mf = time_call(run_f32_mul, &c), m8 = time_call(run_s8_mul, &c);
+    printf("  mul+relu %-23s tinyq f32 %8.3f ns/element\n", name, mf / (double)n * 1e9);
+    printf("  mul+relu %-23s tinyq s8  %8.3f ns/element   s8 speed-up over f32: %.2fx\n",
+           name, m8 / (double)n * 1e9, mf / m8);
     free(c.af), free(c.bf), free(c.of), free(c.a8), free(c.b8), free(c.o8);
 }
 
@@ -854,7 +876,7 @@ int main(int argc, char **argv)
 #endif
     );
     bench_resnet8_layers();
-    printf("\nResidual adds (ResNet-8 activations, batch 1 and 64)\n");
+    printf("\nResidual adds and elementwise muls (ResNet-8 activations, batch 1 and 64)\n");
     bench_add("32x32x16", 32 * 32 * 16);
     bench_add("32x32x16 x64", (size_t)64 * 32 * 32 * 16);
     printf("\nLeNet layers (batch 1)\n");

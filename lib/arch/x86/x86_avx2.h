@@ -70,6 +70,8 @@ void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                 int32_t *c, size_t ldc);
 void tq__avx2_s8_add(size_t n, const int8_t *a, const int8_t *b,
                      const tq_s8_add_params *p, int8_t *out);
+void tq__avx2_s8_mul(size_t n, const int8_t *a, size_t sa, const int8_t *b,
+                     size_t sb, const tq_s8_mul_params *p, int8_t *out);
 void tq__avx2_s8_depthwise(const tq_conv_params *conv, const tq_dims *in_dims,
                            const int8_t *in, int32_t input_offset,
                            const tq_dims *filter_dims, const int8_t *filter,

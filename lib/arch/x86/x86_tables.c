@@ -25,7 +25,7 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
     .s16_dot = tq__avx2_s16_dot,
     .s4_dot = tq__avx2_s4_dot,
-    /* s8_mul: the reference (no AVX2 code yet) */
+    .s8_mul = tq__avx2_s8_mul,
 };
 
 const tq__ukernels tq__avx512_ukernels = {
@@ -44,4 +44,5 @@ const tq__ukernels tq__avx512_ukernels = {
     .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
     .s16_dot = tq__avx2_s16_dot, /* no AVX-512 s16 code */
     .s4_dot = tq__avx2_s4_dot,   /* nor AVX-512 s4 code */
+    .s8_mul = tq__avx2_s8_mul,
 };

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "quant_internal.h"
@@ -56,6 +57,24 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
     default:
         return TQ_OK;
     }
+}
+
+tq_status tq__qnode_pack_conv(struct tq__qnode *qn)
+{
+    size_t bytes;
+    void *packed;
+    TQ_CHECK(tq_s8_conv2d_packed_size(&qn->filter, qn->conv.groups, &bytes));
+    if (!(packed = malloc(bytes)))
+        return TQ_ERR_NO_MEMORY;
+    const tq_status s = tq_s8_conv2d_pack(&qn->filter, qn->conv.groups,
+                                          qn->weights, packed, bytes);
+    if (s != TQ_OK) {
+        free(packed);
+        return s;
+    }
+    qn->packed = packed;
+    qn->packed_bytes = bytes;
+    return TQ_OK;
 }
 
 /* Pad: the input into the middle, the borders at @p value (the zero
@@ -152,6 +171,11 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
         if (acc)
             return conv_accumulators(qn, &in, x, &out, y, acc, scratch,
                                      scratch_bytes);
+        if (qn->packed) /* weights packed once: the fast GEMM panels */
+            return tq_s8_conv2d_packed(&qn->conv, &in, x, qn->input_offset,
+                                       &qn->filter, qn->packed,
+                                       qn->packed_bytes, qn->bias, &qn->os,
+                                       &out, y, scratch, scratch_bytes);
         return tq_s8_conv2d(&qn->conv, &in, x, qn->input_offset, &qn->filter,
                             qn->weights, qn->bias, &qn->os, &out, y, scratch,
                             scratch_bytes);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile.h"
 #include "quant_internal.h"
 
 /* Pixels per block of the accumulator-keeping convolution. */
@@ -256,6 +257,16 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                           int32_t *accumulators, void *arena,
                           size_t arena_bytes)
 {
+    return tq__graph_run_s8_hooked(graph, batch, input, output, accumulators,
+                                   arena, arena_bytes, NULL, NULL);
+}
+
+tq_status tq__graph_run_s8_hooked(const tq_graph *graph, int64_t batch,
+                                  const int8_t *input, int8_t *output,
+                                  int32_t *accumulators, void *arena,
+                                  size_t arena_bytes, tq__graph_node_hook hook,
+                                  void *ctx)
+{
     if (!graph)
         return TQ_ERR_NULL;
     /* The error sentence only, and only on failure: several threads may
@@ -293,6 +304,8 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                               "output, the accumulators and the arena must "
                               "not overlap");
     memcpy(tq__graph_tensor_at(graph, base, tin, batch), input, n_in);
+    if (hook)
+        hook(ctx, -1);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq_status s =
             run_node(graph, i, batch, base, scratch, scratch_bytes,
@@ -302,6 +315,8 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                                   graph->nodes[i].name,
                                   tq__op_name(graph->nodes[i].op),
                                   tq_status_message(s));
+        if (hook)
+            hook(ctx, i);
     }
     memcpy(output, tq__graph_tensor_at(graph, base, tout, batch), n_out);
     return TQ_OK;

@@ -12,11 +12,12 @@ engine's default qconfig:
   onednn   the oneDNN (x86) int8 engine (Debian's torch has no fbgemm)
   qnnpack  the QNNPACK engine
 
-Timing: one thread; per-image wall time of batch 1 (64 single-image calls)
-and batch 64 (one call), after an untimed pass; passes repeat for about
---seconds seconds (at least 3) and the fastest pass is reported, as tinyq's
---min: the machine is shared with other jobs, and the fastest pass is the
-least disturbed one.
+Timing: one thread; per-image CPU time of this process (time.process_time,
+as models/torch_ptq_models.py: on the shared machine the wall time mostly
+measures the other jobs) of batch 1 (64 single-image calls) and batch 64
+(one call), after an untimed pass; passes repeat for about --seconds
+seconds of CPU time (at least 3) and the fastest pass is reported, as
+graph_s8_bench does for tinyq.
 
 Output: human-readable lines, plus one machine line per measurement:
     TORCH <model> <float|onednn|qnnpack> <batch> <microseconds per image>
@@ -45,18 +46,18 @@ ENGINES = ("onednn", "qnnpack")
 
 def fastest_us_per_image(model, inputs, batch, seconds):
     """Fastest pass over `inputs` in batches of `batch`, in microseconds of
-    wall time per image."""
+    CPU time per image."""
     chunks = [inputs[s : s + batch] for s in range(0, len(inputs), batch)]
     best, passes = float("inf"), 0
     with torch.no_grad():
         for c in chunks:  # untimed: weight packing, allocation
             model(c)
-        start = time.perf_counter()
-        while passes < 3 or time.perf_counter() - start < seconds:
-            t0 = time.perf_counter()
+        start = time.process_time()
+        while passes < 3 or time.process_time() - start < seconds:
+            t0 = time.process_time()
             for c in chunks:
                 model(c)
-            best = min(best, (time.perf_counter() - t0) / len(inputs) * 1e6)
+            best = min(best, (time.process_time() - t0) / len(inputs) * 1e6)
             passes += 1
     return best
 
@@ -77,7 +78,7 @@ def main():
     calib = normalise(torch.from_numpy(images[: args.calib]))
     timing = calib[:64]
     print(f"torch {torch.__version__}, 1 thread, engines {torch.backends.quantized.supported_engines}; "
-          f"FX static PTQ calibrated on images 0..{args.calib - 1} of {CALIB_FILE}; fastest pass, wall time",
+          f"FX static PTQ calibrated on images 0..{args.calib - 1} of {CALIB_FILE}; fastest pass, process CPU time",
           flush=True)
     for name in args.models:
         float_model = load(name)[0]

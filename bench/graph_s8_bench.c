@@ -266,7 +266,7 @@ static void print_profile(const tq_graph *g, const prof *p, int64_t batch,
         for (int32_t d = 0; d < ti.ndim && at < sizeof shape - 12; ++d)
             at += (size_t)snprintf(shape + at, sizeof shape - at, "%s%lld",
                                    d ? "x" : "", (long long)ti.shape[d]);
-        printf("      %3d %-28.28s %-22s %-12s %9.2f %5.1f %%\n", (int)i, ni.name,
+        printf("      %3d %-40.40s %-22s %-12s %9.2f %5.1f %%\n", (int)i, ni.name,
                tq__op_name(ni.op), shape, 1e6 * p->best[i] / (double)batch,
                100.0 * p->best[i] / total);
     }

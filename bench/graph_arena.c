@@ -58,6 +58,19 @@ int main(int argc, char **argv)
         tq_graph_arena_size(q, 1, &arena);
         printf("%-36s %10zu %10zu %10zu %10zu %10zu\n", argv[a], q->act_bytes,
                q->act_lower_bound, sum, scratch, arena);
+        /* With GRAPH_ARENA_VERBOSE set: where the bytes go, node by node
+         * (step, op, output bytes and offset, kernel scratch). */
+        if (getenv("GRAPH_ARENA_VERBOSE")) {
+            for (int32_t i = 0; i < q->n_nodes; ++i) {
+                const tq__node *nd = &q->nodes[i];
+                const tq__tensor *o = &q->tensors[nd->output];
+                size_t s = 0;
+                q->q_scratch(q, i, 1, &s);
+                printf("  %3d %-28.28s %-10s out %6zu @ %6zu scratch %6zu\n",
+                       (int)i + 1, nd->name, tq__op_name(nd->op), o->numel,
+                       o->offset, s);
+            }
+        }
         /* With GRAPH_ARENA_OUT=<dir>: the model file and its C export there
          * (<dir>/<i>.safetensors, <dir>/m<i>.c / .h). */
         const char *out = getenv("GRAPH_ARENA_OUT");

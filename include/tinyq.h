@@ -1464,6 +1464,59 @@ TQ_API tq_status tq_s8_add_params_from_scales(
 TQ_API tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
                            const tq_s8_add_params *params, int8_t *out);
 
+/** @brief Bytes of scratch tq_s8_conv2d_add() needs for these shapes: those
+ *  of tq_s8_conv2d(), plus block·Cout/groups bytes when the convolution
+ *  reads its input in place (1x1, stride 1, unpadded, ungrouped) or
+ *  KH·KW·Cin/groups < Cout/groups (3 bytes of alignment slack included).
+ *  @param conv         geometry, as tq_s8_conv2d()
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param bytes        receives the size
+ *  @return the shape errors of tq_s8_conv2d_scratch_size(). */
+TQ_API tq_status tq_s8_conv2d_add_scratch_size(const tq_conv_params *conv,
+                                               const tq_dims *in_dims,
+                                               const tq_dims *filter_dims,
+                                               const tq_dims *out_dims,
+                                               size_t *bytes);
+
+/** @brief int8 convolution with a residual Add fused into its output stage:
+ *  bit for bit tq_s8_conv2d() into a temporary tensor t, then
+ *  tq_s8_add(count, t, @p skip, @p add, @p out), without the temporary (the
+ *  conv's int8 output is made one block of pixels at a time in the
+ *  scratch). The conv output is input 1 of @p add and @p skip input 2
+ *  (swap the input1_* and input2_* fields for the other order: the sum is
+ *  the same). With @p out equal to @p skip, a residual block writes its
+ *  sum over the skip tensor, which dies there, and needs no third map.
+ *  @param conv         geometry (stride, padding, dilation, groups)
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param filter       weight codes, symmetric (zero point 0)
+ *  @param bias         Cout int32 values at scale s_in · s_w[c], or NULL
+ *  @param os           the conv's output stage (to the scale and zero point
+ *                      of the conv's int8 output, input 1 of @p add)
+ *  @param out_dims     {N, OH, OW, Cout}: the conv output, @p skip and
+ *                      @p out all have this shape
+ *  @param skip         the other addend's codes (input 2 of @p add)
+ *  @param add          the Add's parameters, validated as tq_s8_add()'s
+ *  @param out          the sum's codes; may equal @p skip exactly
+ *  @param scratch      tq_s8_conv2d_add_scratch_size() bytes, any alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return the errors of tq_s8_conv2d() and tq_s8_add(); #TQ_ERR_ALIAS
+ *          also when @p skip overlaps the scratch or overlaps @p out
+ *          without being equal to it. Nothing is written on an error. */
+TQ_API tq_status tq_s8_conv2d_add(const tq_conv_params *conv,
+                                  const tq_dims *in_dims, const int8_t *in,
+                                  int32_t input_offset,
+                                  const tq_dims *filter_dims,
+                                  const int8_t *filter, const int32_t *bias,
+                                  const tq_s8_output *os,
+                                  const tq_dims *out_dims, const int8_t *skip,
+                                  const tq_s8_add_params *add, int8_t *out,
+                                  void *scratch, size_t scratch_bytes);
+
 /** @brief int8 table lookup: out[i] = table[in[i] + 128] for i < @p n, so
  *  table[0] is the image of code −128 and table[255] that of 127. Any
  *  elementwise function of one int8 code (a requantization to other

@@ -9,6 +9,15 @@
  * Usage: fw_host_reference MODEL FILE FIRST COUNT STRIDE
  * (FILE "-": COUNT synthetic images, examples/firmware/synthetic.h).
  *
+ * For the graph firmware (examples/firmware/graph_fw.c):
+ *   fw_host_reference --quantize MODEL.onnx TRAIN.bin N OUT.safetensors
+ * quantizes an ONNX model with the default tq_quant_config, calibrated on
+ * the first N images of a CIFAR-10 training batch (normalized with mean and
+ * std 0.5), and saves the model file;
+ *   fw_host_reference --graph MODEL.safetensors FILE FIRST COUNT STRIDE
+ * runs it the host's way (float normalization, tq_graph_quantize_input,
+ * tq_graph_run_s8 with the accumulators) and prints the same lines.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
@@ -38,8 +47,123 @@ static long parse(const char *s, long min)
     return v;
 }
 
+/* Float NHWC images of records [first, first + n) (or synthetic ones). */
+static void load_images(const char *file, long first, long n, long stride,
+                        uint8_t *labels, float *images)
+{
+    static uint8_t pixels[LENET_IMAGE];
+    const float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
+    for (long i = 0; i < n; ++i) {
+        const long index = first + i * stride;
+        labels[i] = 0;
+        if (strcmp(file, "-") == 0)
+            synthetic_image((uint32_t)index, pixels);
+        else
+            die_if(tq_cifar10_read(file, index, 1, &labels[i], pixels), file);
+        die_if(tq_cifar10_normalize(1, pixels, mean, std,
+                                    images + (size_t)i * LENET_IMAGE),
+               "normalize");
+    }
+}
+
+static int quantize_main(char **argv)
+{
+    char msg[512];
+    tq_graph *g = NULL, *q = NULL;
+    tq_calibrator *c = NULL;
+    tq_quant_config cfg;
+    const long n = parse(argv[4], 1);
+    float *x = malloc((size_t)n * LENET_IMAGE * sizeof *x);
+    uint8_t *labels = malloc((size_t)n);
+    if (!x || !labels)
+        die_if(TQ_ERR_NO_MEMORY, "images");
+    if (tq_graph_load_onnx(argv[2], &g, msg, sizeof msg) != TQ_OK) {
+        fprintf(stderr, "fw_host_reference: %s: %s\n", argv[2], msg);
+        return 1;
+    }
+    load_images(argv[3], 0, n, 1, labels, x);
+    die_if(tq_quant_config_init(&cfg), "config");
+    die_if(tq_calibrator_create(g, &cfg, &c), tq_graph_error(g));
+    for (int32_t again = 1; again;) {
+        for (long i = 0; i < n; i += 100)
+            die_if(tq_calibrator_feed(c, n - i < 100 ? n - i : 100,
+                                      x + (size_t)i * LENET_IMAGE),
+                   tq_calibrator_error(c));
+        die_if(tq_calibrator_end_pass(c, &again), tq_calibrator_error(c));
+    }
+    die_if(tq_graph_quantize(g, c, &q), tq_graph_error(g));
+    die_if(tq_graph_save(q, argv[5]), tq_graph_error(q));
+    tq_graph_free(q);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+    free(x);
+    free(labels);
+    return 0;
+}
+
+static int graph_main(char **argv)
+{
+    char msg[512];
+    tq_graph *g = NULL;
+    const char *file = argv[3];
+    const int synthetic = strcmp(file, "-") == 0;
+    const long first = parse(argv[4], 0), count = parse(argv[5], 0),
+               stride = parse(argv[6], 1);
+    if (tq_graph_load(argv[2], &g, msg, sizeof msg) != TQ_OK) {
+        fprintf(stderr, "fw_host_reference: %s: %s\n", argv[2], msg);
+        return 1;
+    }
+    int32_t tin, tout;
+    tq_graph_tensor_info ti, to;
+    die_if(tq_graph_io(g, &tin, &tout), "io");
+    die_if(tq_graph_tensor(g, tin, &ti), "input");
+    die_if(tq_graph_tensor(g, tout, &to), "output");
+    size_t outputs = 1, bytes = 0;
+    for (int32_t d = 0; d < to.ndim; ++d)
+        outputs *= (size_t)to.shape[d];
+    die_if(tq_graph_arena_size(g, 1, &bytes), "arena");
+    void *arena = malloc(bytes);
+    int8_t *y = malloc(outputs), x8[LENET_IMAGE];
+    int32_t *acc = malloc(outputs * sizeof *acc);
+    static float image[LENET_IMAGE];
+    if (!arena || !y || !acc)
+        die_if(TQ_ERR_NO_MEMORY, "arena");
+    for (long i = 0; i < count; ++i) {
+        const long index = synthetic ? i : first + i * stride;
+        uint8_t label;
+        load_images(file, index, 1, 1, &label, image);
+        die_if(tq_graph_quantize_input(g, LENET_IMAGE, image, x8), "quantize");
+        die_if(tq_graph_run_s8(g, 1, x8, y, acc, arena, bytes),
+               tq_graph_error(g));
+        size_t pred = 0;
+        for (size_t c = 1; c < outputs; ++c)
+            pred = acc[c] > acc[pred] ? c : pred;
+        printf("image %ld", index);
+        if (synthetic)
+            printf(" synthetic");
+        else
+            printf(" label %d", label);
+        printf(" pred %zu logits", pred);
+        for (size_t c = 0; c < outputs; ++c)
+            printf(" %d", y[c]);
+        printf(" acc");
+        for (size_t c = 0; c < outputs; ++c)
+            printf(" %ld", (long)acc[c]);
+        printf("\n");
+    }
+    free(arena);
+    free(y);
+    free(acc);
+    tq_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && strcmp(argv[1], "--quantize") == 0)
+        return quantize_main(argv);
+    if (argc == 7 && strcmp(argv[1], "--graph") == 0)
+        return graph_main(argv);
     static lenet_s8 q;
     static uint8_t pixels[LENET_IMAGE];
     static float image[LENET_IMAGE];

@@ -1,7 +1,8 @@
 /*
  * The C exporter (tq_graph_export_c, tq-export): the code it generated at
  * build time for two committed model files (fuzz/corpus/model/tiny and
- * lenet, the quantized LeNet of models/lenet) is compiled into this test
+ * lenet, the quantized LeNet of models/lenet) and for one with residual
+ * blocks (gen_residual_model.c) is compiled into this test
  * and must give, on random inputs, bit for bit the int8 outputs and the
  * output layer's accumulators of tq_graph_run_s8 on the loaded file. The
  * library call's refusals are checked too.
@@ -23,6 +24,7 @@
 #include "testutil.h"
 #include "exp_tiny.h"
 #include "exp_lenet.h"
+#include "exp_residual.h"
 
 #ifndef TQ_TEST_MODEL_CORPUS
 #define TQ_TEST_MODEL_CORPUS "fuzz/corpus/model"
@@ -84,6 +86,11 @@ static void test_generated_code(void **state)
         {TQ_TEST_MODEL_CORPUS "/lenet", exp_lenet_input, exp_lenet_run,
          EXP_LENET_INPUT_BYTES, EXP_LENET_OUTPUTS, EXP_LENET_ARENA_BYTES,
          EXP_LENET_HAS_ACCUMULATORS},
+        /* Residual blocks: two convs with a fused Add (tq_s8_conv2d_add),
+         * each writing its sum over the skip tensor. */
+        {TQ_TEST_RESIDUAL_MODEL, exp_residual_input, exp_residual_run,
+         EXP_RESIDUAL_INPUT_BYTES, EXP_RESIDUAL_OUTPUTS,
+         EXP_RESIDUAL_ARENA_BYTES, EXP_RESIDUAL_HAS_ACCUMULATORS},
     };
     for (size_t i = 0; i < sizeof models / sizeof *models; ++i)
         check_model(&models[i]);

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The int8 LeNet on emulated Cortex-M cores, bit for bit against the host.
+# The int8 LeNet on emulated Cortex-M cores, bit for bit against the host;
+# and any exported graph (LeNet, ResNet-8, DS-CNN of models/) on the DSP
+# cores (Cortex-M4F mps2-an386, Cortex-M7 mps2-an500).
 #
 # For each target below: cross-build the firmware (cross/*.ini,
 # examples/firmware) with its model, run it under qemu-system-arm with
@@ -136,6 +138,56 @@ check_symbols() {
   fi
 }
 
+# Graph models (examples/firmware/graph_fw.c): the ONNX models of models/,
+# quantized here with the default configuration on the first 1000 images of
+# the CIFAR-10 training batch (fw_host_reference --quantize), exported by
+# tq-export at build time, run on the DSP cores on graph_images test images
+# each and compared with tq_graph_run_s8 on the host.
+graph_models=(lenet/lenet resnet8/resnet8 dscnn/dscnn)
+graph_images=100
+train=$data/cifar10/data_batch_1.bin
+graph_files=()
+if [ "$records" -gt 0 ] && [ -r "$train" ]; then
+  mkdir -p "$work/models"
+  for m in "${graph_models[@]}"; do
+    out="$work/models/$(basename "$m").safetensors"
+    if "$ref" --quantize "$src/models/$m.onnx" "$train" 1000 "$out" \
+         >"$work/models/$(basename "$m").log" 2>&1; then
+      graph_files+=("$out")
+    else
+      fail "quantizing models/$m.onnx"; tail -n 5 "$work/models/$(basename "$m").log"
+    fi
+  done
+else
+  echo "NOTE: the graph models (${graph_models[*]}) need the CIFAR-10 test and training batches ($batch, $train): skipped"
+fi
+graph_list=$(IFS=,; echo "${graph_files[*]}")
+
+# graph_fw_<stem>.elf on machine $1 against fw_host_reference --graph.
+compare_graph() {
+  local machine=$1 model=$2 elf=$3 tag=$4 first=$5 count=$6 stride=$7
+  local fw_out="$work/$tag.firmware.txt" host_out="$work/$tag.host.txt"
+  local start=$SECONDS
+  if ! (cd "$work" && timeout 600 qemu-system-arm -M "$machine" -nographic \
+          -monitor none -serial none \
+          -semihosting-config "enable=on,target=native,arg=graph_fw,arg=test_batch.bin,arg=$first,arg=$count,arg=$stride" \
+          -kernel "$elf") >"$fw_out" 2>&1; then
+    fail "$tag: the firmware did not finish cleanly"; tail -n 5 "$fw_out"; return
+  fi
+  "$ref" --graph "$model" "$batch" "$first" "$count" "$stride" >"$host_out"
+  local lines
+  lines=$(grep -c '^image ' "$fw_out" || true)
+  if [ "$lines" -ne "$count" ]; then
+    fail "$tag: $lines result lines from the firmware, expected $count"; return
+  fi
+  if ! diff <(grep '^image ' "$fw_out") "$host_out" >"$work/$tag.diff"; then
+    fail "$tag: firmware and host differ (first differences below)"
+    head -n 6 "$work/$tag.diff"
+    return
+  fi
+  echo "ok: $tag: $count images bit-exact with the host ($(grep '^#' "$fw_out" | tail -n 1 | sed 's/^# //'), $((SECONDS - start)) s)"
+}
+
 # target (cross file) | QEMU machine | model | CIFAR-10 images | first |
 # float | kernel path
 targets=(
@@ -148,6 +200,15 @@ for t in "${targets[@]}"; do
   model="$src/examples/firmware/$model"
   dir="$work/$name"
   opts=(-Dwerror=true "-Dfirmware_model=$model")
+  graphs=()
+  if [ "$path" != portable-c ] && [ -n "$graph_list" ]; then
+    opts+=("-Dfirmware_graphs=$graph_list")
+    for f in "${graph_files[@]}"; do
+      graphs+=("$(basename "$f" .safetensors)")
+    done
+  else
+    opts+=("-Dfirmware_graphs=[]")
+  fi
   if [ -f "$dir/build.ninja" ]; then
     meson configure "$dir" "${opts[@]}" >/dev/null
   else
@@ -156,6 +217,7 @@ for t in "${targets[@]}"; do
   fi
   goals=(examples/firmware/lenet_fw.elf)
   [ "$path" = portable-c ] || goals+=(examples/firmware/kernel_check.elf)
+  for g in "${graphs[@]}"; do goals+=("examples/firmware/graph_fw_$g.elf"); done
   if ! ninja -C "$dir" "${goals[@]}" >"$work/$name.build.log" 2>&1; then
     fail "$name: build"; tail -n 30 "$work/$name.build.log"; continue
   fi
@@ -171,6 +233,13 @@ for t in "${targets[@]}"; do
     [ "$stride" -ge 1 ] || { first=0; stride=1; }
     compare "$machine" "$model" "$elf" "$name-cifar10" "$batch" "$first" "$count" "$stride"
   fi
+  for g in "${graphs[@]}"; do
+    gelf="$dir/examples/firmware/graph_fw_$g.elf"
+    check_symbols "$gelf" "$name-$g" "$float"
+    gstride=$(( (records - first) / graph_images ))
+    compare_graph "$machine" "$work/models/$g.safetensors" "$gelf" \
+      "$name-graph-$g" "$first" "$graph_images" "$gstride"
+  done
 done
 
 if [ "$failures" -gt 0 ]; then

@@ -785,6 +785,89 @@ static void test_residual_add(void **state)
     check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
 }
 
+/* Residual blocks as in ResNet-8: the second conv of a block adds the skip
+ * tensor in its output stage (tq_s8_conv2d_add) and writes the sum over the
+ * skip tensor, which dies there. The oracle knows nothing of that: the
+ * outputs must be those of conv then add. The arena shows the fusion: two
+ * maps and the conv scratch at the second conv, where conv + add needs
+ * three. */
+static void test_residual_blocks(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 3; ++v) {
+        static onet o;
+        memset(&o, 0, sizeof o);
+        o.rng.s = 0xb10c + (uint64_t)v;
+        const int c = 8;
+        const int x = net_input(&o, 8, 8, c);
+        int y;
+        if (v < 2) {
+            const int a = net_conv(&o, O_CONV, x, c, 3, 1, 1, 1, 1,
+                                   TQ_ACT_RELU);
+            const int b = net_conv(&o, O_CONV, a, c, 3, 1, 1, 1, 1,
+                                   TQ_ACT_NONE);
+            y = v == 0 ? net_binary(&o, O_ADD, b, x, TQ_ACT_RELU)
+                       : net_binary(&o, O_ADD, x, b, TQ_ACT_RELU);
+        } else {
+            /* A block with a projection: stride 2, 1x1 shortcut conv made
+             * after the block's second conv (so the shortcut is the conv
+             * that adds, over the second conv's output). */
+            const int a = net_conv(&o, O_CONV, x, 2 * c, 3, 2, 1, 1, 1,
+                                   TQ_ACT_RELU);
+            const int b = net_conv(&o, O_CONV, a, 2 * c, 3, 1, 1, 1, 1,
+                                   TQ_ACT_NONE);
+            const int sc = net_conv(&o, O_CONV, x, 2 * c, 1, 2, 0, 1, 1,
+                                    TQ_ACT_NONE);
+            y = net_binary(&o, O_ADD, b, sc, TQ_ACT_RELU);
+        }
+        y = net_pool(&o, O_GAP, y, 0, 0, 0);
+        net_fc(&o, y, 4, TQ_ACT_NONE);
+        check_net(&o, (run_opts){1, v == 2 ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE,
+                                 0});
+    }
+    /* The arena of the plain block (rebuilt and quantized the same way). */
+    static onet o;
+    memset(&o, 0, sizeof o);
+    o.rng.s = 0xb10c;
+    const int x = net_input(&o, 8, 8, 8);
+    const int a = net_conv(&o, O_CONV, x, 8, 3, 1, 1, 1, 1, TQ_ACT_RELU);
+    const int b = net_conv(&o, O_CONV, a, 8, 3, 1, 1, 1, 1, TQ_ACT_NONE);
+    int y = net_binary(&o, O_ADD, b, x, TQ_ACT_RELU);
+    y = net_pool(&o, O_GAP, y, 0, 0, 0);
+    const int out = net_fc(&o, y, 4, TQ_ACT_NONE);
+    assert_int_equal(tq_graph_set_output(o.g, o.t[out].gid), TQ_OK);
+    assert_int_equal(tq_graph_finalize(o.g, 0), TQ_OK);
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    tq_calibrator *cal = NULL;
+    tq_graph *qg = NULL;
+    assert_int_equal(tq_calibrator_create(o.g, &cfg, &cal), TQ_OK);
+    static float in[4 * 8 * 8 * 8];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; ++i)
+        in[i] = tt_float(&o.rng, -1.0f, 1.0f);
+    int32_t again = 1;
+    while (again) {
+        assert_int_equal(tq_calibrator_feed(cal, 4, in), TQ_OK);
+        assert_int_equal(tq_calibrator_end_pass(cal, &again), TQ_OK);
+    }
+    assert_int_equal(tq_graph_quantize(o.g, cal, &qg), TQ_OK);
+    const tq_conv_params cp = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const tq_dims d = {1, 8, 8, 8}, f = {8, 3, 3, 8};
+    size_t scratch = 0, arena = 0;
+    assert_int_equal(tq_s8_conv2d_scratch_size(&cp, &d, &f, &d, &scratch),
+                     TQ_OK);
+    assert_int_equal(tq_graph_arena_size(qg, 1, &arena), TQ_OK);
+    /* Two 512-byte maps and the scratch (each rounded to 16), plus the
+     * 64-byte alignment slack; three maps would not fit. */
+    const size_t two_maps = 2 * 512 + (scratch + 15) / 16 * 16;
+    if (arena > two_maps + 128)
+        fail_msg("arena %zu bytes, two maps and the scratch are %zu", arena,
+                 two_maps);
+    tq_graph_free(qg);
+    tq_calibrator_free(cal);
+    tq_graph_free(o.g);
+}
+
 static void test_depthwise_relu6_avgpool(void **state)
 {
     (void)state;
@@ -1697,6 +1780,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_relu_pool_fc),
         cmocka_unit_test(test_residual_add),
+        cmocka_unit_test(test_residual_blocks),
         cmocka_unit_test(test_depthwise_relu6_avgpool),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_conv_pool_fused),

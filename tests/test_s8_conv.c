@@ -1345,6 +1345,265 @@ static void test_cmsis_style_padding(void **state)
     assert_true(refused > total / 10);
 }
 
+/* ---- conv2d + residual add (tq_s8_conv2d_add) --------------------------- */
+
+/* TFLite's int8 ADD of one pair, in int64, from the spec. */
+static int8_t o_add(int x1, int x2, const tq_s8_add_params *p)
+{
+    const int64_t v1 = ((int64_t)x1 + p->input1_offset) * ((int64_t)1 << p->left_shift);
+    const int64_t v2 = ((int64_t)x2 + p->input2_offset) * ((int64_t)1 << p->left_shift);
+    const int64_t s1 = o_requant(v1, p->input1_multiplier, p->input1_shift,
+                                 p->rounding);
+    const int64_t s2 = o_requant(v2, p->input2_multiplier, p->input2_shift,
+                                 p->rounding);
+    return o_output(s1 + s2, p->output_multiplier, p->output_shift,
+                    p->rounding, p->output_offset, p->act_min, p->act_max);
+}
+
+static void random_add_params(tt_rng *r, tq_s8_add_params *p)
+{
+    const float s1 = tt_float(r, 0.001f, 0.2f);
+    const float s2 = tt_int(r, 0, 3) ? tt_float(r, 0.001f, 0.2f) : s1;
+    const float so = tt_float(r, 0.3f, 1.5f) * (s1 + s2);
+    const int zo = tt_int(r, -128, 127);
+    assert_int_equal(tq_s8_add_params_from_scales(
+                         s1, tt_int(r, -128, 127), s2, tt_int(r, -128, 127), so,
+                         zo, tt_int(r, 0, 1) ? zo : -128, 127,
+                         tt_int(r, 0, 1), p),
+                     TQ_OK);
+}
+
+/* Run tq_s8_conv2d_add on case c with exactly the queried scratch at a
+ * misaligned pointer with guard bytes behind it; in place (out = a copy of
+ * skip) or not. Checks every output against the int64 oracle and against
+ * tq_s8_conv2d followed by tq_s8_add. */
+static void check_conv_add(const conv_case *c, const tq_s8_add_params *ap,
+                           const int8_t *skip, int in_place, const char *what,
+                           int iter)
+{
+    const size_t n_out = dims_count(&c->out);
+    size_t bytes = 0, conv_bytes = 0;
+    assert_int_equal(tq_s8_conv2d_add_scratch_size(&c->cp, &c->in, &c->filter,
+                                                   &c->out, &bytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_scratch_size(&c->cp, &c->in, &c->filter,
+                                               &c->out, &conv_bytes),
+                     TQ_OK);
+    assert_true(bytes >= conv_bytes);
+    unsigned char *buf = malloc(bytes + 16);
+    int8_t *out = malloc(n_out), *skip_copy = malloc(n_out);
+    int8_t *conv_out = malloc(n_out), *ref = malloc(n_out);
+    assert_non_null(buf);
+    assert_non_null(out);
+    assert_non_null(skip_copy);
+    assert_non_null(conv_out);
+    assert_non_null(ref);
+    unsigned char *scratch = buf;
+    while ((uintptr_t)scratch % 4 != 3)
+        ++scratch;
+    memset(buf, 0xA5, bytes + 16);
+    memcpy(skip_copy, skip, n_out);
+    int8_t *dst = in_place ? skip_copy : out;
+    if (!in_place)
+        memset(out, SENT8, n_out);
+    assert_int_equal(tq_s8_conv2d_add(&c->cp, &c->in, c->x, c->input_offset,
+                                      &c->filter, c->w, c->bias, &c->st.os,
+                                      &c->out, skip_copy, ap, dst, scratch,
+                                      bytes),
+                     TQ_OK);
+    for (unsigned char *g = scratch + bytes; g < buf + bytes + 16; ++g)
+        assert_int_equal(*g, 0xA5);
+    if (!in_place)
+        assert_memory_equal(skip_copy, skip, n_out);
+    /* Oracle 1: int64 conv, stage and add from the spec. */
+    size_t idx = 0;
+    for (int n = 0; n < c->out.n; ++n)
+        for (int oy = 0; oy < c->out.h; ++oy)
+            for (int ox = 0; ox < c->out.w; ++ox)
+                for (int oc = 0; oc < c->out.c; ++oc, ++idx) {
+                    const int8_t conv = o_stage(&c->st,
+                                                o_conv_acc(c, n, oy, ox, oc), oc);
+                    const int8_t want = o_add(conv, skip[idx], ap);
+                    if (dst[idx] != want) {
+                        describe(c, what, iter);
+                        print_message("  out[%zu] = %d, want %d (conv %d, skip "
+                                      "%d, in place %d)\n", idx, dst[idx], want,
+                                      conv, skip[idx], in_place);
+                        fail();
+                    }
+                }
+    /* Oracle 2: the two kernels it fuses. */
+    run_conv(c, conv_out);
+    assert_int_equal(tq_s8_add(n_out, conv_out, skip, ap, ref), TQ_OK);
+    assert_memory_equal(dst, ref, n_out);
+    free(buf);
+    free(out);
+    free(skip_copy);
+    free(conv_out);
+    free(ref);
+}
+
+static void test_conv_add_random(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de00a1u};
+    int grouped = 0, strided = 0, padded = 0;
+    for (int iter = 0; iter < 300; ++iter) {
+        conv_case c;
+        make_geometry(&r, &c, 0);
+        fill_case(&r, &c);
+        tq_s8_add_params ap;
+        random_add_params(&r, &ap);
+        const size_t n_out = dims_count(&c.out);
+        int8_t *skip = malloc(n_out);
+        assert_non_null(skip);
+        tt_fill_s8(&r, skip, n_out, -128, 127);
+        grouped += c.cp.groups > 1;
+        strided += c.cp.stride_h > 1 || c.cp.stride_w > 1;
+        padded += c.cp.pad_top + c.cp.pad_left + c.cp.pad_bottom +
+                      c.cp.pad_right > 0;
+        check_conv_add(&c, &ap, skip, iter % 2, "conv2d_add", iter);
+        free(skip);
+        free_case(&c);
+    }
+    assert_true(grouped > 20 && strided > 50 && padded > 50);
+}
+
+/* Shapes of residual blocks: many blocks of pixels (3x3 16->16 on 32x32,
+ * ResNet-8's first block), the in-place 1x1 path (extra bytes), and a
+ * 1x1 stride-2 projection whose K is smaller than Cout. */
+static void test_conv_add_residual_shapes(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de00a2u};
+    static const struct {
+        int h, w, cin, cout, k, stride, pad;
+    } shapes[] = {
+        {32, 32, 16, 16, 3, 1, 1},
+        {16, 16, 32, 32, 3, 1, 1},
+        {9, 7, 8, 24, 1, 1, 0},
+        {16, 16, 4, 32, 1, 2, 0},
+        {8, 8, 64, 64, 3, 1, 1},
+    };
+    for (int iter = 0; iter < (int)(sizeof shapes / sizeof shapes[0]); ++iter) {
+        conv_case c;
+        memset(&c, 0, sizeof c);
+        c.cp = (tq_conv_params){shapes[iter].stride, shapes[iter].stride,
+                                shapes[iter].pad, shapes[iter].pad,
+                                shapes[iter].pad, shapes[iter].pad, 1, 1, 1};
+        c.in = (tq_dims){1, shapes[iter].h, shapes[iter].w, shapes[iter].cin};
+        const int kk = shapes[iter].k;
+        c.filter = (tq_dims){shapes[iter].cout, kk, kk, shapes[iter].cin};
+        c.out = (tq_dims){1,
+                          out_extent(c.in.h, kk, c.cp.stride_h, 1,
+                                     c.cp.pad_top, c.cp.pad_bottom),
+                          out_extent(c.in.w, kk, c.cp.stride_w, 1,
+                                     c.cp.pad_left, c.cp.pad_right),
+                          shapes[iter].cout};
+        fill_case(&r, &c);
+        tq_s8_add_params ap;
+        random_add_params(&r, &ap);
+        const size_t n_out = dims_count(&c.out);
+        int8_t *skip = malloc(n_out);
+        assert_non_null(skip);
+        tt_fill_s8(&r, skip, n_out, -128, 127);
+        check_conv_add(&c, &ap, skip, 0, "residual", iter);
+        check_conv_add(&c, &ap, skip, 1, "residual in place", iter);
+        size_t a = 0, b = 0;
+        assert_int_equal(tq_s8_conv2d_add_scratch_size(&c.cp, &c.in, &c.filter,
+                                                       &c.out, &a),
+                         TQ_OK);
+        assert_int_equal(tq_s8_conv2d_scratch_size(&c.cp, &c.in, &c.filter,
+                                                   &c.out, &b),
+                         TQ_OK);
+        /* 3x3 convs reuse the im2col rows: no extra scratch. */
+        if (kk == 3)
+            assert_int_equal(a, b);
+        else
+            assert_true(a > b);
+        free(skip);
+        free_case(&c);
+    }
+}
+
+static void test_conv_add_errors(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de00a3u};
+    conv_case c;
+    memset(&c, 0, sizeof c);
+    c.cp = (tq_conv_params){1, 1, 1, 1, 1, 1, 1, 1, 1};
+    c.in = (tq_dims){1, 6, 5, 4};
+    c.filter = (tq_dims){4, 3, 3, 4};
+    c.out = (tq_dims){1, 6, 5, 4};
+    fill_case(&r, &c);
+    tq_s8_add_params ap;
+    random_add_params(&r, &ap);
+    const size_t n_out = dims_count(&c.out), n_in = dims_count(&c.in);
+    size_t bytes = 0;
+    assert_int_equal(tq_s8_conv2d_add_scratch_size(&c.cp, &c.in, &c.filter,
+                                                   &c.out, &bytes),
+                     TQ_OK);
+    /* One buffer holding everything, so that overlaps can be made. */
+    const size_t total = n_in + 3 * n_out + bytes + 64;
+    int8_t *mem = malloc(total), *keep = malloc(total);
+    assert_non_null(mem);
+    int8_t *in = mem, *skip = in + n_in, *out = skip + n_out;
+    int8_t *scr = out + n_out + 16;
+    memcpy(in, c.x, n_in);
+    tt_fill_s8(&r, skip, n_out, -128, 127);
+    memset(out, SENT8, n_out);
+    memcpy(keep, mem, total);
+#define CALL(IN, SKIP, AP, OUT, SCR, BYTES)                                    \
+    tq_s8_conv2d_add(&c.cp, &c.in, (IN), c.input_offset, &c.filter, c.w,       \
+                     c.bias, &c.st.os, &c.out, (SKIP), (AP), (OUT), (SCR),     \
+                     (BYTES))
+    assert_int_equal(CALL(NULL, skip, &ap, out, scr, bytes), TQ_ERR_NULL);
+    assert_int_equal(CALL(in, NULL, &ap, out, scr, bytes), TQ_ERR_NULL);
+    assert_int_equal(CALL(in, skip, NULL, out, scr, bytes), TQ_ERR_NULL);
+    assert_int_equal(CALL(in, skip, &ap, NULL, scr, bytes), TQ_ERR_NULL);
+    assert_int_equal(CALL(in, skip, &ap, out, NULL, bytes), TQ_ERR_NULL);
+    assert_int_equal(CALL(in, skip, &ap, out, scr, bytes - 1),
+                     TQ_ERR_BUFFER_TOO_SMALL);
+    /* Bad add parameters are found before anything is written. */
+    tq_s8_add_params bad = ap;
+    bad.input1_shift = 1;
+    assert_int_equal(CALL(in, skip, &bad, out, scr, bytes), TQ_ERR_PARAM);
+    bad = ap;
+    bad.act_min = 5;
+    bad.act_max = 4;
+    assert_int_equal(CALL(in, skip, &bad, out, scr, bytes), TQ_ERR_PARAM);
+    /* Overlaps: skip partly over the output, skip in the scratch, the
+     * output over the input (also in place), the scratch over the skip. */
+    assert_int_equal(CALL(in, out + 1, &ap, out, scr, bytes), TQ_ERR_ALIAS);
+    assert_int_equal(CALL(in, out - 1, &ap, out, scr, bytes), TQ_ERR_ALIAS);
+    assert_int_equal(CALL(in, scr + 4, &ap, out, scr, bytes), TQ_ERR_ALIAS);
+    assert_int_equal(CALL(in, skip, &ap, skip, skip + n_out - 3, bytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(CALL(in, in, &ap, in, scr, bytes), TQ_ERR_ALIAS);
+    assert_int_equal(CALL(in, skip, &ap, in + 1, scr, bytes), TQ_ERR_ALIAS);
+    /* Shapes: the conv's own checks. */
+    const tq_dims wrong = {1, 6, 5, 5};
+    assert_int_equal(tq_s8_conv2d_add(&c.cp, &c.in, in, c.input_offset,
+                                      &c.filter, c.w, c.bias, &c.st.os, &wrong,
+                                      skip, &ap, out, scr, bytes),
+                     TQ_ERR_SHAPE);
+    assert_int_equal(tq_s8_conv2d_add_scratch_size(&c.cp, &c.in, &c.filter,
+                                                   &wrong, &bytes),
+                     TQ_ERR_SHAPE);
+    assert_int_equal(tq_s8_conv2d_add_scratch_size(&c.cp, &c.in, &c.filter,
+                                                   &c.out, NULL),
+                     TQ_ERR_NULL);
+    assert_memory_equal(mem, keep, total);
+    /* The input may be read while the skip is the output, and the skip may
+     * be the input (both only read). */
+    assert_int_equal(CALL(in, in, &ap, out, scr, bytes), TQ_OK);
+#undef CALL
+    free(mem);
+    free(keep);
+    free_case(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1364,6 +1623,9 @@ int main(void)
         cmocka_unit_test(test_depthwise_errors),
         cmocka_unit_test(test_fused_errors),
         cmocka_unit_test(test_cmsis_style_padding),
+        cmocka_unit_test(test_conv_add_random),
+        cmocka_unit_test(test_conv_add_residual_shapes),
+        cmocka_unit_test(test_conv_add_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,18 @@ typedef struct tq__node {
     /* Quantized parameters of this node (multipliers, shifts, int32 biases,
      * output stage ...), owned by the quantizer (freed by tq_graph::q_free). */
     struct tq__qnode *q;
+    /* Plan (tq__graph_plan(); quantized graphs only, else -1 / 0). A conv
+     * whose only reader is an int8 Add runs that Add in its output stage
+     * (tq_s8_conv2d_add): the conv has fused_add = the Add's index, the Add
+     * fused_by = the conv's and does nothing itself; the conv's output
+     * tensor then has no storage. skip_input is the Add's input slot of
+     * the other addend. Each node's kernel scratch is a buffer of the plan
+     * too, at scratch_offset (per sample) of scratch_size bytes. */
+    int32_t fused_add;
+    int32_t fused_by;
+    int32_t skip_input;
+    size_t scratch_offset;
+    size_t scratch_size;
 } tq__node;
 
 struct tq_graph {
@@ -118,6 +130,11 @@ struct tq_graph {
     size_t act_bytes;           /* per sample */
     size_t act_lower_bound;     /* per sample: most bytes alive at one step */
     size_t act_align;           /* alignment of per-sample offsets */
+    int32_t scratch_planned;    /* 1: act_bytes includes every node's
+                                   scratch at its own offset (quantized
+                                   graphs); a run whose batch needs more
+                                   than batch times the planned bytes uses
+                                   a shared region after the activations */
 
     /* Quantizer state, owned by the quantizer. */
     struct tq__qgraph *q;
@@ -209,10 +226,27 @@ tq_status tq__graph_scratch_bytes(const tq_graph *g, int64_t batch,
 /* The arena of a run: checks @p batch (>= 1, sizes fit int32 for the
  * kernels) and the arena size (TQ_ERR_BUFFER_TOO_SMALL), and gives the
  * 64-byte aligned base (tensor t at base + offset · batch) and the scratch
- * region. */
+ * region, or NULL when every node's scratch has its planned place
+ * (tq__graph_node_scratch()). */
 tq_status tq__graph_arena(const tq_graph *g, int64_t batch, void *arena,
                           size_t arena_bytes, uint8_t **base,
                           uint8_t **scratch, size_t *scratch_bytes);
+
+/* The scratch of node @p i in a run: its planned place when
+ * tq__graph_arena() gave a NULL scratch region, else that region. */
+static inline void tq__graph_node_scratch(const tq_graph *g, int32_t i,
+                                          int64_t batch, uint8_t *base,
+                                          uint8_t *region, size_t region_bytes,
+                                          void **scratch, size_t *bytes)
+{
+    if (region) {
+        *scratch = region;
+        *bytes = region_bytes;
+    } else {
+        *scratch = base + g->nodes[i].scratch_offset * (size_t)batch;
+        *bytes = g->nodes[i].scratch_size * (size_t)batch;
+    }
+}
 
 /* Address of tensor @p t's storage in a run (see tq__graph_arena()). */
 static inline void *tq__graph_tensor_at(const tq_graph *g, uint8_t *base,

@@ -24,18 +24,76 @@ static int is_alias_op(int32_t op)
     return op == TQ_OP_RESHAPE || op == TQ_OP_IDENTITY;
 }
 
+/* Can int8 Add node @p j (two activation inputs of its own size) run in
+ * the output stage of the conv producing its input slot @p ci? That conv
+ * must be a plain TQ__Q_CONV whose output only this Add reads, not the
+ * output layer, and the other addend must exist before the conv runs.
+ * Returns the conv's index, or -1. */
+static int32_t fusable_conv(const tq_graph *g, int32_t j, int32_t ci)
+{
+    const tq__node *add = &g->nodes[j];
+    const int32_t t = add->inputs[ci], s = add->inputs[1 - ci];
+    const int32_t p = g->tensors[t].producer;
+    if (p < 0 || p >= j || g->tensors[t].alias >= 0)
+        return -1;
+    const struct tq__qnode *qp = g->nodes[p].q;
+    if (!qp || qp->kind != TQ__Q_CONV || p == g->q->output_node ||
+        tq__graph_consumers(g, t) != 1 || g->nodes[p].fused_add >= 0)
+        return -1;
+    const int32_t ps = g->tensors[tq__graph_root(g, s)].producer;
+    return ps < p ? p : -1; /* the input (-1) or an earlier node */
+}
+
+/* Fuse every int8 Add of two activations into the later of its conv
+ * producers that qualifies (fusable_conv()). */
+static void fuse_conv_add(tq_graph *g)
+{
+    for (int32_t j = 0; j < g->n_nodes; ++j) {
+        tq__node *add = &g->nodes[j];
+        const tq__tensor *o = &g->tensors[add->output];
+        if (!add->q || add->q->kind != TQ__Q_ADD || add->n_inputs != 2)
+            continue;
+        int ok = 1;
+        for (int32_t k = 0; k < 2; ++k) {
+            const tq__tensor *in = &g->tensors[add->inputs[k]];
+            ok &= in->kind != TQ__TENSOR_CONSTANT && in->numel == o->numel;
+        }
+        if (!ok || add->inputs[0] == add->inputs[1])
+            continue;
+        const int32_t p0 = fusable_conv(g, j, 0), p1 = fusable_conv(g, j, 1);
+        if (p0 < 0 && p1 < 0)
+            continue;
+        const int32_t ci = p0 > p1 ? 0 : 1, p = ci == 0 ? p0 : p1;
+        g->nodes[p].fused_add = j;
+        add->fused_by = p;
+        add->skip_input = 1 - ci;
+    }
+}
+
 tq_status tq__graph_plan(tq_graph *g, size_t align)
 {
     const int32_t n = g->n_nodes;
     int32_t nb = 0;
-    tq__plan_buffer *b = calloc((size_t)g->n_tensors + 1, sizeof *b);
-    if (!b)
+    tq__plan_buffer *b =
+        calloc((size_t)g->n_tensors + (size_t)n + 1, sizeof *b);
+    int32_t *scratch_buf = calloc((size_t)n + 1, sizeof *scratch_buf);
+    if (!b || !scratch_buf) {
+        free(b);
+        free(scratch_buf);
         return tq__graph_fail(g, TQ_ERR_NO_MEMORY, "plan: out of memory");
+    }
     for (int32_t i = 0; i < g->n_tensors; ++i) {
         g->tensors[i].alias = -1;
         g->tensors[i].buffer = -1;
         g->tensors[i].offset = 0;
     }
+    for (int32_t i = 0; i < n; ++i) {
+        g->nodes[i].fused_add = g->nodes[i].fused_by = -1;
+        g->nodes[i].skip_input = 0;
+        g->nodes[i].scratch_offset = g->nodes[i].scratch_size = 0;
+        scratch_buf[i] = -1;
+    }
+    g->scratch_planned = 0;
     /* Storage: the input, then each node's output in execution order (an
      * alias takes its input's root). */
     tq__tensor *in = &g->tensors[g->input];
@@ -51,12 +109,31 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         o->buffer = nb++;
         b[o->buffer].first = b[o->buffer].last = i + 1;
     }
+    /* Conv + Add fusion (quantized graphs): the Add's output exists from
+     * the conv's step on; the conv's own output never does. */
+    if (g->quantized && g->q) {
+        g->q->output_node =
+            g->tensors[tq__graph_root(g, g->output)].producer;
+        fuse_conv_add(g);
+        for (int32_t i = 0; i < n; ++i) {
+            const tq__node *node = &g->nodes[i];
+            if (node->fused_by < 0)
+                continue;
+            b[g->tensors[node->output].buffer].first = node->fused_by + 1;
+            const int32_t c = node->inputs[1 - node->skip_input];
+            b[g->tensors[c].buffer].first = 0;
+            b[g->tensors[c].buffer].last = 0;
+            b[g->tensors[c].buffer].align = 1;
+            g->tensors[c].buffer = -1; /* stays an empty buffer */
+        }
+    }
     /* Lifetimes: every read extends the root's. */
     for (int32_t i = 0; i < n; ++i) {
         const tq__node *node = &g->nodes[i];
         for (int32_t j = 0; j < node->n_inputs; ++j) {
             const tq__tensor *t = &g->tensors[node->inputs[j]];
-            if (t->kind == TQ__TENSOR_CONSTANT)
+            if (t->kind == TQ__TENSOR_CONSTANT ||
+                g->tensors[tq__graph_root(g, node->inputs[j])].buffer < 0)
                 continue;
             tq__plan_buffer *p =
                 &b[g->tensors[tq__graph_root(g, node->inputs[j])].buffer];
@@ -73,6 +150,28 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         const struct tq__qnode *qn = node->q;
         if (!qn || (qn->kind != TQ__Q_ADD && qn->kind != TQ__Q_LOOKUP))
             continue;
+        if (node->fused_by >= 0) {
+            /* A fused Add writes its sum over the skip tensor at the
+             * conv's step if the skip dies at the Add and nothing else
+             * reads it in between, and the conv does not read it. */
+            const int32_t p = node->fused_by;
+            const int32_t sr = tq__graph_root(g, node->inputs[node->skip_input]);
+            const int32_t ib = g->tensors[sr].buffer;
+            tq__tensor *o = &g->tensors[node->output];
+            int ok = b[ib].last == i + 1 &&
+                     tq__graph_root(g, g->nodes[p].inputs[0]) != sr;
+            for (int32_t k = p + 1; ok && k < i; ++k)
+                for (int32_t j = 0; j < g->nodes[k].n_inputs; ++j)
+                    ok &= tq__graph_root(g, g->nodes[k].inputs[j]) != sr;
+            if (!ok)
+                continue;
+            b[ib].last = b[o->buffer].last;
+            b[o->buffer].first = b[o->buffer].last = b[ib].first;
+            b[o->buffer].size = 0;
+            b[o->buffer].align = 1;
+            o->buffer = ib;
+            continue;
+        }
         tq__tensor *o = &g->tensors[node->output];
         for (int32_t j = 0; j < node->n_inputs; ++j) {
             const tq__tensor *t = &g->tensors[node->inputs[j]];
@@ -98,6 +197,7 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         if (tq__mul_size(t->numel, tq_dtype_size(t->dtype), &bytes) ||
             bytes > SIZE_MAX - align) {
             free(b);
+            free(scratch_buf);
             return tq__graph_fail(g, TQ_ERR_OVERFLOW,
                                   "plan: tensor '%s' is too large", t->name);
         }
@@ -105,15 +205,43 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         b[t->buffer].size = (bytes + align - 1) / align * align;
         b[t->buffer].align = align;
     }
+    /* The kernels' scratch (quantized graphs): a buffer of its node's step
+     * (one sample's bytes), so that the lower bound and the plan count the
+     * scratch where it is needed and not the largest one everywhere. */
+    for (int32_t i = 0; g->quantized && g->q_scratch && i < n; ++i) {
+        size_t bytes;
+        tq_status s = g->q_scratch(g, i, 1, &bytes);
+        if (s != TQ_OK || bytes > SIZE_MAX - align) {
+            free(b);
+            free(scratch_buf);
+            return tq__graph_fail(g, s != TQ_OK ? s : TQ_ERR_OVERFLOW,
+                                  "plan: the scratch of node '%s' cannot be "
+                                  "sized", g->nodes[i].name);
+        }
+        if (bytes == 0)
+            continue;
+        scratch_buf[i] = nb++;
+        b[scratch_buf[i]].size = (bytes + align - 1) / align * align;
+        b[scratch_buf[i]].align = align;
+        b[scratch_buf[i]].first = b[scratch_buf[i]].last = i + 1;
+        g->scratch_planned = 1;
+    }
     size_t arena = 0, lower = 0;
     tq_status s = tq__plan_place(b, nb, &arena);
     if (s == TQ_OK)
         s = tq__plan_lower_bound(b, nb, &lower);
     if (s != TQ_OK) {
         free(b);
+        free(scratch_buf);
         return tq__graph_fail(g, s, "plan: the arena cannot be planned (%s)",
                               tq_status_message(s));
     }
+    for (int32_t i = 0; i < n; ++i)
+        if (scratch_buf[i] >= 0) {
+            g->nodes[i].scratch_offset = b[scratch_buf[i]].offset;
+            g->nodes[i].scratch_size = b[scratch_buf[i]].size;
+        }
+    free(scratch_buf);
     for (int32_t i = 0; i < g->n_tensors; ++i) {
         tq__tensor *t = &g->tensors[i];
         if (t->buffer >= 0)
@@ -187,9 +315,29 @@ tq_status tq__graph_scratch_bytes(const tq_graph *g, int64_t batch,
     return TQ_OK;
 }
 
-/* The layout of a run: activations, then the aligned scratch region. */
+/* Does every node's scratch over @p batch samples fit its planned place
+ * (batch times the planned bytes)? */
+static int in_plan_scratch(const tq_graph *g, int64_t batch, int *in_plan)
+{
+    *in_plan = 0;
+    if (!g->scratch_planned || !g->q_scratch)
+        return 0;
+    for (int32_t i = 0; i < g->n_nodes; ++i) {
+        size_t s, room;
+        if (g->q_scratch(g, i, batch, &s) != TQ_OK ||
+            tq__mul_size(g->nodes[i].scratch_size, (size_t)batch, &room) ||
+            s > room)
+            return 0;
+    }
+    *in_plan = 1;
+    return 1;
+}
+
+/* The layout of a run: activations (with each node's scratch at its
+ * planned place), or activations then one aligned scratch region shared by
+ * every node (*in_plan 0). */
 static tq_status layout(const tq_graph *g, int64_t batch, size_t *act,
-                        size_t *scratch, size_t *total)
+                        size_t *scratch, size_t *total, int *in_plan)
 {
     const size_t A = TQ__GRAPH_ARENA_ALIGN;
     if (batch < 1 || batch > INT32_MAX)
@@ -205,7 +353,10 @@ static tq_status layout(const tq_graph *g, int64_t batch, size_t *act,
     if (tq__mul_size(g->act_bytes, (size_t)batch, act) || *act > SIZE_MAX - A)
         return TQ_ERR_OVERFLOW;
     *act = (*act + A - 1) / A * A;
-    TQ_CHECK(tq__graph_scratch_bytes(g, batch, scratch));
+    if (in_plan_scratch(g, batch, in_plan))
+        *scratch = 0;
+    else
+        TQ_CHECK(tq__graph_scratch_bytes(g, batch, scratch));
     if (tq__add_size(*act, *scratch, total) || tq__add_size(*total, A, total))
         return TQ_ERR_OVERFLOW;
     return TQ_OK;
@@ -228,6 +379,7 @@ tq_status tq_graph_arena_size(const tq_graph *graph, int64_t batch,
                               size_t *bytes)
 {
     size_t act, scratch, total;
+    int in_plan;
     if (!graph)
         return TQ_ERR_NULL;
     /* A const graph may be shared by threads: only a failure writes its
@@ -239,7 +391,7 @@ tq_status tq_graph_arena_size(const tq_graph *graph, int64_t batch,
         return tq__graph_fail(m, TQ_ERR_PARAM,
                               "arena_size: the graph is not finalized "
                               "(tq_graph_finalize)");
-    tq_status s = layout(graph, batch, &act, &scratch, &total);
+    tq_status s = layout(graph, batch, &act, &scratch, &total, &in_plan);
     if (s != TQ_OK)
         return fail_batch(graph, s, "arena_size", batch);
     *bytes = total;
@@ -251,8 +403,9 @@ tq_status tq__graph_arena(const tq_graph *g, int64_t batch, void *arena,
                           uint8_t **scratch, size_t *scratch_bytes)
 {
     size_t act, s_bytes, total;
+    int in_plan;
     tq_graph *m = (tq_graph *)(uintptr_t)g;
-    tq_status s = layout(g, batch, &act, &s_bytes, &total);
+    tq_status s = layout(g, batch, &act, &s_bytes, &total, &in_plan);
     if (s != TQ_OK)
         return fail_batch(g, s, "run", batch);
     if (!arena || arena_bytes < total)
@@ -265,7 +418,7 @@ tq_status tq__graph_arena(const tq_graph *g, int64_t batch, void *arena,
     const size_t skip = (size_t)((TQ__GRAPH_ARENA_ALIGN - p % TQ__GRAPH_ARENA_ALIGN) %
                                  TQ__GRAPH_ARENA_ALIGN);
     *base = (uint8_t *)arena + skip;
-    *scratch = *base + act;
+    *scratch = in_plan ? NULL : *base + act;
     *scratch_bytes = s_bytes;
     return TQ_OK;
 }

@@ -135,6 +135,23 @@ tq_status tq__calibrator_tensor_range(const tq_calibrator *c, int32_t t,
  * leaving qn->packed NULL. */
 tq_status tq__qnode_pack_conv(struct tq__qnode *qn);
 
+/* The parameters of fused Add node @p add for tq_s8_conv2d_add(): the
+ * conv's output as input 1, the skip tensor as input 2 (the Add's own
+ * fields swapped when the skip is its input 1; the sum is the same). */
+static inline void tq__graph_fused_add_params(const tq__node *add,
+                                              tq_s8_add_params *p)
+{
+    *p = add->q->add;
+    if (add->skip_input == 0) {
+        p->input1_offset = add->q->add.input2_offset;
+        p->input1_multiplier = add->q->add.input2_multiplier;
+        p->input1_shift = add->q->add.input2_shift;
+        p->input2_offset = add->q->add.input1_offset;
+        p->input2_multiplier = add->q->add.input1_multiplier;
+        p->input2_shift = add->q->add.input1_shift;
+    }
+}
+
 /* Free a quantized graph's q slots (tq_graph::q_free). */
 void tq__quant_free(tq_graph *g);
 

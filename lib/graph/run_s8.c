@@ -31,6 +31,9 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
     const tq_dims out = tq__graph_dims(g, n->output, batch);
     switch (qn->kind) {
     case TQ__Q_CONV: {
+        if (n->fused_add >= 0)
+            return tq_s8_conv2d_add_scratch_size(&qn->conv, &in, &qn->filter,
+                                                 &out, bytes);
         TQ_CHECK(tq_s8_conv2d_scratch_size(&qn->conv, &in, &qn->filter, &out,
                                            bytes));
         /* The output layer may be asked for its accumulators: im2col rows
@@ -156,11 +159,17 @@ static tq_status conv_accumulators(const struct tq__qnode *qn,
 /* Node @p i over @p batch samples; @p acc, if not NULL, receives the
  * accumulators (the output node of an FC, checked by the caller). */
 static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
-                          uint8_t *base, void *scratch, size_t scratch_bytes,
+                          uint8_t *base, uint8_t *region, size_t region_bytes,
                           int32_t *acc)
 {
     const tq__node *n = &g->nodes[i];
     const struct tq__qnode *qn = n->q;
+    void *scratch;
+    size_t scratch_bytes;
+    if (n->fused_by >= 0)
+        return TQ_OK; /* done by the conv fused_by */
+    tq__graph_node_scratch(g, i, batch, base, region, region_bytes, &scratch,
+                           &scratch_bytes);
     const int8_t *x = tq__graph_tensor_at(g, base, n->inputs[0], batch);
     int8_t *y = tq__graph_tensor_at(g, base, n->output, batch);
     const tq_dims in = tq__graph_dims(g, n->inputs[0], batch);
@@ -172,6 +181,19 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
         if (acc)
             return conv_accumulators(qn, &in, x, &out, y, acc, scratch,
                                      scratch_bytes);
+        if (n->fused_add >= 0) {
+            /* The Add in the output stage: the conv's output is input 1 of
+             * tq_s8_conv2d_add, the other addend input 2. */
+            const tq__node *a = &g->nodes[n->fused_add];
+            tq_s8_add_params ap;
+            tq__graph_fused_add_params(a, &ap);
+            return tq_s8_conv2d_add(
+                &qn->conv, &in, x, qn->input_offset, &qn->filter, qn->weights,
+                qn->bias, &qn->os, &out,
+                tq__graph_tensor_at(g, base, a->inputs[a->skip_input], batch),
+                &ap, tq__graph_tensor_at(g, base, a->output, batch), scratch,
+                scratch_bytes);
+        }
         if (qn->packed) /* weights packed once: the fast GEMM panels */
             return tq_s8_conv2d_packed(&qn->conv, &in, x, qn->input_offset,
                                        &qn->filter, qn->packed,

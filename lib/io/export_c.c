@@ -2,9 +2,10 @@
  * A quantized graph as C source for a firmware (host only):
  * tq_graph_export_c() writes <prefix>.h and <prefix>.c: const int8
  * weights, int32 biases, multipliers, shifts and tables, ONE static arena
- * laid out by the graph's plan (activations at their planned offsets, the
- * shared kernel scratch after them), and <prefix>_run(), a straight line of
- * calls to tinyq's s8 kernels.
+ * laid out by the graph's plan (activations and each kernel's scratch at
+ * their planned offsets; a conv with a fused residual Add writes the sum
+ * over the skip tensor), and <prefix>_run(), a straight line of calls to
+ * tinyq's s8 kernels.
  *
  * Every call is first described as a `step` (kernel, parameters, arena
  * offsets); the same steps are (1) executed here on the host, through the
@@ -23,22 +24,22 @@
 
 #include "../graph/quant_internal.h"
 
-/* The arena's scratch region starts at this alignment. */
-#define SCRATCH_ALIGN 16
-
 typedef struct step {
     int32_t node;
     int32_t kind;         /* tq__qkind */
-    size_t in, in1, out;  /* arena offsets (bytes) */
+    size_t in, in1, out;  /* arena offsets (bytes); a conv with a fused Add:
+                             in1 is the skip tensor, out the sum */
+    size_t scratch, scratch_bytes; /* the node's planned scratch */
     tq_dims in_dims, out_dims;
     int32_t acc;          /* the output FC, keeping its accumulators */
+    int32_t fused_add;    /* a conv running this Add node, or -1 */
 } step;
 
 typedef struct ectx {
     const tq_graph *g;
     step *steps;
     int32_t n;
-    size_t act_bytes, scratch_off, scratch_bytes, arena_bytes;
+    size_t arena_bytes;
     char *msg;
     size_t msg_size;
 } ectx;
@@ -73,6 +74,8 @@ static tq_status make_steps(ectx *x)
         const tq__node *n = &g->nodes[i];
         const struct tq__qnode *qn = n->q;
         step *s = &x->steps[x->n];
+        if (n->fused_by >= 0)
+            continue; /* run by its conv */
         switch (qn->kind) {
         case TQ__Q_ALIAS:
             continue;
@@ -103,13 +106,18 @@ static tq_status make_steps(ectx *x)
         s->in_dims = tq__graph_dims(g, n->inputs[0], 1);
         s->out_dims = tq__graph_dims(g, n->output, 1);
         s->acc = i == g->q->output_node && qn->kind == TQ__Q_FC;
+        s->fused_add = n->fused_add;
+        if (n->fused_add >= 0) {
+            const tq__node *a = &g->nodes[n->fused_add];
+            s->in1 = off(g, a->inputs[a->skip_input]);
+            s->out = off(g, a->output);
+        }
+        /* Every node's scratch has its place in the plan (batch 1). */
+        s->scratch = n->scratch_offset;
+        s->scratch_bytes = n->scratch_size;
         x->n++;
     }
-    x->act_bytes = g->act_bytes;
-    TQ_CHECK(tq__graph_scratch_bytes(g, 1, &x->scratch_bytes));
-    x->scratch_off = (x->act_bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN *
-                     SCRATCH_ALIGN;
-    x->arena_bytes = x->scratch_off + x->scratch_bytes;
+    x->arena_bytes = g->act_bytes;
     return TQ_OK;
 }
 
@@ -120,20 +128,28 @@ static tq_status exec_step(const ectx *x, const step *s, int8_t *arena,
     const tq__node *n = &x->g->nodes[s->node];
     const struct tq__qnode *qn = n->q;
     int8_t *in = arena + s->in, *in1 = arena + s->in1, *out = arena + s->out;
-    void *scratch = arena + x->scratch_off;
+    void *scratch = arena + s->scratch;
     const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
                          (size_t)s->out_dims.c;
     switch (s->kind) {
     case TQ__Q_CONV:
+        if (s->fused_add >= 0) {
+            tq_s8_add_params ap;
+            tq__graph_fused_add_params(&x->g->nodes[s->fused_add], &ap);
+            return tq_s8_conv2d_add(&qn->conv, &s->in_dims, in,
+                                    qn->input_offset, &qn->filter, qn->weights,
+                                    qn->bias, &qn->os, &s->out_dims, in1, &ap,
+                                    out, scratch, s->scratch_bytes);
+        }
         return tq_s8_conv2d(&qn->conv, &s->in_dims, in, qn->input_offset,
                             &qn->filter, qn->weights, qn->bias, &qn->os,
-                            &s->out_dims, out, scratch, x->scratch_bytes);
+                            &s->out_dims, out, scratch, s->scratch_bytes);
     case TQ__Q_CONV_POOL:
         return tq_s8_conv2d_relu_maxpool2(&qn->conv, &s->in_dims, in,
                                           qn->input_offset, &qn->filter,
                                           qn->weights, qn->bias, &qn->os,
                                           &s->out_dims, out, scratch,
-                                          x->scratch_bytes);
+                                          s->scratch_bytes);
     case TQ__Q_DEPTHWISE:
         return tq_s8_depthwise_conv2d(&qn->conv, &s->in_dims, in,
                                       qn->input_offset, &qn->filter,
@@ -279,6 +295,18 @@ static void put_os(FILE *f, int32_t k, const struct tq__qnode *qn)
             (int)qn->os.act_min, (int)qn->os.act_max);
 }
 
+static void put_add(FILE *f, int32_t k, const tq_s8_add_params *a)
+{
+    fprintf(f, "static const tq_s8_add_params add%d = {%ld, %ld, %ld, %ld, "
+            "%ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld};\n", (int)k,
+            (long)a->input1_offset, (long)a->input1_multiplier,
+            (long)a->input1_shift, (long)a->input2_offset,
+            (long)a->input2_multiplier, (long)a->input2_shift,
+            (long)a->left_shift, (long)a->output_multiplier,
+            (long)a->output_shift, (long)a->output_offset, (long)a->act_min,
+            (long)a->act_max, (long)a->rounding);
+}
+
 static void put_weights(FILE *f, int32_t k, const struct tq__qnode *qn,
                         size_t count)
 {
@@ -316,9 +344,9 @@ static int write_header(const ectx *x, const char *path, const char *p)
             (int)g->n_nodes);
     fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
             "#include \"tinyq.h\"\n\n", P, P);
-    fprintf(f, "/* Bytes of the static arena: activations %zu (planned; "
-            "lower bound %zu)\n * and kernel scratch %zu. */\n",
-            x->act_bytes, g->act_lower_bound, x->scratch_bytes);
+    fprintf(f, "/* Bytes of the static arena: activations and each "
+            "kernel's scratch, planned\n * over their lifetimes (lower "
+            "bound %zu). */\n", g->act_lower_bound);
     fprintf(f, "#define %s_ARENA_BYTES %zu\n", P, x->arena_bytes);
     fprintf(f, "/* The int8 input (NHWC, one sample) and output. */\n");
     fprintf(f, "#define %s_INPUT_BYTES %zu\n#define %s_OUTPUTS %zu\n", P,
@@ -352,9 +380,8 @@ static int write_source(const ectx *x, const char *path, const char *p)
         return 0;
     fprintf(f, "/* Generated by tinyq (tq_graph_export_c). Do not edit. */\n"
             "#include <string.h>\n\n#include \"%s.h\"\n\n", p);
-    fprintf(f, "/* Activations at their planned offsets, then the scratch at "
-            "%zu. */\nstatic _Alignas(16) int8_t arena[%s_ARENA_BYTES];\n\n",
-            x->scratch_off, P);
+    fprintf(f, "/* Activations and kernel scratch at their planned offsets. "
+            "*/\nstatic _Alignas(16) int8_t arena[%s_ARENA_BYTES];\n\n", P);
     for (int32_t k = 0; k < x->n; ++k) {
         const step *s = &x->steps[k];
         const tq__node *n = &g->nodes[s->node];
@@ -385,6 +412,11 @@ static int write_source(const ectx *x, const char *path, const char *p)
                                       (size_t)qn->filter.w *
                                       (size_t)qn->filter.c);
             put_os(f, k, qn);
+            if (s->fused_add >= 0) {
+                tq_s8_add_params ap;
+                tq__graph_fused_add_params(&g->nodes[s->fused_add], &ap);
+                put_add(f, k, &ap);
+            }
             break;
         }
         case TQ__Q_FC:
@@ -402,18 +434,9 @@ static int write_source(const ectx *x, const char *path, const char *p)
                     (int)q->pad_right);
             break;
         }
-        case TQ__Q_ADD: {
-            const tq_s8_add_params *a = &qn->add;
-            fprintf(f, "static const tq_s8_add_params add%d = {%ld, %ld, %ld, "
-                    "%ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld};\n",
-                    (int)k, (long)a->input1_offset, (long)a->input1_multiplier,
-                    (long)a->input1_shift, (long)a->input2_offset,
-                    (long)a->input2_multiplier, (long)a->input2_shift,
-                    (long)a->left_shift, (long)a->output_multiplier,
-                    (long)a->output_shift, (long)a->output_offset,
-                    (long)a->act_min, (long)a->act_max, (long)a->rounding);
+        case TQ__Q_ADD:
+            put_add(f, k, &qn->add);
             break;
-        }
         case TQ__Q_LOOKUP:
         case TQ__Q_CONCAT: {
             char decl[64];
@@ -429,10 +452,7 @@ static int write_source(const ectx *x, const char *path, const char *p)
     fprintf(f, "int8_t *%s_input(void)\n{\n    return arena + %zu;\n}\n\n", p,
             off(g, g->input));
     fprintf(f, "tq_status %s_run(int8_t *output, int32_t *accumulators)\n{\n"
-            "    void *scratch = arena + %zu;\n    const size_t scratch_bytes "
-            "= %zu;\n    tq_status s;\n    (void)scratch;\n    (void)"
-            "scratch_bytes;\n    (void)accumulators;\n", p, x->scratch_off,
-            x->scratch_bytes);
+            "    tq_status s;\n    (void)accumulators;\n", p);
     for (int32_t k = 0; k < x->n; ++k) {
         const step *s = &x->steps[k];
         const struct tq__qnode *qn = g->nodes[s->node].q;
@@ -448,13 +468,23 @@ static int write_source(const ectx *x, const char *path, const char *p)
         switch (s->kind) {
         case TQ__Q_CONV:
         case TQ__Q_CONV_POOL:
+            if (s->fused_add >= 0) {
+                fprintf(f, "    s = tq_s8_conv2d_add(&conv%d, &in%d, arena + "
+                        "%zu, %d, &filter%d, w%d, %s, &os%d, &out%d, arena + "
+                        "%zu, &add%d, arena + %zu, arena + %zu, %zu);\n",
+                        (int)k, (int)k, s->in, (int)qn->input_offset, (int)k,
+                        (int)k, b, (int)k, (int)k, s->in1, (int)k, s->out,
+                        s->scratch, s->scratch_bytes);
+                break;
+            }
             fprintf(f, "    s = %s(&conv%d, &in%d, arena + %zu, %d, &filter%d, "
-                    "w%d, %s, &os%d, &out%d, arena + %zu, scratch, "
-                    "scratch_bytes);\n",
+                    "w%d, %s, &os%d, &out%d, arena + %zu, arena + %zu, "
+                    "%zu);\n",
                     s->kind == TQ__Q_CONV ? "tq_s8_conv2d"
                                           : "tq_s8_conv2d_relu_maxpool2",
                     (int)k, (int)k, s->in, (int)qn->input_offset, (int)k,
-                    (int)k, b, (int)k, (int)k, s->out);
+                    (int)k, b, (int)k, (int)k, s->out, s->scratch,
+                    s->scratch_bytes);
             break;
         case TQ__Q_DEPTHWISE:
             fprintf(f, "    s = tq_s8_depthwise_conv2d(&conv%d, &in%d, arena + "
@@ -534,7 +564,7 @@ tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
                             const char *out_dir, char *message,
                             size_t message_size)
 {
-    ectx ctx = {graph, NULL, 0, 0, 0, 0, 0, message, message_size};
+    ectx ctx = {graph, NULL, 0, 0, message, message_size};
     ectx *x = &ctx;
     if (!graph || !prefix || !out_dir)
         return efail(x, TQ_ERR_NULL, "a NULL argument");

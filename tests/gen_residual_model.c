@@ -1,0 +1,131 @@
+/*
+ * Build-time helper of test_export_c: writes a small quantized model file
+ * with two residual blocks (an identity block and a projection block with
+ * a stride-2 1x1 shortcut), so that the exporter's output for a conv with
+ * a fused residual Add (tq_s8_conv2d_add, writing over the skip tensor) is
+ * compiled and run against tq_graph_run_s8. Seeded weights, calibrated on
+ * seeded random inputs with the default tq_quant_config.
+ *
+ * Usage: gen_residual_model OUT.safetensors
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tinyq.h"
+
+static uint32_t seed = 12345u;
+
+static float rnd(float lo, float hi)
+{
+    seed = seed * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(seed >> 8) / 16777216.0f;
+}
+
+static void ok(tq_status s, const char *what)
+{
+    if (s != TQ_OK) {
+        fprintf(stderr, "gen_residual_model: %s: %s\n", what,
+                tq_status_message(s));
+        exit(1);
+    }
+}
+
+static int32_t constant(tq_graph *g, int ndim, const int64_t *shape,
+                        float lo, float hi)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; ++i)
+        n *= (size_t)shape[i];
+    float *v = malloc(n * sizeof *v);
+    if (!v)
+        ok(TQ_ERR_NO_MEMORY, "weights");
+    for (size_t i = 0; i < n; ++i)
+        v[i] = rnd(lo, hi);
+    tq_tensor t;
+    int32_t id;
+    ok(tq_tensor_init(&t, v, TQ_F32, ndim, shape), "tensor");
+    ok(tq_graph_add_constant(g, NULL, &t, &id), "constant");
+    free(v);
+    return id;
+}
+
+static int32_t conv(tq_graph *g, int32_t x, int cin, int cout, int k,
+                    int stride, int act)
+{
+    const int64_t ws[4] = {cout, k, k, cin}, bs[1] = {cout};
+    int32_t ins[3] = {x, constant(g, 4, ws, -0.3f, 0.3f),
+                      constant(g, 1, bs, -0.2f, 0.2f)};
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    const int p = k / 2;
+    at.conv = (tq_conv_params){stride, stride, p, p, p, p, 1, 1, 1};
+    at.act = act;
+    int32_t out;
+    ok(tq_graph_add_node(g, NULL, TQ_OP_CONV2D, 3, ins, &at, &out), "conv");
+    return out;
+}
+
+static int32_t add(tq_graph *g, int32_t a, int32_t b)
+{
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    at.act = TQ_ACT_RELU;
+    int32_t ins[2] = {a, b}, out;
+    ok(tq_graph_add_node(g, NULL, TQ_OP_ADD, 2, ins, &at, &out), "add");
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_residual_model OUT.safetensors\n");
+        return 2;
+    }
+    tq_graph *g = NULL, *q = NULL;
+    const int64_t in_shape[4] = {1, 12, 12, 3};
+    int32_t x;
+    ok(tq_graph_create(&g), "create");
+    ok(tq_graph_add_input(g, "x", 4, in_shape, &x), "input");
+    const int32_t s = conv(g, x, 3, 8, 3, 1, TQ_ACT_RELU);
+    /* Identity block: the second conv adds s and writes over it. */
+    const int32_t a = conv(g, s, 8, 8, 3, 1, TQ_ACT_RELU);
+    const int32_t y1 = add(g, conv(g, a, 8, 8, 3, 1, TQ_ACT_NONE), s);
+    /* Projection block: the addend order the other way round. */
+    const int32_t a2 = conv(g, y1, 8, 16, 3, 2, TQ_ACT_RELU);
+    const int32_t sc = conv(g, y1, 8, 16, 1, 2, TQ_ACT_NONE);
+    const int32_t y2 = add(g, sc, conv(g, a2, 16, 16, 3, 1, TQ_ACT_NONE));
+    tq_node_attrs at;
+    tq_node_attrs_init(&at);
+    int32_t pooled, logits;
+    ok(tq_graph_add_node(g, NULL, TQ_OP_GLOBAL_AVG_POOL, 1, &y2, &at, &pooled),
+       "pool");
+    const int64_t fs[2] = {5, 16}, fb[1] = {5};
+    int32_t fin[3] = {pooled, constant(g, 2, fs, -0.5f, 0.5f),
+                      constant(g, 1, fb, -0.1f, 0.1f)};
+    ok(tq_graph_add_node(g, NULL, TQ_OP_FULLY_CONNECTED, 3, fin, &at, &logits),
+       "fc");
+    ok(tq_graph_set_output(g, logits), "output");
+    ok(tq_graph_finalize(g, TQ_REWRITE_ALL), "finalize");
+
+    enum { N = 16, PIX = 12 * 12 * 3 };
+    static float data[N * PIX];
+    for (size_t i = 0; i < sizeof data / sizeof data[0]; ++i)
+        data[i] = rnd(-1.0f, 1.0f);
+    tq_quant_config cfg;
+    tq_calibrator *c = NULL;
+    ok(tq_quant_config_init(&cfg), "config");
+    ok(tq_calibrator_create(g, &cfg, &c), "calibrator");
+    for (int32_t again = 1; again;) {
+        ok(tq_calibrator_feed(c, N, data), "feed");
+        ok(tq_calibrator_end_pass(c, &again), "pass");
+    }
+    ok(tq_graph_quantize(g, c, &q), "quantize");
+    ok(tq_graph_save(q, argv[1]), "save");
+    tq_graph_free(q);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+    return 0;
+}

@@ -141,7 +141,11 @@ typedef enum tq_dtype {
     TQ_S8 = 2,  /**< int8_t. */
     TQ_S32 = 3, /**< int32_t. */
     TQ_S16 = 4, /**< int16_t: the activations of the 16x8 kernels. */
-    TQ_S64 = 5  /**< int64_t: the biases of the 16x8 kernels. */
+    TQ_S64 = 5, /**< int64_t: the biases of the 16x8 kernels. */
+    TQ_S4 = 6   /**< int4 packed two per byte (tq_s4_pack()): the int4
+                     weights of a quantized graph (tq_calibrator_set_dtype()).
+                     Not an element type of ::tq_tensor: tq_dtype_size()
+                     gives 0; n values take tq_s4_packed_size(n) bytes. */
 } tq_dtype;
 
 /** Maximum number of dimensions of a ::tq_tensor. */
@@ -2794,6 +2798,59 @@ TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
                                           int32_t tensor,
                                           const tq_range_config *range,
                                           const tq_qscheme *scheme);
+
+/** @brief Choose the integer type of one tensor of the quantized graph
+ *  (mixed precision, docs/graph-quantization.md "int16 activations and
+ *  int4 weights"). Call before the first tq_calibrator_feed().
+ *
+ *  - An activation (a Reshape or Identity output: its input's) may be
+ *    #TQ_S8 (the default) or #TQ_S16: symmetric int16, zero point 0, scale
+ *    max(|min|, |max|) / 32767 over the calibration data (TFLite's 16x8
+ *    rule; the tensor's range method is not used). The node writing it then
+ *    runs TFLite's 16x8 kernel (int8 weights, int64 bias, tq_s16_*()). Only
+ *    the outputs of Conv2D, DepthwiseConv2D, FullyConnected, the fused
+ *    conv + ReLU + max pool, an Add of two activations, and an Add / Mul by a
+ *    constant or BatchNorm (a 1x1 depthwise conv) can be int16; pools and
+ *    Pad keep their input's type; the graph input and output stay int8
+ *    (tq_graph_run_s8() reads and writes int8).
+ *  - A weight (the weight constant of a Conv2D, DepthwiseConv2D,
+ *    FullyConnected or fused conv node) may be #TQ_S8 (the default) or
+ *    #TQ_S4: 4-bit symmetric narrow-range codes in [−7, 7], per channel as
+ *    the configuration says, packed (tq_s4_pack()) and run by the tq_s4_*()
+ *    kernels. A node with int4 weights must run on int8 activations
+ *    (tq_graph_quantize() refuses int4 weights under an int16 output).
+ *  Where a node's input has the other type, tq_graph_quantize() inserts
+ *  TFLite's requantization (QUANTIZE int8 <-> int16: MBQM of x − zp_in by
+ *  s_in / s_out, plus zp_out, clamped) into the node's input, with the
+ *  input's parameters under the node's type taken from the calibration.
+ *  @param calibrator  the calibrator
+ *  @param tensor      an activation or weight tensor of the graph
+ *  @param dtype       #TQ_S8 or #TQ_S16 (activations), #TQ_S8 or #TQ_S4
+ *                     (weights)
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for an unknown, dead or other
+ *          constant tensor, a dtype that is none of these, or a call after
+ *          the first feed; #TQ_ERR_UNSUPPORTED for #TQ_S16 on the graph
+ *          input or output, a pool or Pad output, or an op without a 16x8
+ *          kernel (named in tq_calibrator_error()). Nothing changes on
+ *          failure. */
+TQ_API tq_status tq_calibrator_set_dtype(tq_calibrator *calibrator,
+                                         int32_t tensor, int32_t dtype);
+
+/** @brief The integer types of every tensor without a
+ *  tq_calibrator_set_dtype() override: @p activation_dtype #TQ_S8 (the
+ *  default) or #TQ_S16 applies to each activation that can be int16 (see
+ *  tq_calibrator_set_dtype(); the others, and the graph input and output,
+ *  stay int8); @p weight_dtype #TQ_S8 (the default) or #TQ_S4 applies to
+ *  the weights of the int8 conv, depthwise and fully connected nodes
+ *  (those of 16x8 nodes stay int8). Call before the first feed.
+ *  @param calibrator        the calibrator
+ *  @param activation_dtype  #TQ_S8 or #TQ_S16
+ *  @param weight_dtype      #TQ_S8 or #TQ_S4
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for another dtype or a call after
+ *          the first feed. */
+TQ_API tq_status tq_calibrator_set_default_dtypes(tq_calibrator *calibrator,
+                                                  int32_t activation_dtype,
+                                                  int32_t weight_dtype);
 
 /** @brief Run the float graph on @p batch samples and observe every
  *  activation: statistics in the first pass, histograms over the first

@@ -44,7 +44,9 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
     for (int32_t i = 0; i < n; ++i) {
         const tq__node *node = &g->nodes[i];
         tq__tensor *o = &g->tensors[node->output];
-        if (is_alias_op(node->op)) {
+        /* (an Identity that changes the type is a requantization) */
+        if (is_alias_op(node->op) &&
+            o->dtype == g->tensors[node->inputs[0]].dtype) {
             o->alias = tq__graph_root(g, node->inputs[0]);
             continue;
         }
@@ -76,7 +78,8 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         tq__tensor *o = &g->tensors[node->output];
         for (int32_t j = 0; j < node->n_inputs; ++j) {
             const tq__tensor *t = &g->tensors[node->inputs[j]];
-            if (t->kind == TQ__TENSOR_CONSTANT || t->numel != o->numel)
+            if (t->kind == TQ__TENSOR_CONSTANT || t->numel != o->numel ||
+                t->dtype != o->dtype)
                 continue;
             const int32_t ib = g->tensors[tq__graph_root(g, node->inputs[j])]
                                    .buffer;

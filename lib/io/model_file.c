@@ -181,6 +181,16 @@ tq_status tq_graph_save(const tq_graph *graph, const char *path)
     if (!graph->finalized || !graph->quantized || !graph->q)
         return tq__graph_fail(g, TQ_ERR_PARAM, "save: only a quantized graph "
                               "(tq_graph_quantize) can be saved");
+    const int32_t mixed = tq__graph_mixed_tensor(graph);
+    if (mixed >= 0)
+        return tq__graph_fail(g, TQ_ERR_UNSUPPORTED, "save: tensor '%s' is "
+                              "%s: model files hold int8 graphs only (int16 "
+                              "activations and int4 weights are not saved "
+                              "yet)", graph->tensors[mixed].name,
+                              graph->tensors[mixed].dtype == TQ_S4 ? "int4"
+                              : graph->tensors[mixed].dtype == TQ_S16
+                                  ? "int16"
+                                  : "int64");
     /* Keep only the tensors the graph reads or writes, numbered anew in
      * id order. */
     int32_t *map = malloc((size_t)graph->n_tensors * sizeof *map);

@@ -2673,7 +2673,9 @@ typedef struct tq_graph_node_info {
 typedef struct tq_graph_tensor_info {
     const char *name;            /**< Owned by the graph. */
     int32_t dtype;               /**< f32 in a float graph; s8 activations
-                                      and weights, s32 biases once quantized. */
+                                      and weights, s32 biases once quantized
+                                      (mixed precision: s16 activations, s64
+                                      biases, #TQ_S4 packed weights). */
     int32_t ndim;                /**< Extents in @p shape. */
     int64_t shape[TQ_MAX_DIMS];  /**< One sample for activations. */
     int32_t is_constant;         /**< 1 for weights and other constants. */
@@ -2897,10 +2899,13 @@ TQ_API tq_status tq_calibrator_range(const tq_calibrator *calibrator,
  *  @param calibrator  a complete calibration of @p graph
  *  @param quantized   receives the new graph (written only on success);
  *                     free it with tq_graph_free()
+ *  The types chosen by tq_calibrator_set_dtype() and
+ *  tq_calibrator_set_default_dtypes() make a mixed-precision graph (16x8
+ *  nodes, int4 weights, requantization nodes at type boundaries).
  *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph that is not finalized,
  *          already quantized or not the calibrator's, or an incomplete
  *          calibration; #TQ_ERR_UNSUPPORTED for an op or parameter the
- *          int8 kernels cannot run (the node is named in tq_graph_error()
+ *          int8 kernels cannot run (or int4 weights under an int16 output) (the node is named in tq_graph_error()
  *          of @p graph); #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_quantize(const tq_graph *graph,
                                    const tq_calibrator *calibrator,
@@ -2968,8 +2973,10 @@ TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
  *  through a temporary name and renamed (see tq_safetensors_save()).
  *  @param graph  a graph made by tq_graph_quantize() or tq_graph_load()
  *  @param path   the file to write
- *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph, #TQ_ERR_IO,
- *          #TQ_ERR_NO_MEMORY; the reason is in tq_graph_error(). */
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph,
+ *          #TQ_ERR_UNSUPPORTED for a mixed-precision graph (an int16, int4
+ *          or int64 tensor), #TQ_ERR_IO, #TQ_ERR_NO_MEMORY; the reason is
+ *          in tq_graph_error(). */
 TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
 
 /** @brief Load a tinyq model file written by tq_graph_save(). Everything is
@@ -3011,7 +3018,8 @@ TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
  *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (a float graph, a bad prefix, or a
  *          host check that failed), #TQ_ERR_UNSUPPORTED for a node the
  *          exporter does not emit yet (a standalone Pad, an average pool
- *          counting its padding, a Concat of more than two inputs),
+ *          counting its padding, a Concat of more than two inputs, any
+ *          int16 activation or int4 weight of a mixed-precision graph),
  *          #TQ_ERR_IO, #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
                                    const char *out_dir, char *message,

@@ -2973,10 +2973,10 @@ TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
  *  through a temporary name and renamed (see tq_safetensors_save()).
  *  @param graph  a graph made by tq_graph_quantize() or tq_graph_load()
  *  @param path   the file to write
- *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph,
- *          #TQ_ERR_UNSUPPORTED for a mixed-precision graph (an int16, int4
- *          or int64 tensor), #TQ_ERR_IO, #TQ_ERR_NO_MEMORY; the reason is
- *          in tq_graph_error(). */
+ *  Mixed-precision graphs (int16 activations, int4 weights, int64 biases)
+ *  are saved too (docs/model-format.md, "Mixed precision").
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph, #TQ_ERR_IO,
+ *          #TQ_ERR_NO_MEMORY; the reason is in tq_graph_error(). */
 TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
 
 /** @brief Load a tinyq model file written by tq_graph_save(). Everything is
@@ -2984,8 +2984,10 @@ TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
  *  names (present, with the right dtype and shape), every index, the node
  *  order (no cycle), each node's shapes and attributes as
  *  tq_graph_add_node() checks them, and every parameter (scales > 0 and
- *  finite, zero points in [−128, 127], multipliers >= 0, shifts in
- *  [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX], clamps in the int8 range). The result is
+ *  finite, zero points in [−128, 127] (0 for int16 activations),
+ *  multipliers >= 0, shifts in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX] (at most
+ *  #TQ_S16_SHIFT_MAX in 16x8 nodes), clamps in the int8 or int16 range,
+ *  each node's types). The result is
  *  a finalized quantized graph, ready for tq_graph_run_s8().
  *  @param path          the file
  *  @param graph         receives the new graph (only on success)

@@ -214,9 +214,21 @@ def test_mixed_precision_refusals(tmp_path):
     with pytest.raises(tq.ParamError):
         graph.calibrate(calib, tq.QuantConfig(weight_dtype="bogus"),
                         layout="NHWC")
-    q = graph.calibrate(calib, tq.QuantConfig(activation_dtype="s16"),
+    q = graph.calibrate(calib, tq.QuantConfig(activation_dtype="s16",
+                                              weight_dtype="s4"),
                         layout="NHWC")
     with pytest.raises(tq.UnsupportedError):
-        q.save(tmp_path / "mixed.safetensors")
-    with pytest.raises(tq.UnsupportedError):
         q.export_c(tmp_path, prefix="mixed")
+    # model files hold mixed graphs: same outputs, same bytes again
+    path = tmp_path / "mixed.safetensors"
+    q.save(path)
+    loaded = tq.Graph.load(path)
+    x = rng.normal(0, 1, (7, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.run(x, layout="NHWC"),
+                                  q.run(x, layout="NHWC"))
+    assert [t.dtype for t in loaded.tensors] == [t.dtype for t in q.tensors
+                                                 if t.name in
+                                                 {u.name for u in
+                                                  loaded.tensors}]
+    loaded.save(tmp_path / "again.safetensors")
+    assert (tmp_path / "again.safetensors").read_bytes() == path.read_bytes()

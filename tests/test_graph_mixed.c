@@ -555,7 +555,7 @@ static void check_mixed(mnet *m, const expect *e,
 /* Save @p q, load it back (file and memory), and compare the runs of
  * @p in_n-element random inputs bit for bit, and the bytes of a second
  * save. */
-static void round_trip(tq_graph *q, size_t in_n)
+static void round_trip(tq_graph *q, size_t in_n, const char *seed)
 {
     const char *path = "test_graph_mixed.safetensors";
     const char *path2 = "test_graph_mixed2.safetensors";
@@ -610,6 +610,17 @@ static void round_trip(tq_graph *q, size_t in_n)
     fclose(f2);
     assert_int_equal(n1, n2);
     assert_memory_equal(c1, c2, n1);
+    /* With TQ_MODEL_FILE_SEEDS=<dir> set, the file is also written to
+     * <dir>/<seed> (the mixed seeds of fuzz/corpus/model are made so). */
+    const char *dir = getenv("TQ_MODEL_FILE_SEEDS");
+    if (dir) {
+        char sp[4096];
+        snprintf(sp, sizeof sp, "%s/%s", dir, seed);
+        FILE *f = fopen(sp, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(c1, 1, n1, f), n1);
+        fclose(f);
+    }
     /* from memory too */
     tq_graph *l2 = NULL;
     assert_int_equal(tq_graph_load_memory(c1, n1, &l2, msg, sizeof msg), TQ_OK);
@@ -668,7 +679,7 @@ static void test_chain_int16_int4(void **state)
         tq_graph *q = NULL;
         check_mixed(&m, &e, setup_chain, r ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE,
                     &q);
-        round_trip(q, 108);
+        round_trip(q, 108, r ? "mixed-chain-single" : "mixed-chain");
         tq_graph_free(q);
         tq_graph_free(m.g);
     }
@@ -708,7 +719,7 @@ static void test_add_default_int16(void **state)
         assert_int_equal(tq_graph_node_count(q), 5 + 3);
         /* Saved and loaded: the same outputs, the same bytes again; the C
          * exporter refuses mixed graphs with a sentence. */
-        round_trip(q, 16);
+        round_trip(q, 16, r == 0 ? "mixed-add" : "mixed-add-more");
         char msg[256];
         assert_int_equal(tq_graph_export_c(q, "m", "/nonexistent-dir", msg, sizeof msg),
                          TQ_ERR_UNSUPPORTED);

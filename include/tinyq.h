@@ -141,7 +141,11 @@ typedef enum tq_dtype {
     TQ_S8 = 2,  /**< int8_t. */
     TQ_S32 = 3, /**< int32_t. */
     TQ_S16 = 4, /**< int16_t: the activations of the 16x8 kernels. */
-    TQ_S64 = 5  /**< int64_t: the biases of the 16x8 kernels. */
+    TQ_S64 = 5, /**< int64_t: the biases of the 16x8 kernels. */
+    TQ_S4 = 6   /**< int4 packed two per byte (tq_s4_pack()): the int4
+                     weights of a quantized graph (tq_calibrator_set_dtype()).
+                     Not an element type of ::tq_tensor: tq_dtype_size()
+                     gives 0; n values take tq_s4_packed_size(n) bytes. */
 } tq_dtype;
 
 /** Maximum number of dimensions of a ::tq_tensor. */
@@ -2793,7 +2797,9 @@ typedef struct tq_graph_node_info {
 typedef struct tq_graph_tensor_info {
     const char *name;            /**< Owned by the graph. */
     int32_t dtype;               /**< f32 in a float graph; s8 activations
-                                      and weights, s32 biases once quantized. */
+                                      and weights, s32 biases once quantized
+                                      (mixed precision: s16 activations, s64
+                                      biases, #TQ_S4 packed weights). */
     int32_t ndim;                /**< Extents in @p shape. */
     int64_t shape[TQ_MAX_DIMS];  /**< One sample for activations. */
     int32_t is_constant;         /**< 1 for weights and other constants. */
@@ -2919,6 +2925,59 @@ TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
                                           const tq_range_config *range,
                                           const tq_qscheme *scheme);
 
+/** @brief Choose the integer type of one tensor of the quantized graph
+ *  (mixed precision, docs/graph-quantization.md "int16 activations and
+ *  int4 weights"). Call before the first tq_calibrator_feed().
+ *
+ *  - An activation (a Reshape or Identity output: its input's) may be
+ *    #TQ_S8 (the default) or #TQ_S16: symmetric int16, zero point 0, scale
+ *    max(|min|, |max|) / 32767 over the calibration data (TFLite's 16x8
+ *    rule; the tensor's range method is not used). The node writing it then
+ *    runs TFLite's 16x8 kernel (int8 weights, int64 bias, tq_s16_*()). Only
+ *    the outputs of Conv2D, DepthwiseConv2D, FullyConnected, the fused
+ *    conv + ReLU + max pool, an Add of two activations, and an Add / Mul by a
+ *    constant or BatchNorm (a 1x1 depthwise conv) can be int16; pools and
+ *    Pad keep their input's type; the graph input and output stay int8
+ *    (tq_graph_run_s8() reads and writes int8).
+ *  - A weight (the weight constant of a Conv2D, DepthwiseConv2D,
+ *    FullyConnected or fused conv node) may be #TQ_S8 (the default) or
+ *    #TQ_S4: 4-bit symmetric narrow-range codes in [−7, 7], per channel as
+ *    the configuration says, packed (tq_s4_pack()) and run by the tq_s4_*()
+ *    kernels. A node with int4 weights must run on int8 activations
+ *    (tq_graph_quantize() refuses int4 weights under an int16 output).
+ *  Where a node's input has the other type, tq_graph_quantize() inserts
+ *  TFLite's requantization (QUANTIZE int8 <-> int16: MBQM of x − zp_in by
+ *  s_in / s_out, plus zp_out, clamped) into the node's input, with the
+ *  input's parameters under the node's type taken from the calibration.
+ *  @param calibrator  the calibrator
+ *  @param tensor      an activation or weight tensor of the graph
+ *  @param dtype       #TQ_S8 or #TQ_S16 (activations), #TQ_S8 or #TQ_S4
+ *                     (weights)
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for an unknown, dead or other
+ *          constant tensor, a dtype that is none of these, or a call after
+ *          the first feed; #TQ_ERR_UNSUPPORTED for #TQ_S16 on the graph
+ *          input or output, a pool or Pad output, or an op without a 16x8
+ *          kernel (named in tq_calibrator_error()). Nothing changes on
+ *          failure. */
+TQ_API tq_status tq_calibrator_set_dtype(tq_calibrator *calibrator,
+                                         int32_t tensor, int32_t dtype);
+
+/** @brief The integer types of every tensor without a
+ *  tq_calibrator_set_dtype() override: @p activation_dtype #TQ_S8 (the
+ *  default) or #TQ_S16 applies to each activation that can be int16 (see
+ *  tq_calibrator_set_dtype(); the others, and the graph input and output,
+ *  stay int8); @p weight_dtype #TQ_S8 (the default) or #TQ_S4 applies to
+ *  the weights of the int8 conv, depthwise and fully connected nodes
+ *  (those of 16x8 nodes stay int8). Call before the first feed.
+ *  @param calibrator        the calibrator
+ *  @param activation_dtype  #TQ_S8 or #TQ_S16
+ *  @param weight_dtype      #TQ_S8 or #TQ_S4
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for another dtype or a call after
+ *          the first feed. */
+TQ_API tq_status tq_calibrator_set_default_dtypes(tq_calibrator *calibrator,
+                                                  int32_t activation_dtype,
+                                                  int32_t weight_dtype);
+
 /** @brief Run the float graph on @p batch samples and observe every
  *  activation: statistics in the first pass, histograms over the first
  *  pass's ranges in the second (feed the same batches in both).
@@ -2977,10 +3036,13 @@ TQ_API tq_status tq_calibrator_stats(const tq_calibrator *calibrator,
  *  @param calibrator  a complete calibration of @p graph
  *  @param quantized   receives the new graph (written only on success);
  *                     free it with tq_graph_free()
+ *  The types chosen by tq_calibrator_set_dtype() and
+ *  tq_calibrator_set_default_dtypes() make a mixed-precision graph (16x8
+ *  nodes, int4 weights, requantization nodes at type boundaries).
  *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph that is not finalized,
  *          already quantized or not the calibrator's, or an incomplete
  *          calibration; #TQ_ERR_UNSUPPORTED for an op or parameter the
- *          int8 kernels cannot run (the node is named in tq_graph_error()
+ *          int8 kernels cannot run (or int4 weights under an int16 output) (the node is named in tq_graph_error()
  *          of @p graph); #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_quantize(const tq_graph *graph,
                                    const tq_calibrator *calibrator,
@@ -3048,6 +3110,8 @@ TQ_API tq_status tq_graph_dequantize_output(const tq_graph *graph,
  *  through a temporary name and renamed (see tq_safetensors_save()).
  *  @param graph  a graph made by tq_graph_quantize() or tq_graph_load()
  *  @param path   the file to write
+ *  Mixed-precision graphs (int16 activations, int4 weights, int64 biases)
+ *  are saved too (docs/model-format.md, "Mixed precision").
  *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM for a float graph, #TQ_ERR_IO,
  *          #TQ_ERR_NO_MEMORY; the reason is in tq_graph_error(). */
 TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
@@ -3057,8 +3121,10 @@ TQ_API tq_status tq_graph_save(const tq_graph *graph, const char *path);
  *  names (present, with the right dtype and shape), every index, the node
  *  order (no cycle), each node's shapes and attributes as
  *  tq_graph_add_node() checks them, and every parameter (scales > 0 and
- *  finite, zero points in [−128, 127], multipliers >= 0, shifts in
- *  [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX], clamps in the int8 range). The result is
+ *  finite, zero points in [−128, 127] (0 for int16 activations),
+ *  multipliers >= 0, shifts in [#TQ_SHIFT_MIN, #TQ_SHIFT_MAX] (at most
+ *  #TQ_S16_SHIFT_MAX in 16x8 nodes), clamps in the int8 or int16 range,
+ *  each node's types). The result is
  *  a finalized quantized graph, ready for tq_graph_run_s8().
  *  @param path          the file
  *  @param graph         receives the new graph (only on success)
@@ -3091,7 +3157,8 @@ TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
  *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (a float graph, a bad prefix, or a
  *          host check that failed), #TQ_ERR_UNSUPPORTED for a node the
  *          exporter does not emit yet (a standalone Pad, an average pool
- *          counting its padding, a Concat of more than two inputs),
+ *          counting its padding, a Concat of more than two inputs, any
+ *          int16 activation or int4 weight of a mixed-precision graph),
  *          #TQ_ERR_IO, #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
                                    const char *out_dir, char *message,

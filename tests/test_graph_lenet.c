@@ -198,6 +198,113 @@ static void test_lenet_matches_lab(void **state)
     tq_graph_free(g);
 }
 
+/* Accuracy (%) of a quantized graph on the first N_TEST test images. */
+static double accuracy_q(tq_graph *qg, const float *test, const uint8_t *labels,
+                         int8_t *xq, int8_t *logits, int32_t *acc)
+{
+    size_t bytes;
+    assert_int_equal(tq_graph_arena_size(qg, N_TEST, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    assert_int_equal(tq_graph_quantize_input(qg, (size_t)N_TEST * LENET_IMAGE,
+                                             test, xq),
+                     TQ_OK);
+    if (tq_graph_run_s8(qg, N_TEST, xq, logits, acc, arena, bytes) != TQ_OK)
+        fail_msg("run_s8: %s", tq_graph_error(qg));
+    free(arena);
+    int correct = 0;
+    for (int i = 0; i < N_TEST; ++i)
+        correct += lenet_predict_s8(acc + i * LENET_CLASSES) == labels[i];
+    return 100.0 * correct / N_TEST;
+}
+
+/* Mixed precision end to end: LeNet with int16 activations (16x8), with
+ * int4 weights, and with one int16 layer and int4 FC weights; each runs
+ * integer-only and keeps close to the float accuracy. */
+static void test_lenet_mixed(void **state)
+{
+    (void)state;
+    static lenet_f32 m;
+    float *cal = NULL, *test = NULL;
+    uint8_t *cal_labels = NULL, *labels = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lenet.safetensors", TQ_TEST_MODEL_DIR);
+    assert_int_equal(lenet_load_f32(path, &m), TQ_OK);
+    assert_int_equal(lenet_load_images(calib_path, 0, N_CALIB, &cal, &cal_labels),
+                     TQ_OK);
+    assert_int_equal(lenet_load_images(test_path, 0, N_TEST, &test, &labels), TQ_OK);
+    tq_graph *g = build(&m);
+    int8_t *xq = malloc((size_t)N_TEST * LENET_IMAGE);
+    int8_t *logits = malloc((size_t)N_TEST * LENET_CLASSES);
+    int32_t *acc = malloc((size_t)N_TEST * LENET_CLASSES * sizeof *acc);
+    float *yf = malloc((size_t)N_TEST * LENET_CLASSES * sizeof *yf);
+    size_t bytes;
+    assert_int_equal(tq_graph_arena_size(g, N_TEST, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    assert_int_equal(tq_graph_run_f32(g, N_TEST, test, yf, arena, bytes), TQ_OK);
+    free(arena);
+    int correct = 0;
+    for (int i = 0; i < N_TEST; ++i) {
+        int best = 0;
+        for (int k = 1; k < LENET_CLASSES; ++k)
+            if (yf[i * LENET_CLASSES + k] > yf[i * LENET_CLASSES + best])
+                best = k;
+        correct += best == labels[i];
+    }
+    const double float_acc = 100.0 * correct / N_TEST;
+    /* The graph: conv1+pool, conv2+pool, fc1, fc2, fc3. */
+    tq_graph_node_info n0, n3;
+    assert_int_equal(tq_graph_node(g, 0, &n0), TQ_OK);
+    assert_int_equal(tq_graph_node(g, 3, &n3), TQ_OK);
+    struct {
+        const char *name;
+        int32_t act, weight, conv1_s16, fc2_w4;
+        double min_acc; /* below the float accuracy, at most */
+    } cases[4] = {
+        {"int8", TQ_S8, TQ_S8, 0, 0, 3.0},
+        {"int16 activations (16x8)", TQ_S16, TQ_S8, 0, 0, 2.0},
+        {"int4 weights", TQ_S8, TQ_S4, 0, 0, 12.0},
+        {"conv1 int16, fc2 weights int4", TQ_S8, TQ_S8, 1, 1, 4.0},
+    };
+    for (int k = 0; k < 4; ++k) {
+        tq_quant_config cfg;
+        tq_calibrator *c = NULL;
+        int32_t again = 1;
+        assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
+        assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_set_default_dtypes(c, cases[k].act,
+                                                          cases[k].weight),
+                         TQ_OK);
+        if (cases[k].conv1_s16)
+            assert_int_equal(tq_calibrator_set_dtype(c, n0.output, TQ_S16), TQ_OK);
+        if (cases[k].fc2_w4)
+            assert_int_equal(tq_calibrator_set_dtype(c, n3.inputs[1], TQ_S4), TQ_OK);
+        while (again) {
+            assert_int_equal(tq_calibrator_feed(c, N_CALIB, cal), TQ_OK);
+            assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        }
+        tq_graph *qg = NULL;
+        if (tq_graph_quantize(g, c, &qg) != TQ_OK)
+            fail_msg("quantize: %s", tq_graph_error(g));
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_tensor(qg, n0.output, &ti), TQ_OK);
+        assert_int_equal(ti.dtype, cases[k].act == TQ_S16 || cases[k].conv1_s16
+                                       ? TQ_S16 : TQ_S8);
+        assert_int_equal(tq_graph_tensor(qg, n3.inputs[1], &ti), TQ_OK);
+        assert_int_equal(ti.dtype, cases[k].weight == TQ_S4 || cases[k].fc2_w4
+                                       ? TQ_S4 : TQ_S8);
+        const double a = accuracy_q(qg, test, labels, xq, logits, acc);
+        print_message("LeNet %s: %.1f %% on the first %d test images (float "
+                      "%.1f %%), %d nodes\n", cases[k].name, a, N_TEST,
+                      float_acc, (int)tq_graph_node_count(qg));
+        assert_true(a >= float_acc - cases[k].min_acc);
+        tq_graph_free(qg);
+        tq_calibrator_free(c);
+    }
+    free(xq), free(logits), free(acc), free(yf);
+    free(cal), free(cal_labels), free(test), free(labels);
+    tq_graph_free(g);
+}
+
 int main(void)
 {
     snprintf(calib_path, sizeof calib_path, "%s/cifar10/data_batch_1.bin",
@@ -211,6 +318,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lenet_matches_lab),
+        cmocka_unit_test(test_lenet_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,7 @@ void tq_calibrator_free(tq_calibrator *c)
         free(c->obs[t].bins);
     free(c->obs);
     free(c->batch_stats);
+    free(c->dtype);
     free(c->arena);
     free(c);
 }
@@ -164,7 +165,11 @@ tq_status tq_calibrator_create(const tq_graph *graph,
                     sizeof *c->obs);
     c->batch_stats = calloc((size_t)(c->n_tensors > 0 ? c->n_tensors : 1),
                             sizeof *c->batch_stats);
-    if (!c->obs || !c->batch_stats) {
+    c->dtype = calloc((size_t)(c->n_tensors > 0 ? c->n_tensors : 1),
+                      sizeof *c->dtype);
+    c->default_act = TQ_S8;
+    c->default_weight = TQ_S8;
+    if (!c->obs || !c->batch_stats || !c->dtype) {
         tq_calibrator_free(c);
         return TQ_ERR_NO_MEMORY;
     }
@@ -235,6 +240,119 @@ tq_status tq_calibrator_set_tensor(tq_calibrator *c, int32_t tensor,
         o->range = *range;
     if (scheme)
         o->scheme = *scheme;
+    return TQ_OK;
+}
+
+/* ---- integer types ------------------------------------------------------------ */
+
+int32_t tq__node_s16(const tq_graph *g, const tq__node *n)
+{
+    switch (n->op) {
+    case TQ_OP_CONV2D:
+    case TQ_OP_DEPTHWISE_CONV2D:
+    case TQ_OP_FULLY_CONNECTED:
+    case TQ_OP_CONV2D_RELU_MAXPOOL2:
+    case TQ_OP_ADD:
+    case TQ_OP_BATCH_NORM:
+        return TQ__S16_YES;
+    case TQ_OP_MUL: /* by a constant only (a 1x1 depthwise conv) */
+        return n->n_inputs > 1 &&
+                       g->tensors[n->inputs[1]].kind == TQ__TENSOR_CONSTANT
+                   ? TQ__S16_YES
+                   : TQ__S16_NO;
+    case TQ_OP_MAX_POOL:
+    case TQ_OP_AVG_POOL:
+    case TQ_OP_GLOBAL_AVG_POOL:
+    case TQ_OP_PAD:
+        return TQ__S16_INPUT;
+    default:
+        return TQ__S16_NO;
+    }
+}
+
+int32_t tq__is_weight(const tq_graph *g, int32_t t)
+{
+    for (int32_t i = 0; i < g->n_nodes; ++i) {
+        const tq__node *n = &g->nodes[i];
+        if ((n->op == TQ_OP_CONV2D || n->op == TQ_OP_DEPTHWISE_CONV2D ||
+             n->op == TQ_OP_FULLY_CONNECTED ||
+             n->op == TQ_OP_CONV2D_RELU_MAXPOOL2) &&
+            n->n_inputs > 1 && n->inputs[1] == t)
+            return 1;
+    }
+    return 0;
+}
+
+tq_status tq_calibrator_set_dtype(tq_calibrator *c, int32_t tensor,
+                                  int32_t dtype)
+{
+    if (!c)
+        return TQ_ERR_NULL;
+    c->error[0] = '\0';
+    if (c->state != TQ__CALIB_PASS1 || c->fed > 0)
+        return calib_fail(c, TQ_ERR_PARAM, "set_dtype: overrides must come "
+                          "before the first tq_calibrator_feed()");
+    const tq_graph *g = c->graph;
+    if (tensor < 0 || tensor >= c->n_tensors)
+        return calib_fail(c, TQ_ERR_PARAM, "set_dtype: tensor %d does not "
+                          "exist (the graph has %d)", tensor, c->n_tensors);
+    const tq__tensor *x = &g->tensors[tensor];
+    if (x->kind == TQ__TENSOR_CONSTANT) {
+        if (!tq__is_weight(g, tensor))
+            return calib_fail(c, TQ_ERR_PARAM, "set_dtype: constant %d (%s) "
+                              "is not the weight of a conv, depthwise or "
+                              "fully connected node", tensor, x->name);
+        if (dtype != TQ_S8 && dtype != TQ_S4)
+            return calib_fail(c, TQ_ERR_PARAM, "set_dtype: weight %s: dtype "
+                              "%d (TQ_S8 or TQ_S4)", x->name, (int)dtype);
+        c->dtype[tensor] = dtype;
+        return TQ_OK;
+    }
+    TQ_CHECK(activation_id(c, tensor));
+    if (dtype != TQ_S8 && dtype != TQ_S16)
+        return calib_fail(c, TQ_ERR_PARAM, "set_dtype: activation %s: dtype "
+                          "%d (TQ_S8 or TQ_S16)", x->name, (int)dtype);
+    const int32_t r = tq__graph_root(g, tensor);
+    if (dtype == TQ_S16) {
+        if (r == g->input || r == tq__graph_root(g, g->output))
+            return calib_fail(c, TQ_ERR_UNSUPPORTED, "set_dtype: %s is the "
+                              "graph %s, which stays int8 (tq_graph_run_s8 "
+                              "reads and writes int8)", x->name,
+                              r == g->input ? "input" : "output");
+        const tq__node *p = &g->nodes[g->tensors[r].producer];
+        const int32_t how = tq__node_s16(g, p);
+        if (how == TQ__S16_INPUT)
+            return calib_fail(c, TQ_ERR_UNSUPPORTED, "set_dtype: %s is the "
+                              "output of %s (%s), which keeps its input's "
+                              "type: choose the input's", x->name, p->name,
+                              tq__op_name(p->op));
+        if (how != TQ__S16_YES)
+            return calib_fail(c, TQ_ERR_UNSUPPORTED, "set_dtype: %s is the "
+                              "output of %s (%s), which has no 16x8 kernel",
+                              x->name, p->name, tq__op_name(p->op));
+    }
+    c->dtype[r] = dtype;
+    return TQ_OK;
+}
+
+tq_status tq_calibrator_set_default_dtypes(tq_calibrator *c,
+                                           int32_t activation_dtype,
+                                           int32_t weight_dtype)
+{
+    if (!c)
+        return TQ_ERR_NULL;
+    c->error[0] = '\0';
+    if (c->state != TQ__CALIB_PASS1 || c->fed > 0)
+        return calib_fail(c, TQ_ERR_PARAM, "set_default_dtypes: call before "
+                          "the first tq_calibrator_feed()");
+    if (activation_dtype != TQ_S8 && activation_dtype != TQ_S16)
+        return calib_fail(c, TQ_ERR_PARAM, "set_default_dtypes: activation "
+                          "dtype %d (TQ_S8 or TQ_S16)", (int)activation_dtype);
+    if (weight_dtype != TQ_S8 && weight_dtype != TQ_S4)
+        return calib_fail(c, TQ_ERR_PARAM, "set_default_dtypes: weight dtype "
+                          "%d (TQ_S8 or TQ_S4)", (int)weight_dtype);
+    c->default_act = activation_dtype;
+    c->default_weight = weight_dtype;
     return TQ_OK;
 }
 

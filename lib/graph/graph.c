@@ -1113,7 +1113,10 @@ tq_status tq__graph_clone(const tq_graph *src, tq_graph **dst)
         t->zero_point = NULL;
         t->qcount = 0;
         t->name = dup_string(s->name);
-        t->data = s->data ? dup_bytes(s->data, s->numel * tq_dtype_size(s->dtype))
+        t->data = s->data ? dup_bytes(s->data,
+                                      s->dtype == TQ_S4
+                                          ? tq_s4_packed_size(s->numel)
+                                          : s->numel * tq_dtype_size(s->dtype))
                           : NULL;
         g->n_tensors = i + 1;
         ok = t->name && (!s->data || t->data);

@@ -26,8 +26,9 @@ static int is_alias_op(int32_t op)
 
 /* Can int8 Add node @p j (two activation inputs of its own size) run in
  * the output stage of the conv producing its input slot @p ci? That conv
- * must be a plain TQ__Q_CONV whose output only this Add reads, not the
- * output layer, and the other addend must exist before the conv runs.
+ * must be a plain int8 TQ__Q_CONV (int8 weights) whose output only this
+ * Add reads, not the output layer, and the other addend must exist
+ * before the conv runs.
  * Returns the conv's index, or -1. */
 static int32_t fusable_conv(const tq_graph *g, int32_t j, int32_t ci)
 {
@@ -37,7 +38,9 @@ static int32_t fusable_conv(const tq_graph *g, int32_t j, int32_t ci)
     if (p < 0 || p >= j || g->tensors[t].alias >= 0)
         return -1;
     const struct tq__qnode *qp = g->nodes[p].q;
-    if (!qp || qp->kind != TQ__Q_CONV || p == g->q->output_node ||
+    /* int8 activations and int8 weights only: tq_s8_conv2d_add. */
+    if (!qp || qp->kind != TQ__Q_CONV || qp->dtype == TQ_S16 ||
+        qp->weights4 || add->q->dtype == TQ_S16 || p == g->q->output_node ||
         tq__graph_consumers(g, t) != 1 || g->nodes[p].fused_add >= 0)
         return -1;
     const int32_t ps = g->tensors[tq__graph_root(g, s)].producer;
@@ -102,7 +105,9 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
     for (int32_t i = 0; i < n; ++i) {
         const tq__node *node = &g->nodes[i];
         tq__tensor *o = &g->tensors[node->output];
-        if (is_alias_op(node->op)) {
+        /* (an Identity that changes the type is a requantization) */
+        if (is_alias_op(node->op) &&
+            o->dtype == g->tensors[node->inputs[0]].dtype) {
             o->alias = tq__graph_root(g, node->inputs[0]);
             continue;
         }
@@ -175,7 +180,8 @@ tq_status tq__graph_plan(tq_graph *g, size_t align)
         tq__tensor *o = &g->tensors[node->output];
         for (int32_t j = 0; j < node->n_inputs; ++j) {
             const tq__tensor *t = &g->tensors[node->inputs[j]];
-            if (t->kind == TQ__TENSOR_CONSTANT || t->numel != o->numel)
+            if (t->kind == TQ__TENSOR_CONSTANT || t->numel != o->numel ||
+                t->dtype != o->dtype)
                 continue;
             const int32_t ib = g->tensors[tq__graph_root(g, node->inputs[j])]
                                    .buffer;

@@ -49,6 +49,11 @@ struct tq_calibrator {
     int64_t fed_pass1;      /* samples fed in pass 1 */
     void *arena;            /* heap arena of the float runs */
     size_t arena_bytes;
+    int32_t *dtype;         /* n_tensors: tq_calibrator_set_dtype()
+                               overrides (activations at their root), 0
+                               where none */
+    int32_t default_act;    /* TQ_S8 or TQ_S16 (default activations) */
+    int32_t default_weight; /* TQ_S8 or TQ_S4 (default weights) */
     tq_status hook_status;  /* the first failure inside a run's hook */
     int32_t hook_tensor;    /* its tensor */
     char error[TQ__CALIB_ERROR_LEN];
@@ -68,8 +73,42 @@ typedef enum tq__qkind {
     TQ__Q_LOOKUP = 8,       /* tq_s8_lookup through tables[0] */
     TQ__Q_CONCAT = 9,       /* input i through tables[i] into its channels */
     TQ__Q_PAD = 10,         /* copy, borders at the zero point */
-    TQ__Q_ALIAS = 11        /* storage shared with the input: nothing to do */
+    TQ__Q_ALIAS = 11,       /* storage shared with the input: nothing to do */
+    TQ__Q_CONVERT = 12      /* requantization int8 <-> int16 through cvt */
 } tq__qkind;
+
+/* The requantization of a conversion node (TFLite QUANTIZE int8 <->
+ * int16): y = clamp(MBQM(x − in_zp, mult, shift) + out_zp, lo, hi). */
+typedef struct tq__qcvt {
+    int32_t from, to;         /* dtypes; from == 0: no conversion */
+    int32_t mult, shift;
+    int32_t in_zp, out_zp;
+    int32_t lo, hi;
+} tq__qcvt;
+
+/* How node @p n can run in 16x8 (quantize.c): */
+enum {
+    TQ__S16_NO = 0,     /* int8 only */
+    TQ__S16_YES = 1,    /* its output may be int16 (a 16x8 kernel) */
+    TQ__S16_INPUT = 2   /* takes its input's type (pools, Pad) */
+};
+int32_t tq__node_s16(const tq_graph *g, const tq__node *n);
+
+/* 1 if constant @p t is the weight (input 1) of a conv, depthwise, FC or
+ * fused conv node of @p g. */
+int32_t tq__is_weight(const tq_graph *g, int32_t t);
+
+/* The first tensor of a quantized graph that is not int8 / int32 (an int16
+ * activation, int4 weights, an int64 bias), or -1: the graph is mixed
+ * precision. */
+static inline int32_t tq__graph_mixed_tensor(const tq_graph *g)
+{
+    for (int32_t t = 0; t < g->n_tensors; ++t)
+        if (g->tensors[t].dtype == TQ_S16 || g->tensors[t].dtype == TQ_S4 ||
+            g->tensors[t].dtype == TQ_S64)
+            return t;
+    return -1;
+}
 
 /* The integer parameters of one node, computed once by the quantizer. */
 struct tq__qnode {
@@ -99,6 +138,15 @@ struct tq__qnode {
                                  tq_s8_pack_weights / tq_s8_conv2d_pack),
                                  or NULL */
     size_t packed_bytes;
+    /* Mixed precision (0 / NULL in an all-int8 node). */
+    int32_t dtype;            /* the node's activations: TQ_S8 (also 0) or
+                                 TQ_S16 (the tq_s16_* kernels) */
+    const uint8_t *weights4;  /* int4 weights, packed (a constant's data),
+                                 run by the tq_s4_* kernels; else NULL */
+    const int64_t *bias64;    /* TQ_S16: int64 bias codes, or NULL */
+    int64_t *own_bias64;      /* owned (the affine ops' int64 biases) */
+    tq_s16_output os16;       /* TQ_S16: points at mult / shift */
+    tq__qcvt *cvt;            /* owned: TQ__Q_CONVERT's requantization */
 };
 
 /* Graph-wide state of a quantized graph. */

@@ -43,6 +43,7 @@ typedef struct qctx {
     tq_graph *q;
     const tq_calibrator *cal;
     const tq_quant_config *cfg;
+    int32_t *dt; /* per tensor: the activation's type (TQ_S8 / TQ_S16) */
 } qctx;
 
 static int needs_histogram(int32_t method)
@@ -63,6 +64,8 @@ static void qnode_free(struct tq__qnode *n)
     free(n->own_bias);
     free(n->tables);
     free(n->packed);
+    free(n->own_bias64);
+    free(n->cvt);
     free(n);
 }
 
@@ -102,30 +105,231 @@ static tq_status set_qparams(tq__tensor *t, int64_t count, int32_t axis,
 
 /* ---- activations ------------------------------------------------------------- */
 
-/* Tensor @p t's parameters from the calibrator. */
-static tq_status act_from_calibration(qctx *x, int32_t t)
+/* Activation @p t's parameters as type @p dtype from the calibrator: int8
+ * from its range under its scheme; int16 symmetric, zero point 0, scale
+ * max(|min|, |max|) / 32767 over the calibration data (TFLite's 16x8). */
+static tq_status calib_params(qctx *x, int32_t t, int32_t dtype, float *scale,
+                              int32_t *zp)
 {
     double lo, hi;
     const tq_qscheme *scheme;
-    float scale;
-    int32_t zp;
     if (tq__calibrator_tensor_range(x->cal, t, &lo, &hi, &scheme) != TQ_OK)
         return tq__graph_fail(x->src, TQ_ERR_PARAM, "quantize: tensor %d (%s) "
                               "was not observed by the calibrator", t,
                               x->q->tensors[t].name);
-    tq_status s = tq_qparams_from_range(scheme, lo, hi, &scale, &zp);
+    if (dtype == TQ_S16) {
+        const tq_stats *st = &x->cal->obs[tq__graph_root(x->q, t)].stats;
+        const double m = fabs(st->min) > fabs(st->max) ? fabs(st->min)
+                                                        : fabs(st->max);
+        const float f = (float)(m / 32767.0);
+        if (!isfinite(f) || !(f >= 1e-30f))
+            *scale = m > 0.0 ? 1e-30f : 1.0f;
+        else
+            *scale = f;
+        *zp = 0;
+        return TQ_OK;
+    }
+    tq_status s = tq_qparams_from_range(scheme, lo, hi, scale, zp);
     if (s != TQ_OK)
         return tq__graph_fail(x->src, s, "quantize: tensor %s: range [%g, %g] "
                               "gives no usable scale",
                               x->q->tensors[t].name, lo, hi);
+    return TQ_OK;
+}
+
+/* Tensor @p t's parameters from the calibrator, under its type. */
+static tq_status act_from_calibration(qctx *x, int32_t t)
+{
+    float scale;
+    int32_t zp;
+    TQ_CHECK(calib_params(x, t, x->dt[t], &scale, &zp));
     return set_qparams(&x->q->tensors[t], 1, 0, &scale, &zp);
 }
 
-/* Tensor @p dst takes @p src's parameters. */
+/* Activation @p t's parameters when read as type @p dtype: its own under
+ * its type, else the calibration's (its input is requantized). */
+static tq_status params_as(qctx *x, int32_t t, int32_t dtype, float *scale,
+                           int32_t *zp)
+{
+    if (dtype == x->dt[t]) {
+        *scale = x->q->tensors[t].scale[0];
+        *zp = x->q->tensors[t].zero_point[0];
+        return TQ_OK;
+    }
+    return calib_params(x, t, dtype, scale, zp);
+}
+
+/* Tensor @p dst takes @p src's parameters (as read by dst's type). */
 static tq_status act_share(qctx *x, int32_t dst, int32_t src)
 {
-    const tq__tensor *s = &x->q->tensors[src];
-    return set_qparams(&x->q->tensors[dst], 1, 0, s->scale, s->zero_point);
+    float scale;
+    int32_t zp;
+    TQ_CHECK(params_as(x, src, x->dt[dst], &scale, &zp));
+    return set_qparams(&x->q->tensors[dst], 1, 0, &scale, &zp);
+}
+
+/* The requantization of a conversion node (TFLite QUANTIZE int8 <->
+ * int16) from its input's parameters to its output's. */
+static tq_status convert_params(qctx *x, const tq__node *n,
+                                struct tq__qnode *qn)
+{
+    const tq__tensor *ti = &x->q->tensors[n->inputs[0]];
+    const tq__tensor *to = &x->q->tensors[n->output];
+    const int32_t from = x->dt[n->inputs[0]], nd = x->dt[n->output];
+    if (!(qn->cvt = calloc(1, sizeof *qn->cvt)))
+        return TQ_ERR_NO_MEMORY;
+    int32_t m, sh;
+    const double eff = (double)ti->scale[0] / (double)to->scale[0];
+    if (tq_quantize_multiplier(eff, &m, &sh) != TQ_OK)
+        return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s: "
+                              "requantizing %s from %s to %s: scale ratio %g "
+                              "cannot be applied", n->name, ti->name,
+                              from == TQ_S16 ? "int16" : "int8",
+                              nd == TQ_S16 ? "int16" : "int8", eff);
+    qn->kind = TQ__Q_CONVERT;
+    *qn->cvt = (tq__qcvt){from, nd, m, sh, ti->zero_point[0],
+                          to->zero_point[0], nd == TQ_S16 ? -32768 : -128,
+                          nd == TQ_S16 ? 32767 : 127};
+    return TQ_OK;
+}
+
+/* Where a node reads an activation of the other type, a conversion node
+ * (an Identity "<tensor>/int16" or "/int8" whose output has the node's
+ * type) goes in before it; later readers share it. */
+static tq_status insert_conversions(qctx *x)
+{
+    tq_graph *q = x->q;
+    const int32_t nt0 = q->n_tensors;
+    int32_t *copy = malloc((size_t)nt0 * sizeof *copy + 1);
+    if (!copy)
+        return TQ_ERR_NO_MEMORY;
+    for (int32_t t = 0; t < nt0; ++t)
+        copy[t] = -1;
+    tq_status s = TQ_OK;
+    for (int32_t i = 0; i < q->n_nodes && s == TQ_OK; ++i) {
+        const int32_t nd = x->dt[q->nodes[i].output];
+        for (int32_t j = 0; j < q->nodes[i].n_inputs && s == TQ_OK; ++j) {
+            const int32_t t = q->nodes[i].inputs[j];
+            if (t >= nt0 || q->tensors[t].kind == TQ__TENSOR_CONSTANT ||
+                x->dt[t] == nd)
+                continue;
+            if (copy[t] < 0) {
+                /* A new tensor and node (arrays may move). */
+                char name[160];
+                snprintf(name, sizeof name, "%.140s/%s", q->tensors[t].name,
+                         nd == TQ_S16 ? "int16" : "int8");
+                int64_t shape[TQ_MAX_DIMS];
+                memcpy(shape, q->tensors[t].shape, sizeof shape);
+                int32_t id;
+                s = tq__graph_new_tensor(q, name, TQ__TENSOR_ACTIVATION,
+                                         TQ_F32, q->tensors[t].ndim, shape,
+                                         NULL, &id);
+                int32_t *dt = s == TQ_OK
+                                  ? realloc(x->dt, (size_t)q->n_tensors *
+                                                       sizeof *dt)
+                                  : NULL;
+                if (s == TQ_OK && !dt)
+                    s = TQ_ERR_NO_MEMORY;
+                if (s != TQ_OK)
+                    break;
+                x->dt = dt;
+                x->dt[id] = nd;
+                if (q->n_nodes == q->cap_nodes) {
+                    const int32_t cap = q->cap_nodes ? 2 * q->cap_nodes : 16;
+                    tq__node *nn = realloc(q->nodes, (size_t)cap * sizeof *nn);
+                    if (!nn) {
+                        s = TQ_ERR_NO_MEMORY;
+                        break;
+                    }
+                    q->nodes = nn;
+                    q->cap_nodes = cap;
+                }
+                tq__node node;
+                memset(&node, 0, sizeof node);
+                node.name = malloc(strlen(name) + 12);
+                node.inputs = malloc(sizeof *node.inputs);
+                if (!node.name || !node.inputs) {
+                    free(node.name);
+                    free(node.inputs);
+                    s = TQ_ERR_NO_MEMORY;
+                    break;
+                }
+                snprintf(node.name, strlen(name) + 12, "%s/requantize", name);
+                node.op = TQ_OP_IDENTITY;
+                node.n_inputs = 1;
+                node.inputs[0] = t;
+                node.output = id;
+                tq_node_attrs_init(&node.attrs);
+                memmove(&q->nodes[i + 1], &q->nodes[i],
+                        (size_t)(q->n_nodes - i) * sizeof node);
+                q->nodes[i] = node;
+                q->n_nodes++;
+                for (int32_t k = 0; k < q->n_tensors; ++k)
+                    if (q->tensors[k].producer >= i)
+                        q->tensors[k].producer++;
+                q->tensors[id].producer = i;
+                q->tensors[id].used = 1;
+                copy[t] = id;
+                ++i; /* the reader moved one on */
+            }
+            q->nodes[i].inputs[j] = copy[t];
+        }
+    }
+    free(copy);
+    if (s == TQ_OK)
+        q->q->output_node = q->tensors[tq__graph_root(q, q->output)].producer;
+    return s;
+}
+
+/* The type each activation is requested as: the graph input and output
+ * stay int8; else tq_calibrator_set_dtype()'s override or the default. */
+static int32_t requested(const qctx *x, int32_t t)
+{
+    const tq_graph *q = x->q;
+    const int32_t r = tq__graph_root(q, t);
+    if (r == q->input || r == tq__graph_root(q, q->output))
+        return TQ_S8;
+    return x->cal->dtype[r] ? x->cal->dtype[r] : x->cal->default_act;
+}
+
+/* Every activation's type, in execution order (see
+ * tq_calibrator_set_dtype()). */
+static tq_status assign_dtypes(qctx *x)
+{
+    tq_graph *q = x->q;
+    const int32_t r_out = tq__graph_root(q, q->output);
+    if (x->cal->dtype[r_out] == TQ_S16)
+        return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: tensor "
+                              "%s is the graph output (a trailing Softmax is "
+                              "dropped), which stays int8",
+                              q->tensors[r_out].name);
+    for (int32_t t = 0; t < q->n_tensors; ++t)
+        x->dt[t] = q->tensors[t].kind == TQ__TENSOR_CONSTANT ? 0 : TQ_S8;
+    for (int32_t i = 0; i < q->n_nodes; ++i) {
+        const tq__node *n = &q->nodes[i];
+        const int32_t out = n->output;
+        if (q->tensors[out].alias >= 0) {
+            x->dt[out] = x->dt[q->tensors[out].alias];
+            continue;
+        }
+        switch (tq__node_s16(q, n)) {
+        case TQ__S16_INPUT:
+            x->dt[out] = out == r_out ? TQ_S8 : x->dt[n->inputs[0]];
+            break;
+        case TQ__S16_YES:
+            x->dt[out] = requested(x, out);
+            break;
+        default:
+            if (x->cal->dtype[out] == TQ_S16)
+                return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: "
+                                      "node %s (%s) has no 16x8 kernel for "
+                                      "its int16 output %s", n->name,
+                                      tq__op_name(n->op), q->tensors[out].name);
+            x->dt[out] = TQ_S8;
+            break;
+        }
+    }
+    return TQ_OK;
 }
 
 /* TFLite's Quantize(f) = zp + round(f / scale), clamped to int8 (an
@@ -151,6 +355,61 @@ static tq_status act_clamp(qctx *x, const tq__node *n, float scale,
         return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s "
                               "(%s): fused activation %d", n->name,
                               tq__op_name(n->op), a->act);
+    return TQ_OK;
+}
+
+/* The clamp of a node's fused activation for an int16 output (scale, zero
+ * point 0), TFLite's CalculateActivationRangeQuantized on int16. */
+static int32_t bound16(double f, float scale)
+{
+    if (f == -INFINITY)
+        return -32768;
+    if (f == INFINITY)
+        return 32767;
+    const double v = (double)roundf((float)f / scale);
+    return v < -32768.0 ? -32768 : (v > 32767.0 ? 32767 : (int32_t)v);
+}
+
+static tq_status act_clamp16(qctx *x, const tq__node *n, float scale,
+                             int32_t *lo, int32_t *hi)
+{
+    const tq_node_attrs *a = &n->attrs;
+    double l = -INFINITY, h = INFINITY;
+    switch (a->act) {
+    case TQ_ACT_NONE:
+        break;
+    case TQ_ACT_RELU:
+        l = 0.0;
+        break;
+    case TQ_ACT_RELU6:
+        l = 0.0, h = 6.0;
+        break;
+    case TQ_ACT_CLIP:
+        l = a->act_min, h = a->act_max;
+        break;
+    default:
+        return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s "
+                              "(%s): fused activation %d", n->name,
+                              tq__op_name(n->op), a->act);
+    }
+    *lo = bound16(l, scale);
+    *hi = bound16(h, scale);
+    return TQ_OK;
+}
+
+/* int64 bias codes round(b / (s_in · s_w[c])) (in double, ties away from
+ * zero), for the 16x8 kernels. */
+static tq_status bias64(int64_t count, const float *b, float s_in,
+                        const float *s_w, int per_channel, int64_t *out)
+{
+    for (int64_t c = 0; c < count; ++c) {
+        if (!isfinite(b[c]))
+            return TQ_ERR_NOT_FINITE;
+        const double v = round((double)b[c] / ((double)s_in *
+                               (double)s_w[per_channel ? c : 0]));
+        const double lim = 140737488355327.0; /* 2^47 − 1 */
+        out[c] = (int64_t)(v < -lim ? -lim : (v > lim ? lim : v));
+    }
     return TQ_OK;
 }
 
@@ -182,8 +441,8 @@ static void build_table(int8_t table[256], float s_in, int32_t zp_in,
  * the config's weight range method and scheme, HALF_AWAY rounding. */
 static tq_status quantize_weights(qctx *x, const tq__node *n, const float *w,
                                   int64_t rows, int64_t cols, int32_t axis,
-                                  int per_channel, int8_t *codes,
-                                  float *scales)
+                                  int per_channel, const tq_qscheme *scheme,
+                                  int8_t *codes, float *scales)
 {
     const tq_quant_config *cfg = x->cfg;
     const int64_t channels = per_channel ? (axis == 0 ? rows : cols) : 1;
@@ -220,9 +479,9 @@ static tq_status quantize_weights(qctx *x, const tq__node *n, const float *w,
                 (s = tq_histogram_add_f32(&h, tmp, (size_t)k)) != TQ_OK)
                 break;
         }
-        if ((s = tq_choose_range(&cfg->weight_range, &cfg->weight_scheme, &st,
+        if ((s = tq_choose_range(&cfg->weight_range, scheme, &st,
                                  bins ? &h : NULL, &lo, &hi)) != TQ_OK ||
-            (s = tq_qparams_from_range(&cfg->weight_scheme, lo, hi, &scales[c],
+            (s = tq_qparams_from_range(scheme, lo, hi, &scales[c],
                                        &zps[c])) != TQ_OK)
             break;
     }
@@ -230,7 +489,7 @@ static tq_status quantize_weights(qctx *x, const tq__node *n, const float *w,
         tq_qparams p = {scales, zps, channels, axis, 0, 0, TQ_FROUND_HALF_AWAY};
         const int64_t shape[2] = {rows, cols};
         tq_tensor src, dst;
-        if ((s = tq_qscheme_qrange(&cfg->weight_scheme, &p.qmin, &p.qmax)) ==
+        if ((s = tq_qscheme_qrange(scheme, &p.qmin, &p.qmax)) ==
                 TQ_OK &&
             (s = tq_tensor_init(&src, (void *)(uintptr_t)w, TQ_F32, 2,
                                 shape)) == TQ_OK &&
@@ -297,15 +556,53 @@ static tq_status output_stage(qctx *x, const tq__node *n, struct tq__qnode *qn,
     return TQ_OK;
 }
 
+/* The output stage of a 16x8 node. */
+static tq_status output_stage16(qctx *x, const tq__node *n,
+                                struct tq__qnode *qn, int32_t per_channel)
+{
+    const tq__tensor *o = &x->q->tensors[n->output];
+    int32_t lo, hi;
+    TQ_CHECK(act_clamp16(x, n, o->scale[0], &lo, &hi));
+    const int32_t count = per_channel ? qn->channels : 1;
+    for (int32_t c = 0; c < count; ++c)
+        if (qn->shift[c] > TQ_S16_SHIFT_MAX)
+            return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node "
+                                  "%s (%s): output shift %d of channel %d "
+                                  "exceeds the int64 requantization's %d",
+                                  n->name, tq__op_name(n->op), qn->shift[c],
+                                  c, TQ_S16_SHIFT_MAX);
+    qn->os16 = (tq_s16_output){qn->mult, qn->shift, per_channel,
+                               x->cfg->rounding, lo, hi};
+    return TQ_OK;
+}
+
 /* Conv, depthwise, FC and the fused conv + pool: weights, bias, stage. */
 static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
 {
     tq__node *n = &x->q->nodes[index];
-    const tq__tensor *in = &x->q->tensors[n->inputs[0]];
     tq__tensor *w, *b = NULL;
     TQ_CHECK(own_constant(x, n, 1, "weight", &w));
     if (n->n_inputs > 2)
         TQ_CHECK(own_constant(x, n, 2, "bias", &b));
+    const int32_t nd = x->dt[n->output];
+    float s_in;
+    int32_t zp_in;
+    TQ_CHECK(params_as(x, n->inputs[0], nd, &s_in, &zp_in));
+    /* The weights' type: the override, else the default (int8 under a
+     * 16x8 node: there is no 16x4 kernel). */
+    const int32_t wt_set = x->cal->dtype[n->inputs[1]];
+    int32_t wt = wt_set ? wt_set : x->cal->default_weight;
+    if (nd == TQ_S16 && wt == TQ_S4) {
+        if (wt_set)
+            return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node "
+                                  "%s (%s): int4 weights %s need int8 "
+                                  "activations (no 16x4 kernel), but its "
+                                  "output is int16", n->name,
+                                  tq__op_name(n->op), w->name);
+        wt = TQ_S8;
+    }
+    const tq_qscheme scheme4 = {4, 1, 1, x->cfg->weight_scheme.pow2_scale};
+    const tq_qscheme *scheme = wt == TQ_S4 ? &scheme4 : &x->cfg->weight_scheme;
     int64_t rows, cols;
     int32_t axis, reduction;
     switch (n->op) {
@@ -341,13 +638,16 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
                                   n->attrs.conv.groups);
         break;
     }
-    if (reduction > TQ_S8_MAX_REDUCTION)
+    const int32_t max_red = nd == TQ_S16 ? TQ_S16_MAX_REDUCTION
+                                         : TQ_S8_MAX_REDUCTION;
+    if (reduction > max_red)
         return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s "
-                              "(%s): reduction length %d exceeds the int8 "
+                              "(%s): reduction length %d exceeds the %s "
                               "kernels' %d", n->name, tq__op_name(n->op),
-                              reduction, TQ_S8_MAX_REDUCTION);
+                              reduction, nd == TQ_S16 ? "16x8" : "int8",
+                              max_red);
     qn->conv = n->attrs.conv;
-    qn->input_offset = -in->zero_point[0];
+    qn->input_offset = nd == TQ_S16 ? 0 : -zp_in;
     const int32_t channels = (int32_t)(axis == 0 ? rows : cols);
     /* The output layer is per tensor: its accumulators share one scale. */
     const int per_channel = x->cfg->weight_per_channel &&
@@ -355,9 +655,10 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
     const int32_t nscale = per_channel ? channels : 1;
     qn->channels = channels;
     const size_t count = (size_t)(rows * cols);
+    const size_t bsize = nd == TQ_S16 ? sizeof(int64_t) : sizeof(int32_t);
     int8_t *codes = malloc(count ? count : 1);
-    float *scales = malloc((size_t)nscale * sizeof *scales);
-    int32_t *bias = b ? malloc((size_t)channels * sizeof *bias) : NULL;
+    float *scales = malloc((size_t)channels * sizeof *scales);
+    void *bias = b ? malloc((size_t)channels * bsize) : NULL;
     if (!codes || !scales || (b && !bias)) {
         free(codes);
         free(scales);
@@ -365,18 +666,21 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
         return TQ_ERR_NO_MEMORY;
     }
     tq_status s = quantize_weights(x, n, w->data, rows, cols, axis,
-                                   per_channel, codes, scales);
+                                   per_channel, scheme, codes, scales);
     if (s == TQ_OK && b) {
-        s = tq_quantize_bias(channels, b->data, in->scale[0], scales,
-                             per_channel, bias);
+        s = nd == TQ_S16 ? bias64(channels, b->data, s_in, scales,
+                                  per_channel, bias)
+                         : tq_quantize_bias(channels, b->data, s_in, scales,
+                                            per_channel, bias);
         if (s != TQ_OK)
             tq__graph_fail(x->src, s, "quantize: node %s (%s): bias: %s",
                            n->name, tq__op_name(n->op), tq_status_message(s));
     }
     if (s == TQ_OK)
-        s = multipliers(x, n, qn, nscale, in->scale[0], scales,
+        s = multipliers(x, n, qn, nscale, s_in, scales,
                         x->q->tensors[n->output].scale[0]);
-    /* The constants become int8 / int32 tensors of the new graph. */
+    /* The constants become int8 (int4) / int32 (int64) tensors of the new
+     * graph. */
     if (s == TQ_OK)
         s = set_qparams(w, nscale, per_channel ? (axis == 0 ? 0 : w->ndim - 1)
                                                : 0,
@@ -386,22 +690,39 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
         if (!bs)
             s = TQ_ERR_NO_MEMORY;
         for (int32_t c = 0; bs && c < nscale; ++c)
-            bs[c] = (float)((double)in->scale[0] * (double)scales[c]);
+            bs[c] = (float)((double)s_in * (double)scales[c]);
         if (s == TQ_OK)
             s = set_qparams(b, nscale, 0, bs, NULL);
         free(bs);
     }
     free(scales);
+    uint8_t *packed4 = NULL;
+    if (s == TQ_OK && wt == TQ_S4) {
+        if (!(packed4 = malloc(tq_s4_packed_size(count) + 1)))
+            s = TQ_ERR_NO_MEMORY;
+        else
+            s = tq_s4_pack(count, codes, packed4);
+    }
     if (s != TQ_OK) {
         free(codes);
         free(bias);
+        free(packed4);
         return s;
     }
     free(w->data);
-    w->data = codes;
-    w->dtype = TQ_S8;
-    qn->weights = codes;
-    if (qn->kind == TQ__Q_FC) {
+    if (packed4) {
+        free(codes);
+        w->data = packed4;
+        w->dtype = TQ_S4;
+        qn->weights4 = packed4;
+        qn->weights = NULL;
+    } else {
+        w->data = codes;
+        w->dtype = TQ_S8;
+        qn->weights = codes;
+    }
+    qn->dtype = nd;
+    if (qn->kind == TQ__Q_FC && nd == TQ_S8 && !packed4) {
         /* Packed once for tq_s8_fully_connected_packed() (bit for bit the
          * plain kernel). */
         s = tq_s8_packed_weights_size((int32_t)rows, (int32_t)cols,
@@ -419,7 +740,8 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
                                   tq__op_name(n->op), tq_status_message(s));
         }
     }
-    if (qn->kind == TQ__Q_CONV && (s = tq__qnode_pack_conv(qn)) != TQ_OK) {
+    if (qn->kind == TQ__Q_CONV && nd == TQ_S8 && !packed4 &&
+        (s = tq__qnode_pack_conv(qn)) != TQ_OK) {
         free(bias);
         return tq__graph_fail(x->src, s, "quantize: node %s (%s): packing the "
                               "weights: %s", n->name, tq__op_name(n->op),
@@ -428,9 +750,14 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
     if (b) {
         free(b->data);
         b->data = bias;
-        b->dtype = TQ_S32;
-        qn->bias = bias;
+        b->dtype = nd == TQ_S16 ? TQ_S64 : TQ_S32;
+        if (nd == TQ_S16)
+            qn->bias64 = bias;
+        else
+            qn->bias = bias;
     }
+    if (nd == TQ_S16)
+        return output_stage16(x, n, qn, per_channel);
     return output_stage(x, n, qn, per_channel);
 }
 
@@ -444,6 +771,10 @@ static tq_status affine(qctx *x, int32_t index, struct tq__qnode *qn,
     tq__node *n = &x->q->nodes[index];
     const tq__tensor *in = &x->q->tensors[n->inputs[0]];
     const int64_t C = in->shape[in->ndim - 1];
+    const int32_t nd = x->dt[n->output];
+    float s_in;
+    int32_t zp_in;
+    TQ_CHECK(params_as(x, n->inputs[0], nd, &s_in, &zp_in));
     if ((a && a_count != 1 && a_count != C) ||
         (b && b_count != 1 && b_count != C))
         return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s "
@@ -454,8 +785,12 @@ static tq_status affine(qctx *x, int32_t index, struct tq__qnode *qn,
     float *ba = calloc((size_t)C, sizeof *ba);
     float *scales = malloc((size_t)C * sizeof *scales);
     qn->own_weights = malloc((size_t)C);
-    qn->own_bias = b ? malloc((size_t)C * sizeof *qn->own_bias) : NULL;
-    if (!wa || !ba || !scales || !qn->own_weights || (b && !qn->own_bias)) {
+    if (nd == TQ_S16)
+        qn->own_bias64 = b ? malloc((size_t)C * sizeof *qn->own_bias64) : NULL;
+    else
+        qn->own_bias = b ? malloc((size_t)C * sizeof *qn->own_bias) : NULL;
+    if (!wa || !ba || !scales || !qn->own_weights ||
+        (b && !qn->own_bias && !qn->own_bias64)) {
         free(wa);
         free(ba);
         free(scales);
@@ -466,11 +801,14 @@ static tq_status affine(qctx *x, int32_t index, struct tq__qnode *qn,
         wa[c] = a ? a[a_count == 1 ? 0 : c] : 1.0f;
         ba[c] = b ? b[b_count == 1 ? 0 : c] : 0.0f;
     }
-    tq_status s = quantize_weights(x, n, wa, 1, C, 1, per_channel, qn->own_weights,
-                             scales);
+    tq_status s = quantize_weights(x, n, wa, 1, C, 1, per_channel,
+                                   &x->cfg->weight_scheme, qn->own_weights,
+                                   scales);
     if (s == TQ_OK && b) {
-        s = tq_quantize_bias(C, ba, in->scale[0], scales, per_channel,
-                             qn->own_bias);
+        s = nd == TQ_S16 ? bias64(C, ba, s_in, scales, per_channel,
+                                  qn->own_bias64)
+                         : tq_quantize_bias(C, ba, s_in, scales, per_channel,
+                                            qn->own_bias);
         if (s != TQ_OK)
             tq__graph_fail(x->src, s, "quantize: node %s (%s): constant "
                            "term: %s", n->name, tq__op_name(n->op),
@@ -478,7 +816,7 @@ static tq_status affine(qctx *x, int32_t index, struct tq__qnode *qn,
     }
     const int32_t nscale = per_channel ? (int32_t)C : 1;
     if (s == TQ_OK)
-        s = multipliers(x, n, qn, nscale, in->scale[0], scales,
+        s = multipliers(x, n, qn, nscale, s_in, scales,
                         x->q->tensors[n->output].scale[0]);
     free(wa);
     free(ba);
@@ -487,10 +825,14 @@ static tq_status affine(qctx *x, int32_t index, struct tq__qnode *qn,
     qn->kind = TQ__Q_DEPTHWISE;
     qn->weights = qn->own_weights;
     qn->bias = qn->own_bias;
+    qn->bias64 = qn->own_bias64;
+    qn->dtype = nd;
     qn->channels = (int32_t)C;
     qn->filter = (tq_dims){1, 1, 1, (int32_t)C};
     qn->conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
-    qn->input_offset = -in->zero_point[0];
+    qn->input_offset = nd == TQ_S16 ? 0 : -zp_in;
+    if (nd == TQ_S16)
+        return output_stage16(x, n, qn, per_channel);
     return output_stage(x, n, qn, per_channel);
 }
 
@@ -505,9 +847,11 @@ static tq_status tables(qctx *x, const tq__node *n, struct tq__qnode *qn,
         return TQ_ERR_NO_MEMORY;
     qn->n_tables = count;
     for (int32_t i = 0; i < count; ++i) {
-        const tq__tensor *in = &x->q->tensors[n->inputs[i]];
-        build_table(qn->tables + 256 * i, in->scale[0], in->zero_point[0],
-                    o->scale[0], o->zero_point[0], fn, lo, hi, alpha);
+        float s_in;
+        int32_t zp_in;
+        TQ_CHECK(params_as(x, n->inputs[i], TQ_S8, &s_in, &zp_in));
+        build_table(qn->tables + 256 * i, s_in, zp_in, o->scale[0],
+                    o->zero_point[0], fn, lo, hi, alpha);
     }
     return TQ_OK;
 }
@@ -549,7 +893,11 @@ static tq_status quantize_node(qctx *x, int32_t index)
         TQ_CHECK(act_from_calibration(x, out));
         break;
     }
-    const tq__tensor *ti = &x->q->tensors[in0], *to = &x->q->tensors[out];
+    const tq__tensor *to = &x->q->tensors[out];
+    const int32_t nd = x->dt[out];
+    const int32_t qlo = nd == TQ_S16 ? -32768 : -128;
+    const int32_t qhi = nd == TQ_S16 ? 32767 : 127;
+    qn->dtype = nd;
 
     switch (n->op) {
     case TQ_OP_CONV2D:
@@ -566,20 +914,23 @@ static tq_status quantize_node(qctx *x, int32_t index)
         qn->padded_pool = n->op == TQ_OP_AVG_POOL && n->attrs.count_include_pad &&
                           (n->attrs.pool.pad_top || n->attrs.pool.pad_bottom ||
                            n->attrs.pool.pad_left || n->attrs.pool.pad_right);
-        qn->pad_value = (int8_t)ti->zero_point[0];
-        qn->act_min = -128;
-        qn->act_max = 127;
+        /* (the output shares the input's parameters as read) */
+        qn->pad_value = (int8_t)to->zero_point[0];
+        qn->act_min = qlo;
+        qn->act_max = qhi;
         return TQ_OK;
     case TQ_OP_GLOBAL_AVG_POOL: {
         const tq_dims d = tq__graph_dims(x->q, in0, 1);
         qn->kind = TQ__Q_AVG_POOL;
         qn->pool = (tq_pool_params){d.h, d.w, 1, 1, 0, 0, 0, 0};
-        qn->act_min = -128;
-        qn->act_max = 127;
+        qn->act_min = qlo;
+        qn->act_max = qhi;
         return TQ_OK;
     }
     case TQ_OP_RESHAPE:
     case TQ_OP_IDENTITY:
+        if (x->dt[in0] != nd)
+            return convert_params(x, n, qn);
         if (x->q->tensors[out].alias >= 0) {
             qn->kind = TQ__Q_ALIAS;
             return TQ_OK;
@@ -589,7 +940,7 @@ static tq_status quantize_node(qctx *x, int32_t index)
     case TQ_OP_PAD:
         qn->kind = TQ__Q_PAD;
         qn->conv = n->attrs.conv;
-        qn->pad_value = (int8_t)ti->zero_point[0];
+        qn->pad_value = (int8_t)to->zero_point[0];
         return TQ_OK;
     case TQ_OP_ACTIVATION: {
         double lo = -INFINITY, hi = INFINITY;
@@ -636,19 +987,30 @@ static tq_status quantize_node(qctx *x, int32_t index)
         if (n->op == TQ_OP_MUL)
             return unsupported(x, n, "a product of two activations has no "
                                      "int8 kernel");
-        int32_t lo, hi;
-        TQ_CHECK(act_clamp(x, n, to->scale[0], to->zero_point[0], &lo, &hi));
+        int32_t lo, hi, z0, z1;
+        float s0, s1;
+        TQ_CHECK(params_as(x, in0, nd, &s0, &z0));
+        TQ_CHECK(params_as(x, in1, nd, &s1, &z1));
         qn->kind = TQ__Q_ADD;
-        tq_status s = tq_s8_add_params_from_scales(
-            ti->scale[0], ti->zero_point[0], t1->scale[0], t1->zero_point[0],
-            to->scale[0], to->zero_point[0], lo, hi, x->cfg->rounding,
-            &qn->add);
+        tq_status s;
+        if (nd == TQ_S16) {
+            TQ_CHECK(act_clamp16(x, n, to->scale[0], &lo, &hi));
+            s = tq_s16_add_params_from_scales(s0, s1, to->scale[0], lo, hi,
+                                              x->cfg->rounding, &qn->add);
+        } else {
+            TQ_CHECK(act_clamp(x, n, to->scale[0], to->zero_point[0], &lo,
+                               &hi));
+            s = tq_s8_add_params_from_scales(s0, z0, s1, z1, to->scale[0],
+                                             to->zero_point[0], lo, hi,
+                                             x->cfg->rounding, &qn->add);
+        }
         if (s != TQ_OK)
             return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node "
-                                  "%s (%s): scales %g, %g -> %g give no int8 "
+                                  "%s (%s): scales %g, %g -> %g give no %s "
                                   "ADD parameters", n->name,
-                                  tq__op_name(n->op), (double)ti->scale[0],
-                                  (double)t1->scale[0], (double)to->scale[0]);
+                                  tq__op_name(n->op), (double)s0, (double)s1,
+                                  (double)to->scale[0],
+                                  nd == TQ_S16 ? "int16" : "int8");
         return TQ_OK;
     }
     case TQ_OP_BATCH_NORM:
@@ -727,14 +1089,23 @@ tq_status tq_graph_quantize(const tq_graph *graph,
     q->q->output_node = q->tensors[tq__graph_root(q, q->output)].producer;
     q->q->config = calibrator->config;
 
-    qctx x = {src, q, calibrator, &calibrator->config};
-    s = act_from_calibration(&x, q->input);
+    qctx x = {src, q, calibrator, &calibrator->config,
+              malloc((size_t)q->n_tensors * sizeof(int32_t) + 1)};
+    if (!x.dt) {
+        tq_graph_free(q);
+        return tq__graph_fail(src, TQ_ERR_NO_MEMORY, "quantize: no memory");
+    }
+    s = assign_dtypes(&x);
+    if (s == TQ_OK)
+        s = insert_conversions(&x);
+    if (s == TQ_OK)
+        s = act_from_calibration(&x, q->input);
     for (int32_t i = 0; i < q->n_nodes && s == TQ_OK; ++i)
         s = quantize_node(&x, i);
     if (s == TQ_OK) {
         for (int32_t t = 0; t < q->n_tensors; ++t)
             if (q->tensors[t].kind != TQ__TENSOR_CONSTANT)
-                q->tensors[t].dtype = TQ_S8;
+                q->tensors[t].dtype = x.dt[t];
         q->quantized = 1;
         q->q_scratch = tq__quant_scratch;
         s = tq__graph_plan(q, 16);
@@ -742,6 +1113,7 @@ tq_status tq_graph_quantize(const tq_graph *graph,
             tq__graph_fail(src, s, "quantize: arena plan: %s",
                            tq_status_message(s));
     }
+    free(x.dt);
     if (s != TQ_OK) {
         if (s == TQ_ERR_NO_MEMORY)
             tq__graph_fail(src, s, "quantize: no memory");

@@ -19,6 +19,26 @@ int32_t tq_graph_is_quantized(const tq_graph *graph)
     return graph && graph->quantized ? 1 : 0;
 }
 
+static size_t align16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+/* The convolution's own output dims (before the fused pool). */
+static tq_dims conv_dims(const struct tq__qnode *qn, const tq_dims *in)
+{
+    const tq_conv_params *c = &qn->conv;
+    const int64_t eh = (int64_t)c->dilation_h * (qn->filter.h - 1) + 1;
+    const int64_t ew = (int64_t)c->dilation_w * (qn->filter.w - 1) + 1;
+    tq_dims d = {in->n,
+                 (int32_t)(((int64_t)in->h + c->pad_top + c->pad_bottom - eh) /
+                               c->stride_h + 1),
+                 (int32_t)(((int64_t)in->w + c->pad_left + c->pad_right - ew) /
+                               c->stride_w + 1),
+                 qn->filter.n};
+    return d;
+}
+
 tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
                             size_t *bytes)
 {
@@ -29,35 +49,76 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
         return TQ_OK;
     const tq_dims in = tq__graph_dims(g, n->inputs[0], batch);
     const tq_dims out = tq__graph_dims(g, n->output, batch);
+    const int s16 = qn->dtype == TQ_S16;
+    const size_t es = s16 ? 2 : 1;
+    const size_t wcount = qn->kind == TQ__Q_FC
+                              ? (size_t)qn->channels * (size_t)qn->in_features
+                              : (size_t)qn->filter.n * (size_t)qn->filter.h *
+                                    (size_t)qn->filter.w * (size_t)qn->filter.c;
+    const int acc = node == g->q->output_node;
+    *bytes = 0;
     switch (qn->kind) {
     case TQ__Q_CONV: {
-        if (n->fused_add >= 0)
+        if (s16)
+            return tq_s16_conv2d_scratch_size(&qn->conv, &in, &qn->filter,
+                                               &out, bytes);
+        if (n->fused_add >= 0) /* int8 weights and output (fusable_conv) */
             return tq_s8_conv2d_add_scratch_size(&qn->conv, &in, &qn->filter,
                                                  &out, bytes);
-        TQ_CHECK(tq_s8_conv2d_scratch_size(&qn->conv, &in, &qn->filter, &out,
-                                           bytes));
+        if (qn->weights4)
+            TQ_CHECK(tq_s4_conv2d_scratch_size(&qn->conv, &in, &qn->filter,
+                                               &out, bytes));
+        else
+            TQ_CHECK(tq_s8_conv2d_scratch_size(&qn->conv, &in, &qn->filter,
+                                               &out, bytes));
         /* The output layer may be asked for its accumulators: im2col rows
-         * of a block of pixels. */
-        const size_t cols = (size_t)ACC_BLOCK * (size_t)qn->filter.h *
-                            (size_t)qn->filter.w * (size_t)qn->filter.c;
-        if (node == g->q->output_node && cols > *bytes)
+         * of a block of pixels (and the unpacked int4 filter). */
+        size_t cols = (size_t)ACC_BLOCK * (size_t)qn->filter.h *
+                      (size_t)qn->filter.w * (size_t)qn->filter.c;
+        if (qn->weights4)
+            cols = align16(cols) + wcount;
+        if (acc && cols > *bytes)
             *bytes = cols;
         return TQ_OK;
     }
+    case TQ__Q_FC:
+        if (qn->weights4) {
+            TQ_CHECK(tq_s4_fully_connected_scratch_size(
+                qn->in_features, qn->channels, bytes));
+            if (acc && wcount > *bytes)
+                *bytes = wcount;
+        }
+        return TQ_OK;
     case TQ__Q_AVG_POOL: {
         if (!qn->padded_pool)
             return TQ_OK;
         const tq_pool_params *p = &qn->pool;
         const size_t h = (size_t)in.h + (size_t)p->pad_top + (size_t)p->pad_bottom;
         const size_t w = (size_t)in.w + (size_t)p->pad_left + (size_t)p->pad_right;
-        if (tq__mul_size((size_t)batch, h * w * (size_t)in.c, bytes))
+        if (tq__mul_size((size_t)batch, h * w * (size_t)in.c * es, bytes))
             return TQ_ERR_OVERFLOW;
         return TQ_OK;
     }
-    case TQ__Q_CONV_POOL:
-        return tq_s8_conv2d_relu_maxpool2_scratch_size(&qn->conv, &in,
-                                                       &qn->filter, &out,
-                                                       bytes);
+    case TQ__Q_CONV_POOL: {
+        if (s16) {
+            const tq_dims cd = conv_dims(qn, &in);
+            size_t k, c;
+            if (tq__mul_size((size_t)cd.n * (size_t)cd.h * (size_t)cd.w,
+                             (size_t)cd.c * 2, &c))
+                return TQ_ERR_OVERFLOW;
+            TQ_CHECK(tq_s16_conv2d_scratch_size(&qn->conv, &in, &qn->filter,
+                                                &cd, &k));
+            if (c > SIZE_MAX - 16 || tq__add_size(align16(c), k, bytes))
+                return TQ_ERR_OVERFLOW;
+            return TQ_OK;
+        }
+        TQ_CHECK(tq_s8_conv2d_relu_maxpool2_scratch_size(&qn->conv, &in,
+                                                         &qn->filter, &out,
+                                                         bytes));
+        if (qn->weights4 && tq__add_size(*bytes, align16(wcount), bytes))
+            return TQ_ERR_OVERFLOW;
+        return TQ_OK;
+    }
     default:
         return TQ_OK;
     }
@@ -81,13 +142,33 @@ tq_status tq__qnode_pack_conv(struct tq__qnode *qn)
     return TQ_OK;
 }
 
+/* TFLite QUANTIZE int8 <-> int16 of @p n values. */
+static void convert(const tq__qcvt *c, int32_t rounding, size_t n,
+                    const void *x, void *y)
+{
+    for (size_t i = 0; i < n; ++i) {
+        const int32_t v = c->from == TQ_S16 ? ((const int16_t *)x)[i]
+                                            : ((const int8_t *)x)[i];
+        int64_t r = (int64_t)tq__requant(v - c->in_zp, c->mult, c->shift,
+                                         rounding) +
+                    c->out_zp;
+        r = r < c->lo ? c->lo : (r > c->hi ? c->hi : r);
+        if (c->to == TQ_S16)
+            ((int16_t *)y)[i] = (int16_t)r;
+        else
+            ((int8_t *)y)[i] = (int8_t)r;
+    }
+}
+
 /* Pad: the input into the middle, the borders at @p value (the zero
  * point: real 0). */
-static void pad_copy(int32_t top, int32_t left, int8_t value,
-                     const tq_dims *in, const int8_t *x, const tq_dims *out,
-                     int8_t *y)
+static void pad_copy(int32_t top, int32_t left, int8_t value, size_t es,
+                     const tq_dims *in, const void *xv, const tq_dims *out,
+                     void *yv)
 {
-    const size_t c = (size_t)in->c;
+    const uint8_t *x = xv;
+    uint8_t *y = yv;
+    const size_t c = (size_t)in->c * es; /* bytes per pixel */
     const size_t row_in = (size_t)in->w * c, row_out = (size_t)out->w * c;
     memset(y, value, (size_t)out->n * (size_t)out->h * row_out);
     for (int32_t b = 0; b < in->n; ++b)
@@ -104,9 +185,9 @@ static void pad_copy(int32_t top, int32_t left, int8_t value,
  * cancels), tq_s8_gemm_s32() per group into @p acc, then the output stage
  * over all of it (bit for bit tq_s8_conv2d()). */
 static tq_status conv_accumulators(const struct tq__qnode *qn,
-                                   const tq_dims *in, const int8_t *x,
-                                   const tq_dims *out, int8_t *y,
-                                   int32_t *acc, int8_t *col,
+                                   const int8_t *weights, const tq_dims *in,
+                                   const int8_t *x, const tq_dims *out,
+                                   int8_t *y, int32_t *acc, int8_t *col,
                                    size_t col_bytes)
 {
     const tq_conv_params *cv = &qn->conv;
@@ -147,13 +228,80 @@ static tq_status conv_accumulators(const struct tq__qnode *qn,
             }
             TQ_CHECK(tq_s8_gemm_s32(
                 (int32_t)np, cout_g, k, col, k, qn->input_offset,
-                qn->weights + (size_t)gi * (size_t)cout_g * (size_t)k, k, 0,
+                weights + (size_t)gi * (size_t)cout_g * (size_t)k, k, 0,
                 qn->bias ? qn->bias + (size_t)gi * (size_t)cout_g : NULL,
                 acc + p0 * (size_t)cout + (size_t)gi * (size_t)cout_g, cout));
         }
     }
     return tq_s8_requantize_rows((int32_t)pixels, cout, acc, cout, &qn->os, y,
                                  cout);
+}
+
+/* A 16x8 node (tq_s16_* kernels) on int16 @p x into int16 @p y. */
+static tq_status run_node16(const tq_graph *g, const tq__node *n,
+                            const struct tq__qnode *qn, int64_t batch,
+                            const int16_t *x, const int16_t *x1, int16_t *y,
+                            uint8_t *scratch, size_t scratch_bytes)
+{
+    const tq_dims in = tq__graph_dims(g, n->inputs[0], batch);
+    const tq_dims out = tq__graph_dims(g, n->output, batch);
+    const size_t count = (size_t)out.n * (size_t)out.h * (size_t)out.w *
+                         (size_t)out.c;
+    const void *bias = qn->bias64;
+    switch (qn->kind) {
+    case TQ__Q_CONV:
+        return tq_s16_conv2d(&qn->conv, &in, x, &qn->filter, qn->weights,
+                             bias, TQ_S64, &qn->os16, &out, y, scratch,
+                             scratch_bytes);
+    case TQ__Q_DEPTHWISE:
+        return tq_s16_depthwise_conv2d(&qn->conv, &in, x, &qn->filter,
+                                       qn->weights, bias, TQ_S64, &qn->os16,
+                                       &out, y);
+    case TQ__Q_FC:
+        return tq_s16_fully_connected((int32_t)batch, qn->in_features,
+                                      qn->channels, x, qn->weights, bias,
+                                      TQ_S64, &qn->os16, y);
+    case TQ__Q_CONV_POOL: {
+        /* conv (its ReLU in the stage) into the scratch, then the 2x2 max
+         * pool of stride 2: what the fused int8 kernel computes. */
+        const tq_dims cd = conv_dims(qn, &in);
+        const size_t cb = align16((size_t)cd.n * (size_t)cd.h * (size_t)cd.w *
+                                  (size_t)cd.c * 2);
+        if (scratch_bytes < cb)
+            return TQ_ERR_BUFFER_TOO_SMALL;
+        int16_t *c = (int16_t *)(void *)scratch;
+        TQ_CHECK(tq_s16_conv2d(&qn->conv, &in, x, &qn->filter, qn->weights,
+                               bias, TQ_S64, &qn->os16, &cd, c, scratch + cb,
+                               scratch_bytes - cb));
+        const tq_pool_params pool = {2, 2, 2, 2, 0, 0, 0, 0};
+        return tq_s16_max_pool(&pool, &cd, c, -32768, 32767, &out, y);
+    }
+    case TQ__Q_MAX_POOL:
+        return tq_s16_max_pool(&qn->pool, &in, x, qn->act_min, qn->act_max,
+                               &out, y);
+    case TQ__Q_AVG_POOL: {
+        if (!qn->padded_pool)
+            return tq_s16_avg_pool(&qn->pool, &in, x, qn->act_min,
+                                   qn->act_max, &out, y);
+        const tq_pool_params *p = &qn->pool;
+        const tq_dims pd = {in.n, in.h + p->pad_top + p->pad_bottom,
+                            in.w + p->pad_left + p->pad_right, in.c};
+        const tq_pool_params inner = {p->kernel_h, p->kernel_w, p->stride_h,
+                                      p->stride_w, 0, 0, 0, 0};
+        pad_copy(p->pad_top, p->pad_left, 0, 2, &in, x, &pd, scratch);
+        return tq_s16_avg_pool(&inner, &pd, (const int16_t *)(void *)scratch,
+                               qn->act_min, qn->act_max, &out, y);
+    }
+    case TQ__Q_ADD:
+        return tq_s16_add(count, x, x1, &qn->add, y);
+    case TQ__Q_PAD:
+        pad_copy(qn->conv.pad_top, qn->conv.pad_left, 0, 2, &in, x, &out, y);
+        return TQ_OK;
+    case TQ__Q_ALIAS:
+        return TQ_OK;
+    default:
+        return TQ_ERR_UNSUPPORTED;
+    }
 }
 
 /* Node @p i over @p batch samples; @p acc, if not NULL, receives the
@@ -164,23 +312,59 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
 {
     const tq__node *n = &g->nodes[i];
     const struct tq__qnode *qn = n->q;
-    void *scratch;
+    void *scratch_v;
     size_t scratch_bytes;
     if (n->fused_by >= 0)
         return TQ_OK; /* done by the conv fused_by */
-    tq__graph_node_scratch(g, i, batch, base, region, region_bytes, &scratch,
-                           &scratch_bytes);
-    const int8_t *x = tq__graph_tensor_at(g, base, n->inputs[0], batch);
+    tq__graph_node_scratch(g, i, batch, base, region, region_bytes,
+                           &scratch_v, &scratch_bytes);
+    uint8_t *scratch = scratch_v;
+    const void *x0 = tq__graph_tensor_at(g, base, n->inputs[0], batch);
+    const void *x1 = n->n_inputs > 1 && g->tensors[n->inputs[1]].kind !=
+                                            TQ__TENSOR_CONSTANT
+                         ? tq__graph_tensor_at(g, base, n->inputs[1], batch)
+                         : NULL;
+    if (qn->kind == TQ__Q_CONVERT) {
+        convert(qn->cvt, g->q->config.rounding,
+                g->tensors[n->output].numel * (size_t)batch, x0,
+                tq__graph_tensor_at(g, base, n->output, batch));
+        return TQ_OK;
+    }
+    if (qn->dtype == TQ_S16)
+        return run_node16(g, n, qn, batch, x0, x1,
+                          tq__graph_tensor_at(g, base, n->output, batch),
+                          scratch, scratch_bytes);
+    const int8_t *x = x0;
     int8_t *y = tq__graph_tensor_at(g, base, n->output, batch);
     const tq_dims in = tq__graph_dims(g, n->inputs[0], batch);
     const tq_dims out = tq__graph_dims(g, n->output, batch);
     const size_t count = (size_t)out.n * (size_t)out.h * (size_t)out.w *
                          (size_t)out.c;
+    const size_t wcount = qn->kind == TQ__Q_FC
+                              ? (size_t)qn->channels * (size_t)qn->in_features
+                              : (size_t)qn->filter.n * (size_t)qn->filter.h *
+                                    (size_t)qn->filter.w * (size_t)qn->filter.c;
     switch (qn->kind) {
     case TQ__Q_CONV:
+        if (acc && qn->weights4) {
+            /* The int4 filter unpacked behind the im2col rows. */
+            const size_t col = align16((size_t)ACC_BLOCK * (size_t)qn->filter.h *
+                                       (size_t)qn->filter.w *
+                                       (size_t)qn->filter.c);
+            if (scratch_bytes < col + wcount)
+                return TQ_ERR_BUFFER_TOO_SMALL;
+            int8_t *w = (int8_t *)(scratch + col);
+            TQ_CHECK(tq_s4_unpack(wcount, qn->weights4, w));
+            return conv_accumulators(qn, w, &in, x, &out, y, acc,
+                                     (int8_t *)scratch, col);
+        }
         if (acc)
-            return conv_accumulators(qn, &in, x, &out, y, acc, scratch,
-                                     scratch_bytes);
+            return conv_accumulators(qn, qn->weights, &in, x, &out, y, acc,
+                                     (int8_t *)scratch, scratch_bytes);
+        if (qn->weights4)
+            return tq_s4_conv2d(&qn->conv, &in, x, qn->input_offset,
+                                &qn->filter, qn->weights4, qn->bias, &qn->os,
+                                &out, y, scratch, scratch_bytes);
         if (n->fused_add >= 0) {
             /* The Add in the output stage: the conv's output is input 1 of
              * tq_s8_conv2d_add, the other addend input 2. */
@@ -203,31 +387,57 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
                             qn->weights, qn->bias, &qn->os, &out, y, scratch,
                             scratch_bytes);
     case TQ__Q_DEPTHWISE:
+        if (qn->weights4)
+            return tq_s4_depthwise_conv2d(&qn->conv, &in, x, qn->input_offset,
+                                          &qn->filter, qn->weights4, qn->bias,
+                                          &qn->os, &out, y);
         return tq_s8_depthwise_conv2d(&qn->conv, &in, x, qn->input_offset,
                                       &qn->filter, qn->weights, qn->bias,
                                       &qn->os, &out, y);
-    case TQ__Q_FC:
+    case TQ__Q_FC: {
+        const int8_t *w = qn->weights;
+        if (acc && qn->weights4) {
+            if (scratch_bytes < wcount)
+                return TQ_ERR_BUFFER_TOO_SMALL;
+            TQ_CHECK(tq_s4_unpack(wcount, qn->weights4, (int8_t *)scratch));
+            w = (const int8_t *)scratch;
+        }
         if (acc) {
             /* The int32 stage kept: raw GEMM with the bias, then the
              * output stage (bit-exact with the FC kernel). */
             TQ_CHECK(tq_s8_gemm_s32((int32_t)batch, qn->channels,
                                     qn->in_features, x, qn->in_features,
-                                    qn->input_offset, qn->weights,
-                                    qn->in_features, 0, qn->bias, acc,
-                                    qn->channels));
+                                    qn->input_offset, w, qn->in_features, 0,
+                                    qn->bias, acc, qn->channels));
             return tq_s8_requantize_rows((int32_t)batch, qn->channels, acc,
                                          qn->channels, &qn->os, y,
                                          qn->channels);
         }
+        if (qn->weights4)
+            return tq_s4_fully_connected((int32_t)batch, qn->in_features,
+                                         qn->channels, x, qn->input_offset,
+                                         qn->weights4, qn->bias, &qn->os, y,
+                                         scratch, scratch_bytes);
         return tq_s8_fully_connected_packed(
             (int32_t)batch, qn->in_features, qn->channels, x,
             qn->input_offset, qn->packed, qn->packed_bytes, qn->bias, &qn->os,
             y);
-    case TQ__Q_CONV_POOL:
+    }
+    case TQ__Q_CONV_POOL: {
+        const int8_t *w = qn->weights;
+        if (qn->weights4) {
+            const size_t wb = align16(wcount);
+            if (scratch_bytes < wb)
+                return TQ_ERR_BUFFER_TOO_SMALL;
+            TQ_CHECK(tq_s4_unpack(wcount, qn->weights4, (int8_t *)scratch));
+            w = (const int8_t *)scratch;
+            scratch += wb;
+            scratch_bytes -= wb;
+        }
         return tq_s8_conv2d_relu_maxpool2(&qn->conv, &in, x, qn->input_offset,
-                                          &qn->filter, qn->weights, qn->bias,
-                                          &qn->os, &out, y, scratch,
-                                          scratch_bytes);
+                                          &qn->filter, w, qn->bias, &qn->os,
+                                          &out, y, scratch, scratch_bytes);
+    }
     case TQ__Q_MAX_POOL:
         return tq_s8_max_pool(&qn->pool, &in, x, qn->act_min, qn->act_max,
                               &out, y);
@@ -240,22 +450,21 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
                             in.w + p->pad_left + p->pad_right, in.c};
         const tq_pool_params inner = {p->kernel_h, p->kernel_w, p->stride_h,
                                       p->stride_w, 0, 0, 0, 0};
-        pad_copy(p->pad_top, p->pad_left, qn->pad_value, &in, x, &pd,
+        pad_copy(p->pad_top, p->pad_left, qn->pad_value, 1, &in, x, &pd,
                  scratch);
-        return tq_s8_avg_pool(&inner, &pd, scratch, qn->act_min, qn->act_max,
-                              &out, y);
+        return tq_s8_avg_pool(&inner, &pd, (const int8_t *)scratch,
+                              qn->act_min, qn->act_max, &out, y);
     }
-    case TQ__Q_ADD: {
-        const int8_t *x1 = tq__graph_tensor_at(g, base, n->inputs[1], batch);
+    case TQ__Q_ADD:
         return tq_s8_add(count, x, x1, &qn->add, y);
-    }
     case TQ__Q_LOOKUP:
         return tq_s8_lookup(count, x, qn->tables, y);
     case TQ__Q_CONCAT: {
         const size_t pixels = count / (size_t)out.c;
         size_t at = 0;
         for (int32_t j = 0; j < n->n_inputs; ++j) {
-            const int8_t *xj = tq__graph_tensor_at(g, base, n->inputs[j], batch);
+            const int8_t *xj = tq__graph_tensor_at(g, base, n->inputs[j],
+                                                   batch);
             const tq_dims dj = tq__graph_dims(g, n->inputs[j], batch);
             const size_t cj = (size_t)dj.c;
             for (size_t p = 0; p < pixels; ++p)
@@ -266,8 +475,8 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
         return TQ_OK;
     }
     case TQ__Q_PAD:
-        pad_copy(qn->conv.pad_top, qn->conv.pad_left, qn->pad_value, &in, x,
-                 &out, y);
+        pad_copy(qn->conv.pad_top, qn->conv.pad_left, qn->pad_value, 1, &in,
+                 x, &out, y);
         return TQ_OK;
     default: /* TQ__Q_ALIAS */
         return TQ_OK;

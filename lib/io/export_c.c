@@ -570,6 +570,14 @@ tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
         return efail(x, TQ_ERR_NULL, "a NULL argument");
     if (!graph->finalized || !graph->quantized || !graph->q)
         return efail(x, TQ_ERR_PARAM, "only a quantized graph can be exported");
+    const int32_t mixed = tq__graph_mixed_tensor(graph);
+    if (mixed >= 0)
+        return efail(x, TQ_ERR_UNSUPPORTED, "tensor '%.100s' is %s: the C "
+                     "exporter emits int8 graphs only (int16 activations and "
+                     "int4 weights are not exported yet)",
+                     graph->tensors[mixed].name,
+                     graph->tensors[mixed].dtype == TQ_S4 ? "int4" :
+                     graph->tensors[mixed].dtype == TQ_S16 ? "int16" : "int64");
     if (!valid_prefix(prefix))
         return efail(x, TQ_ERR_PARAM, "prefix \"%.60s\" is not a C identifier "
                      "of at most 40 characters", prefix);

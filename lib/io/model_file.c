@@ -37,6 +37,8 @@ typedef struct wlist {
     tq_named_tensor *t;
     int32_t n, cap;
     int failed;
+    void **owned;          /* converted arrays (int64 as int32 pairs) */
+    int32_t n_owned, cap_owned;
 } wlist;
 
 static void wadd(wlist *w, const char *name, const void *data, int32_t dtype,
@@ -82,6 +84,41 @@ static void wfree(wlist *w)
     for (int32_t i = 0; i < w->n; ++i)
         free((void *)(uintptr_t)w->t[i].name);
     free(w->t);
+    for (int32_t i = 0; i < w->n_owned; ++i)
+        free(w->owned[i]);
+    free(w->owned);
+}
+
+/* @p count int64 values as an s32 array [count][2] (low word, high word:
+ * the file's int64 layout, independent of the host's byte order). */
+static void wadd_s64(wlist *w, const char *name, const int64_t *v,
+                     int64_t count)
+{
+    if (w->failed)
+        return;
+    if (w->n_owned == w->cap_owned) {
+        const int32_t cap = w->cap_owned ? 2 * w->cap_owned : 16;
+        void **o = realloc(w->owned, (size_t)cap * sizeof *o);
+        if (!o) {
+            w->failed = 1;
+            return;
+        }
+        w->owned = o;
+        w->cap_owned = cap;
+    }
+    int32_t *pairs = malloc((size_t)count * 2 * sizeof *pairs + 1);
+    if (!pairs) {
+        w->failed = 1;
+        return;
+    }
+    w->owned[w->n_owned++] = pairs;
+    for (int64_t i = 0; i < count; ++i) {
+        const uint64_t u = (uint64_t)v[i];
+        pairs[2 * i] = (int32_t)(uint32_t)(u & 0xFFFFFFFFu);
+        pairs[2 * i + 1] = (int32_t)(uint32_t)(u >> 32);
+    }
+    const int64_t shape[2] = {count, 2};
+    wadd(w, name, pairs, TQ_S32, 2, shape);
 }
 
 static const char *dtype_name(int32_t dtype)
@@ -93,6 +130,12 @@ static const char *dtype_name(int32_t dtype)
         return "s8";
     case TQ_S32:
         return "s32";
+    case TQ_S16:
+        return "s16";
+    case TQ_S64:
+        return "s64";
+    case TQ_S4:
+        return "s4";
     default:
         return NULL;
     }
@@ -243,7 +286,14 @@ tq_status tq_graph_save(const tq_graph *graph, const char *path)
         cJSON_AddItemToArray(tensors, o);
         if (x->kind == TQ__TENSOR_CONSTANT) {
             snprintf(key, sizeof key, "t%d", (int)map[t]);
-            wadd(&w, key, x->data, x->dtype, x->ndim, x->shape);
+            if (x->dtype == TQ_S4) { /* the packed bytes */
+                const int64_t nb = (int64_t)tq_s4_packed_size(x->numel);
+                wadd(&w, key, x->data, TQ_S8, 1, &nb);
+            } else if (x->dtype == TQ_S64) {
+                wadd_s64(&w, key, x->data, (int64_t)x->numel);
+            } else {
+                wadd(&w, key, x->data, x->dtype, x->ndim, x->shape);
+            }
         }
         if (x->qcount > 0) {
             snprintf(key, sizeof key, "t%d.scale", (int)map[t]);
@@ -269,11 +319,16 @@ tq_status tq_graph_save(const tq_graph *graph, const char *path)
         cJSON *q = cJSON_CreateObject();
         cJSON_AddNumberToObject(q, "kind", qn->kind);
         if (is_weighted(qn->kind)) {
-            const int32_t nm = qn->os.per_channel ? qn->channels : 1;
-            cJSON_AddNumberToObject(q, "per_channel", qn->os.per_channel);
-            cJSON_AddNumberToObject(q, "rounding", qn->os.rounding);
-            cJSON_AddNumberToObject(q, "act_min", qn->os.act_min);
-            cJSON_AddNumberToObject(q, "act_max", qn->os.act_max);
+            const int s16 = qn->dtype == TQ_S16;
+            const int32_t pc = s16 ? qn->os16.per_channel : qn->os.per_channel;
+            const int32_t nm = pc ? qn->channels : 1;
+            cJSON_AddNumberToObject(q, "per_channel", pc);
+            cJSON_AddNumberToObject(q, "rounding",
+                                    s16 ? qn->os16.rounding : qn->os.rounding);
+            cJSON_AddNumberToObject(q, "act_min",
+                                    s16 ? qn->os16.act_min : qn->os.act_min);
+            cJSON_AddNumberToObject(q, "act_max",
+                                    s16 ? qn->os16.act_max : qn->os.act_max);
             snprintf(key, sizeof key, "n%d.multiplier", (int)i);
             wadd1(&w, key, qn->mult, TQ_S32, nm);
             snprintf(key, sizeof key, "n%d.shift", (int)i);
@@ -284,6 +339,9 @@ tq_status tq_graph_save(const tq_graph *graph, const char *path)
                 if (qn->own_bias) {
                     snprintf(key, sizeof key, "n%d.bias", (int)i);
                     wadd1(&w, key, qn->own_bias, TQ_S32, qn->channels);
+                } else if (qn->own_bias64) {
+                    snprintf(key, sizeof key, "n%d.bias", (int)i);
+                    wadd_s64(&w, key, qn->own_bias64, qn->channels);
                 }
             }
         } else if (qn->kind == TQ__Q_ADD) {
@@ -295,6 +353,9 @@ tq_status tq_graph_save(const tq_graph *graph, const char *path)
                 p->output_offset,  p->act_min,           p->act_max,
                 p->rounding};
             cJSON_AddItemToObject(q, "add", jints(v, 13));
+        } else if (qn->kind == TQ__Q_CONVERT) {
+            const int32_t v[2] = {qn->cvt->mult, qn->cvt->shift};
+            cJSON_AddItemToObject(q, "requantize", jints(v, 2));
         } else if (qn->kind == TQ__Q_LOOKUP || qn->kind == TQ__Q_CONCAT) {
             const int64_t shape[2] = {qn->n_tables, 256};
             snprintf(key, sizeof key, "n%d.tables", (int)i);
@@ -505,6 +566,24 @@ static tq_status copy_array(lctx *x, const char *name, int32_t dtype,
     return TQ_OK;
 }
 
+/* @p count int64 values from array @p name, s32 [count][2] (low, high). */
+static tq_status copy_s64(lctx *x, const char *name, int64_t count,
+                          const char *what, int64_t **out)
+{
+    const void *src = NULL;
+    const int64_t shape[2] = {count, 2};
+    TQ_CHECK(get_array(x, name, TQ_S32, 2, shape, what, &src));
+    int64_t *p = malloc((size_t)count * sizeof *p + 1);
+    if (!p)
+        return lfail(x, TQ_ERR_NO_MEMORY, "out of memory");
+    const int32_t *w = src;
+    for (int64_t i = 0; i < count; ++i)
+        p[i] = (int64_t)(((uint64_t)(uint32_t)w[2 * i + 1] << 32) |
+                         (uint64_t)(uint32_t)w[2 * i]);
+    *out = p;
+    return TQ_OK;
+}
+
 static tq_status get_range(lctx *x, const cJSON *o, const char *key,
                            tq_range_config *r)
 {
@@ -580,12 +659,13 @@ static tq_status load_tensor(lctx *x, const cJSON *o, int32_t id, int32_t input)
     if ((kind == TQ__TENSOR_INPUT) != (id == input))
         return BAD("%s: only the graph input (tensor %d) has kind \"input\"",
                    where, (int)input);
-    const int32_t dtypes[3] = {TQ_F32, TQ_S8, TQ_S32};
-    for (int32_t k = 0; k < 3; ++k)
+    const int32_t dtypes[6] = {TQ_F32, TQ_S8, TQ_S32, TQ_S16, TQ_S64, TQ_S4};
+    for (int32_t k = 0; k < 6; ++k)
         if (!strcmp(dtype_s, dtype_name(dtypes[k])))
             dtype = dtypes[k];
     if (dtype < 0)
-        return BAD("%s: dtype \"%s\" (f32, s8 or s32)", where, dtype_s);
+        return BAD("%s: dtype \"%s\" (f32, s8, s32, s16, s64 or s4)", where,
+                   dtype_s);
     int64_t shape[TQ_MAX_DIMS] = {0};
     TQ_CHECK(get_shape(x, o, where, kind == TQ__TENSOR_CONSTANT ? 0 : 1, &ndim,
                        shape));
@@ -596,9 +676,11 @@ static tq_status load_tensor(lctx *x, const cJSON *o, int32_t id, int32_t input)
         numel *= shape[d];
     }
     if (kind != TQ__TENSOR_CONSTANT && (ndim < 1 || shape[0] != 1 ||
-                                        dtype != TQ_S8))
-        return BAD("%s: an activation must be s8 with 1..%d extents, the "
-                   "first 1", where, TQ_MAX_DIMS);
+                                        (dtype != TQ_S8 && dtype != TQ_S16)))
+        return BAD("%s: an activation must be s8 or s16 with 1..%d extents, "
+                   "the first 1", where, TQ_MAX_DIMS);
+    if (kind == TQ__TENSOR_CONSTANT && dtype == TQ_S16)
+        return BAD("%s: no constant is s16", where);
     int64_t qcount;
     int32_t qaxis;
     TQ_CHECK(get_int(x, o, "qcount", where, 0, INT32_MAX, &qcount));
@@ -613,8 +695,18 @@ static tq_status load_tensor(lctx *x, const cJSON *o, int32_t id, int32_t input)
     void *data = NULL;
     if (kind == TQ__TENSOR_CONSTANT) {
         snprintf(key, sizeof key, "t%d", (int)id);
-        TQ_CHECK(copy_array(x, key, dtype, ndim, shape, (size_t)numel, where,
-                            &data));
+        if (dtype == TQ_S4) { /* packed bytes */
+            const int64_t nb = (int64_t)tq_s4_packed_size((size_t)numel);
+            TQ_CHECK(copy_array(x, key, TQ_S8, 1, &nb, (size_t)nb, where,
+                                &data));
+        } else if (dtype == TQ_S64) {
+            int64_t *d64 = NULL;
+            TQ_CHECK(copy_s64(x, key, numel, where, &d64));
+            data = d64;
+        } else {
+            TQ_CHECK(copy_array(x, key, dtype, ndim, shape, (size_t)numel,
+                                where, &data));
+        }
     }
     int32_t got;
     tq_status s = tq__graph_new_tensor(x->g, name, kind, dtype, ndim, shape,
@@ -634,6 +726,9 @@ static tq_status load_tensor(lctx *x, const cJSON *o, int32_t id, int32_t input)
         TQ_CHECK(copy_array(x, key, TQ_S32, 1, &qs, (size_t)qcount, where,
                             (void **)&t->zero_point));
         TQ_CHECK(check_qparams(x, t));
+        if (dtype == TQ_S16 && t->zero_point[0] != 0)
+            return BAD("%s: an s16 activation is symmetric (zero point 0)",
+                       where);
     }
     return TQ_OK;
 }
@@ -691,8 +786,11 @@ static tq_status load_stage(lctx *x, const cJSON *q, int32_t index,
     int32_t pc, lo, hi;
     TQ_CHECK(get_i32(x, q, "per_channel", where, 0, 1, &pc));
     TQ_CHECK(get_i32(x, q, "rounding", where, 0, 1, &qn->os.rounding));
-    TQ_CHECK(get_i32(x, q, "act_min", where, -128, 127, &lo));
-    TQ_CHECK(get_i32(x, q, "act_max", where, lo, 127, &hi));
+    const int s16 = qn->dtype == TQ_S16;
+    const int32_t qlo = s16 ? -32768 : -128, qhi = s16 ? 32767 : 127;
+    const int32_t shmax = s16 ? TQ_S16_SHIFT_MAX : TQ_SHIFT_MAX;
+    TQ_CHECK(get_i32(x, q, "act_min", where, qlo, qhi, &lo));
+    TQ_CHECK(get_i32(x, q, "act_max", where, lo, qhi, &hi));
     const int64_t nm = pc ? qn->channels : 1;
     snprintf(key, sizeof key, "n%d.multiplier", (int)index);
     TQ_CHECK(copy_array(x, key, TQ_S32, 1, &nm, (size_t)nm, where,
@@ -704,10 +802,14 @@ static tq_status load_stage(lctx *x, const cJSON *q, int32_t index,
         if (qn->mult[c] < 0)
             return BAD("%s: multiplier %lld is %d, must be in [0, 2^31 - 1]",
                        where, (long long)c, (int)qn->mult[c]);
-        if (qn->shift[c] < TQ_SHIFT_MIN || qn->shift[c] > TQ_SHIFT_MAX)
+        if (qn->shift[c] < TQ_SHIFT_MIN || qn->shift[c] > shmax)
             return BAD("%s: shift %lld is %d, must be in [%d, %d]", where,
-                       (long long)c, (int)qn->shift[c], TQ_SHIFT_MIN,
-                       TQ_SHIFT_MAX);
+                       (long long)c, (int)qn->shift[c], TQ_SHIFT_MIN, shmax);
+    }
+    if (s16) {
+        qn->os16 = (tq_s16_output){qn->mult, qn->shift, pc, qn->os.rounding,
+                                   lo, hi};
+        return TQ_OK;
     }
     qn->os.multiplier = qn->mult;
     qn->os.shift = qn->shift;
@@ -737,9 +839,22 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
     if (!qn)
         return lfail(x, TQ_ERR_NO_MEMORY, "out of memory");
     n->q = qn;
-    TQ_CHECK(get_i32(x, q, "kind", where, TQ__Q_CONV, TQ__Q_ALIAS, &qn->kind));
+    TQ_CHECK(get_i32(x, q, "kind", where, TQ__Q_CONV, TQ__Q_CONVERT,
+                     &qn->kind));
     const tq__tensor *in = &g->tensors[n->inputs[0]];
     const tq__tensor *out = &g->tensors[n->output];
+    /* Mixed precision: the node runs at its output's type; every
+     * activation it reads has that type, except a requantization. */
+    qn->dtype = out->dtype == TQ_S16 ? TQ_S16 : TQ_S8;
+    const int s16 = qn->dtype == TQ_S16;
+    const int convert = n->op == TQ_OP_IDENTITY && in->dtype != out->dtype;
+    for (int32_t j = 0; !convert && j < n->n_inputs; ++j) {
+        const tq__tensor *t = &g->tensors[n->inputs[j]];
+        if (t->kind != TQ__TENSOR_CONSTANT && t->dtype != out->dtype)
+            return BAD("%s: input '%s' is %s, the output %s (only a "
+                       "requantizing Identity changes the type)", where,
+                       t->name, dtype_name(t->dtype), dtype_name(out->dtype));
+    }
     const tq__tensor *in1 = n->n_inputs > 1 ? &g->tensors[n->inputs[1]] : NULL;
     const int const1 = in1 && in1->kind == TQ__TENSOR_CONSTANT;
     int32_t want;
@@ -780,20 +895,22 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
         break;
     case TQ_OP_RESHAPE:
     case TQ_OP_IDENTITY:
-        want = TQ__Q_ALIAS;
+        want = convert ? TQ__Q_CONVERT : TQ__Q_ALIAS;
         break;
     default:
         return BAD("%s: op %s has no int8 kernel", where, tq__op_name(n->op));
     }
+    if (s16 && (want == TQ__Q_LOOKUP || want == TQ__Q_CONCAT))
+        return BAD("%s: op %s has no 16x8 kernel", where, tq__op_name(n->op));
     if (qn->kind != want || (n->op == TQ_OP_MUL && !const1))
         return BAD("%s: q kind %d does not fit op %s", where, (int)qn->kind,
                    tq__op_name(n->op));
     qn->input_offset = -in->zero_point[0];
     char key[64];
-    const int32_t share = n->op == TQ_OP_MAX_POOL || n->op == TQ_OP_AVG_POOL ||
-                          n->op == TQ_OP_GLOBAL_AVG_POOL ||
-                          n->op == TQ_OP_PAD || n->op == TQ_OP_RESHAPE ||
-                          n->op == TQ_OP_IDENTITY;
+    const int32_t share = (n->op == TQ_OP_MAX_POOL || n->op == TQ_OP_AVG_POOL ||
+                           n->op == TQ_OP_GLOBAL_AVG_POOL ||
+                           n->op == TQ_OP_PAD || n->op == TQ_OP_RESHAPE ||
+                           n->op == TQ_OP_IDENTITY) && !convert;
     if (share && !same_qparams(in, out))
         return BAD("%s: the output of a %s must have its input's scale and "
                    "zero point", where, tq__op_name(n->op));
@@ -814,11 +931,16 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
                                 (void **)&qn->own_weights));
             snprintf(key, sizeof key, "n%d.bias", (int)index);
             tq_tensor bt;
-            if (tq_safetensors_get(x->st, key, &bt) != TQ_ERR_NOT_FOUND)
-                TQ_CHECK(copy_array(x, key, TQ_S32, 1, &C, (size_t)C, where,
-                                    (void **)&qn->own_bias));
+            if (tq_safetensors_get(x->st, key, &bt) != TQ_ERR_NOT_FOUND) {
+                if (s16)
+                    TQ_CHECK(copy_s64(x, key, C, where, &qn->own_bias64));
+                else
+                    TQ_CHECK(copy_array(x, key, TQ_S32, 1, &C, (size_t)C,
+                                        where, (void **)&qn->own_bias));
+            }
             qn->weights = qn->own_weights;
             qn->bias = qn->own_bias;
+            qn->bias64 = qn->own_bias64;
             qn->filter = (tq_dims){1, 1, 1, (int32_t)C};
             qn->conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
         } else {
@@ -826,8 +948,22 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
             const tq__tensor *b = n->n_inputs > 2 ? &g->tensors[n->inputs[2]]
                                                   : NULL;
             int32_t reduction;
-            qn->weights = w->data;
-            qn->bias = b ? b->data : NULL;
+            if (w->dtype == TQ_S4 && s16)
+                return BAD("%s: int4 weights under an s16 output (no 16x4 "
+                           "kernel)", where);
+            if (b && b->dtype != (s16 ? TQ_S64 : TQ_S32))
+                return BAD("%s: the bias of an %s node must be %s", where,
+                           s16 ? "s16" : "s8", s16 ? "s64" : "s32");
+            if (w->dtype == TQ_S4) {
+                qn->weights4 = w->data;
+                qn->weights = NULL;
+            } else {
+                qn->weights = w->data;
+            }
+            if (s16)
+                qn->bias64 = b ? b->data : NULL;
+            else
+                qn->bias = b ? b->data : NULL;
             qn->conv = n->attrs.conv;
             if (qn->kind == TQ__Q_FC) {
                 qn->channels = (int32_t)w->shape[0];
@@ -850,9 +986,11 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
                     return BAD("%s: groups %d (the fused int8 kernel takes 1)",
                                where, (int)qn->conv.groups);
             }
-            if (reduction > TQ_S8_MAX_REDUCTION)
+            const int32_t max_red = s16 ? TQ_S16_MAX_REDUCTION
+                                        : TQ_S8_MAX_REDUCTION;
+            if (reduction > max_red)
                 return BAD("%s: reduction length %d exceeds %d", where,
-                           (int)reduction, TQ_S8_MAX_REDUCTION);
+                           (int)reduction, max_red);
             if (w->qcount != 1 && w->qcount != qn->channels)
                 return BAD("%s: the weights have %lld scales for %d channels",
                            where, (long long)w->qcount, (int)qn->channels);
@@ -860,8 +998,10 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
                 return BAD("%s: the bias must be [%d]", where,
                            (int)qn->channels);
         }
+        if (s16)
+            qn->input_offset = 0;
         TQ_CHECK(load_stage(x, q, index, where, qn, out));
-        if (qn->kind == TQ__Q_FC) {
+        if (qn->kind == TQ__Q_FC && !s16 && !qn->weights4) {
             tq_status s = tq_s8_packed_weights_size(
                 qn->channels, qn->in_features, &qn->packed_bytes);
             if (s == TQ_OK && !(qn->packed = malloc(qn->packed_bytes)))
@@ -874,7 +1014,7 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
                 return lfail(x, s, "%s: packing the weights: %s", where,
                              tq_status_message(s));
         }
-        if (qn->kind == TQ__Q_CONV) {
+        if (qn->kind == TQ__Q_CONV && !s16 && !qn->weights4) {
             const tq_status s = tq__qnode_pack_conv(qn);
             if (s != TQ_OK)
                 return lfail(x, s, "%s: packing the weights: %s", where,
@@ -884,8 +1024,8 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
     }
     case TQ__Q_MAX_POOL:
     case TQ__Q_AVG_POOL:
-        qn->act_min = -128;
-        qn->act_max = 127;
+        qn->act_min = s16 ? -32768 : -128;
+        qn->act_max = s16 ? 32767 : 127;
         qn->pad_value = (int8_t)in->zero_point[0];
         if (n->op == TQ_OP_GLOBAL_AVG_POOL) {
             const tq_dims d = tq__graph_dims(g, n->inputs[0], 1);
@@ -916,11 +1056,12 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
         if (p.input1_shift < TQ_SHIFT_MIN || p.input1_shift > 0 ||
             p.input2_shift < TQ_SHIFT_MIN || p.input2_shift > 0 ||
             p.output_shift < TQ_SHIFT_MIN || p.output_shift > TQ_SHIFT_MAX ||
-            p.left_shift < 0 || p.left_shift > 20)
+            p.left_shift < 0 || p.left_shift > (s16 ? 15 : 20))
             return BAD("%s: add shifts out of range (inputs [%d, 0], left "
                        "[0, 20], output [%d, %d])", where, TQ_SHIFT_MIN,
                        TQ_SHIFT_MIN, TQ_SHIFT_MAX);
-        if (p.act_min < -128 || p.act_max > 127 || p.act_min > p.act_max ||
+        if (p.act_min < (s16 ? -32768 : -128) ||
+            p.act_max > (s16 ? 32767 : 127) || p.act_min > p.act_max ||
             p.rounding < 0 || p.rounding > 1)
             return BAD("%s: add clamp or rounding out of range", where);
         qn->add = p;
@@ -938,6 +1079,20 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
         qn->conv = n->attrs.conv;
         qn->pad_value = (int8_t)in->zero_point[0];
         return TQ_OK;
+    case TQ__Q_CONVERT: {
+        int32_t v[2];
+        TQ_CHECK(get_ints(x, q, "requantize", where, 2, INT32_MIN, INT32_MAX,
+                          v));
+        if (v[0] < 0 || v[1] < TQ_SHIFT_MIN || v[1] > TQ_SHIFT_MAX)
+            return BAD("%s: requantize multiplier %d / shift %d out of range",
+                       where, (int)v[0], (int)v[1]);
+        if (!(qn->cvt = calloc(1, sizeof *qn->cvt)))
+            return lfail(x, TQ_ERR_NO_MEMORY, "out of memory");
+        *qn->cvt = (tq__qcvt){in->dtype, out->dtype, v[0], v[1],
+                              in->zero_point[0], out->zero_point[0],
+                              s16 ? -32768 : -128, s16 ? 32767 : 127};
+        return TQ_OK;
+    }
     default: /* ALIAS */
         return TQ_OK;
     }
@@ -975,8 +1130,11 @@ static tq_status load_node(lctx *x, const cJSON *o, int32_t index,
             return BAD("%s: input %d ('%s') is not written by an earlier node "
                        "(a cycle, or nodes out of order)", where, (int)j,
                        t->name);
-        if (t->kind == TQ__TENSOR_CONSTANT && dtypes[inputs[j]] !=
-                                                  constant_dtype(op, j))
+        const int32_t cd = constant_dtype(op, j);
+        const int32_t d = dtypes[inputs[j]];
+        if (t->kind == TQ__TENSOR_CONSTANT && d != cd &&
+            !(cd == TQ_S8 && j == 1 && d == TQ_S4) &&
+            !(cd == TQ_S32 && j == 2 && d == TQ_S64))
             return BAD("%s: input %d ('%s') is a constant of the wrong dtype "
                        "(or where %s takes none)", where, (int)j, t->name,
                        tq__op_name(op));
@@ -1128,6 +1286,11 @@ static tq_status load_graph(lctx *x, const char *text)
         goto out;
     }
     g->q->output_node = g->tensors[tq__graph_root(g, g->output)].producer;
+    if (g->tensors[g->input].dtype != TQ_S8 ||
+        g->tensors[tq__graph_root(g, g->output)].dtype != TQ_S8) {
+        s = BAD("the graph input and output must be s8");
+        goto out;
+    }
     g->finalized = 1;
     /* Every node's scratch must be computable (shapes fit the kernels). */
     size_t bytes;

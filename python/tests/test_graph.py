@@ -180,3 +180,77 @@ def test_save_load_and_export_c(tmp_path):
         l1.export_c(tmp_path, prefix="not an identifier")
     with pytest.raises(tq.TinyqError):
         graph.save(tmp_path / "float.safetensors")
+
+
+def test_mixed_precision_config():
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)
+             for _ in range(2)]
+    x = rng.normal(0, 1, (40, 6, 6, 4)).astype(np.float32)
+    want = graph.run(x, layout="NHWC")
+    span = want.max() - want.min()
+    names = {t.name: t for t in graph.tensors}
+    c1 = [n for n in graph.nodes if n.name == "c1"][0]
+    fc = [n for n in graph.nodes if n.name == "fc"][0]
+    w_fc = graph.tensor(fc.inputs[1]).name
+    # int16 activations by default, int4 weights for the FC by name
+    cfg = tq.QuantConfig(activation_dtype="s16", dtypes={w_fc: tq.DType.S4})
+    q = graph.calibrate(calib, cfg, layout="NHWC")
+    assert q.tensor(c1.output).dtype == tq.DType.S16
+    assert q.tensor(c1.output).zero_point[0] == 0
+    assert q.tensor(fc.inputs[1]).dtype == tq.DType.S4
+    assert q.input.dtype == tq.DType.S8 and q.output.dtype == tq.DType.S8
+    # requantization nodes where the type changes
+    assert any(n.name.endswith("/requantize") for n in q.nodes)
+    y = q.run(x, layout="NHWC", dequantize=True)
+    assert np.abs(y - want).max() < 0.1 * span + 4 * q.output.scale[0]
+    codes, acc = q.run(x, layout="NHWC", accumulators=True)
+    assert codes.dtype == np.int8 and acc.dtype == np.int32
+    # one int16 tensor (per tensor, by id), int4 weights by default
+    q2 = graph.calibrate(calib, tq.QuantConfig(weight_dtype="s4",
+                                               dtypes={c1.output: "s16"}),
+                         layout="NHWC")
+    assert q2.tensor(c1.output).dtype == tq.DType.S16
+    assert q2.tensor(fc.inputs[1]).dtype == tq.DType.S4
+    # the int8 default is unchanged
+    q3 = graph.calibrate(calib, layout="NHWC")
+    assert all(t.dtype in (tq.DType.S8, tq.DType.S32) for t in q3.tensors
+               if t.scale is not None)
+    assert "x" in names
+
+
+def test_mixed_precision_refusals(tmp_path):
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (8, 6, 6, 4)).astype(np.float32)]
+    out = graph.output.name
+    with pytest.raises(tq.UnsupportedError) as e:
+        graph.calibrate(calib, tq.QuantConfig(dtypes={out: "s16"}),
+                        layout="NHWC")
+    assert "output" in str(e.value)
+    with pytest.raises(tq.ParamError):
+        graph.calibrate(calib, tq.QuantConfig(dtypes={"x": "s4"}),
+                        layout="NHWC")
+    with pytest.raises(tq.ParamError):
+        graph.calibrate(calib, tq.QuantConfig(activation_dtype="s4"),
+                        layout="NHWC")
+    with pytest.raises(tq.ParamError):
+        graph.calibrate(calib, tq.QuantConfig(weight_dtype="bogus"),
+                        layout="NHWC")
+    q = graph.calibrate(calib, tq.QuantConfig(activation_dtype="s16",
+                                              weight_dtype="s4"),
+                        layout="NHWC")
+    with pytest.raises(tq.UnsupportedError):
+        q.export_c(tmp_path, prefix="mixed")
+    # model files hold mixed graphs: same outputs, same bytes again
+    path = tmp_path / "mixed.safetensors"
+    q.save(path)
+    loaded = tq.Graph.load(path)
+    x = rng.normal(0, 1, (7, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.run(x, layout="NHWC"),
+                                  q.run(x, layout="NHWC"))
+    assert [t.dtype for t in loaded.tensors] == [t.dtype for t in q.tensors
+                                                 if t.name in
+                                                 {u.name for u in
+                                                  loaded.tensors}]
+    loaded.save(tmp_path / "again.safetensors")
+    assert (tmp_path / "again.safetensors").read_bytes() == path.read_bytes()

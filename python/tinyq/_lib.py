@@ -488,6 +488,8 @@ PROTOTYPES = {
     "tq_calibrator_error": (_cp, [_vp]),
     "tq_calibrator_set_tensor": (_status, [_vp, _i32, _p(RangeConfig),
                                            _p(QScheme)]),
+    "tq_calibrator_set_dtype": (_status, [_vp, _i32, _i32]),
+    "tq_calibrator_set_default_dtypes": (_status, [_vp, _i32, _i32]),
     "tq_calibrator_feed": (_status, [_vp, _i64, _pf32]),
     "tq_calibrator_end_pass": (_status, [_vp, _pi32]),
     "tq_calibrator_range": (_status, [_vp, _i32, _pd, _pd]),

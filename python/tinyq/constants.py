@@ -38,6 +38,7 @@ class DType(enum.IntEnum):
     S32 = 3
     S16 = 4
     S64 = 5
+    S4 = 6   # packed int4 weights of a quantized graph (two per byte)
 
 
 class Sigma(enum.IntEnum):

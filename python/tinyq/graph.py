@@ -60,6 +60,15 @@ class QuantConfig:
     :class:`RangeMethod` / its name); the defaults are TFLite's: min/max
     ranges, asymmetric int8 activations, symmetric narrow-range int8 weights
     per output channel, double rounding.
+
+    Mixed precision (docs/graph-quantization.md): ``activation_dtype``
+    (``DType.S8`` or ``DType.S16``, or "s8" / "s16") is the default type of
+    the activations that can be int16 (TFLite's 16x8 kernels); the graph
+    input and output stay int8. ``weight_dtype`` (``DType.S8`` or
+    ``DType.S4``) is the default of conv, depthwise and fully connected
+    weights under int8 activations. ``dtypes`` maps tensor names (or ids) to
+    a dtype for those tensors alone (activations: s8 / s16; weights: s8 /
+    s4), as ``tq_calibrator_set_dtype``.
     """
     activation: object = RangeMethod.MINMAX
     activation_scheme: QScheme = QScheme()
@@ -68,6 +77,9 @@ class QuantConfig:
     per_channel: bool = True
     rounding: object = Rounding.DOUBLE
     histogram_bins: int = 2048
+    activation_dtype: object = DType.S8
+    weight_dtype: object = DType.S8
+    dtypes: object = None
 
     @staticmethod
     def _range(r, fn, name):
@@ -338,6 +350,23 @@ class Graph:
         _raise(self._h, _lib_.tq_calibrator_create(
             self._h, ctypes.byref(c), ctypes.byref(cal)), fn)
         try:
+            def cal_check(status, fn2, what):
+                if status:
+                    msg = _lib_.tq_calibrator_error(cal)
+                    text = msg.decode("utf-8", "replace") if msg else ""
+                    raise error_class(status)(fn2, f"{what}: {text}", status)
+            fn2 = "tq_calibrator_set_default_dtypes"
+            cal_check(_lib_.tq_calibrator_set_default_dtypes(
+                cal, A.enum_value(config.activation_dtype, DType, fn2,
+                                  "activation_dtype"),
+                A.enum_value(config.weight_dtype, DType, fn2,
+                             "weight_dtype")), fn2, "defaults")
+            for key, value in (config.dtypes or {}).items():
+                fn2 = "tq_calibrator_set_dtype"
+                cal_check(_lib_.tq_calibrator_set_dtype(
+                    cal, self.tensor(key).id,
+                    A.enum_value(value, DType, fn2, "dtype")), fn2,
+                    f"tensor {key!r}")
             for key, value in (overrides or {}).items():
                 tid = self.tensor(key).id
                 rng, scheme = (value if isinstance(value, tuple)

@@ -306,7 +306,26 @@ def softmax(x, input_scale, beta=1.0, luts=None, out=None):
     return out
 
 
+def batch_matmul(lhs, rhs, output_stage, *, adj_x=False, adj_y=False,
+                 out=None):
+    """int16 batch matmul, TFLite BATCH_MATMUL int16
+    (``tq_s16_batch_matmul``): ``lhs @ rhs`` (zero points 0) in int64, then
+    the int64 requantization (``output_stage``: zero point 0, shifts <= 14;
+    per output column when per channel) and the clamp."""
+    from .kernels_s8 import _bmm_params
+    fn = "tinyq.s16.batch_matmul"
+    A.array(lhs, S16, fn, "lhs")
+    A.array(rhs, S16, fn, "rhs")
+    p, shape, n = _bmm_params(lhs, rhs, adj_x, adj_y, fn)
+    os_ = _stage16(output_stage, n, fn)
+    out = A.out_array(out, shape, S16, fn)
+    check(_lib_.tq_s16_batch_matmul(ctypes.byref(p), A.ptr(lhs), A.ptr(rhs),
+                                    ctypes.byref(os_), A.ptr(out)),
+          "tq_s16_batch_matmul")
+    return out
+
+
 __all__ = ["requantize64", "output_stage", "conv2d", "conv2d_scratch_size",
            "depthwise_conv2d", "fully_connected", "max_pool", "avg_pool",
            "add_params", "add", "MulParams", "mul", "softmax_luts",
-           "softmax"]
+           "softmax", "batch_matmul"]

@@ -435,8 +435,337 @@ def conv2d_relu_maxpool2(x, weight, output_stage, *, input_zero_point=0,
     return res.result()
 
 
+
+# ---- more int8 ops (issue 12): mul, max/min, softmax, transpose conv, pad,
+# transpose, concatenation, batch matmul, table lookup -----------------------
+
+def _dims4(shape, fn, name):
+    """A ``tq_dims`` of a shape of rank 0..4 (leading 1s)."""
+    if len(shape) > 4:
+        raise ShapeError(fn, f"{name} has {len(shape)} dimensions, at most "
+                             "4 are supported")
+    return A.dims((1,) * (4 - len(shape)) + tuple(shape), fn, name)
+
+
+def _broadcast(a, b, fn):
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(fn, f"shapes {a.shape} and {b.shape} do not "
+                             "broadcast") from None
+    if len(shape) > 4:
+        raise ShapeError(fn, f"at most 4 dimensions, got {shape}")
+    r = len(shape)
+    da = _dims4((1,) * (r - a.ndim) + a.shape, fn, "a")
+    db = _dims4((1,) * (r - b.ndim) + b.shape, fn, "b")
+    return shape, da, db
+
+
+class MulParams:
+    """Parameters of TFLite's int8 MUL (``tq_s8_mul_params``); make them
+    with :meth:`from_scales`. The fields are readable attributes."""
+
+    _FIELDS = [f for f, _ in _lib.S8MulParams._fields_]
+
+    @classmethod
+    def from_scales(cls, scale1, zero_point1, scale2, zero_point2, scale_out,
+                    zero_point_out, act_min=-128, act_max=127,
+                    rounding=Rounding.DOUBLE):
+        """Derive the parameters as TFLite's Prepare does
+        (``tq_s8_mul_params_from_scales``)."""
+        fn = "tq_s8_mul_params_from_scales"
+        c = _lib.S8MulParams()
+        check(_lib_.tq_s8_mul_params_from_scales(
+            A.real(scale1, fn, "scale1"),
+            A.int32(zero_point1, fn, "zero_point1"),
+            A.real(scale2, fn, "scale2"),
+            A.int32(zero_point2, fn, "zero_point2"),
+            A.real(scale_out, fn, "scale_out"),
+            A.int32(zero_point_out, fn, "zero_point_out"),
+            A.int32(act_min, fn, "act_min"), A.int32(act_max, fn, "act_max"),
+            A.enum_value(rounding, Rounding, fn, "rounding"),
+            ctypes.byref(c)), fn)
+        p = cls.__new__(cls)
+        p._c = c
+        return p
+
+    def __getattr__(self, name):
+        if name in MulParams._FIELDS:
+            return getattr(self.__dict__["_c"], name)
+        raise AttributeError(name)
+
+    def as_dict(self):
+        return {f: getattr(self._c, f) for f in self._FIELDS}
+
+
+def mul(a, b, params, out=None):
+    """int8 elementwise multiply with numpy broadcasting (up to 4-D),
+    TFLite MUL (``tq_s8_mul``)."""
+    fn = "tinyq.s8.mul"
+    A.array(a, S8, fn, "a")
+    A.array(b, S8, fn, "b")
+    if not isinstance(params, MulParams):
+        raise ParamError(fn, f"params must be a MulParams, got "
+                             f"{type(params).__name__}")
+    shape, da, db = _broadcast(a, b, fn)
+    out = A.out_array(out, shape, S8, fn)
+    dout = _dims4(shape, fn, "out")
+    check(_lib_.tq_s8_mul(ctypes.byref(da), A.ptr(a), ctypes.byref(db),
+                          A.ptr(b), ctypes.byref(params._c),
+                          ctypes.byref(dout), A.ptr(out)), "tq_s8_mul")
+    return out
+
+
+def _maxmin(cfn, cname, a, b, out, fn):
+    A.array(a, S8, fn, "a")
+    A.array(b, S8, fn, "b")
+    shape, da, db = _broadcast(a, b, fn)
+    out = A.out_array(out, shape, S8, fn)
+    dout = _dims4(shape, fn, "out")
+    check(cfn(ctypes.byref(da), A.ptr(a), ctypes.byref(db), A.ptr(b),
+              ctypes.byref(dout), A.ptr(out)), cname)
+    return out
+
+
+def maximum(a, b, out=None):
+    """Elementwise maximum of int8 codes with broadcasting, TFLite MAXIMUM
+    (``tq_s8_maximum``; both inputs share the output's parameters)."""
+    return _maxmin(_lib_.tq_s8_maximum, "tq_s8_maximum", a, b, out,
+                   "tinyq.s8.maximum")
+
+
+def minimum(a, b, out=None):
+    """Elementwise minimum, TFLite MINIMUM (``tq_s8_minimum``)."""
+    return _maxmin(_lib_.tq_s8_minimum, "tq_s8_minimum", a, b, out,
+                   "tinyq.s8.minimum")
+
+
+def softmax(x, input_scale, beta=1.0, out=None, out_dtype=np.int8):
+    """TFLite's integer softmax over the last axis (``tq_s8_softmax``,
+    output scale 1/256 and zero point -128; with ``out_dtype=np.int16``
+    ``tq_s8_softmax_s16``, scale 1/65536 and zero point -32768). No float
+    at run time; ``out`` may be ``x`` for int8."""
+    fn = "tinyq.s8.softmax"
+    A.array(x, S8, fn, "x")
+    if x.ndim < 1 or x.size == 0:
+        raise ShapeError(fn, f"x must be a non-empty array, got {x.shape}")
+    p = _lib.S8SoftmaxParams()
+    check(_lib_.tq_s8_softmax_params_from_scale(
+        A.real(input_scale, fn, "input_scale"), A.real(beta, fn, "beta"),
+        ctypes.byref(p)), "tq_s8_softmax_params_from_scale")
+    cols = x.shape[-1]
+    rows = x.size // cols
+    odt = np.dtype(out_dtype)
+    if odt == S8:
+        out = A.out_array(out, x.shape, S8, fn)
+        check(_lib_.tq_s8_softmax(A.extent(rows, fn, "rows"),
+                                  A.extent(cols, fn, "cols"), A.ptr(x),
+                                  ctypes.byref(p), A.ptr(out)),
+              "tq_s8_softmax")
+    elif odt == A.S16:
+        out = A.out_array(out, x.shape, A.S16, fn)
+        check(_lib_.tq_s8_softmax_s16(A.extent(rows, fn, "rows"),
+                                      A.extent(cols, fn, "cols"), A.ptr(x),
+                                      ctypes.byref(p), A.ptr(out)),
+              "tq_s8_softmax_s16")
+    else:
+        raise ParamError(fn, f"out_dtype must be int8 or int16, got {odt}")
+    return out
+
+
+def transpose_conv(x, weight, output_stage, output_size, *,
+                   input_zero_point=0, bias=None, stride=1, padding=0,
+                   out=None):
+    """int8 transpose convolution, TFLite TRANSPOSE_CONV
+    (``tq_s8_transpose_conv``), NHWC: x ``{N, H, W, Cin}``, weight OHWI
+    ``{Cout, KH, KW, Cin}``, ``output_size`` ``(OH, OW)`` (TFLite's
+    output_shape), ``padding`` the (top, left) padding of the equivalent
+    forward conv (an int or a pair), ``stride`` an int or a pair."""
+    fn = "tinyq.s8.transpose_conv"
+    A.array(x, S8, fn, "x", ndim=4)
+    A.array(weight, S8, fn, "weight", ndim=4)
+    cout = weight.shape[0]
+    bias = G.bias_in(bias, S32, cout, fn)
+    os_ = _stage(output_stage, fn)._c(cout, fn)
+    sh, sw = A.pair(stride, fn, "stride")
+    pt, pl = A.pair(padding, fn, "padding")
+    oh, ow = A.pair(output_size, fn, "output_size")
+    conv = _lib.ConvParams(sh, sw, pt, 0, pl, 0, 1, 1, 1)
+    out = A.out_array(out, (x.shape[0], oh, ow, cout), S8, fn)
+    din = A.dims(x.shape, fn, "x")
+    dw = A.dims(weight.shape, fn, "weight")
+    dout = A.dims(out.shape, fn, "out")
+    need = ctypes.c_size_t()
+    check(_lib_.tq_s8_transpose_conv_scratch_size(ctypes.byref(dout),
+                                                  ctypes.byref(need)),
+          "tq_s8_transpose_conv_scratch_size")
+    buf, scratch = A.scratch(need.value)
+    check(_lib_.tq_s8_transpose_conv(
+        ctypes.byref(conv), ctypes.byref(din), A.ptr(x),
+        _offset(input_zero_point, fn, "input_zero_point"), ctypes.byref(dw),
+        A.ptr(weight), A.ptr(bias), ctypes.byref(os_), ctypes.byref(dout),
+        A.ptr(out), scratch, need.value), "tq_s8_transpose_conv")
+    return out
+
+
+def pad(x, pads, pad_value=0, out=None):
+    """Constant padding of an int8 array of up to 4 dimensions, TFLite PAD
+    (``tq_s8_pad``): ``pads`` holds one ``(before, after)`` pair per axis
+    of ``x``; ``pad_value`` is the code written (TFLite: the zero point)."""
+    fn = "tinyq.s8.pad"
+    A.array(x, S8, fn, "x")
+    pairs = [A.pair(p, fn, "pads") for p in pads]
+    if len(pairs) != x.ndim or x.ndim > 4:
+        raise ShapeError(fn, f"pads must give one (before, after) pair per "
+                             f"axis of x (up to 4), got {len(pairs)} for "
+                             f"{x.shape}")
+    full = [(0, 0)] * (4 - x.ndim) + pairs
+    c_pads = np.array([v for pr in full for v in pr], dtype=np.int32)
+    shape = tuple(d + b + e for d, (b, e) in zip(x.shape, pairs))
+    out = A.out_array(out, shape, S8, fn)
+    din = _dims4(x.shape, fn, "x")
+    dout = _dims4(shape, fn, "out")
+    check(_lib_.tq_s8_pad(ctypes.byref(din), A.ptr(x), A.ptr(c_pads),
+                          A.int32(pad_value, fn, "pad_value"),
+                          ctypes.byref(dout), A.ptr(out)), "tq_s8_pad")
+    return out
+
+
+def transpose(x, perm, out=None):
+    """Axis permutation of an int8, int16 or int32 array of up to 4
+    dimensions, TFLite TRANSPOSE (``tq_s8_transpose``): as
+    ``numpy.transpose(x, perm)``."""
+    fn = "tinyq.s8.transpose"
+    if not isinstance(x, np.ndarray) or x.dtype not in (S8, A.S16, S32):
+        raise ParamError(fn, "x must be an int8, int16 or int32 ndarray")
+    A.array(x, x.dtype, fn, "x")
+    r = x.ndim
+    perm = [A.int32(p, fn, "perm") for p in perm]
+    if r > 4 or sorted(perm) != list(range(r)):
+        raise ShapeError(fn, f"perm must be a permutation of the {r} axes "
+                             f"(at most 4), got {perm}")
+    lead = 4 - r
+    c_perm = np.array(list(range(lead)) + [p + lead for p in perm],
+                      dtype=np.int32)
+    shape = tuple(x.shape[p] for p in perm)
+    out = A.out_array(out, shape, x.dtype, fn)
+    din = _dims4(x.shape, fn, "x")
+    dout = _dims4(shape, fn, "out")
+    check(_lib_.tq_s8_transpose(ctypes.byref(din), A.ptr(c_perm),
+                                x.dtype.itemsize, A.ptr(x),
+                                ctypes.byref(dout), A.ptr(out)),
+          "tq_s8_transpose")
+    return out
+
+
+def concatenation(xs, axis, *, scales=None, zero_points=None, out_scale=None,
+                  out_zero_point=None, out=None):
+    """Concatenation of int8 arrays (same rank, up to 4) along ``axis``,
+    TFLite CONCATENATION (``tq_s8_concatenation``): a plain copy, or with
+    ``scales``/``zero_points`` per input and the output's, each input whose
+    parameters differ is requantized as TFLite (in float)."""
+    fn = "tinyq.s8.concatenation"
+    xs = list(xs)
+    if not xs:
+        raise ShapeError(fn, "at least one input is required")
+    for i, x in enumerate(xs):
+        A.array(x, S8, fn, f"xs[{i}]")
+    r = xs[0].ndim
+    if r > 4 or any(x.ndim != r for x in xs):
+        raise ShapeError(fn, "inputs must share one rank of at most 4")
+    axis = A.int32(axis, fn, "axis")
+    if axis < 0:
+        axis += r
+    if not 0 <= axis < r:
+        raise ShapeError(fn, f"axis {axis} outside the {r} axes")
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    out = A.out_array(out, tuple(shape), S8, fn)
+    dims = (_lib.Dims * len(xs))(*[_dims4(x.shape, fn, "xs") for x in xs])
+    ptrs = (ctypes.POINTER(ctypes.c_int8) * len(xs))(
+        *[A.ptr(x) for x in xs])
+    sc = zp = None
+    osc, ozp = 1.0, 0
+    if scales is not None:
+        sc = np.ascontiguousarray(scales, dtype=np.float32)
+        zp = np.ascontiguousarray(
+            zero_points if zero_points is not None else np.zeros(len(xs)),
+            dtype=np.int32)
+        if sc.shape != (len(xs),) or zp.shape != (len(xs),):
+            raise ShapeError(fn, "scales and zero_points need one entry per "
+                                 "input")
+        if out_scale is None:
+            raise ParamError(fn, "out_scale is required with scales")
+        osc = A.real(out_scale, fn, "out_scale")
+        ozp = A.int32(out_zero_point or 0, fn, "out_zero_point")
+    dout = _dims4(tuple(shape), fn, "out")
+    check(_lib_.tq_s8_concatenation(
+        axis + 4 - r, len(xs), dims, ptrs, A.ptr(sc) if sc is not None
+        else None, A.ptr(zp) if zp is not None else None, osc, ozp,
+        ctypes.byref(dout), A.ptr(out)), "tq_s8_concatenation")
+    return out
+
+
+def _bmm_params(lhs, rhs, adj_x, adj_y, fn):
+    """``tq_batch_matmul_params`` and the output shape of lhs ``[..., M, K]``
+    (``[..., K, M]`` with adj_x) and rhs ``[..., K, N]`` (``[..., N, K]``
+    with adj_y), up to 3 batch axes broadcast as numpy's matmul."""
+    if lhs.ndim < 2 or rhs.ndim < 2 or lhs.ndim > 5 or rhs.ndim > 5:
+        raise ShapeError(fn, "lhs and rhs need 2..5 dimensions")
+    m, k = (lhs.shape[-1], lhs.shape[-2]) if adj_x else lhs.shape[-2:]
+    k2, n = (rhs.shape[-1], rhs.shape[-2]) if adj_y else rhs.shape[-2:]
+    if k != k2:
+        raise ShapeError(fn, f"reduction lengths differ: {k} and {k2}")
+    lb = (1,) * (5 - lhs.ndim) + lhs.shape[:-2]
+    rb = (1,) * (5 - rhs.ndim) + rhs.shape[:-2]
+    try:
+        batch = np.broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    except ValueError:
+        raise ShapeError(fn, "batch extents do not broadcast") from None
+    p = _lib.BatchMatmulParams(
+        (ctypes.c_int32 * 3)(*[A.extent(v, fn, "lhs batch") for v in lb]),
+        (ctypes.c_int32 * 3)(*[A.extent(v, fn, "rhs batch") for v in rb]),
+        A.extent(m, fn, "m"), A.extent(n, fn, "n"), A.extent(k, fn, "k"),
+        int(bool(adj_x)), int(bool(adj_y)))
+    return p, tuple(batch) + (m, n), n
+
+
+def batch_matmul(lhs, rhs, output_stage, *, lhs_zero_point=0,
+                 rhs_zero_point=0, adj_x=False, adj_y=False, out=None):
+    """int8 batch matmul, TFLite BATCH_MATMUL (``tq_s8_batch_matmul``):
+    ``(lhs - zp_l) @ (rhs - zp_r)`` over int32, then the output stage (per
+    output column when per channel)."""
+    fn = "tinyq.s8.batch_matmul"
+    A.array(lhs, S8, fn, "lhs")
+    A.array(rhs, S8, fn, "rhs")
+    p, shape, n = _bmm_params(lhs, rhs, adj_x, adj_y, fn)
+    os_ = _stage(output_stage, fn)._c(n, fn)
+    out = A.out_array(out, shape, S8, fn)
+    check(_lib_.tq_s8_batch_matmul(
+        ctypes.byref(p), A.ptr(lhs), _offset(lhs_zero_point, fn,
+                                             "lhs_zero_point"),
+        A.ptr(rhs), _offset(rhs_zero_point, fn, "rhs_zero_point"),
+        ctypes.byref(os_), A.ptr(out)), "tq_s8_batch_matmul")
+    return out
+
+
+def lookup(x, table, out=None):
+    """int8 table lookup ``table[x + 128]`` (``tq_s8_lookup``); ``table``
+    holds 256 int8 codes (the image of -128 first); ``out`` may be ``x``."""
+    fn = "tinyq.s8.lookup"
+    A.array(x, S8, fn, "x")
+    A.array(table, S8, fn, "table", shape=(256,))
+    out = A.out_array(out, x.shape, S8, fn)
+    check(_lib_.tq_s8_lookup(x.size, A.ptr(x), A.ptr(table), A.ptr(out)),
+          "tq_s8_lookup")
+    return out
+
+
 __all__ = ["gemm_s32", "gemm", "gemm_scratch_size", "conv2d_scratch_size",
            "conv2d_relu_maxpool2_scratch_size", "conv2d", "depthwise_conv2d",
            "fully_connected", "max_pool", "avg_pool", "AddParams", "add",
            "quantize_f32", "dequantize_f32", "conv2d_relu_maxpool2",
-           "OutputStage"]
+           "OutputStage",
+           "MulParams", "mul", "maximum", "minimum", "softmax",
+           "transpose_conv", "pad", "transpose", "concatenation",
+           "batch_matmul", "lookup"]

@@ -5,8 +5,10 @@
  * this same run. The whole-LeNet comparison is lenet_bench.c.
  *
  * Not a test: it asserts nothing and CI does not run it. Usage:
- *   build/bench/bench [--quick]
- * --quick skips the 1024^3 GEMMs.
+ *   build/bench/bench [--quick] [--min]
+ * --quick skips the 1024^3 GEMMs; --min reports the fastest of many short
+ * batches of calls instead of the median of five 50 ms samples (for a
+ * machine shared with other jobs: bench_util.h).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -23,6 +25,9 @@
 
 #ifdef TQ_BENCH_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef TQ_BENCH_XNNPACK
+#include <xnnpack.h>
 #endif
 #ifdef TQ_BENCH_DNNL
 #include <dnnl.h>
@@ -382,6 +387,334 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     free(c.mult), free(c.shift), free(c.scratch);
 }
 
+
+/* ---- elementwise add ------------------------------------------------------ */
+
+typedef struct add_ctx {
+    size_t n;
+    float *af, *bf, *of;
+    int8_t *a8, *b8, *o8;
+    tq_s8_add_params p;
+    tq_s8_mul_params mp;
+    tq_dims dims;
+    tq_f32_act relu;
+} add_ctx;
+
+static void run_f32_mul(void *p)
+{
+    add_ctx *c = p;
+    tq_f32_mul(c->n, c->af, c->bf, &c->relu, c->of);
+}
+
+static void run_s8_mul(void *p)
+{
+    add_ctx *c = p;
+    tq_s8_mul(&c->dims, c->a8, &c->dims, c->b8, &c->mp, &c->dims, c->o8);
+}
+
+static void run_f32_add(void *p)
+{
+    add_ctx *c = p;
+    tq_f32_add(c->n, c->af, c->bf, &c->relu, c->of);
+}
+
+static void run_s8_add(void *p)
+{
+    add_ctx *c = p;
+    tq_s8_add(c->n, c->a8, c->b8, &c->p, c->o8);
+}
+
+/* A residual add with its ReLU (tinyq's s8 add clamps to act_min/act_max
+ * itself: the ReLU is fused), f32 and s8, time per element. */
+static void bench_add(const char *name, size_t n)
+{
+    add_ctx c;
+    c.n = n;
+    c.af = xmalloc(n * 4), c.bf = xmalloc(n * 4), c.of = xmalloc(n * 4);
+    c.a8 = xmalloc(n), c.b8 = xmalloc(n), c.o8 = xmalloc(n);
+    for (size_t i = 0; i < n; ++i) {
+        c.af[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.bf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.a8[i] = (int8_t)(rnd() % 256 - 128);
+        c.b8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    c.relu = (tq_f32_act){0.0f, INFINITY};
+    tq_s8_add_params_from_scales(0.031f, -3, 0.047f, 5, 0.052f, -128, -128,
+                                 127, TQ_ROUND_DOUBLE, &c.p);
+    const double tf = time_call(run_f32_add, &c), t8 = time_call(run_s8_add, &c);
+    printf("  add+relu %-23s tinyq f32 %8.3f ns/element\n", name, tf / (double)n * 1e9);
+    printf("  add+relu %-23s tinyq s8  %8.3f ns/element   s8 speed-up over f32: %.2fx\n",
+           name, t8 / (double)n * 1e9, tf / t8);
+    c.p.rounding = TQ_ROUND_SINGLE;
+    const double t1 = time_call(run_s8_add, &c);
+    printf("  add+relu %-23s tinyq s8 single rounding %8.3f ns/element\n", name,
+           t1 / (double)n * 1e9);
+    /* The same tensors multiplied (TFLite MUL with its ReLU clamp). */
+    c.dims = (tq_dims){1, 1, 1, (int32_t)n};
+    tq_s8_mul_params_from_scales(0.031f, -3, 0.047f, 5, 0.052f, -128, -128,
+                                 127, TQ_ROUND_DOUBLE, &c.mp);
+    const double mf = time_call(run_f32_mul, &c), m8 = time_call(run_s8_mul, &c);
+    printf("  mul+relu %-23s tinyq f32 %8.3f ns/element\n", name, mf / (double)n * 1e9);
+    printf("  mul+relu %-23s tinyq s8  %8.3f ns/element   s8 speed-up over f32: %.2fx\n",
+           name, m8 / (double)n * 1e9, mf / m8);
+    free(c.af), free(c.bf), free(c.of), free(c.a8), free(c.b8), free(c.o8);
+}
+
+/* ---- ResNet-8-like layers (batch 1): conv with padding and stride, the
+ * 1x1 stride-2 shortcut, depthwise 3x3, global average pool ----------- */
+
+typedef struct packed_conv {
+    conv_ctx *c;
+    void *packed;
+    size_t bytes;
+} packed_conv;
+
+static void run_s8_conv_packed(void *p)
+{
+    packed_conv *pc = p;
+    conv_ctx *c = pc->c;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_conv2d_packed(&c->conv, &c->in, c->in8, 128, &c->filter, pc->packed,
+                        pc->bytes, NULL, &os, &c->out, c->out8, c->scratch,
+                        c->scratch_bytes);
+}
+
+
+#ifdef TQ_BENCH_XNNPACK
+/* XNNPACK's convolution (f32, or qc8: int8 with per-channel weight
+ * scales, as tinyq's per-channel stage) of the same shape, weights and
+ * SAME padding, created (its weights packed) before the timing; depthwise
+ * as groups of one channel. Reports it against tinyq's time @p ours. */
+static void xcheck(enum xnn_status st, const char *what)
+{
+    if (st != xnn_status_success) {
+        fprintf(stderr, "XNNPACK %s failed (%d)\n", what, (int)st);
+        exit(1);
+    }
+}
+
+static void run_xnn_op(void *p)
+{
+    xcheck(xnn_run_operator(*(xnn_operator_t *)p, NULL), "run");
+}
+
+static void xnn_conv_rows(const char *what, conv_ctx *c, int depthwise,
+                          double ops, double ours_f32, double ours_s8)
+{
+    const tq_conv_params *cp = &c->conv;
+    const int32_t kh = c->filter.h, kw = c->filter.w, ch = c->out.c;
+    const uint32_t groups = depthwise ? (uint32_t)ch : 1;
+    const size_t gin = depthwise ? 1 : (size_t)c->in.c;
+    const size_t gout = depthwise ? 1 : (size_t)ch;
+    const uint32_t flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+    float *scales = xmalloc((size_t)ch * 4);
+    int32_t *bias = xmalloc((size_t)ch * 4);
+    float *biasf = xmalloc((size_t)ch * 4);
+    for (int32_t i = 0; i < ch; ++i) {
+        scales[i] = 0.001f * (float)(1 + i % 7);
+        bias[i] = 0;
+        biasf[i] = 0.0f;
+    }
+    xnn_operator_t op;
+    xcheck(xnn_create_convolution2d_nhwc_f32(
+               (uint32_t)cp->pad_top, (uint32_t)cp->pad_right,
+               (uint32_t)cp->pad_bottom, (uint32_t)cp->pad_left, (uint32_t)kh,
+               (uint32_t)kw, (uint32_t)cp->stride_h, (uint32_t)cp->stride_w, 1,
+               1, groups, gin, gout, (size_t)c->in.c, (size_t)ch, c->wf, biasf,
+               -INFINITY, INFINITY, flags, &op),
+           "conv f32");
+    xcheck(xnn_setup_convolution2d_nhwc_f32(op, 1, (size_t)c->in.h,
+                                            (size_t)c->in.w, c->inf, c->outf,
+                                            NULL),
+           "setup conv f32");
+    report(what, "XNNPACK f32", ops, time_call(run_xnn_op, &op), ours_f32);
+    xnn_delete_operator(op);
+    xcheck(xnn_create_convolution2d_nhwc_qc8(
+               (uint32_t)cp->pad_top, (uint32_t)cp->pad_right,
+               (uint32_t)cp->pad_bottom, (uint32_t)cp->pad_left, (uint32_t)kh,
+               (uint32_t)kw, (uint32_t)cp->stride_h, (uint32_t)cp->stride_w, 1,
+               1, groups, gin, gout, (size_t)c->in.c, (size_t)ch, -128, 0.05f,
+               scales, c->w8, bias, -128, 0.1f, -128, 127, flags, &op),
+           "conv qc8");
+    xcheck(xnn_setup_convolution2d_nhwc_qc8(op, 1, (size_t)c->in.h,
+                                            (size_t)c->in.w, c->in8, c->out8,
+                                            NULL),
+           "setup conv qc8");
+    report(what, "XNNPACK qc8", ops, time_call(run_xnn_op, &op), ours_s8);
+    xnn_delete_operator(op);
+    free(scales), free(bias), free(biasf);
+}
+#endif
+
+/* A square conv of an h x h x cin input, k x k window, stride st, SAME
+ * padding (k / 2 on each side), cout outputs: f32 and s8 (per-channel
+ * requantization, ReLU). */
+static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
+                              int32_t cout, int32_t k, int32_t st)
+{
+    conv_ctx c = {0};
+    size_t sf, s8;
+    const int32_t pad = k / 2;
+    const int32_t oh = (h + 2 * pad - k) / st + 1;
+    c.conv = (tq_conv_params){st, st, pad, pad, pad, pad, 1, 1, 1};
+    c.in = (tq_dims){1, h, h, cin};
+    c.filter = (tq_dims){cout, k, k, cin};
+    c.out = (tq_dims){1, oh, oh, cout};
+    const size_t ni = (size_t)h * h * cin, nw = (size_t)cout * k * k * cin,
+                 no = (size_t)oh * oh * cout;
+    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
+    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
+    c.mult = xmalloc((size_t)cout * 4), c.shift = xmalloc((size_t)cout * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < cout; ++i)
+        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
+    tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
+    c.scratch_bytes = sf > s8 ? sf : s8;
+    c.scratch = xmalloc(c.scratch_bytes);
+    const double ops = 2.0 * (double)no * k * k * cin;
+    char what[64];
+    snprintf(what, sizeof what, "conv %s", name);
+    const double tf = time_call(run_f32_conv, &c), t8 = time_call(run_s8_conv, &c);
+    report(what, "tinyq f32", ops, tf, 0);
+    report(what, "tinyq s8", ops, t8, 0);
+    packed_conv pc = {&c, NULL, 0};
+    tq_s8_conv2d_packed_size(&c.filter, 1, &pc.bytes);
+    pc.packed = xmalloc(pc.bytes);
+    tq_s8_conv2d_pack(&c.filter, 1, c.w8, pc.packed, pc.bytes);
+    const double tp = time_call(run_s8_conv_packed, &pc);
+    report(what, "tinyq s8, packed weights", ops, tp, 0);
+#ifdef TQ_BENCH_XNNPACK
+    xnn_conv_rows(what, &c, 0, ops, tf, tp);
+#endif
+    printf("  %-32s %.2f us f32, %.2f us s8, %.2f us s8 packed; s8 packed speed-up over f32: %.2fx\n",
+           what, tf * 1e6, t8 * 1e6, tp * 1e6, tf / tp);
+    free(pc.packed);
+    free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
+    free(c.mult), free(c.shift), free(c.scratch);
+}
+
+static void run_f32_dw(void *p)
+{
+    conv_ctx *c = p;
+    tq_f32_depthwise_conv2d(&c->conv, &c->in, c->inf, &c->filter, c->wf, NULL,
+                            NULL, &c->out, c->outf);
+}
+
+static void run_s8_dw(void *p)
+{
+    conv_ctx *c = p;
+    const tq_s8_output os = {c->mult, c->shift, 1, TQ_ROUND_DOUBLE, -128, -128, 127};
+    tq_s8_depthwise_conv2d(&c->conv, &c->in, c->in8, 128, &c->filter, c->w8,
+                           NULL, &os, &c->out, c->out8);
+}
+
+/* Depthwise 3x3, SAME padding, stride st, over an h x h x ch input. */
+static void bench_dw(int32_t h, int32_t ch, int32_t st)
+{
+    conv_ctx c = {0};
+    const int32_t oh = (h + 2 - 3) / st + 1;
+    c.conv = (tq_conv_params){st, st, 1, 1, 1, 1, 1, 1, 1};
+    c.in = (tq_dims){1, h, h, ch};
+    c.filter = (tq_dims){1, 3, 3, ch};
+    c.out = (tq_dims){1, oh, oh, ch};
+    const size_t ni = (size_t)h * h * ch, nw = (size_t)9 * ch,
+                 no = (size_t)oh * oh * ch;
+    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
+    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
+    c.mult = xmalloc((size_t)ch * 4), c.shift = xmalloc((size_t)ch * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c.w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < ch; ++i)
+        tq_quantize_multiplier(0.003 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    char what[64];
+    snprintf(what, sizeof what, "dw3x3 s%d %dx%dx%d", st, h, h, ch);
+    const double ops = 2.0 * (double)no * 9;
+    const double tf = time_call(run_f32_dw, &c), t8 = time_call(run_s8_dw, &c);
+    report(what, "tinyq f32", ops, tf, 0);
+    report(what, "tinyq s8", ops, t8, 0);
+#ifdef TQ_BENCH_XNNPACK
+    xnn_conv_rows(what, &c, 1, ops, tf, t8);
+#endif
+    printf("  %-32s %.2f us f32, %.2f us s8; s8 speed-up over f32: %.2fx\n",
+           what, tf * 1e6, t8 * 1e6, tf / t8);
+    free(c.inf), free(c.wf), free(c.outf), free(c.in8), free(c.w8), free(c.out8);
+    free(c.mult), free(c.shift);
+}
+
+typedef struct pool_ctx {
+    tq_pool_params p;
+    tq_dims in, out;
+    float *inf, *outf;
+    int8_t *in8, *out8;
+} pool_ctx;
+
+static void run_f32_avgpool(void *p)
+{
+    pool_ctx *c = p;
+    tq_f32_avg_pool(&c->p, &c->in, c->inf, NULL, &c->out, c->outf);
+}
+
+static void run_s8_avgpool(void *p)
+{
+    pool_ctx *c = p;
+    tq_s8_avg_pool(&c->p, &c->in, c->in8, -128, 127, &c->out, c->out8);
+}
+
+/* ResNet-8's global average pool: 8x8x64 -> 1x1x64. */
+static void bench_gap(int32_t h, int32_t ch)
+{
+    pool_ctx c;
+    c.p = (tq_pool_params){h, h, h, h, 0, 0, 0, 0};
+    c.in = (tq_dims){1, h, h, ch};
+    c.out = (tq_dims){1, 1, 1, ch};
+    const size_t ni = (size_t)h * h * ch;
+    c.inf = xmalloc(ni * 4), c.in8 = xmalloc(ni);
+    c.outf = xmalloc((size_t)ch * 4), c.out8 = xmalloc((size_t)ch);
+    for (size_t i = 0; i < ni; ++i) {
+        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c.in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    const double tf = time_call(run_f32_avgpool, &c);
+    const double t8 = time_call(run_s8_avgpool, &c);
+    printf("  avgpool %dx%dx%d global          %.3f us f32, %.3f us s8; s8 speed-up over f32: %.2fx\n",
+           h, h, ch, tf * 1e6, t8 * 1e6, tf / t8);
+    free(c.inf), free(c.in8), free(c.outf), free(c.out8);
+}
+
+static void bench_resnet8_layers(void)
+{
+    printf("\nResNet-8 layer shapes (batch 1, SAME padding, per-channel requantization)\n");
+    bench_resnet_conv("32x32x16 3x3 s1 ->16", 32, 16, 16, 3, 1);
+    bench_resnet_conv("32x32x16 3x3 s2 ->32", 32, 16, 32, 3, 2);
+    bench_resnet_conv("32x32x16 1x1 s2 ->32", 32, 16, 32, 1, 2);
+    bench_resnet_conv("16x16x32 3x3 s1 ->32", 16, 32, 32, 3, 1);
+    bench_resnet_conv("16x16x32 3x3 s2 ->64", 16, 32, 64, 3, 2);
+    bench_resnet_conv("16x16x32 1x1 s2 ->64", 16, 32, 64, 1, 2);
+    bench_resnet_conv("8x8x64 3x3 s1 ->64", 8, 64, 64, 3, 1);
+    bench_resnet_conv("32x32x16 1x1 s1 ->32", 32, 16, 32, 1, 1);
+    bench_dw(32, 32, 1);
+    bench_dw(32, 32, 2);
+    bench_dw(16, 64, 1);
+    bench_dw(16, 64, 2);
+    bench_dw(8, 128, 1);
+    bench_dw(8, 128, 2);
+    bench_gap(8, 64);
+}
+
 /* ---- 16x8 conv and int4-weight FC against their s8 counterparts ---------- */
 
 typedef struct narrow_ctx {
@@ -505,15 +838,28 @@ static void bench_s4_fc(int32_t nout, int32_t nin)
 
 int main(int argc, char **argv)
 {
-    const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--min") == 0)
+            bench_report_min = 1;
+    }
 #ifdef TQ_BENCH_OPENBLAS
     openblas_set_num_threads(1);
 #endif
 #ifdef TQ_BENCH_DNNL
     omp_set_num_threads(1);
 #endif
-    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, median of 5\n",
-           tq_version_string(), tq_kernel_path());
+#ifdef TQ_BENCH_XNNPACK
+    if (xnn_initialize(NULL) != xnn_status_success) {
+        fprintf(stderr, "XNNPACK initialization failed\n");
+        return 1;
+    }
+#endif
+    printf("tinyq %s, kernel path %s, single thread; GOPS = 2*MACs / s, %s\n",
+           tq_version_string(), tq_kernel_path(),
+           bench_report_min ? "fastest batch of calls (--min)" : "median of 5");
     printf("peers:%s%s%s%s\n",
 #ifdef TQ_BENCH_OPENBLAS
            " OpenBLAS (kernel ", openblas_get_corename(), ")",
@@ -525,7 +871,14 @@ int main(int argc, char **argv)
 #else
            " (oneDNN not found)"
 #endif
+#ifdef TQ_BENCH_XNNPACK
+           ", XNNPACK (ResNet-8 layers: f32 against tinyq f32, qc8 against tinyq s8 on packed weights)"
+#endif
     );
+    bench_resnet8_layers();
+    printf("\nResidual adds and elementwise muls (ResNet-8 activations, batch 1 and 64)\n");
+    bench_add("32x32x16", 32 * 32 * 16);
+    bench_add("32x32x16 x64", (size_t)64 * 32 * 32 * 16);
     printf("\nLeNet layers (batch 1)\n");
     bench_conv("conv1 32x32x3 k5 ->6", 32, 32, 3, 6, 5);
     bench_conv("conv2 14x14x6 k5 ->16", 14, 14, 6, 16, 5);

@@ -13,7 +13,8 @@
  * not compared (its fully connected layers take per-tensor weight scales);
  * it times the same work.
  *
- * Not a test: CI does not run it. Usage: lenet_bench [MODEL]
+ * Not a test: CI does not run it. Usage: lenet_bench [--min] [MODEL]
+ * (--min: the fastest batch of calls instead of the median; bench_util.h)
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -321,7 +322,12 @@ static void report(const char *who, int32_t batch, double seconds, double ours)
 
 int main(int argc, char **argv)
 {
-    const char *path = argc > 1 ? argv[1] : TQ_BENCH_MODEL;
+    int arg = 1;
+    if (argc > 1 && strcmp(argv[1], "--min") == 0) {
+        bench_report_min = 1;
+        arg = 2;
+    }
+    const char *path = argc > arg ? argv[arg] : TQ_BENCH_MODEL;
     static lenet_f32 f;
     static lenet_s8 q;
     check(lenet_load_f32(path, &f), path);
@@ -384,8 +390,10 @@ int main(int argc, char **argv)
     }
 
     printf("LeNet (CIFAR-10, %s, 1.3 M ops per image), time per image, "
-           "single thread, median of 5\ntinyq %s, kernel path %s\n",
-           f.has_bias ? "with biases" : "no biases", tq_version_string(),
+           "single thread, %s\ntinyq %s, kernel path %s\n",
+           f.has_bias ? "with biases" : "no biases",
+           bench_report_min ? "fastest batch of calls" : "median of 5",
+           tq_version_string(),
            tq_kernel_path());
 #ifdef TQ_BENCH_XNNPACK
     xcheck(xnn_initialize(NULL), "initialize");

@@ -1341,6 +1341,77 @@ TQ_API tq_status tq_s8_fully_connected_packed_offset(
     int32_t weight_offset, const int32_t *bias, const tq_s8_output *os,
     int8_t *out);
 
+/** @brief Bytes tq_s8_conv2d_pack() writes for a convolution's OHWI weights
+ *  @p filter_dims {Cout, KH, KW, Cin / groups} with @p groups groups: a
+ *  64-byte header, Cout int32 weight sums (rounded up to 16), and per group
+ *  the weights of its Cout / groups output channels in panels of 16
+ *  channels of (K + 1) / 2 int16 pairs, K = KH·KW·Cin / groups.
+ *  @param filter_dims the filter's OHWI dims, each >= 1
+ *  @param groups      >= 1, dividing Cout
+ *  @param bytes       receives the size
+ *  @return #TQ_ERR_SHAPE for bad dims or groups not dividing Cout,
+ *          #TQ_ERR_PARAM for groups < 1, #TQ_ERR_OVERFLOW for K over
+ *          #TQ_S8_MAX_REDUCTION or a size beyond size_t. */
+TQ_API tq_status tq_s8_conv2d_packed_size(const tq_dims *filter_dims,
+                                          int32_t groups, size_t *bytes);
+
+/** @brief Pack an int8 convolution's symmetric OHWI weights once, ahead of
+ *  inference, for tq_s8_conv2d_packed(): the weight sums the input zero
+ *  point's fold needs, and the weights widened to int16 in the panels the
+ *  GEMM microkernels read as they are, so that a call neither sums nor
+ *  rearranges weights.
+ *
+ *  Layout (all integers little-endian, no padding between fields):
+ *  - header, 64 bytes: uint32 magic 0x43505154 ("TQPC"), uint32 layout
+ *    version 1, int32 Cout, KH, KW, Cin / groups, groups, K, then zeros;
+ *  - int32 sums[round_up(Cout, 16)]: Σ over a filter of its weights, 0 for
+ *    padding entries;
+ *  - for each group g, for each panel b of round_up(Cout / groups, 16) / 16:
+ *    int16 w[(K + 1) / 2][16][2], where w[q][j][h] is weight 2q + h (in
+ *    KH, KW, Cin / groups order) of output channel g·Cout / groups + 16·b +
+ *    j, 0 past the group's channels and past K.
+ *  The same bytes serve every kernel path and can be stored in a file.
+ *  @param filter_dims  the filter's OHWI dims
+ *  @param groups       as the convolution's tq_conv_params::groups
+ *  @param filter       the weight codes, symmetric (zero point 0)
+ *  @param packed       output, any alignment
+ *  @param packed_bytes at least tq_s8_conv2d_packed_size() bytes
+ *  @return as tq_s8_conv2d_packed_size(), #TQ_ERR_NULL,
+ *          #TQ_ERR_BUFFER_TOO_SMALL for a short @p packed (nothing
+ *          written), #TQ_ERR_ALIAS if @p packed overlaps @p filter. */
+TQ_API tq_status tq_s8_conv2d_pack(const tq_dims *filter_dims, int32_t groups,
+                                   const int8_t *filter, void *packed,
+                                   size_t packed_bytes);
+
+/** @brief int8 convolution on weights packed by tq_s8_conv2d_pack(): bit
+ *  for bit the output of tq_s8_conv2d() with the unpacked weights. Its
+ *  scratch is the one tq_s8_conv2d_scratch_size() gives for the same
+ *  shapes.
+ *  @param conv          geometry; groups must be the packed groups
+ *  @param in_dims       {N, H, W, Cin}
+ *  @param in            input codes
+ *  @param input_offset  −zero point of the input, [−127, 128]
+ *  @param filter_dims   the filter's OHWI dims, as packed
+ *  @param packed        the packed weights
+ *  @param packed_bytes  their size; at least tq_s8_conv2d_packed_size()
+ *  @param bias          Cout int32 values or NULL
+ *  @param os            output stage (per tensor or per output channel)
+ *  @param out_dims      {N, OH, OW, Cout}
+ *  @param out           output codes
+ *  @param scratch       tq_s8_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch_bytes its size
+ *  @return the statuses of tq_s8_conv2d(), plus #TQ_ERR_FORMAT for a header
+ *          that is not a tinyq packed convolution of this layout version,
+ *          #TQ_ERR_SHAPE when it does not match @p filter_dims and the
+ *          groups, #TQ_ERR_BUFFER_TOO_SMALL for a short @p packed, and
+ *          #TQ_ERR_ALIAS if @p out or the scratch overlaps @p packed. */
+TQ_API tq_status tq_s8_conv2d_packed(
+    const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
+    int32_t input_offset, const tq_dims *filter_dims, const void *packed,
+    size_t packed_bytes, const int32_t *bias, const tq_s8_output *os,
+    const tq_dims *out_dims, int8_t *out, void *scratch,
+    size_t scratch_bytes);
+
 /** @brief int8 max pool: maximum over the non-padded taps, then the clamp
  *  [act_min, act_max] (−128 <= act_min <= act_max <= 127; −128 and 127 for
  *  none); the output keeps the input's scale and zero point, which is why

@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "../lib/arch/dispatch.h"
+#include "../lib/s8/s8_internal.h" /* tq__s8_fold, for the s8_finish entry */
+#include "oracle_s8.h"
 #include "testutil.h"
 #include "tinyq.h"
 
@@ -458,6 +460,7 @@ static void test_s8_max_reduction(void **state)
     }
 }
 
+
 /* ---- public kernels: each path against the portable path --------------- */
 
 /* Runs @p run under the portable path and under every other available
@@ -506,6 +509,210 @@ static int32_t pick_shift(tt_rng *r)
 {
     return tt_int(r, 0, 3) ? tt_int(r, -14, 1)
                            : tt_int(r, TQ_SHIFT_MIN, TQ_SHIFT_MAX);
+}
+
+/* ---- the output stage entry (s8_finish) ---------------------------------- */
+
+/* An accumulator: full range, the int32 extremes, or near a rounding tie
+ * of a small right shift. */
+static int32_t pick_acc(tt_rng *r)
+{
+    switch (tt_int(r, 0, 5)) {
+    case 0:
+        return tt_int(r, 0, 1) ? INT32_MAX : INT32_MIN;
+    case 1:
+        return tt_int(r, INT32_MIN, INT32_MAX);
+    case 2:
+        return tt_int(r, -64, 64);
+    default:
+        return tt_int(r, -(1 << 20), 1 << 20);
+    }
+}
+
+/* The s8_finish entry of every path on random blocks (rows, channels,
+ * leading dimensions, input offset and bias folds) and random stages of
+ * every legal shift and extreme multipliers, both roundings, against the
+ * int64 oracle. The weight offset is 0 (the paths' vector case) in most
+ * blocks, nonzero in some. */
+static void test_s8_finish_entry(void **state)
+{
+    (void)state;
+    for (int32_t isa = TQ_ISA_PORTABLE; isa <= ISA_LAST; ++isa) {
+        if (!has_isa(isa))
+            continue;
+        tt_rng r = {0xa4c0009u};
+        assert_int_equal(tq_set_isa(isa), TQ_OK);
+        const tq__s8_finish_fn finish = tq__s8_finish_entry(tq__get_ukernels());
+        for (int it = 0; it < 3000; ++it) {
+            const int32_t rows = tt_int(&r, 1, 9), ch = tt_int(&r, 1, 40);
+            const int32_t ch0 = tt_int(&r, 0, 7), k = tt_int(&r, 1, 64);
+            const size_t ld_acc = (size_t)ch + (size_t)tt_int(&r, 0, 3);
+            const size_t ld_out = (size_t)ch + (size_t)tt_int(&r, 0, 3);
+            int32_t acc[9 * 43], bias[40], b_sums[40], a_sums[9];
+            int8_t out[9 * 43];
+            stage st;
+            const int per_channel = tt_int(&r, 0, 1);
+            for (int32_t c = 0; c < ch0 + ch; ++c) {
+                st.mult[c] = pick_multiplier(&r);
+                st.shift[c] = pick_shift(&r);
+            }
+            finish_random_stage(&r, &st, per_channel, 4);
+            const int with_bias = tt_int(&r, 0, 1);
+            const int32_t ao = tt_int(&r, 0, 1) ? tt_int(&r, -128, 128) : 0;
+            const int32_t bo = tt_int(&r, 0, 5) ? 0 : tt_int(&r, -128, 128);
+            for (int32_t c = 0; c < ch; ++c) {
+                bias[c] = tt_int(&r, 0, 3) ? tt_int(&r, -100000, 100000)
+                                           : pick_acc(&r);
+                b_sums[c] = tt_int(&r, -128 * k, 127 * k);
+            }
+            for (int32_t i = 0; i < rows; ++i)
+                a_sums[i] = tt_int(&r, -128 * k, 127 * k);
+            for (size_t i = 0; i < (size_t)rows * ld_acc; ++i)
+                acc[i] = pick_acc(&r);
+            /* Without a weight offset the raw sums of real products keep
+             * raw + ao·Σb within int32 (the fold's documented range). */
+            if (bo == 0 && ao != 0)
+                for (int32_t i = 0; i < rows; ++i)
+                    for (int32_t c = 0; c < ch; ++c) {
+                        int64_t v = acc[(size_t)i * ld_acc + (size_t)c];
+                        v = o_clamp(v, -(INT64_C(1) << 30),
+                                    INT64_C(1) << 30);
+                        acc[(size_t)i * ld_acc + (size_t)c] = (int32_t)v;
+                    }
+            memset(out, 0x5A, sizeof out);
+            const tq__s8_fold f = {ao, bo, k, a_sums, b_sums,
+                                   with_bias ? bias : NULL};
+            finish(&f, rows, ch, acc, ld_acc, &st.os, ch0, out, ld_out);
+            for (int32_t i = 0; i < rows; ++i)
+                for (size_t c = 0; c < ld_out; ++c) {
+                    const int8_t got = out[(size_t)i * ld_out + c];
+                    if (c >= (size_t)ch) {
+                        assert_int_equal(got, 0x5A);
+                        continue;
+                    }
+                    int64_t a = acc[(size_t)i * ld_acc + c];
+                    a += (int64_t)ao * b_sums[c];
+                    a += (int64_t)bo * a_sums[i] + (int64_t)k * ao * bo;
+                    if (with_bias)
+                        a += bias[c];
+                    const int8_t want = o_stage(&st, a, ch0 + (int)c);
+                    if (got != want)
+                        fail_msg("path %s block %d: row %d ch %zu: got %d, "
+                                 "want %d (acc %lld)",
+                                 tq_isa_name(isa), it, i, c, got, want,
+                                 (long long)a);
+                }
+        }
+    }
+}
+
+
+/* ---- elementwise int8 add ------------------------------------------------ */
+
+/* TFLite ADD of one pair, from the spec in int64 (oracle_s8.h). */
+static int8_t o_add(const tq_s8_add_params *p, int8_t a, int8_t b)
+{
+    const int64_t v1 = ((int64_t)a + p->input1_offset) * (INT64_C(1) << p->left_shift);
+    const int64_t v2 = ((int64_t)b + p->input2_offset) * (INT64_C(1) << p->left_shift);
+    const int64_t s1 = o_requant(v1, p->input1_multiplier, p->input1_shift, p->rounding);
+    const int64_t s2 = o_requant(v2, p->input2_multiplier, p->input2_shift, p->rounding);
+    const int64_t r = o_requant(s1 + s2, p->output_multiplier, p->output_shift,
+                                p->rounding) + p->output_offset;
+    return (int8_t)o_clamp(r, p->act_min, p->act_max);
+}
+
+/* Random legal parameters: from real scales most of the time, else any
+ * multiplier and shift the kernel accepts (extremes included). */
+static void random_add_params(tt_rng *r, tq_s8_add_params *p)
+{
+    const int32_t rounding = tt_int(r, 0, 1) ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
+    int32_t lo = tt_int(r, -128, 127), hi = tt_int(r, -128, 127);
+    if (lo > hi) {
+        const int32_t t = lo;
+        lo = hi, hi = t;
+    }
+    if (tt_int(r, 0, 2) == 0)
+        lo = -128, hi = 127;
+    if (tt_int(r, 0, 1)) {
+        const float s1 = (float)tt_unit(r) * 0.2f + 1e-3f;
+        /* Equal scales: both input multipliers 2^30, shift 0. */
+        const float s2 = tt_int(r, 0, 3) ? (float)tt_unit(r) * 0.2f + 1e-3f : s1;
+        const float so = (float)tt_unit(r) * 0.3f + 1e-3f;
+        const int32_t zo = tt_int(r, -128, 127);
+        /* A fused ReLU: the clamp starts at the output zero point. */
+        if (tt_int(r, 0, 2) == 0)
+            lo = zo, hi = 127;
+        assert_int_equal(tq_s8_add_params_from_scales(
+                             s1, tt_int(r, -128, 127), s2, tt_int(r, -128, 127),
+                             so, zo, lo, hi, rounding, p),
+                         TQ_OK);
+        return;
+    }
+    p->input1_offset = tt_int(r, -127, 128);
+    p->input2_offset = tt_int(r, -127, 128);
+    p->input1_multiplier = pick_multiplier(r);
+    p->input2_multiplier = pick_multiplier(r);
+    p->input1_shift = tt_int(r, 0, 1) ? tt_int(r, TQ_SHIFT_MIN, 0) : tt_int(r, -3, 0);
+    p->input2_shift = tt_int(r, 0, 1) ? tt_int(r, TQ_SHIFT_MIN, 0) : tt_int(r, -3, 0);
+    p->left_shift = tt_int(r, 0, 1) ? 20 : tt_int(r, 0, 20);
+    p->output_multiplier = pick_multiplier(r);
+    p->output_shift = pick_shift(r);
+    p->output_offset = tt_int(r, -128, 127);
+    p->act_min = lo;
+    p->act_max = hi;
+    p->rounding = rounding;
+}
+
+/* tq_s8_add on every path against the oracle: all 65536 input pairs for
+ * some parameters, random lengths (vector tails) with exact aliasing for
+ * many more. */
+static void test_s8_add_paths(void **state)
+{
+    (void)state;
+    const size_t all = 65536;
+    int8_t *a = xmalloc(all), *b = xmalloc(all), *out = xmalloc(all + 1);
+    for (size_t i = 0; i < all; ++i) {
+        a[i] = (int8_t)(i & 0xff);
+        b[i] = (int8_t)(i >> 8);
+    }
+    for (int32_t isa = TQ_ISA_PORTABLE; isa <= ISA_LAST; ++isa) {
+        if (!has_isa(isa))
+            continue;
+        assert_int_equal(tq_set_isa(isa), TQ_OK);
+        tt_rng r = {0xadd0001u};
+        for (int it = 0; it < 24; ++it) {
+            tq_s8_add_params p;
+            random_add_params(&r, &p);
+            out[all] = 0x5A;
+            assert_int_equal(tq_s8_add(all, a, b, &p, out), TQ_OK);
+            assert_int_equal(out[all], 0x5A);
+            for (size_t i = 0; i < all; ++i)
+                if (out[i] != o_add(&p, a[i], b[i]))
+                    fail_msg("path %s params %d: add(%d, %d) = %d, want %d",
+                             tq_isa_name(isa), it, a[i], b[i], out[i],
+                             o_add(&p, a[i], b[i]));
+        }
+        for (int it = 0; it < 3000; ++it) {
+            tq_s8_add_params p;
+            random_add_params(&r, &p);
+            const size_t n = (size_t)tt_int(&r, 1, 80);
+            int8_t x[81], y[81], z[81], want[80];
+            for (size_t i = 0; i < n; ++i) {
+                x[i] = (int8_t)tt_int(&r, -128, 127);
+                y[i] = (int8_t)tt_int(&r, -128, 127);
+                want[i] = o_add(&p, x[i], y[i]);
+            }
+            x[n] = y[n] = z[n] = 0x5A;
+            const int alias = tt_int(&r, 0, 2);
+            int8_t *dst = alias == 1 ? x : (alias == 2 ? y : z);
+            assert_int_equal(tq_s8_add(n, x, y, &p, dst), TQ_OK);
+            assert_int_equal(dst[n], 0x5A);
+            if (memcmp(dst, want, n) != 0)
+                fail_msg("path %s case %d (n %zu): add differs",
+                         tq_isa_name(isa), it, n);
+        }
+    }
+    free(a), free(b), free(out);
 }
 
 /* A random s8/f32 convolution problem. */
@@ -866,6 +1073,8 @@ int main(void)
         cmocka_unit_test(test_s8_large),
         cmocka_unit_test(test_f32_aligned_rows),
         cmocka_unit_test(test_s8_max_reduction),
+        cmocka_unit_test(test_s8_finish_entry),
+        cmocka_unit_test(test_s8_add_paths),
         cmocka_unit_test(test_gemm_paths),
         cmocka_unit_test(test_conv_paths),
         cmocka_unit_test(test_fused_widths),

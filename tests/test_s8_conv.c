@@ -492,6 +492,139 @@ static void test_conv2d_scratch_exact(void **state)
     }
 }
 
+
+/* ---- conv2d on packed weights -------------------------------------------- */
+
+/* tq_s8_conv2d_packed on weights packed at an odd address must give the
+ * bytes of tq_s8_conv2d (itself checked against the oracle here), with the
+ * same scratch; wider layers (up to 40 channels) cross the 16-channel
+ * panels. */
+static void test_conv2d_packed(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de000cu};
+    for (int iter = 0; iter < 250; ++iter) {
+        conv_case c;
+        make_geometry(&r, &c, 0);
+        if (tt_int(&r, 0, 2) == 0) {
+            const int32_t cout = tt_int(&r, 10, 40);
+            c.cp.groups = 1;
+            c.filter = (tq_dims){cout, c.filter.h, c.filter.w, c.in.c};
+            c.out.c = cout;
+        }
+        if (iter % 10 == 0) {
+            /* Long reductions (K up to 3500): the kernels' k chunks. */
+            c.in.c = tt_int(&r, 60, 140);
+            c.cp.groups = 1;
+            c.filter.c = c.in.c;
+        }
+        fill_case(&r, &c);
+        int8_t *want = run_and_check(&c, 0, "conv2d (packed)", iter, NULL, NULL);
+        size_t bytes = 0, sbytes = 0;
+        assert_int_equal(tq_s8_conv2d_packed_size(&c.filter, c.cp.groups, &bytes),
+                         TQ_OK);
+        assert_int_equal(tq_s8_conv2d_scratch_size(&c.cp, &c.in, &c.filter,
+                                                   &c.out, &sbytes),
+                         TQ_OK);
+        unsigned char *buf = malloc(bytes + 17), *scratch = malloc(sbytes + 1);
+        assert_non_null(buf);
+        assert_non_null(scratch);
+        unsigned char *packed = buf + 1; /* any alignment */
+        memset(buf, 0xA5, bytes + 17);
+        /* One byte short: refused, nothing written. */
+        assert_int_equal(tq_s8_conv2d_pack(&c.filter, c.cp.groups, c.w, packed,
+                                           bytes - 1),
+                         TQ_ERR_BUFFER_TOO_SMALL);
+        assert_int_equal(packed[0], 0xA5);
+        assert_int_equal(tq_s8_conv2d_pack(&c.filter, c.cp.groups, c.w, packed,
+                                           bytes),
+                         TQ_OK);
+        for (size_t i = bytes; i < bytes + 16; ++i)
+            assert_int_equal(packed[i], 0xA5);
+        const size_t nout = dims_count(&c.out);
+        int8_t *got = malloc(nout);
+        assert_non_null(got);
+        memset(got, SENT8, nout);
+        assert_int_equal(tq_s8_conv2d_packed(&c.cp, &c.in, c.x, c.input_offset,
+                                             &c.filter, packed, bytes, c.bias,
+                                             &c.st.os, &c.out, got, scratch + 1,
+                                             sbytes),
+                         TQ_OK);
+        if (memcmp(got, want, nout) != 0) {
+            describe(&c, "conv2d packed", iter);
+            fail_msg("packed conv differs from tq_s8_conv2d");
+        }
+        free(got);
+        free(want);
+        free(buf);
+        free(scratch);
+        free_case(&c);
+    }
+}
+
+/* Bad packed weights and arguments: a clear status, the output untouched. */
+static void test_conv2d_packed_errors(void **state)
+{
+    (void)state;
+    const tq_conv_params cp = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const tq_dims in = {1, 4, 4, 3}, f = {5, 3, 3, 3}, out = {1, 4, 4, 5};
+    int8_t x[48], w[135], y[80];
+    int32_t mult = 1 << 30, shift = -3;
+    const tq_s8_output os = {&mult, &shift, 0, TQ_ROUND_DOUBLE, 0, -128, 127};
+    memset(x, 3, sizeof x);
+    memset(w, -2, sizeof w);
+    size_t bytes = 0, sbytes = 0;
+    assert_int_equal(tq_s8_conv2d_packed_size(&f, 1, &bytes), TQ_OK);
+    assert_int_equal(bytes, 64 + 64 + 14 * 64); /* k = 27: 14 pairs */
+    assert_int_equal(tq_s8_conv2d_packed_size(&f, 2, &bytes), TQ_ERR_SHAPE);
+    assert_int_equal(tq_s8_conv2d_packed_size(&f, 0, &bytes), TQ_ERR_PARAM);
+    assert_int_equal(tq_s8_conv2d_packed_size(NULL, 1, &bytes), TQ_ERR_NULL);
+    const tq_dims huge = {1, 200, 200, 3};
+    assert_int_equal(tq_s8_conv2d_packed_size(&huge, 1, &bytes),
+                     TQ_ERR_OVERFLOW);
+    assert_int_equal(tq_s8_conv2d_packed_size(&f, 1, &bytes), TQ_OK);
+    assert_int_equal(tq_s8_conv2d_scratch_size(&cp, &in, &f, &out, &sbytes),
+                     TQ_OK);
+    unsigned char *packed = malloc(bytes), *scratch = malloc(sbytes);
+    assert_non_null(packed);
+    assert_non_null(scratch);
+    assert_int_equal(tq_s8_conv2d_pack(&f, 1, NULL, packed, bytes), TQ_ERR_NULL);
+    assert_int_equal(tq_s8_conv2d_pack(&f, 1, w, packed, bytes), TQ_OK);
+    assert_int_equal(tq_s8_conv2d_pack(&f, 1, (const int8_t *)packed + 8,
+                                       packed, bytes),
+                     TQ_ERR_ALIAS);
+#define PACKED_RUN(pk, nbytes, fd)                                             \
+    tq_s8_conv2d_packed(&cp, &in, x, 0, fd, pk, nbytes, NULL, &os, &out, y,    \
+                        scratch, sbytes)
+    memset(y, SENT8, sizeof y);
+    assert_int_equal(PACKED_RUN(packed, bytes - 1, &f), TQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(PACKED_RUN(packed, 10, &f), TQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(PACKED_RUN(NULL, bytes, &f), TQ_ERR_NULL);
+    const tq_dims f2 = {5, 3, 3, 3}, fw = {5, 1, 9, 3};
+    (void)f2;
+    assert_int_equal(tq_s8_conv2d_packed(&cp, &in, x, 0, &fw, packed, bytes,
+                                         NULL, &os, &out, y, scratch, sbytes),
+                     TQ_ERR_SHAPE); /* a 1x9 window: the output size differs */
+    packed[0] ^= 1;
+    assert_int_equal(PACKED_RUN(packed, bytes, &f), TQ_ERR_FORMAT);
+    packed[0] ^= 1;
+    packed[8] ^= 1; /* Cout 4 in the header */
+    assert_int_equal(PACKED_RUN(packed, bytes, &f), TQ_ERR_SHAPE);
+    packed[8] ^= 1;
+    for (size_t i = 0; i < sizeof y; ++i)
+        assert_int_equal(y[i], SENT8);
+    assert_int_equal(PACKED_RUN(packed, bytes, &f), TQ_OK);
+    /* All weights -2, inputs 3: interior pixels 27·(-6) · 2^30/2^31 / 8. */
+    assert_int_equal(y[(1 * 4 + 1) * 5], -10);
+    assert_int_equal(tq_s8_conv2d_packed(&cp, &in, x, 0, &f, packed, bytes, NULL,
+                                         &os, &out, (int8_t *)packed + 4,
+                                         scratch, sbytes),
+                     TQ_ERR_ALIAS);
+#undef PACKED_RUN
+    free(packed);
+    free(scratch);
+}
+
 /* ---- depthwise --------------------------------------------------------- */
 
 static void test_depthwise_random(void **state)
@@ -509,6 +642,32 @@ static void test_depthwise_random(void **state)
     }
     assert_true(lo > 0 && hi > 0);
     assert_true(mult_seen[1] > 0 && mult_seen[2] > 0 && mult_seen[3] > 0);
+}
+
+/* Depth multiplier 1 with many channels: the vector kernels' channel
+ * blocks (16 on AVX2) and their short last block, every geometry. */
+static void test_depthwise_channels(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de000bu};
+    int lo = 0, hi = 0;
+    for (int iter = 0; iter < 200; ++iter) {
+        conv_case c;
+        make_geometry(&r, &c, 1);
+        /* Up to 160 (the oracle stage's room): past the AVX2 kernel's
+         * group of 8 blocks (128 channels). */
+        const int32_t ch = tt_int(&r, 0, 3)   ? tt_int(&r, 1, 70)
+                           : tt_int(&r, 0, 1) ? 16 * tt_int(&r, 1, 4)
+                                              : tt_int(&r, 129, 160);
+        c.in.c = ch;
+        c.filter.n = 1;
+        c.filter.c = ch;
+        c.out.c = ch;
+        fill_case(&r, &c);
+        free(run_and_check(&c, 1, "depthwise channels", iter, &lo, &hi));
+        free_case(&c);
+    }
+    assert_true(lo > 0 && hi > 0);
 }
 
 /* More output channels than the kernel's channel block. */
@@ -1195,6 +1354,9 @@ int main(void)
         cmocka_unit_test(test_conv2d_wide_layers),
         cmocka_unit_test(test_conv2d_scratch_exact),
         cmocka_unit_test(test_depthwise_random),
+        cmocka_unit_test(test_conv2d_packed),
+        cmocka_unit_test(test_conv2d_packed_errors),
+        cmocka_unit_test(test_depthwise_channels),
         cmocka_unit_test(test_depthwise_wide),
         cmocka_unit_test(test_fused_matches_unfused),
         cmocka_unit_test(test_conv2d_errors),

@@ -148,6 +148,45 @@ static void test_mul_random(void **state)
     assert_true(saw_lo && saw_hi);
 }
 
+/* Rows of every length up to 200 (the vector paths' blocks of 32 and 16
+ * and their tails), a full or broadcast scalar operand on each side, and
+ * output stages over the whole legal range: any multiplier, every shift
+ * from TQ_SHIFT_MIN to TQ_SHIFT_MAX, so that x · 2^left leaves int32 (the
+ * saturation rule of o_requant) as well as deep right shifts. */
+static void test_mul_stages(void **state)
+{
+    (void)state;
+    tt_rng r = {12007};
+    int saw_overflow = 0;
+    for (int it = 0; it < 800; ++it) {
+        const int32_t n = tt_int(&r, 1, 200);
+        const tq_dims o = {1, 1, 1, n}, one = {1, 1, 1, 1};
+        const tq_dims da = tt_int(&r, 0, 3) == 0 ? one : o;
+        const tq_dims db = tt_int(&r, 0, 3) == 0 ? one : o;
+        tq_s8_mul_params p;
+        random_mul_params(&r, &p);
+        p.output_multiplier = tt_int(&r, 0, 1) ? tt_int(&r, 0, INT32_MAX)
+                                               : tt_int(&r, 1 << 30, INT32_MAX);
+        p.output_shift = tt_int(&r, TQ_SHIFT_MIN, TQ_SHIFT_MAX);
+        tt_fill_s8(&r, ga, numel(da), -128, 127);
+        tt_fill_s8(&r, gb, numel(db), -128, 127);
+        fill_sent(gy, (size_t)n + 16);
+        assert_int_equal(tq_s8_mul(&da, ga, &db, gb, &p, &o, gy), TQ_OK);
+        for (int32_t i = 0; i < n; ++i) {
+            const int8_t a = ga[da.c == 1 ? 0 : i], b = gb[db.c == 1 ? 0 : i];
+            assert_int_equal(gy[i], o_mul(&p, a, b));
+            const int64_t prod = ((int64_t)a + p.input1_offset) *
+                                 ((int64_t)b + p.input2_offset);
+            if (p.rounding == TQ_ROUND_DOUBLE && p.output_shift > 0) {
+                const int64_t v = prod * ((int64_t)1 << p.output_shift);
+                saw_overflow |= v > INT32_MAX || v < INT32_MIN;
+            }
+        }
+        assert_sent(gy + n, 16);
+    }
+    assert_true(saw_overflow);
+}
+
 static void test_mul_params(void **state)
 {
     (void)state;
@@ -964,6 +1003,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mul_random),
+        cmocka_unit_test(test_mul_stages),
         cmocka_unit_test(test_mul_params),
         cmocka_unit_test(test_mul_errors),
         cmocka_unit_test(test_maxmin),

@@ -22,18 +22,13 @@
  * tq_s8_fully_connected_packed() or tq_s8_quantize_f32() need their
  * references. */
 static const tq__ukernels portable = {
-    "portable-c",
-    TQ_ISA_PORTABLE,
-    tq__s8_gemm_ref,
-    NULL,
-    tq__s8_finish_block_ref,
-    tq__s8_row_sums_ref,
-    NULL,
-    NULL,
-    NULL,
-    NULL, /* s16_dot: tq__s16_dot_ref, reached through tq__s16_dot_entry() */
-    NULL, /* s4_dot: tq__s4_dot_ref, reached through tq__s4_dot_entry() */
-    NULL, /* s8_mul: tq__s8_mul_row_ref (lib/s8/mul.c) */
+    .name = "portable-c",
+    .isa = TQ_ISA_PORTABLE,
+    .s8_gemm = tq__s8_gemm_ref,
+    .s8_finish = tq__s8_finish_block_ref,
+    .s8_row_sums = tq__s8_row_sums_ref,
+    /* s16_dot, s4_dot, s8_mul, s8_add, ...: NULL, the references reached
+     * through the tq__*_entry() helpers of dispatch.h. */
 };
 
 static const char *const isa_names[] = {"auto", "portable", "avx2", "avx512",

@@ -124,6 +124,50 @@ typedef void (*tq__s8_packed_gemm_fn)(int32_t m, int32_t n, int32_t k,
 typedef void (*tq__s8_quantize_fn)(size_t n, const float *in, float scale,
                                    int32_t zero_point, int8_t *out);
 
+/* int8 elementwise ADD of n >= 1 values with validated parameters
+ * (TFLite's arithmetic and the activation clamp): exactly
+ * tq__s8_add_ref() (lib/s8/add.c). out may alias a or b exactly. */
+typedef void (*tq__s8_add_fn)(size_t n, const int8_t *a, const int8_t *b,
+                              const tq_s8_add_params *p, int8_t *out);
+
+/* int8 depthwise convolution with depth multiplier 1 (out C = in C) and
+ * validated shapes, at most TQ__DW_MAX_TAPS window taps: exactly the
+ * portable kernel of lib/s8/depthwise.c. NULL: that kernel. */
+#define TQ__DW_MAX_TAPS 64
+typedef void (*tq__s8_depthwise_fn)(const tq_conv_params *conv,
+                                    const tq_dims *in_dims, const int8_t *in,
+                                    int32_t input_offset,
+                                    const tq_dims *filter_dims,
+                                    const int8_t *filter, const int32_t *bias,
+                                    const tq_s8_output *os,
+                                    const tq_dims *out_dims, int8_t *out);
+
+/* The requantized GEMM of tq__s8_gemm_requant() (lib/s8/s8_internal.h:
+ * validated arguments, m, n, k >= 1) done whole by a path, the output
+ * stage applied while the sums are in registers: returns 1 when done, 0
+ * (having written nothing) for shapes it leaves to the blocked driver.
+ * Same bits as the driver. NULL: always the driver. */
+typedef int (*tq__s8_gemm_requant_fn)(int32_t m, int32_t n, int32_t k,
+                                      const int8_t *a, size_t lda,
+                                      int32_t a_offset, const int8_t *b,
+                                      size_t ldb, int32_t b_offset,
+                                      const int32_t *bias,
+                                      const tq_s8_output *os, int8_t *c,
+                                      size_t ldc);
+
+/* ---- convolution weights packed ahead of time (tq_s8_conv2d_pack) -----
+ *
+ * C[i][j] = Σ_p A[i][p]·W[j][p] for i < m, j < n (raw int32 sums, same
+ * contract as tq__s8_gemm_fn), W read from @p panels: panels of 16
+ * columns, panel b holding kp = (k + 1) / 2 pairs of 16 columns of 2
+ * little-endian int16: bytes [64·(kp·b + q) + 4·j + 2·h, +2) = W[16·b +
+ * j][2q + h] (0 past n and k). Any alignment. NULL: the reference
+ * tq__s8_gemm_panels_ref (lib/s8/conv_packed.c). */
+typedef void (*tq__s8_gemm_panels_fn)(int32_t m, int32_t n, int32_t k,
+                                      const int8_t *a, size_t lda,
+                                      const unsigned char *panels, int32_t *c,
+                                      size_t ldc);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -189,6 +233,10 @@ typedef struct tq__ukernels {
     tq__s16_dot_fn s16_dot;
     tq__s4_dot_fn s4_dot;
     tq__s8_mul_fn s8_mul; /* NULL: tq__s8_mul_row_ref */
+    tq__s8_add_fn s8_add; /* NULL: tq__s8_add_ref */
+    tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
+    tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
+    tq__s8_gemm_panels_fn s8_gemm_panels;   /* NULL: the reference */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice
@@ -241,6 +289,25 @@ static inline tq__s8_packed_gemm_fn
 tq__s8_packed_gemm_entry(const tq__ukernels *uk)
 {
     return uk->s8_packed_gemm ? uk->s8_packed_gemm : tq__s8_packed_gemm_ref;
+}
+
+void tq__s8_gemm_panels_ref(int32_t m, int32_t n, int32_t k,
+                            const int8_t *a, size_t lda,
+                            const unsigned char *panels, int32_t *c,
+                            size_t ldc);
+
+static inline tq__s8_gemm_panels_fn
+tq__s8_gemm_panels_entry(const tq__ukernels *uk)
+{
+    return uk->s8_gemm_panels ? uk->s8_gemm_panels : tq__s8_gemm_panels_ref;
+}
+
+void tq__s8_add_ref(size_t n, const int8_t *a, const int8_t *b,
+                    const tq_s8_add_params *p, int8_t *out);
+
+static inline tq__s8_add_fn tq__s8_add_entry(const tq__ukernels *uk)
+{
+    return uk->s8_add ? uk->s8_add : tq__s8_add_ref;
 }
 
 int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);

@@ -95,7 +95,9 @@ struct tq__qnode {
     int32_t padded_pool;      /* AVG_POOL counting its padding: pad into the
                                  scratch with the zero point (real 0), then
                                  pool unpadded */
-    void *packed;             /* FC: weights packed once (owned), or NULL */
+    void *packed;             /* FC and CONV: weights packed once (owned;
+                                 tq_s8_pack_weights / tq_s8_conv2d_pack),
+                                 or NULL */
     size_t packed_bytes;
 };
 
@@ -125,6 +127,13 @@ tq_status tq__graph_run_f32_observed(const tq_graph *g, int64_t batch,
 tq_status tq__calibrator_tensor_range(const tq_calibrator *c, int32_t t,
                                       double *lo, double *hi,
                                       const tq_qscheme **scheme);
+
+/* Pack a TQ__Q_CONV node's weights once (tq_s8_conv2d_pack, into
+ * qn->packed, owned) so that run_s8.c calls tq_s8_conv2d_packed(), bit for
+ * bit tq_s8_conv2d() on every path; qn->weights stays (the accumulators
+ * path and the C exporter read it). TQ_ERR_NO_MEMORY or a packing error,
+ * leaving qn->packed NULL. */
+tq_status tq__qnode_pack_conv(struct tq__qnode *qn);
 
 /* Free a quantized graph's q slots (tq_graph::q_free). */
 void tq__quant_free(tq_graph *g);

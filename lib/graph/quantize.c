@@ -419,6 +419,12 @@ static tq_status weighted(qctx *x, int32_t index, struct tq__qnode *qn)
                                   tq__op_name(n->op), tq_status_message(s));
         }
     }
+    if (qn->kind == TQ__Q_CONV && (s = tq__qnode_pack_conv(qn)) != TQ_OK) {
+        free(bias);
+        return tq__graph_fail(x->src, s, "quantize: node %s (%s): packing the "
+                              "weights: %s", n->name, tq__op_name(n->op),
+                              tq_status_message(s));
+    }
     if (b) {
         free(b->data);
         b->data = bias;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph_internal.h"
+#include "profile.h"
 #include "quant_internal.h" /* tq__graph_run_f32_observed() */
 
 /* The clamp of a node's act attribute; NULL for none. */
@@ -157,6 +158,15 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
                            const float *input, float *output, void *arena,
                            size_t arena_bytes)
 {
+    return tq__graph_run_f32_hooked(graph, batch, input, output, arena,
+                                    arena_bytes, NULL, NULL);
+}
+
+tq_status tq__graph_run_f32_hooked(const tq_graph *graph, int64_t batch,
+                                   const float *input, float *output,
+                                   void *arena, size_t arena_bytes,
+                                   tq__graph_node_hook hook, void *ctx)
+{
     uint8_t *base, *scratch;
     size_t scratch_bytes;
     if (!graph)
@@ -188,6 +198,8 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
                               "must not overlap");
     memcpy(tq__graph_tensor_at(graph, base, graph->input, batch), input,
            in_bytes);
+    if (hook)
+        hook(ctx, -1);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq__node *n = &graph->nodes[i];
         const tq_status s =
@@ -195,6 +207,8 @@ tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
         if (s != TQ_OK)
             return tq__graph_fail(g, s, "node '%s' (%s): %s", n->name,
                                   tq__op_name(n->op), tq_status_message(s));
+        if (hook)
+            hook(ctx, i);
     }
     memcpy(output, tq__graph_tensor_at(graph, base, graph->output, batch),
            out_bytes);

@@ -5,8 +5,10 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "profile.h"
 #include "quant_internal.h"
 
 /* Pixels per block of the accumulator-keeping convolution. */
@@ -56,6 +58,24 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
     default:
         return TQ_OK;
     }
+}
+
+tq_status tq__qnode_pack_conv(struct tq__qnode *qn)
+{
+    size_t bytes;
+    void *packed;
+    TQ_CHECK(tq_s8_conv2d_packed_size(&qn->filter, qn->conv.groups, &bytes));
+    if (!(packed = malloc(bytes)))
+        return TQ_ERR_NO_MEMORY;
+    const tq_status s = tq_s8_conv2d_pack(&qn->filter, qn->conv.groups,
+                                          qn->weights, packed, bytes);
+    if (s != TQ_OK) {
+        free(packed);
+        return s;
+    }
+    qn->packed = packed;
+    qn->packed_bytes = bytes;
+    return TQ_OK;
 }
 
 /* Pad: the input into the middle, the borders at @p value (the zero
@@ -152,6 +172,11 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
         if (acc)
             return conv_accumulators(qn, &in, x, &out, y, acc, scratch,
                                      scratch_bytes);
+        if (qn->packed) /* weights packed once: the fast GEMM panels */
+            return tq_s8_conv2d_packed(&qn->conv, &in, x, qn->input_offset,
+                                       &qn->filter, qn->packed,
+                                       qn->packed_bytes, qn->bias, &qn->os,
+                                       &out, y, scratch, scratch_bytes);
         return tq_s8_conv2d(&qn->conv, &in, x, qn->input_offset, &qn->filter,
                             qn->weights, qn->bias, &qn->os, &out, y, scratch,
                             scratch_bytes);
@@ -232,6 +257,16 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                           int32_t *accumulators, void *arena,
                           size_t arena_bytes)
 {
+    return tq__graph_run_s8_hooked(graph, batch, input, output, accumulators,
+                                   arena, arena_bytes, NULL, NULL);
+}
+
+tq_status tq__graph_run_s8_hooked(const tq_graph *graph, int64_t batch,
+                                  const int8_t *input, int8_t *output,
+                                  int32_t *accumulators, void *arena,
+                                  size_t arena_bytes, tq__graph_node_hook hook,
+                                  void *ctx)
+{
     if (!graph)
         return TQ_ERR_NULL;
     /* The error sentence only, and only on failure: several threads may
@@ -269,6 +304,8 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                               "output, the accumulators and the arena must "
                               "not overlap");
     memcpy(tq__graph_tensor_at(graph, base, tin, batch), input, n_in);
+    if (hook)
+        hook(ctx, -1);
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const tq_status s =
             run_node(graph, i, batch, base, scratch, scratch_bytes,
@@ -278,6 +315,8 @@ tq_status tq_graph_run_s8(const tq_graph *graph, int64_t batch,
                                   graph->nodes[i].name,
                                   tq__op_name(graph->nodes[i].op),
                                   tq_status_message(s));
+        if (hook)
+            hook(ctx, i);
     }
     memcpy(output, tq__graph_tensor_at(graph, base, tout, batch), n_out);
     return TQ_OK;

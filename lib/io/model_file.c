@@ -874,6 +874,12 @@ static tq_status load_q(lctx *x, const cJSON *o, int32_t index,
                 return lfail(x, s, "%s: packing the weights: %s", where,
                              tq_status_message(s));
         }
+        if (qn->kind == TQ__Q_CONV) {
+            const tq_status s = tq__qnode_pack_conv(qn);
+            if (s != TQ_OK)
+                return lfail(x, s, "%s: packing the weights: %s", where,
+                             tq_status_message(s));
+        }
         return TQ_OK;
     }
     case TQ__Q_MAX_POOL:

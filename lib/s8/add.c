@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "../arch/dispatch.h"
 #include "s8_internal.h"
 
 /* Largest left_shift accepted: (x + offset) is in [-255, 255], so the
@@ -93,17 +94,10 @@ static int bad_alias(const int8_t *x, const int8_t *out, size_t n)
     return x != out && tq__overlap(x, n, out, n);
 }
 
-tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
+/* The reference of the dispatch entry s8_add (lib/arch/dispatch.h). */
+void tq__s8_add_ref(size_t n, const int8_t *a, const int8_t *b,
                     const tq_s8_add_params *params, int8_t *out)
 {
-    if (!params)
-        return TQ_ERR_NULL;
-    if (n > 0 && (!a || !b || !out))
-        return TQ_ERR_NULL;
-    TQ_CHECK(check_params(params));
-    if (n > 0 && (bad_alias(a, out, n) || bad_alias(b, out, n)))
-        return TQ_ERR_ALIAS;
-
     const tq_s8_add_params p = *params;
     for (size_t i = 0; i < n; ++i) {
         /* (x + offset) << left_shift < 2^28: no overflow (see the limit). */
@@ -122,5 +116,20 @@ tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
         out[i] = (int8_t)(r < p.act_min ? p.act_min
                                         : (r > p.act_max ? p.act_max : r));
     }
+}
+
+tq_status tq_s8_add(size_t n, const int8_t *a, const int8_t *b,
+                    const tq_s8_add_params *params, int8_t *out)
+{
+    if (!params)
+        return TQ_ERR_NULL;
+    if (n > 0 && (!a || !b || !out))
+        return TQ_ERR_NULL;
+    TQ_CHECK(check_params(params));
+    if (n > 0 && (bad_alias(a, out, n) || bad_alias(b, out, n)))
+        return TQ_ERR_ALIAS;
+
+    if (n > 0)
+        tq__s8_add_entry(tq__get_ukernels())(n, a, b, params, out);
     return TQ_OK;
 }

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "../arch/dispatch.h"
 #include "s8_internal.h"
 
 /* Output channels accumulated at once, on the stack (256 bytes). */
@@ -40,6 +41,12 @@ tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
                              filter, bias, os, out_dims, out));
     const int32_t cin = in_dims->c, cout = out_dims->c, mult = cout / cin;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
+    const tq__ukernels *uk = tq__get_ukernels();
+    if (uk->s8_depthwise && mult == 1 && kh * kw <= TQ__DW_MAX_TAPS) {
+        uk->s8_depthwise(conv, in_dims, in, input_offset, filter_dims, filter,
+                         bias, os, out_dims, out);
+        return TQ_OK;
+    }
     const size_t row_stride = (size_t)in_dims->w * (size_t)cin;
     int32_t acc[DW_BLOCK_CHANNELS];
 

@@ -67,6 +67,10 @@ void tq__s8_gemm_requant(int32_t m, int32_t n, int32_t k, const int8_t *a,
                     tq__s8_output_one(os, tq__s8_fold_one(&f, 0, 0, j), j);
         return;
     }
+    if (uk->s8_gemm_requant &&
+        uk->s8_gemm_requant(m, n, k, a, lda, a_offset, b, ldb, b_offset, bias,
+                            os, c, ldc))
+        return;
     /* Columns outside, rows inside: each weight block and its sums are
      * computed once; only the (rare) row sums of a nonzero b_offset are
      * recomputed per column block. */

@@ -68,5 +68,19 @@ void tq__avx2_s8_prepacked_gemm(int32_t m, int32_t n, int32_t k,
                                 const int8_t *a, size_t lda,
                                 const int8_t *codes, const int32_t *sums,
                                 int32_t *c, size_t ldc);
+void tq__avx2_s8_add(size_t n, const int8_t *a, const int8_t *b,
+                     const tq_s8_add_params *p, int8_t *out);
+void tq__avx2_s8_mul(size_t n, const int8_t *a, size_t sa, const int8_t *b,
+                     size_t sb, const tq_s8_mul_params *p, int8_t *out);
+void tq__avx2_s8_depthwise(const tq_conv_params *conv, const tq_dims *in_dims,
+                           const int8_t *in, int32_t input_offset,
+                           const tq_dims *filter_dims, const int8_t *filter,
+                           const int32_t *bias, const tq_s8_output *os,
+                           const tq_dims *out_dims, int8_t *out);
+struct tq__s8_fold;
+void tq__avx2_s8_finish(const struct tq__s8_fold *f, int32_t rows,
+                        int32_t channels, const int32_t *acc, size_t ld_acc,
+                        const tq_s8_output *os, int32_t ch0, int8_t *out,
+                        size_t ld_out);
 
 #endif /* TQ_ARCH_X86_AVX2_H */

@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "x86_avx2.h"
+#include "x86_avx2_gemm.h"
 
 TQ_AVX2_INLINE __m128i load16(const int8_t *p)
 {
@@ -90,6 +90,11 @@ TQ_AVX2 void tq__avx2_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
                               size_t lda, const int8_t *b, size_t ldb,
                               int32_t *c, size_t ldc)
 {
+    /* Enough rows to repay packing: the int16 panels (x86_avx2_s8_gemm_packed.c). */
+    if (m >= 4 && n >= 8) {
+        tq__avx2_s8_gemm_packed(m, n, k, a, lda, b, ldb, c, ldc);
+        return;
+    }
     for (int32_t i = 0; i < m; i += 2) {
         const int32_t mr = m - i < 2 ? 1 : 2;
         const int8_t *a0 = a + (size_t)i * lda;

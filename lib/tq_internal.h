@@ -80,21 +80,8 @@ typedef struct tq__span {
  * scratch) may share a byte with any other buffer of the call, written or
  * read; buffers that are only read may share memory. @p w lists the @p nw
  * written buffers, @p r the @p nr read ones. TQ_ERR_ALIAS or TQ_OK. */
-static inline tq_status tq__check_alias(const tq__span *w, int nw,
-                                        const tq__span *r, int nr)
-{
-    for (int i = 0; i < nw; ++i) {
-        if (!w[i].p)
-            continue;
-        for (int j = i + 1; j < nw; ++j)
-            if (w[j].p && tq__overlap(w[i].p, w[i].bytes, w[j].p, w[j].bytes))
-                return TQ_ERR_ALIAS;
-        for (int j = 0; j < nr; ++j)
-            if (r[j].p && tq__overlap(w[i].p, w[i].bytes, r[j].p, r[j].bytes))
-                return TQ_ERR_ALIAS;
-    }
-    return TQ_OK;
-}
+tq_status tq__check_alias(const tq__span *w, int nw, const tq__span *r,
+                          int nr);
 
 static inline int32_t tq__clamp_i32(int32_t x, int32_t lo, int32_t hi)
 {

@@ -165,6 +165,24 @@ tq_status tq__check_int_pool(const tq_pool_params *pool, const tq_dims *in,
     return TQ_OK;
 }
 
+/* Out of line: every kernel validates through it once per call, and one
+ * copy is less code than one per kernel. */
+tq_status tq__check_alias(const tq__span *w, int nw, const tq__span *r,
+                          int nr)
+{
+    for (int i = 0; i < nw; ++i) {
+        if (!w[i].p)
+            continue;
+        for (int j = i + 1; j < nw; ++j)
+            if (w[j].p && tq__overlap(w[i].p, w[i].bytes, w[j].p, w[j].bytes))
+                return TQ_ERR_ALIAS;
+        for (int j = 0; j < nr; ++j)
+            if (r[j].p && tq__overlap(w[i].p, w[i].bytes, r[j].p, r[j].bytes))
+                return TQ_ERR_ALIAS;
+    }
+    return TQ_OK;
+}
+
 tq_status tq__check_s8_output(const tq_s8_output *os, int32_t channels)
 {
     if (!os || !os->multiplier || !os->shift)

@@ -65,6 +65,11 @@ tq_status tq_requantize(int32_t x, int32_t multiplier, int32_t shift,
     return TQ_OK;
 }
 
+int8_t tq__s8_output_shared(const tq_s8_output *os, int32_t acc, int32_t ch)
+{
+    return tq__s8_output_inline(os, acc, ch);
+}
+
 /* Bytes spanned by @p rows rows of @p cols elements @p ld apart, or 1 on
  * size_t overflow. rows, cols >= 1. */
 static int span_bytes(int32_t rows, int32_t cols, int32_t ld, size_t elem,

@@ -45,9 +45,10 @@ static inline int32_t tq__s8_fold_one(const tq__s8_fold *f, int32_t raw,
 
 /* The ::tq_s8_output stage of one accumulator of output channel @p ch
  * (already validated by tq__check_s8_output). The zero point is added in
- * int64: a saturated requantization plus the offset must not overflow. */
-static inline int8_t tq__s8_output_one(const tq_s8_output *os, int32_t acc,
-                                       int32_t ch)
+ * int64: a saturated requantization plus the offset must not overflow.
+ * Kernels call tq__s8_output_one() below, not this. */
+static inline int8_t tq__s8_output_inline(const tq_s8_output *os,
+                                          int32_t acc, int32_t ch)
 {
     const int32_t i = os->per_channel ? ch : 0;
     const int64_t v =
@@ -59,6 +60,23 @@ static inline int8_t tq__s8_output_one(const tq_s8_output *os, int32_t acc,
     if (v > os->act_max)
         return (int8_t)os->act_max;
     return (int8_t)v;
+}
+
+/* The same stage as one out-of-line function (lib/quant/requant.c). */
+int8_t tq__s8_output_shared(const tq_s8_output *os, int32_t acc, int32_t ch);
+
+/* The output stage of every s8 kernel. A build for size (a firmware at
+ * -Os) calls the one shared copy: inlined, each kernel that ends in it
+ * would carry its own few hundred bytes of requantization. Other builds
+ * inline it into their loops. */
+static inline int8_t tq__s8_output_one(const tq_s8_output *os, int32_t acc,
+                                       int32_t ch)
+{
+#ifdef __OPTIMIZE_SIZE__
+    return tq__s8_output_shared(os, acc, ch);
+#else
+    return tq__s8_output_inline(os, acc, ch);
+#endif
 }
 
 /* Finishing a block of raw sums (fold, requantize, store int8; output

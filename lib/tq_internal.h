@@ -222,14 +222,16 @@ tq_status tq__check_pool_geometry(const tq_pool_params *pool,
 /* The checks every depthwise convolution (f32, s8, s16, s4) starts with,
  * in this order: no NULL pointer; filter extents >= 1 and the convolution
  * geometry legal; filter {1, KH, KW, Cout} with Cout a multiple of Cin
- * (else TQ_ERR_SHAPE); KH·KW <= max_taps (else TQ_ERR_OVERFLOW); then the
- * element counts of in, filter and out into *in_count, *filter_count and
- * *out_count. Element sizes, the output stage and aliasing are the
- * caller's. */
+ * (else TQ_ERR_SHAPE); KH·KW <= max_taps unless max_taps is 0 (else
+ * TQ_ERR_OVERFLOW); then the element counts of in, filter and out into
+ * *in_count, *filter_count and *out_count. Element sizes, the output stage
+ * and aliasing are the caller's. max_taps is an int32_t, not an int64_t:
+ * an 8-byte constant argument makes GCC move it through VFP registers on
+ * a Cortex-M4F/M7, and the int8 firmware must hold no FPU instruction. */
 tq_status tq__check_depthwise(const tq_conv_params *conv, const tq_dims *in,
                               const void *in_data, const tq_dims *filter,
                               const void *filter_data, const tq_dims *out,
-                              const void *out_data, int64_t max_taps,
+                              const void *out_data, int32_t max_taps,
                               size_t *in_count, size_t *filter_count,
                               size_t *out_count);
 

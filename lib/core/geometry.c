@@ -125,7 +125,7 @@ tq_status tq__check_pool_geometry(const tq_pool_params *pool,
 tq_status tq__check_depthwise(const tq_conv_params *conv, const tq_dims *in,
                               const void *in_data, const tq_dims *filter,
                               const void *filter_data, const tq_dims *out,
-                              const void *out_data, int64_t max_taps,
+                              const void *out_data, int32_t max_taps,
                               size_t *in_count, size_t *filter_count,
                               size_t *out_count)
 {
@@ -136,7 +136,7 @@ tq_status tq__check_depthwise(const tq_conv_params *conv, const tq_dims *in,
     TQ_CHECK(tq__check_conv_geometry(conv, in, filter->h, filter->w, out));
     if (filter->n != 1 || filter->c != out->c || out->c % in->c != 0)
         return TQ_ERR_SHAPE;
-    if ((int64_t)filter->h * filter->w > max_taps)
+    if (max_taps > 0 && (int64_t)filter->h * filter->w > max_taps)
         return TQ_ERR_OVERFLOW;
     TQ_CHECK(tq__dims_count(in, in_count));
     TQ_CHECK(tq__dims_count(filter, filter_count));

@@ -39,7 +39,7 @@ tq_status tq_f32_depthwise_conv2d(const tq_conv_params *conv,
     size_t in_count, filter_count, out_count;
     /* No tap limit: the f32 sums cannot overflow an integer. */
     TQ_CHECK(tq__check_depthwise(conv, in_dims, in, filter_dims, filter,
-                                 out_dims, out, INT64_MAX, &in_count,
+                                 out_dims, out, 0, &in_count,
                                  &filter_count, &out_count));
     if (in_count > SIZE_MAX / sizeof(float) ||
         filter_count > SIZE_MAX / sizeof(float) ||

@@ -29,6 +29,7 @@ Usage:
 """
 
 import argparse
+import fractions
 import math
 import os
 import re
@@ -60,7 +61,8 @@ def sign_test_p(wins, losses):
     if n == 0:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1))
-    return min(1.0, 2.0 * tail / 2.0**n)
+    # Exact rational, then one rounding: 2.0**n overflows a double past n = 1023.
+    return min(1.0, float(fractions.Fraction(2 * tail, 2**n)))
 
 
 def run_tinyq(ptq, model, calib, first, workdir):

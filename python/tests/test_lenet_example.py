@@ -160,3 +160,11 @@ def test_sign_test_p_exact():
     assert sign_test_p(3, 3) == 1.0
     # n = 10, 2 vs 8: 2 * (1 + 10 + 45) / 1024
     assert sign_test_p(2, 8) == pytest.approx(112 / 1024)
+    # Past 1,023 discordant images 2.0**n overflows a double: the p-value is
+    # the exact rational, so it stays in [0, 1] (7000 vs 3 underflows to 0;
+    # 600 vs 600 is 1; 520 vs 500 is near the normal approximation with
+    # continuity correction: z = (520 - 510 - 0.5) / (0.5 * sqrt(1020))
+    # = 0.595, two-sided p = 0.55).
+    assert sign_test_p(7000, 3) == 0.0
+    assert sign_test_p(600, 600) == 1.0
+    assert sign_test_p(520, 500) == pytest.approx(0.55, abs=0.02)

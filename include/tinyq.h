@@ -3171,6 +3171,208 @@ TQ_API tq_status tq_graph_load_memory(const void *bytes, size_t size,
 
 /** @} */
 
+/* ======================================================================== */
+/** @defgroup tq_recovery_sec Accuracy recovery (host side)
+ *  Post-training remedies for the accuracy lost by round-to-nearest
+ *  quantization (docs/recovery.md): cross-layer equalization of a float
+ *  graph before calibration, and on a quantized graph 4-bit weights,
+ *  AdaRound and bias correction, all from calibration data the caller
+ *  passes. Nothing here runs on a firmware.
+ *  @{ */
+/* ======================================================================== */
+
+/** @brief What tq_graph_equalize() does with a ReLU6 between two layers
+ *  (tq_equalize_config::relu6). */
+typedef enum tq_equalize_relu6 {
+    TQ_EQUALIZE_RELU6_SKIP = 0,    /**< Leave such pairs alone (exact). */
+    TQ_EQUALIZE_RELU6_REPLACE = 1  /**< Replace the ReLU6 by a ReLU and
+                                        equalize (changes the float function
+                                        where activations exceed 6). */
+} tq_equalize_relu6;
+
+/** @brief Options of tq_graph_equalize() (tq_equalize_config_init() gives
+ *  the defaults in brackets). */
+typedef struct tq_equalize_config {
+    int32_t iterations;   /**< Sweeps over all pairs, 0..100000 [20]; stops
+                               early once no scale moves by more than 1e-6
+                               (relative). */
+    int32_t relu6;        /**< A ::tq_equalize_relu6 [SKIP]. */
+    int32_t absorb_bias;  /**< 1: high-bias absorption after equalizing
+                               (not exact; see docs/recovery.md) [0]. */
+    float absorb_sigmas;  /**< k of the absorbed amount
+                               max(0, beta − k·|gamma|), >= 0 [3]. */
+} tq_equalize_config;
+
+/** @brief The defaults of ::tq_equalize_config.
+ *  @param config  the options to fill
+ *  @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_equalize_config_init(tq_equalize_config *config);
+
+/** @brief Cross-layer equalization (Nagel et al. 2019), in place, on a
+ *  finalized float graph before calibration: for each pair of weighted
+ *  nodes (conv, depthwise, FC) joined through a ReLU or no activation,
+ *  pools, zero pad, reshape or identity only (one consumer at every step,
+ *  not the graph output, constants not shared), output channel j of the
+ *  first is divided by s_j = sqrt(r1_j / r2_j) and the second's weights
+ *  reading j multiplied by it (r: largest absolute weight of the channel),
+ *  iterated. The float function is unchanged up to float rounding (unless
+ *  ReLU6 replacement or bias absorption is asked for). This is the one
+ *  call that changes a finalized graph: do not run the graph meanwhile.
+ *  @param graph   a finalized float graph
+ *  @param config  the options, or NULL for the defaults
+ *  @param pairs   receives the number of pairs equalized; may be NULL
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph not finalized or
+ *          quantized, or a bad option; #TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_graph_equalize(tq_graph *graph,
+                                   const tq_equalize_config *config,
+                                   int32_t *pairs);
+
+/** @brief Bias correction methods (tq_recovery_config::bias_correction). */
+typedef enum tq_bias_correction {
+    TQ_BIAS_CORRECTION_NONE = 0,      /**< None. */
+    TQ_BIAS_CORRECTION_EMPIRICAL = 1, /**< The mean output error per
+                                           channel measured on the
+                                           calibration inputs. */
+    TQ_BIAS_CORRECTION_ANALYTIC = 2   /**< The expected input from the
+                                           previous layer's folded-BatchNorm
+                                           statistics (layers without them
+                                           are left alone). */
+} tq_bias_correction;
+
+/** @brief Progress of tq_graph_recover(): called before a layer's work
+ *  (@p iteration 0) and every 100 AdaRound iterations.
+ *  @param ctx         tq_recovery_config::progress_ctx
+ *  @param node        the node's name
+ *  @param iteration   iterations done on this layer
+ *  @param iterations  iterations planned for it (0 without AdaRound)
+ *  @param loss        the layer's current AdaRound loss (0 without)
+ *  @return 0 to go on; anything else ends this layer's AdaRound now,
+ *          keeping its current rounding. */
+typedef int32_t (*tq_recovery_progress)(void *ctx, const char *node,
+                                        int32_t iteration, int32_t iterations,
+                                        double loss);
+
+/** @brief Options of tq_graph_recover() (tq_recovery_config_init() gives the
+ *  defaults in brackets). */
+typedef struct tq_recovery_config {
+    int32_t weight_bits;        /**< 8 or 4 [8]: 4 makes weights symmetric
+                                     4-bit codes in [−7, 7], per channel as
+                                     the graph was quantized, scale
+                                     max|w| / 7, stored in the int8
+                                     tensors. */
+    int32_t keep_ends_8bit;     /**< 1: the first and the last weighted
+                                     layer keep 8 bits [1]. */
+    int32_t bias_correction;    /**< A ::tq_bias_correction [NONE]. */
+    int32_t adaround;           /**< 1: AdaRound every weighted layer [0]. */
+    int32_t iterations;         /**< AdaRound Adam steps per layer, 1..10^7
+                                     [1000]. */
+    float lambda;               /**< Regulariser weight, >= 0 [0.01]. */
+    float beta_start;           /**< Regulariser beta at the end of the
+                                     warm-up [20], annealed linearly... */
+    float beta_end;             /**< ...to this at the last step [2]. */
+    float warmup;               /**< Fraction of steps without regulariser,
+                                     0..1 [0.2]. */
+    float learning_rate;        /**< Adam step size, > 0 [0.01]. */
+    int32_t max_patches;        /**< Input patches per layer kept for the
+                                     AdaRound Gram matrix, >= 1 [8192];
+                                     sampled with @p seed when there are
+                                     more. */
+    int32_t reserved;           /**< Keep 0. */
+    uint64_t seed;              /**< Seed of the patch sampling [1]. */
+    double time_limit;          /**< Seconds of AdaRound per layer, 0 for
+                                     no limit [0]. */
+    tq_recovery_progress progress; /**< Progress callback, or NULL. */
+    void *progress_ctx;         /**< Passed to @p progress. */
+} tq_recovery_config;
+
+/** @brief The defaults of ::tq_recovery_config.
+ *  @param config  the options to fill
+ *  @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_recovery_config_init(tq_recovery_config *config);
+
+/** @brief Improve the weights and biases of a quantized graph in place
+ *  from calibration inputs: per weighted layer (conv, depthwise, FC, fused
+ *  conv + pool), first 4-bit weights if asked, then AdaRound, then bias
+ *  correction; each layer's inputs are those of the FLOAT graph on
+ *  @p inputs. Scales, multipliers, shifts, int32 biases and packed
+ *  weights are recomputed; activations keep their parameters. The graph
+ *  stays an ordinary quantized graph (saves, loads, runs, exports).
+ *  @param quantized  a graph made by tq_graph_quantize() from @p graph
+ *  @param graph      the finalized float graph it was made from
+ *  @param count      samples in @p inputs, >= 1
+ *  @param inputs     count · (input elements) floats, all finite
+ *  @param config     the options, or NULL for the defaults
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for graphs that do not match, a bad
+ *          count or option; #TQ_ERR_NOT_FINITE; #TQ_ERR_UNSUPPORTED for a
+ *          multiplier no kernel can apply; #TQ_ERR_NO_MEMORY. The error
+ *          sentence is in tq_graph_error() of @p quantized. On failure
+ *          some layers may already have been changed. */
+TQ_API tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
+                                  int64_t count, const float *inputs,
+                                  const tq_recovery_config *config);
+
+/** @brief AdaRound of one weight matrix (the kernel of tq_graph_recover()):
+ *  rows w[o] (k values each) with scale scales[o] (or scales[0] for all
+ *  when @p per_channel is 0) get codes in [qmin, qmax] that are floor or
+ *  ceil of w / s, chosen to minimise the row's (s·q − w)ᵀ G (s·q − w)
+ *  with G = gram (k × k, the mean of x xᵀ over the layer's input
+ *  patches). A row whose result reconstructs worse than round-to-nearest
+ *  keeps round-to-nearest.
+ *  @param rows, k      matrix shape, >= 1
+ *  @param w            rows · k weights
+ *  @param scales       rows (per channel) or 1 scales, > 0
+ *  @param per_channel  1 or 0
+ *  @param gram         k · k values (symmetric)
+ *  @param qmin, qmax   code range, −128 <= qmin < qmax <= 127
+ *  @param config       iterations, lambda, betas, warmup, learning rate,
+ *                      time limit (for the whole matrix), progress; NULL
+ *                      for the defaults
+ *  @param codes        receives rows · k codes
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM, #TQ_ERR_NOT_FINITE,
+ *          #TQ_ERR_NO_MEMORY. */
+TQ_API tq_status tq_adaround_matrix(int32_t rows, int32_t k, const float *w,
+                                    const float *scales, int32_t per_channel,
+                                    const double *gram, int32_t qmin,
+                                    int32_t qmax,
+                                    const tq_recovery_config *config,
+                                    int8_t *codes);
+
+/** @brief The AdaRound objective of one row and its closed-form gradient
+ *  (exposed for testing): with h = clip(sigmoid(v)·(zeta − gamma) + gamma,
+ *  0, 1), zeta 1.1, gamma −0.1, q = clamp(floor(w / s) + h, qmin, qmax),
+ *  d = s·q − w: loss = dᵀ G d + lambda · Σ (1 − |2h − 1|^beta).
+ *  @param k            values in the row, >= 1
+ *  @param w            k weights
+ *  @param scale        the row's scale, > 0
+ *  @param gram         k · k values
+ *  @param qmin, qmax   code range
+ *  @param v            k relaxation variables
+ *  @param lambda       regulariser weight (0: none)
+ *  @param beta         regulariser exponent, >= 1
+ *  @param loss         receives the loss
+ *  @param grad         receives k values dloss/dv, or NULL
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_adaround_objective(int32_t k, const float *w, float scale,
+                                       const double *gram, int32_t qmin,
+                                       int32_t qmax, const double *v,
+                                       double lambda, double beta,
+                                       double *loss, double *grad);
+
+/** @brief E[clamp(x, lo, hi)] for x ~ N(mean, std²), in closed form (the
+ *  expected output of a BatchNorm + ReLU / ReLU6 channel, used by analytic
+ *  bias correction).
+ *  @param mean      the normal's mean
+ *  @param std       its standard deviation, >= 0
+ *  @param lo        lower clamp (may be −inf)
+ *  @param hi        upper clamp (may be +inf), >= lo
+ *  @param expected  receives the expectation
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (NaN, std < 0, hi < lo). */
+TQ_API tq_status tq_expected_clamped_normal(double mean, double std,
+                                            double lo, double hi,
+                                            double *expected);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -213,6 +213,30 @@ class QuantConfig(ctypes.Structure):
                 ("histogram_bins", _i32), ("reserved", _i32)]
 
 
+
+class EqualizeConfig(ctypes.Structure):
+    """``tq_equalize_config``."""
+    _fields_ = [("iterations", _i32), ("relu6", _i32),
+                ("absorb_bias", _i32), ("absorb_sigmas", _f32)]
+
+
+#: ``tq_recovery_progress``.
+RECOVERY_PROGRESS = ctypes.CFUNCTYPE(_i32, ctypes.c_void_p, ctypes.c_char_p,
+                                     _i32, _i32, _f64)
+
+
+class RecoveryConfig(ctypes.Structure):
+    """``tq_recovery_config``."""
+    _fields_ = [("weight_bits", _i32), ("keep_ends_8bit", _i32),
+                ("bias_correction", _i32), ("adaround", _i32),
+                ("iterations", _i32), ("lambda_", _f32),
+                ("beta_start", _f32), ("beta_end", _f32), ("warmup", _f32),
+                ("learning_rate", _f32), ("max_patches", _i32),
+                ("reserved", _i32), ("seed", _u64), ("time_limit", _f64),
+                ("progress", RECOVERY_PROGRESS),
+                ("progress_ctx", ctypes.c_void_p)]
+
+
 # ---- prototypes ----------------------------------------------------------
 
 def _p(t):
@@ -504,6 +528,17 @@ PROTOTYPES = {
                                   _size]),
     "tq_graph_quantize_input": (_status, [_vp, _size, _pf32, _pi8]),
     "tq_graph_dequantize_output": (_status, [_vp, _size, _pi8, _pf32]),
+    # accuracy recovery
+    "tq_equalize_config_init": (_status, [_p(EqualizeConfig)]),
+    "tq_graph_equalize": (_status, [_vp, _p(EqualizeConfig), _pi32]),
+    "tq_recovery_config_init": (_status, [_p(RecoveryConfig)]),
+    "tq_graph_recover": (_status, [_vp, _vp, _i64, _pf32,
+                                   _p(RecoveryConfig)]),
+    "tq_adaround_matrix": (_status, [_i32, _i32, _pf32, _pf32, _i32, _pd,
+                                     _i32, _i32, _p(RecoveryConfig), _pi8]),
+    "tq_adaround_objective": (_status, [_i32, _pf32, _f32, _pd, _i32, _i32,
+                                        _pd, _f64, _f64, _pd, _pd]),
+    "tq_expected_clamped_normal": (_status, [_f64, _f64, _f64, _f64, _pd]),
 }
 
 # ---- finding and loading the library ----------------------------------

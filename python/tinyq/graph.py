@@ -408,6 +408,76 @@ class Graph:
         finally:
             _lib_.tq_calibrator_free(cal)
 
+    # ---- accuracy recovery (docs/recovery.md) -------------------------------
+
+    def equalize(self, *, iterations=20, relu6="skip", absorb_bias=False,
+                 absorb_sigmas=3.0):
+        """Cross-layer equalization of this float graph, IN PLACE (the one
+        call that changes a finalized graph; do not run it meanwhile).
+        ``relu6`` is ``"skip"`` (exact) or ``"replace"`` (ReLU6 becomes
+        ReLU on equalized pairs). Returns the number of pairs equalized."""
+        fn = "tq_graph_equalize"
+        if self.quantized:
+            raise ParamError(fn, "equalize a float graph, before calibration")
+        modes = {"skip": 0, "replace": 1}
+        if relu6 not in modes:
+            raise ParamError(fn, f"relu6 must be 'skip' or 'replace', got "
+                                 f"{relu6!r}")
+        c = _lib.EqualizeConfig()
+        check(_lib_.tq_equalize_config_init(ctypes.byref(c)), fn)
+        c.iterations = A.int32(iterations, fn, "iterations")
+        c.relu6 = modes[relu6]
+        c.absorb_bias = int(bool(absorb_bias))
+        c.absorb_sigmas = float(absorb_sigmas)
+        pairs = ctypes.c_int32()
+        _raise(self._h, _lib_.tq_graph_equalize(self._h, ctypes.byref(c),
+                                                ctypes.byref(pairs)), fn)
+        return pairs.value
+
+    def recover(self, float_graph, x, *, layout="NCHW", weight_bits=8,
+                keep_ends_8bit=True, bias_correction="none", adaround=False,
+                iterations=1000, lam=0.01, beta=(20.0, 2.0), warmup=0.2,
+                learning_rate=0.01, max_patches=8192, seed=1, time_limit=0.0,
+                progress=None):
+        """Improve this quantized graph IN PLACE from calibration inputs
+        ``x`` (float32, batch first): 4-bit weights (``weight_bits=4``),
+        AdaRound, bias correction (``"none"``, ``"empirical"``,
+        ``"analytic"``). ``float_graph`` is the graph it was quantized
+        from. ``progress(node, iteration, iterations, loss)`` may return
+        True to end a layer's AdaRound early. Returns self."""
+        fn = "tq_graph_recover"
+        if not self.quantized or float_graph.quantized:
+            raise ParamError(fn, "call it on the quantized graph with the "
+                                 "float graph it came from")
+        methods = {"none": 0, "empirical": 1, "analytic": 2}
+        if bias_correction not in methods:
+            raise ParamError(fn, f"bias_correction must be one of "
+                                 f"{sorted(methods)}, got {bias_correction!r}")
+        xb = float_graph._batch_in(np.asarray(x, dtype=np.float32),
+                                   np.float32, layout, fn)
+        c = _lib.RecoveryConfig()
+        check(_lib_.tq_recovery_config_init(ctypes.byref(c)), fn)
+        c.weight_bits = A.int32(weight_bits, fn, "weight_bits")
+        c.keep_ends_8bit = int(bool(keep_ends_8bit))
+        c.bias_correction = methods[bias_correction]
+        c.adaround = int(bool(adaround))
+        c.iterations = A.int32(iterations, fn, "iterations")
+        c.lambda_ = float(lam)
+        c.beta_start, c.beta_end = float(beta[0]), float(beta[1])
+        c.warmup = float(warmup)
+        c.learning_rate = float(learning_rate)
+        c.max_patches = A.int32(max_patches, fn, "max_patches")
+        c.seed = int(seed)
+        c.time_limit = float(time_limit)
+        if progress is not None:
+            def cb(ctx, node, it, its, loss):
+                return 1 if progress(node.decode(), it, its, loss) else 0
+            c.progress = _lib.RECOVERY_PROGRESS(cb)
+        _raise(self._h, _lib_.tq_graph_recover(
+            self._h, float_graph._h, xb.shape[0], A.ptr(xb),
+            ctypes.byref(c)), fn)
+        return self
+
     def __repr__(self):
         kind = "quantized" if self.quantized else "float"
         return (f"<tinyq.Graph {kind}, {len(self.nodes)} nodes, input "

@@ -1,0 +1,104 @@
+# Accuracy recovery through the binding: equalization keeps the float
+# outputs, recover() makes 4-bit AdaRound codes that still run, the
+# objective's gradient matches finite differences, the clamped normal
+# matches a Monte-Carlo mean (oracles here, in numpy).
+#
+# SPDX-License-Identifier: Apache-2.0
+import os
+
+import numpy as np
+import pytest
+
+import tinyq
+from conftest import REPO, needs_host
+
+LENET = os.path.join(REPO, "models", "lenet", "lenet_bias.onnx")
+
+
+def _lenet():
+    try:
+        return tinyq.Graph.from_onnx(LENET)
+    except tinyq.UnsupportedError as e:  # built without protobuf-c
+        pytest.skip(str(e))
+
+
+@needs_host
+def test_equalize_keeps_outputs(rng):
+    g = _lenet()
+    x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
+    y0 = g.run(x)
+    pairs = g.equalize(iterations=50)
+    assert pairs >= 3
+    y1 = g.run(x)
+    assert np.max(np.abs(y1 - y0)) <= 1e-5 * np.max(np.abs(y0))
+    with pytest.raises(tinyq.ParamError):
+        g.equalize(relu6="maybe")
+
+
+@needs_host
+def test_recover_w4_adaround(rng):
+    g = _lenet()
+    x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
+    q = g.calibrate([x])
+    seen = []
+    q.recover(g, x, weight_bits=4, adaround=True, iterations=200,
+              bias_correction="empirical",
+              progress=lambda n, i, t, loss: seen.append((n, i)) and False)
+    assert seen and seen[0][1] == 0
+    layers = [n for n in q.nodes if n.op in (tinyq.Op.CONV2D,
+                                            tinyq.Op.FULLY_CONNECTED,
+                                            tinyq.Op.CONV2D_RELU_MAXPOOL2)]
+    inner = layers[1:-1]
+    assert inner
+    for n in inner:
+        w = q.tensor(n.inputs[1])
+        assert w.scale is not None
+    codes = q.run(x[:4])
+    assert codes.dtype == np.int8
+    with pytest.raises(tinyq.ParamError):
+        q.recover(g, x, bias_correction="magic")
+    with pytest.raises(tinyq.ParamError):
+        q.recover(g, x, weight_bits=5)
+
+
+def test_objective_gradient(rng):
+    k = 9
+    a = rng.standard_normal((40, k))
+    gram = a.T @ a / 40
+    w = rng.uniform(-0.3, 0.3, k).astype(np.float32)
+    v = rng.uniform(-2, 2, k)
+    loss, grad = tinyq.recovery.adaround_objective(w, 0.05, gram, v, lam=0.1,
+                                                   beta=3.0)
+    h = 1e-6
+    for i in range(k):
+        vp, vm = v.copy(), v.copy()
+        vp[i] += h
+        vm[i] -= h
+        fd = (tinyq.recovery.adaround_objective(w, 0.05, gram, vp, lam=0.1,
+                                                beta=3.0)[0] -
+              tinyq.recovery.adaround_objective(w, 0.05, gram, vm, lam=0.1,
+                                                beta=3.0)[0]) / (2 * h)
+        assert abs(fd - grad[i]) <= 1e-5 * max(1e-3, abs(fd))
+
+
+def test_adaround_matrix_not_worse(rng):
+    x = rng.standard_normal((300, 16)) + 0.3
+    gram = x.T @ x / 300
+    w = (rng.standard_normal((6, 16)) * 0.2).astype(np.float32)
+    s = (np.abs(w).max(axis=1) / 7).astype(np.float32)
+    codes = tinyq.recovery.adaround_matrix(w, s, gram, qmin=-7, qmax=7,
+                                           iterations=1500)
+    rtn = np.clip(np.sign(w / s[:, None]) *
+                  np.floor(np.abs(w / s[:, None]) + 0.5), -7, 7)
+
+    def err(q):
+        d = q * s[:, None] - w
+        return np.sum((x @ d.T) ** 2) / 300
+    assert err(codes) <= err(rtn) * (1 + 1e-9)
+
+
+def test_expected_clamped_normal(rng):
+    for mean, std, lo, hi in [(0.5, 1.0, 0.0, np.inf), (3.0, 2.0, 0.0, 6.0)]:
+        z = np.clip(mean + std * rng.standard_normal(400000), lo, hi)
+        e = tinyq.recovery.expected_clamped_normal(mean, std, lo, hi)
+        assert abs(e - z.mean()) < 5 * z.std() / np.sqrt(z.size)

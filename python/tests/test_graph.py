@@ -43,10 +43,15 @@ def small_net():
     f = g.node("fully_connected", [p, g.constant(wf)], name="fc")
     g.output(f)
 
-    def oracle(xs):
+    def features(xs):  # the FC's input
         a = np.maximum(conv_nhwc(xs, w1, b1, 1, (1, 1, 1, 1)), 0)
         s_ = np.maximum(conv_nhwc(a, w2, None, 1, (1, 1, 1, 1)) + a, 0)
-        return s_.mean(axis=(1, 2)) @ wf.T.astype(np.float64)
+        return s_.mean(axis=(1, 2))
+
+    def oracle(xs):
+        return features(xs) @ wf.T.astype(np.float64)
+
+    oracle.features = features
 
     return g.finalize(), oracle
 
@@ -183,12 +188,12 @@ def test_save_load_and_export_c(tmp_path):
 
 
 def test_mixed_precision_config():
-    graph, _ = small_net()
-    calib = [rng.normal(0, 1, (20, 6, 6, 4)).astype(np.float32)
-             for _ in range(2)]
+    graph, oracle = small_net()
     x = rng.normal(0, 1, (40, 6, 6, 4)).astype(np.float32)
-    want = graph.run(x, layout="NHWC")
-    span = want.max() - want.min()
+    # calibrated on the test inputs themselves: no tensor saturates (int16
+    # scales are max|x| / 32767, no headroom), so the oracle below needs
+    # no clipping model
+    calib = [x[:20], x[20:]]
     names = {t.name: t for t in graph.tensors}
     c1 = [n for n in graph.nodes if n.name == "c1"][0]
     fc = [n for n in graph.nodes if n.name == "fc"][0]
@@ -202,8 +207,16 @@ def test_mixed_precision_config():
     assert q.input.dtype == tq.DType.S8 and q.output.dtype == tq.DType.S8
     # requantization nodes where the type changes
     assert any(n.name.endswith("/requantize") for n in q.nodes)
+    want = oracle(x)
+    span = want.max() - want.min()
     y = q.run(x, layout="NHWC", dequantize=True)
-    assert np.abs(y - want).max() < 0.1 * span + 4 * q.output.scale[0]
+    # Each 4-bit FC weight is off by at most half its step, so output j
+    # moves by at most sum_i |a_i| * s_w / 2; the 8-/16-bit roundings of
+    # the input and the activations add a few percent of the span.
+    s_w = np.max(np.asarray(q.tensor(fc.inputs[1]).scale, np.float64))
+    w4_err = np.abs(oracle.features(x)).sum(axis=1, keepdims=True) * s_w / 2
+    assert np.all(np.abs(y - want) <
+                  w4_err + 0.05 * span + 4 * q.output.scale[0])
     codes, acc = q.run(x, layout="NHWC", accumulators=True)
     assert codes.dtype == np.int8 and acc.dtype == np.int32
     # one int16 tensor (per tensor, by id), int4 weights by default

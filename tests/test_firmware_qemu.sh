@@ -209,9 +209,13 @@ for t in "${targets[@]}"; do
   else
     opts+=("-Dfirmware_graphs=[]")
   fi
-  if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" "${opts[@]}" >/dev/null
-  else
+  # A build directory from an older tree may not know today's options:
+  # set it up again from scratch when reconfiguring fails.
+  if [ -f "$dir/build.ninja" ] &&
+     ! meson configure "$dir" "${opts[@]}" >"$work/$name.setup.log" 2>&1; then
+    rm -rf "$dir"
+  fi
+  if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$src" --cross-file "$src/cross/$name.ini" "${opts[@]}" \
       >"$work/$name.setup.log" 2>&1 || { fail "$name: meson setup"; tail -n 20 "$work/$name.setup.log"; continue; }
   fi

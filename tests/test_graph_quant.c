@@ -16,12 +16,6 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-/* GCC 12's AArch64 loop vectorizer crashes on this file at -O2 (internal
- * compiler error in vect_transform_reduction, in
- * test_accumulators_need_conv_or_fc); the test loops gain nothing from it. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__aarch64__)
-#pragma GCC optimize("no-tree-vectorize")
-#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

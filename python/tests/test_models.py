@@ -12,6 +12,10 @@ import numpy as np
 import pytest
 
 import tinyq as tq
+from conftest import needs_host
+
+# The graph is a host helper: a firmware build of the library has none.
+pytestmark = needs_host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(ROOT, "models")

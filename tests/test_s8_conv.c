@@ -1548,6 +1548,8 @@ static void test_conv_add_errors(void **state)
     const size_t total = n_in + 3 * n_out + bytes + 64;
     int8_t *mem = malloc(total), *keep = malloc(total);
     assert_non_null(mem);
+    assert_non_null(keep);
+    memset(mem, 0x5a, total); /* the gaps and the scratch too: compared */
     int8_t *in = mem, *skip = in + n_in, *out = skip + n_out;
     int8_t *scr = out + n_out + 16;
     memcpy(in, c.x, n_in);

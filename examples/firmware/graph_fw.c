@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "firmware.h"
+#include "fw_text.h"
 #include "semihost.h"
 #include "synthetic.h"
 #include MODEL_HEADER
@@ -31,89 +32,11 @@
 #define M(name) PASTE(MODEL_PREFIX, name)
 #define MU(name) PASTE(MODEL_PREFIX_UC, name)
 
-enum { PIXELS = 3 * 32 * 32, RECORD_BYTES = 1 + PIXELS, LINE_BYTES = 512,
+enum { PIXELS = 3 * 32 * 32, RECORD_BYTES = 1 + PIXELS,
        ARGS = 5 };
 
 _Static_assert(MU(_INPUT_BYTES) == PIXELS, "a CIFAR-10 model");
 _Static_assert(MU(_HAS_ACCUMULATORS), "an output layer with accumulators");
-
-static int32_t out_handle = -1;
-
-/* ---- a line of text, without stdio ---------------------------------------- */
-
-typedef struct line {
-    char text[LINE_BYTES];
-    uint32_t len;
-} line;
-
-static void put_str(line *l, const char *s)
-{
-    while (*s && l->len + 1 < LINE_BYTES)
-        l->text[l->len++] = *s++;
-}
-
-static void put_int(line *l, int32_t v)
-{
-    char digits[12];
-    int n = 0;
-    /* Work on the magnitude in unsigned arithmetic: -INT32_MIN overflows. */
-    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
-    do {
-        digits[n++] = (char)('0' + u % 10u);
-        u /= 10u;
-    } while (u);
-    if (v < 0)
-        put_str(l, "-");
-    while (n > 0 && l->len + 1 < LINE_BYTES)
-        l->text[l->len++] = digits[--n];
-}
-
-static void flush(line *l)
-{
-    put_str(l, "\n");
-    if (out_handle >= 0)
-        sh_write(out_handle, l->text, l->len);
-    l->len = 0;
-}
-
-static void say(const char *s)
-{
-    line l = {{0}, 0};
-    put_str(&l, s);
-    flush(&l);
-}
-
-/* ---- the command line ------------------------------------------------------ */
-
-/* Split @p s at spaces into at most @p max words (in place). */
-static int split(char *s, char **words, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        while (*s == ' ')
-            *s++ = 0;
-        if (!*s)
-            break;
-        words[n++] = s;
-        while (*s && *s != ' ')
-            ++s;
-    }
-    return n;
-}
-
-/* A decimal number in [0, 2^31); -1 if @p s is not one. */
-static int32_t parse_count(const char *s)
-{
-    int32_t v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; ++s) {
-        if (*s < '0' || *s > '9' || v > (INT32_MAX - 9) / 10)
-            return -1;
-        v = 10 * v + (*s - '0');
-    }
-    return v;
-}
 
 /* ---- main ------------------------------------------------------------------ */
 
@@ -127,27 +50,27 @@ static void quantize_input(const uint8_t *chw, int8_t *nhwc)
 
 int main(void)
 {
-    static char cmdline[LINE_BYTES];
+    static char cmdline[FW_LINE_BYTES];
     static uint8_t pixels[PIXELS];
     char *arg[ARGS];
     int argc = 0;
-    out_handle = sh_open(":tt", SH_MODE_W);
+    fw_text_open();
     if (sh_cmdline(cmdline, sizeof cmdline) >= 0)
-        argc = split(cmdline, arg, ARGS);
+        argc = fw_split(cmdline, arg, ARGS);
 
     const char *file = "-";
     int32_t first = 0, count = 4, stride = 1;
     if (argc == ARGS) {
         file = arg[1];
-        first = parse_count(arg[2]);
-        count = parse_count(arg[3]);
-        stride = parse_count(arg[4]);
+        first = fw_parse_count(arg[2]);
+        count = fw_parse_count(arg[3]);
+        stride = fw_parse_count(arg[4]);
     } else if (argc > 1) {
-        say("# usage: graph_fw FILE FIRST COUNT STRIDE (FILE - : synthetic)");
+        fw_say("# usage: graph_fw FILE FIRST COUNT STRIDE (FILE - : synthetic)");
         return 2;
     }
     if (first < 0 || count < 0 || stride < 1) {
-        say("# bad FIRST, COUNT or STRIDE");
+        fw_say("# bad FIRST, COUNT or STRIDE");
         return 2;
     }
 
@@ -157,12 +80,12 @@ int main(void)
         handle = sh_open(file, SH_MODE_RB);
         const int32_t bytes = handle >= 0 ? sh_flen(handle) : -1;
         if (bytes < 0 || bytes % RECORD_BYTES != 0) {
-            say("# cannot read the CIFAR-10 file");
+            fw_say("# cannot read the CIFAR-10 file");
             return 1;
         }
         records = bytes / RECORD_BYTES;
         if (count > 0 && (int64_t)first + (int64_t)(count - 1) * stride >= records) {
-            say("# the images asked for run past the end of the file");
+            fw_say("# the images asked for run past the end of the file");
             return 1;
         }
     }
@@ -176,7 +99,7 @@ int main(void)
         } else if (sh_seek(handle, (uint32_t)index * RECORD_BYTES) != 0 ||
                    sh_read(handle, &label, 1) != 1 ||
                    sh_read(handle, pixels, PIXELS) != PIXELS) {
-            say("# read error");
+            fw_say("# read error");
             return 1;
         }
         quantize_input(pixels, M(_input)());
@@ -184,10 +107,10 @@ int main(void)
         int32_t acc[MU(_OUTPUTS)];
         const tq_status s = M(_run)(out, acc);
         if (s != TQ_OK) {
-            line l = {{0}, 0};
-            put_str(&l, "# model run failed with status ");
-            put_int(&l, (int32_t)s);
-            flush(&l);
+            fw_line l = {{0}, 0};
+            fw_put_str(&l, "# model run failed with status ");
+            fw_put_int(&l, (int32_t)s);
+            fw_flush(&l);
             return 1;
         }
         int32_t pred = 0;
@@ -195,42 +118,42 @@ int main(void)
             pred = acc[c] > acc[pred] ? c : pred;
         correct += !synthetic && pred == label;
 
-        line l = {{0}, 0};
-        put_str(&l, "image ");
-        put_int(&l, index);
-        put_str(&l, synthetic ? " synthetic" : " label ");
+        fw_line l = {{0}, 0};
+        fw_put_str(&l, "image ");
+        fw_put_int(&l, index);
+        fw_put_str(&l, synthetic ? " synthetic" : " label ");
         if (!synthetic)
-            put_int(&l, label);
-        put_str(&l, " pred ");
-        put_int(&l, pred);
-        put_str(&l, " logits");
+            fw_put_int(&l, label);
+        fw_put_str(&l, " pred ");
+        fw_put_int(&l, pred);
+        fw_put_str(&l, " logits");
         for (int c = 0; c < MU(_OUTPUTS); ++c) {
-            put_str(&l, " ");
-            put_int(&l, out[c]);
+            fw_put_str(&l, " ");
+            fw_put_int(&l, out[c]);
         }
-        put_str(&l, " acc");
+        fw_put_str(&l, " acc");
         for (int c = 0; c < MU(_OUTPUTS); ++c) {
-            put_str(&l, " ");
-            put_int(&l, acc[c]);
+            fw_put_str(&l, " ");
+            fw_put_int(&l, acc[c]);
         }
-        flush(&l);
+        fw_flush(&l);
     }
 
-    line l = {{0}, 0};
-    put_str(&l, "# images ");
-    put_int(&l, count);
+    fw_line l = {{0}, 0};
+    fw_put_str(&l, "# images ");
+    fw_put_int(&l, count);
     if (!synthetic) {
-        put_str(&l, " correct ");
-        put_int(&l, correct);
+        fw_put_str(&l, " correct ");
+        fw_put_int(&l, correct);
     }
-    put_str(&l, " | arena ");
-    put_int(&l, MU(_ARENA_BYTES));
-    put_str(&l, " B | stack high-water ");
-    put_int(&l, (int32_t)fw_stack_high_water());
-    put_str(&l, " of ");
-    put_int(&l, (int32_t)fw_stack_size());
-    put_str(&l, " B | kernels ");
-    put_str(&l, tq_kernel_path());
-    flush(&l);
+    fw_put_str(&l, " | arena ");
+    fw_put_int(&l, MU(_ARENA_BYTES));
+    fw_put_str(&l, " B | stack high-water ");
+    fw_put_int(&l, (int32_t)fw_stack_high_water());
+    fw_put_str(&l, " of ");
+    fw_put_int(&l, (int32_t)fw_stack_size());
+    fw_put_str(&l, " B | kernels ");
+    fw_put_str(&l, tq_kernel_path());
+    fw_flush(&l);
     return 0;
 }

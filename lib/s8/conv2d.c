@@ -235,24 +235,6 @@ tq_status tq_s8_conv2d_scratch_size(const tq_conv_params *conv,
     return TQ_OK;
 }
 
-/* im2col rows of the output pixels [p0, p0 + pb), input channels of group
- * g: row i is pixel p0 + i. */
-static void gather_group(const tq_conv_params *conv, const tq_dims *in_dims,
-                         const int8_t *in, const tq_dims *filter_dims,
-                         const tq_dims *out_dims, int8_t pad_value, int32_t k,
-                         int32_t g, size_t p0, int32_t pb, int8_t *col)
-{
-    const int32_t cin_g = filter_dims->c;
-    for (int32_t i = 0; i < pb; ++i) {
-        int32_t n, oy, ox;
-        tq__pixel_coords(p0 + (size_t)i, out_dims->h, out_dims->w, &n, &oy,
-                         &ox);
-        tq__s8_im2col_pixel(conv, in_dims, in, filter_dims->h, filter_dims->w,
-                            g * cin_g, cin_g, n, oy, ox, pad_value,
-                            col + (size_t)i * (size_t)k);
-    }
-}
-
 tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
                        const int8_t *in, int32_t input_offset,
                        const tq_dims *filter_dims, const int8_t *filter,
@@ -272,7 +254,7 @@ tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
                                        scratch_bytes, plan.bytes));
 
     const tq__ukernels *uk = tq__get_ukernels();
-    const int32_t cout = filter_dims->n, cin = in_dims->c;
+    const int32_t cout = filter_dims->n;
     const int32_t groups = conv->groups, cout_g = plan.acc_cols;
     const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
     /* Padded taps hold the input zero point: (zp + input_offset) = 0. */
@@ -283,17 +265,10 @@ tq_status tq_s8_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
     for (size_t p0 = 0; p0 < plan.pixels; p0 += (size_t)plan.block) {
         const int32_t pb = tq__s8_conv_block_len(&plan, p0);
         for (int32_t g = 0; g < groups; ++g) {
-            const int8_t *a;
             size_t lda;
-            if (plan.col_len == 0) {
-                a = in + p0 * (size_t)cin;
-                lda = (size_t)cin;
-            } else {
-                gather_group(conv, in_dims, in, filter_dims, out_dims,
-                             pad_value, k, g, p0, pb, mem.col);
-                a = mem.col;
-                lda = (size_t)k;
-            }
+            const int8_t *a = tq__s8_conv_block_rows(
+                &plan, conv, in_dims, in, filter_dims, out_dims, pad_value, k,
+                g, p0, pb, mem.col, &lda);
             const size_t ch0 = (size_t)g * (size_t)cout_g;
             uk->s8_gemm(pb, cout_g, k, a, lda, filter + ch0 * (size_t)k,
                         (size_t)k, mem.acc, (size_t)cout_g);

@@ -226,7 +226,7 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
     const tq__ukernels *uk = tq__get_ukernels();
     const tq__s8_gemm_panels_fn gemm = tq__s8_gemm_panels_entry(uk);
     const tq__s8_finish_fn finish = tq__s8_finish_entry(uk);
-    const int32_t cin = in_dims->c, cout_g = g.cout_g;
+    const int32_t cout_g = g.cout_g;
     const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
     const int8_t pad_value = (int8_t)-input_offset;
     const unsigned char *panels = p + CP_HEADER + g.sums_bytes;
@@ -238,24 +238,10 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
     for (size_t p0 = 0; p0 < plan.pixels; p0 += (size_t)plan.block) {
         const int32_t pb = tq__s8_conv_block_len(&plan, p0);
         for (int32_t grp = 0; grp < g.groups; ++grp) {
-            const int8_t *a;
             size_t lda;
-            if (plan.col_len == 0) {
-                a = in + p0 * (size_t)cin;
-                lda = (size_t)cin;
-            } else {
-                for (int32_t i = 0; i < pb; ++i) {
-                    int32_t n, oy, ox;
-                    tq__pixel_coords(p0 + (size_t)i, out_dims->h, out_dims->w,
-                                     &n, &oy, &ox);
-                    tq__s8_im2col_pixel(conv, in_dims, in, filter_dims->h,
-                                        filter_dims->w, grp * filter_dims->c,
-                                        filter_dims->c, n, oy, ox, pad_value,
-                                        mem.col + (size_t)i * (size_t)k);
-                }
-                a = mem.col;
-                lda = (size_t)k;
-            }
+            const int8_t *a = tq__s8_conv_block_rows(
+                &plan, conv, in_dims, in, filter_dims, out_dims, pad_value, k,
+                grp, p0, pb, mem.col, &lda);
             const size_t ch0 = (size_t)grp * (size_t)cout_g;
             gemm(pb, cout_g, k, a, lda, panels + (size_t)grp * g.group_bytes,
                  mem.acc, (size_t)cout_g);

@@ -208,6 +208,35 @@ void tq__s8_im2col_pixel(const tq_conv_params *conv, const tq_dims *in_dims,
                          int32_t cin_g, int32_t n, int32_t oy, int32_t ox,
                          int8_t pad_value, int8_t *dst);
 
+/* The GEMM's A operand for the block of output pixels [p0, p0 + pb) and
+ * input-channel group g of a planned convolution: the input itself when
+ * no im2col is needed (plan->col_len 0: 1x1, stride 1, no padding), else
+ * the im2col rows gathered into @p col (row i is pixel p0 + i). Its row
+ * stride goes to *lda. Shared by tq_s8_conv2d, the packed and the fused
+ * conv + Add kernels. */
+static inline const int8_t *tq__s8_conv_block_rows(
+    const tq__s8_conv_blocks *plan, const tq_conv_params *conv,
+    const tq_dims *in_dims, const int8_t *in, const tq_dims *filter_dims,
+    const tq_dims *out_dims, int8_t pad_value, int32_t k, int32_t g,
+    size_t p0, int32_t pb, int8_t *col, size_t *lda)
+{
+    if (plan->col_len == 0) {
+        *lda = (size_t)in_dims->c;
+        return in + p0 * (size_t)in_dims->c;
+    }
+    const int32_t cin_g = filter_dims->c;
+    for (int32_t i = 0; i < pb; ++i) {
+        int32_t n, oy, ox;
+        tq__pixel_coords(p0 + (size_t)i, out_dims->h, out_dims->w, &n, &oy,
+                         &ox);
+        tq__s8_im2col_pixel(conv, in_dims, in, filter_dims->h, filter_dims->w,
+                            g * cin_g, cin_g, n, oy, ox, pad_value,
+                            col + (size_t)i * (size_t)k);
+    }
+    *lda = (size_t)k;
+    return col;
+}
+
 /* Σ_p w[c][p] for each of @p cout filter rows of length k. */
 void tq__s8_filter_sums(const int8_t *filter, int32_t cout, int32_t k,
                         int32_t *sums);

@@ -155,38 +155,10 @@ typedef struct out_stage {
     __m128i lo8, hi8;     /* the clamp in int8 lanes */
 } out_stage;
 
-TQ_AVX2_INLINE __m256i output_raw(__m256i x, const out_stage *s)
-{
-    if (!s->fast)
-        return tq__avx2_requant_clamped(x, &s->full);
-    if (s->single) {
-        /* floor((x·m + 2^(t-1)) / 2^t), t >= 29: below 2^31 in size for
-         * |x| < 2^29; a logical shift of the sum plus 2^63 floors it. */
-        const tq__avx2_stage *w = &s->full;
-        const __m256i bias = _mm256_set1_epi64x(INT64_MIN);
-        const __m256i e = _mm256_srl_epi64(
-            _mm256_xor_si256(_mm256_add_epi64(_mm256_mul_epi32(x, w->mult),
-                                              w->round_e),
-                             bias),
-            s->t_count);
-        const __m256i o = _mm256_srl_epi64(
-            _mm256_xor_si256(
-                _mm256_add_epi64(
-                    _mm256_mul_epi32(_mm256_srli_epi64(x, 32), w->mult_odd),
-                    w->round_o),
-                bias),
-            s->t_count);
-        return _mm256_sub_epi32(tq__avx2_join(e, o), w->corr);
-    }
-    __m256i y = tq__avx2_srdhm(x, s->mult, s->mult_odd);
-    if (s->r == 0)
-        return y;
-    y = _mm256_add_epi32(_mm256_add_epi32(y, s->half),
-                         _mm256_cmpgt_epi32(_mm256_setzero_si256(), y));
-    return _mm256_sra_epi32(y, s->r_count);
-}
-
-/* output_raw() of a fast stage, the rounding known at compile time. */
+/* The requantization of a fast stage, the rounding known at compile time:
+ * single (floor((x·m + 2^(t-1)) / 2^t), t >= 29: below 2^31 in size for
+ * |x| < 2^29; a logical shift of the sum plus 2^63 floors it) or double
+ * with r >= 1. */
 TQ_AVX2_INLINE __m256i output_fast(__m256i x, const out_stage *s, int single)
 {
     if (single) {
@@ -210,6 +182,17 @@ TQ_AVX2_INLINE __m256i output_fast(__m256i x, const out_stage *s, int single)
     __m256i y = tq__avx2_srdhm(x, s->mult, s->mult_odd);
     y = _mm256_add_epi32(_mm256_add_epi32(y, s->half), _mm256_srai_epi32(y, 31));
     return _mm256_sra_epi32(y, s->r_count);
+}
+
+/* The output stage's requantization of int32 lanes x (before the zero
+ * point and the clamp). */
+TQ_AVX2_INLINE __m256i output_raw(__m256i x, const out_stage *s)
+{
+    if (!s->fast)
+        return tq__avx2_requant_clamped(x, &s->full);
+    if (!s->single && s->r == 0)
+        return tq__avx2_srdhm(x, s->mult, s->mult_odd);
+    return output_fast(x, s, s->single);
 }
 
 /* Bytes of 16 results: int16 lanes r0[0..3] r1[0..3] | r0[4..7] r1[4..7]

@@ -312,10 +312,55 @@ def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-128,
                      "tinyq.s8.avg_pool")
 
 
-class AddParams:
-    """Parameters of TFLite's int8 ADD (``tq_s8_add_params``); make them
-    with :meth:`from_scales`. The fields are readable attributes."""
+class _TwoInputParams:
+    """What AddParams and MulParams share: made by the C library's
+    ``*_params_from_scales`` (TFLite's Prepare), fields readable as
+    attributes."""
 
+    _STRUCT = None       # the ctypes struct
+    _FROM_SCALES = ""    # the C function that fills it
+
+    @classmethod
+    def from_scales(cls, scale1, zero_point1, scale2, zero_point2, scale_out,
+                    zero_point_out, act_min=-128, act_max=127,
+                    rounding=Rounding.DOUBLE):
+        """Derive the parameters as TFLite's Prepare does."""
+        fn = cls._FROM_SCALES
+        c = cls._STRUCT()
+        check(getattr(_lib_, fn)(
+            A.real(scale1, fn, "scale1"),
+            A.int32(zero_point1, fn, "zero_point1"),
+            A.real(scale2, fn, "scale2"),
+            A.int32(zero_point2, fn, "zero_point2"),
+            A.real(scale_out, fn, "scale_out"),
+            A.int32(zero_point_out, fn, "zero_point_out"),
+            A.int32(act_min, fn, "act_min"), A.int32(act_max, fn, "act_max"),
+            A.enum_value(rounding, Rounding, fn, "rounding"),
+            ctypes.byref(c)), fn)
+        p = cls.__new__(cls)
+        p._c = c
+        return p
+
+    def __getattr__(self, name):
+        if name in type(self)._FIELDS:
+            return getattr(self.__dict__["_c"], name)
+        raise AttributeError(name)
+
+    def as_dict(self):
+        return {f: getattr(self._c, f) for f in self._FIELDS}
+
+    def __repr__(self):
+        return type(self).__name__ + "(" + ", ".join(
+            f"{k}={v}" for k, v in self.as_dict().items()) + ")"
+
+
+class AddParams(_TwoInputParams):
+    """Parameters of TFLite's int8 ADD (``tq_s8_add_params``); make them
+    with :meth:`from_scales` (``tq_s8_add_params_from_scales``), or give
+    every field. The fields are readable attributes."""
+
+    _STRUCT = _lib.S8AddParams
+    _FROM_SCALES = "tq_s8_add_params_from_scales"
     _FIELDS = [f for f, _ in _lib.S8AddParams._fields_]
 
     def __init__(self, **fields):
@@ -328,41 +373,6 @@ class AddParams:
             raise ParamError(fn, f"missing fields {sorted(missing)}")
         self._c = _lib.S8AddParams(**{k: A.int32(v, fn, k)
                                       for k, v in fields.items()})
-
-    @classmethod
-    def from_scales(cls, scale1, zero_point1, scale2, zero_point2, scale_out,
-                    zero_point_out, act_min=-128, act_max=127,
-                    rounding=Rounding.DOUBLE):
-        """Derive the parameters as TFLite's Prepare does
-        (``tq_s8_add_params_from_scales``)."""
-        fn = "tq_s8_add_params_from_scales"
-        c = _lib.S8AddParams()
-        check(_lib_.tq_s8_add_params_from_scales(
-            A.real(scale1, fn, "scale1"), A.int32(zero_point1, fn,
-                                                  "zero_point1"),
-            A.real(scale2, fn, "scale2"), A.int32(zero_point2, fn,
-                                                  "zero_point2"),
-            A.real(scale_out, fn, "scale_out"),
-            A.int32(zero_point_out, fn, "zero_point_out"),
-            A.int32(act_min, fn, "act_min"), A.int32(act_max, fn, "act_max"),
-            A.enum_value(rounding, Rounding, fn, "rounding"),
-            ctypes.byref(c)), fn)
-        p = cls.__new__(cls)
-        p._c = c
-        return p
-
-    def __getattr__(self, name):
-        if name in AddParams._FIELDS:
-            return getattr(self.__dict__["_c"], name)
-        raise AttributeError(name)
-
-    def as_dict(self):
-        return {f: getattr(self._c, f) for f in self._FIELDS}
-
-    def __repr__(self):
-        return "AddParams(" + ", ".join(f"{k}={v}" for k, v in
-                                        self.as_dict().items()) + ")"
-
 
 def add(a, b, params, out=None):
     """int8 elementwise add with TFLite ADD semantics (``tq_s8_add``);
@@ -461,42 +471,14 @@ def _broadcast(a, b, fn):
     return shape, da, db
 
 
-class MulParams:
+class MulParams(_TwoInputParams):
     """Parameters of TFLite's int8 MUL (``tq_s8_mul_params``); make them
-    with :meth:`from_scales`. The fields are readable attributes."""
+    with :meth:`from_scales` (``tq_s8_mul_params_from_scales``). The fields
+    are readable attributes."""
 
+    _STRUCT = _lib.S8MulParams
+    _FROM_SCALES = "tq_s8_mul_params_from_scales"
     _FIELDS = [f for f, _ in _lib.S8MulParams._fields_]
-
-    @classmethod
-    def from_scales(cls, scale1, zero_point1, scale2, zero_point2, scale_out,
-                    zero_point_out, act_min=-128, act_max=127,
-                    rounding=Rounding.DOUBLE):
-        """Derive the parameters as TFLite's Prepare does
-        (``tq_s8_mul_params_from_scales``)."""
-        fn = "tq_s8_mul_params_from_scales"
-        c = _lib.S8MulParams()
-        check(_lib_.tq_s8_mul_params_from_scales(
-            A.real(scale1, fn, "scale1"),
-            A.int32(zero_point1, fn, "zero_point1"),
-            A.real(scale2, fn, "scale2"),
-            A.int32(zero_point2, fn, "zero_point2"),
-            A.real(scale_out, fn, "scale_out"),
-            A.int32(zero_point_out, fn, "zero_point_out"),
-            A.int32(act_min, fn, "act_min"), A.int32(act_max, fn, "act_max"),
-            A.enum_value(rounding, Rounding, fn, "rounding"),
-            ctypes.byref(c)), fn)
-        p = cls.__new__(cls)
-        p._c = c
-        return p
-
-    def __getattr__(self, name):
-        if name in MulParams._FIELDS:
-            return getattr(self.__dict__["_c"], name)
-        raise AttributeError(name)
-
-    def as_dict(self):
-        return {f: getattr(self._c, f) for f in self._FIELDS}
-
 
 def mul(a, b, params, out=None):
     """int8 elementwise multiply with numpy broadcasting (up to 4-D),

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "firmware.h"
+#include "fw_images.h"
 #include "fw_text.h"
 #include "semihost.h"
 #include "synthetic.h"
@@ -32,8 +33,7 @@
 #define M(name) PASTE(MODEL_PREFIX, name)
 #define MU(name) PASTE(MODEL_PREFIX_UC, name)
 
-enum { PIXELS = 3 * 32 * 32, RECORD_BYTES = 1 + PIXELS,
-       ARGS = 5 };
+enum { PIXELS = 3 * 32 * 32 };
 
 _Static_assert(MU(_INPUT_BYTES) == PIXELS, "a CIFAR-10 model");
 _Static_assert(MU(_HAS_ACCUMULATORS), "an output layer with accumulators");
@@ -50,58 +50,21 @@ static void quantize_input(const uint8_t *chw, int8_t *nhwc)
 
 int main(void)
 {
-    static char cmdline[FW_LINE_BYTES];
     static uint8_t pixels[PIXELS];
-    char *arg[ARGS];
-    int argc = 0;
+    fw_images im;
     fw_text_open();
-    if (sh_cmdline(cmdline, sizeof cmdline) >= 0)
-        argc = fw_split(cmdline, arg, ARGS);
-
-    const char *file = "-";
-    int32_t first = 0, count = 4, stride = 1;
-    if (argc == ARGS) {
-        file = arg[1];
-        first = fw_parse_count(arg[2]);
-        count = fw_parse_count(arg[3]);
-        stride = fw_parse_count(arg[4]);
-    } else if (argc > 1) {
-        fw_say("# usage: graph_fw FILE FIRST COUNT STRIDE (FILE - : synthetic)");
-        return 2;
-    }
-    if (first < 0 || count < 0 || stride < 1) {
-        fw_say("# bad FIRST, COUNT or STRIDE");
-        return 2;
-    }
-
-    const int synthetic = file[0] == '-' && file[1] == 0;
-    int32_t handle = -1, records = 0;
-    if (!synthetic) {
-        handle = sh_open(file, SH_MODE_RB);
-        const int32_t bytes = handle >= 0 ? sh_flen(handle) : -1;
-        if (bytes < 0 || bytes % RECORD_BYTES != 0) {
-            fw_say("# cannot read the CIFAR-10 file");
-            return 1;
-        }
-        records = bytes / RECORD_BYTES;
-        if (count > 0 && (int64_t)first + (int64_t)(count - 1) * stride >= records) {
-            fw_say("# the images asked for run past the end of the file");
-            return 1;
-        }
-    }
+    const int bad = fw_images_open(
+        "# usage: graph_fw FILE FIRST COUNT STRIDE (FILE - : synthetic)",
+        &im);
+    if (bad)
+        return bad;
 
     int32_t correct = 0;
-    for (int32_t i = 0; i < count; ++i) {
-        const int32_t index = synthetic ? i : first + i * stride;
-        uint8_t label = 0;
-        if (synthetic) {
-            synthetic_image((uint32_t)index, pixels);
-        } else if (sh_seek(handle, (uint32_t)index * RECORD_BYTES) != 0 ||
-                   sh_read(handle, &label, 1) != 1 ||
-                   sh_read(handle, pixels, PIXELS) != PIXELS) {
-            fw_say("# read error");
+    for (int32_t i = 0; i < im.count; ++i) {
+        int32_t index;
+        uint8_t label;
+        if (!fw_images_read(&im, i, &index, &label, pixels))
             return 1;
-        }
         quantize_input(pixels, M(_input)());
         int8_t out[MU(_OUTPUTS)];
         int32_t acc[MU(_OUTPUTS)];
@@ -116,33 +79,15 @@ int main(void)
         int32_t pred = 0;
         for (int32_t c = 1; c < MU(_OUTPUTS); ++c)
             pred = acc[c] > acc[pred] ? c : pred;
-        correct += !synthetic && pred == label;
+        correct += !im.synthetic && pred == label;
 
-        fw_line l = {{0}, 0};
-        fw_put_str(&l, "image ");
-        fw_put_int(&l, index);
-        fw_put_str(&l, synthetic ? " synthetic" : " label ");
-        if (!synthetic)
-            fw_put_int(&l, label);
-        fw_put_str(&l, " pred ");
-        fw_put_int(&l, pred);
-        fw_put_str(&l, " logits");
-        for (int c = 0; c < MU(_OUTPUTS); ++c) {
-            fw_put_str(&l, " ");
-            fw_put_int(&l, out[c]);
-        }
-        fw_put_str(&l, " acc");
-        for (int c = 0; c < MU(_OUTPUTS); ++c) {
-            fw_put_str(&l, " ");
-            fw_put_int(&l, acc[c]);
-        }
-        fw_flush(&l);
+        fw_images_report(&im, index, label, pred, MU(_OUTPUTS), out, acc);
     }
 
     fw_line l = {{0}, 0};
     fw_put_str(&l, "# images ");
-    fw_put_int(&l, count);
-    if (!synthetic) {
+    fw_put_int(&l, im.count);
+    if (!im.synthetic) {
         fw_put_str(&l, " correct ");
         fw_put_int(&l, correct);
     }

@@ -297,6 +297,29 @@ typedef struct conv_ctx {
     size_t scratch_bytes;
 } conv_ctx;
 
+/* The buffers of @p c for ni input, nw weight and no output values and
+ * @p channels output stages: random float and int8 data, per-channel
+ * multipliers from @p mult0 up in steps of 0.0001. */
+static void conv_ctx_fill(conv_ctx *c, size_t ni, size_t nw, size_t no,
+                          int32_t channels, double mult0)
+{
+    c->inf = xmalloc(ni * 4), c->wf = xmalloc(nw * 4);
+    c->outf = xmalloc(no * 4);
+    c->in8 = xmalloc(ni), c->w8 = xmalloc(nw), c->out8 = xmalloc(no);
+    c->mult = xmalloc((size_t)channels * 4);
+    c->shift = xmalloc((size_t)channels * 4);
+    for (size_t i = 0; i < ni; ++i) {
+        c->inf[i] = (float)(rnd() % 1000) / 1000.0f;
+        c->in8[i] = (int8_t)(rnd() % 256 - 128);
+    }
+    for (size_t i = 0; i < nw; ++i) {
+        c->wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        c->w8[i] = (int8_t)(rnd() % 255 - 127);
+    }
+    for (int32_t i = 0; i < channels; ++i)
+        tq_quantize_multiplier(mult0 + 0.0001 * i, &c->mult[i], &c->shift[i]);
+}
+
 static void run_f32_conv(void *p)
 {
     conv_ctx *c = p;
@@ -342,19 +365,7 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
     c.pooled = (tq_dims){1, c.out.h / 2, c.out.w / 2, cout};
     const size_t ni = (size_t)h * w * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)c.out.h * c.out.w * cout;
-    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
-    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
-    c.mult = xmalloc((size_t)cout * 4), c.shift = xmalloc((size_t)cout * 4);
-    for (size_t i = 0; i < ni; ++i) {
-        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
-        c.in8[i] = (int8_t)(rnd() % 256 - 128);
-    }
-    for (size_t i = 0; i < nw; ++i) {
-        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
-        c.w8[i] = (int8_t)(rnd() % 255 - 127);
-    }
-    for (int32_t i = 0; i < cout; ++i)
-        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    conv_ctx_fill(&c, ni, nw, no, cout, 0.0007);
     size_t ff, f8;
     tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
     tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
@@ -562,19 +573,7 @@ static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
     c.out = (tq_dims){1, oh, oh, cout};
     const size_t ni = (size_t)h * h * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)oh * oh * cout;
-    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
-    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
-    c.mult = xmalloc((size_t)cout * 4), c.shift = xmalloc((size_t)cout * 4);
-    for (size_t i = 0; i < ni; ++i) {
-        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
-        c.in8[i] = (int8_t)(rnd() % 256 - 128);
-    }
-    for (size_t i = 0; i < nw; ++i) {
-        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
-        c.w8[i] = (int8_t)(rnd() % 255 - 127);
-    }
-    for (int32_t i = 0; i < cout; ++i)
-        tq_quantize_multiplier(0.0007 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    conv_ctx_fill(&c, ni, nw, no, cout, 0.0007);
     tq_f32_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &sf);
     tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);
     c.scratch_bytes = sf > s8 ? sf : s8;
@@ -627,19 +626,7 @@ static void bench_dw(int32_t h, int32_t ch, int32_t st)
     c.out = (tq_dims){1, oh, oh, ch};
     const size_t ni = (size_t)h * h * ch, nw = (size_t)9 * ch,
                  no = (size_t)oh * oh * ch;
-    c.inf = xmalloc(ni * 4), c.wf = xmalloc(nw * 4), c.outf = xmalloc(no * 4);
-    c.in8 = xmalloc(ni), c.w8 = xmalloc(nw), c.out8 = xmalloc(no);
-    c.mult = xmalloc((size_t)ch * 4), c.shift = xmalloc((size_t)ch * 4);
-    for (size_t i = 0; i < ni; ++i) {
-        c.inf[i] = (float)(rnd() % 1000) / 1000.0f;
-        c.in8[i] = (int8_t)(rnd() % 256 - 128);
-    }
-    for (size_t i = 0; i < nw; ++i) {
-        c.wf[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
-        c.w8[i] = (int8_t)(rnd() % 255 - 127);
-    }
-    for (int32_t i = 0; i < ch; ++i)
-        tq_quantize_multiplier(0.003 + 0.0001 * i, &c.mult[i], &c.shift[i]);
+    conv_ctx_fill(&c, ni, nw, no, ch, 0.003);
     char what[64];
     snprintf(what, sizeof what, "dw3x3 s%d %dx%dx%d", st, h, h, ch);
     const double ops = 2.0 * (double)no * 9;

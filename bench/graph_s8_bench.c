@@ -53,6 +53,31 @@ static void ok(tq_status s, const tq_graph *g, const char *what)
     bench_graph_ok("graph_s8_bench", s, g, what);
 }
 
+/* @p g quantized with the default configuration, calibrated on @p n
+ * images of @p img floats at @p x, fed @p chunk at a time, as many passes
+ * as the calibrator asks for. */
+static tq_graph *quantize_default(tq_graph *g, const float *x, int n,
+                                  int chunk, size_t img)
+{
+    tq_quant_config cfg;
+    tq_calibrator *cal;
+    int32_t again = 1;
+    ok(tq_quant_config_init(&cfg), NULL, "config");
+    ok(tq_calibrator_create(g, &cfg, &cal), g, "calibrator");
+    while (again) {
+        for (int b = 0; b < n; b += chunk)
+            if (tq_calibrator_feed(cal, chunk, x + (size_t)b * img) != TQ_OK) {
+                fprintf(stderr, "feed: %s\n", tq_calibrator_error(cal));
+                exit(1);
+            }
+        ok(tq_calibrator_end_pass(cal, &again), NULL, "end_pass");
+    }
+    tq_graph *q;
+    ok(tq_graph_quantize(g, cal, &q), g, "quantize");
+    tq_calibrator_free(cal);
+    return q;
+}
+
 /* He-uniform conv weights, drawn from the seed where the images left it. */
 static tq_graph *resnet8(void)
 {
@@ -270,21 +295,7 @@ static void bench_model(const char *name, const float *x, int layers,
         fprintf(stderr, "graph_s8_bench: %s: %s\n", path, msg);
         exit(1);
     }
-    tq_quant_config cfg;
-    tq_calibrator *cal;
-    int32_t again = 1;
-    ok(tq_quant_config_init(&cfg), NULL, "config");
-    ok(tq_calibrator_create(g, &cfg, &cal), g, "calibrator");
-    while (again) {
-        for (int b = 0; b < MODEL_CAL; b += 100)
-            if (tq_calibrator_feed(cal, 100, x + (size_t)b * MODEL_IMG) != TQ_OK) {
-                fprintf(stderr, "feed: %s\n", tq_calibrator_error(cal));
-                exit(1);
-            }
-        ok(tq_calibrator_end_pass(cal, &again), NULL, "end_pass");
-    }
-    tq_graph *q;
-    ok(tq_graph_quantize(g, cal, &q), g, "quantize");
+    tq_graph *q = quantize_default(g, x, MODEL_CAL, 100, MODEL_IMG);
     printf("\n%s (%s): %d float nodes, %d int8 nodes; calibrated on "
            "images 0..%d of data_batch_1.bin (default configuration)\n",
            name, path, (int)tq_graph_node_count(g), (int)tq_graph_node_count(q),
@@ -322,7 +333,6 @@ static void bench_model(const char *name, const float *x, int layers,
     }
     free(xq), free(yf), free(yq);
     tq_graph_free(q);
-    tq_calibrator_free(cal);
     tq_graph_free(g);
 }
 
@@ -394,21 +404,7 @@ int main(int argc, char **argv)
         x[i] = uniform(-1.0f, 1.0f);
     tq_graph *g = resnet8();
 
-    tq_quant_config cfg;
-    tq_calibrator *cal;
-    int32_t again = 1;
-    ok(tq_quant_config_init(&cfg), NULL, "config");
-    ok(tq_calibrator_create(g, &cfg, &cal), g, "calibrator");
-    while (again) {
-        for (int b = 0; b < CAL; b += 16)
-            if (tq_calibrator_feed(cal, 16, x + (size_t)b * IMG) != TQ_OK) {
-                fprintf(stderr, "feed: %s\n", tq_calibrator_error(cal));
-                return 1;
-            }
-        ok(tq_calibrator_end_pass(cal, &again), NULL, "end_pass");
-    }
-    tq_graph *q;
-    ok(tq_graph_quantize(g, cal, &q), g, "quantize");
+    tq_graph *q = quantize_default(g, x, CAL, 16, IMG);
     printf("ResNet-8 (MLPerf Tiny shape), random weights, every rewrite: %d "
            "float nodes, %d int8 nodes; calibrated on %d random images "
            "(min/max)\n",
@@ -468,7 +464,6 @@ int main(int argc, char **argv)
     printf("kernel path %s\n", tq_kernel_path());
     free(x), free(xq), free(yf), free(yd), free(yq), free(acc), free(arena);
     tq_graph_free(q);
-    tq_calibrator_free(cal);
     tq_graph_free(g);
     return 0;
 }

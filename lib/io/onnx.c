@@ -1927,13 +1927,15 @@ static tq_status op_squeeze(ctx *c, int squeeze)
         if (av->count > MAX_RANK)
             return nfail(c, TQ_ERR_UNSUPPORTED, "too many axes");
         n_axes = av->count;
-        memcpy(axes, av->i64, n_axes * sizeof(int64_t));
+        if (n_axes > 0) /* an empty constant may have no buffer at all */
+            memcpy(axes, av->i64, n_axes * sizeof(int64_t));
     } else if (a != NULL) {
         if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS ||
             a->n_ints > MAX_RANK)
             return nfail(c, TQ_ERR_FORMAT, "attribute 'axes'");
         n_axes = a->n_ints;
-        memcpy(axes, a->ints, n_axes * sizeof(int64_t));
+        if (n_axes > 0) /* protobuf-c leaves an empty list's array NULL */
+            memcpy(axes, a->ints, n_axes * sizeof(int64_t));
     } else if (!squeeze) {
         return nfail(c, TQ_ERR_FORMAT, "no axes");
     }

@@ -190,6 +190,98 @@ def quantize_multiplier(real):
     return m, e
 
 
+
+# ---- the integer softmax (TFLite / gemmlowp fixed point) ------------------------
+# Plain Python integers (unbounded), so nothing here can wrap: each step is
+# the gemmlowp formula, with int32 saturation only where gemmlowp saturates.
+
+def _srdhm(a, b):
+    """SaturatingRoundingDoublingHighMul of two int32 values."""
+    if a == b == I32_MIN:
+        return I32_MAX
+    ab = a * b
+    t = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    return t // 2**31 if t >= 0 else -((-t) // 2**31)  # C: toward zero
+
+
+def _rdbpot(x, e):
+    """RoundingDivideByPOT: round half away from zero."""
+    mask = (1 << e) - 1
+    return (x >> e) + ((x & mask) > (mask >> 1) + (x < 0))
+
+
+def _sat_lshift(x, e):
+    return max(I32_MIN, min(I32_MAX, x * (1 << e)))
+
+
+def _exp_on_interval(a):
+    """exp(a) for a in [-1/4, 0), Q0.31 in and out (Taylor around -1/8)."""
+    c, third = 1895147668, 715827883  # exp(-1/8), 1/3 in Q0.31
+    x = a + (1 << 28)
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    t = _rdbpot(_srdhm(_rdbpot(x4, 2) + x3, third) + x2, 1)
+    return c + _srdhm(c, x + t)
+
+
+def _exp_on_negative_values(a):
+    """exp(a) for a <= 0 in Q5.26, result in Q0.31."""
+    if a == 0:
+        return I32_MAX
+    quarter = 1 << 24
+    m = (a & (quarter - 1)) - quarter
+    res = _exp_on_interval(_sat_lshift(m, 5))
+    rem = m - a
+    # exp(-2^k) in Q0.31, k = -2 .. 4
+    for k, mult in zip(range(-2, 5), (1672461947, 1302514674, 790015084,
+                                      290630308, 39332535, 720401, 242)):
+        if rem & (1 << (26 + k)):
+            res = _srdhm(res, mult)
+    return res
+
+
+def _one_over_one_plus_x(a):
+    """1 / (1 + a) for a in [0, 1) Q0.31, result Q1.30 (Newton-Raphson)."""
+    half = (a + I32_MAX + 1) // 2  # RoundingHalfSum(a, 1): a + 2^31 - 1 > 0
+    x = 1515870810 + _srdhm(half, -1010580540)  # 48/17 - 32/17 · half
+    for _ in range(3):
+        x = x + _sat_lshift(_srdhm(x, (1 << 29) - _srdhm(half, x)), 2)
+    return _sat_lshift(x, 1)
+
+
+def s8_softmax_params(input_scale, beta=1.0):
+    """TFLite's PreprocessSoftmaxScaling for 5 integer bits: (multiplier,
+    left shift, diff_min), from the float32 scale and beta."""
+    real = min(float(np.float32(beta)) * float(np.float32(input_scale)) *
+               2.0**26, float(I32_MAX))
+    mult, shift = quantize_multiplier(real)
+    diff_min = -((31 << 26) >> shift)  # -floor(31 · 2^26 / 2^shift)
+    return mult, shift, diff_min
+
+
+def s8_softmax(x, input_scale, beta=1.0, out_bits=8):
+    """TFLite's int8 softmax over the last axis, output int8 (scale 1/256,
+    zero point -128) or int16 (1/65536, -32768)."""
+    mult, shift, diff_min = s8_softmax_params(input_scale, beta)
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    x = np.asarray(x)
+    rows = x.reshape(-1, x.shape[-1]).astype(np.int64).tolist()
+    out = []
+    for row in rows:
+        top = max(row)
+        exps = [None if v - top < diff_min else
+                _exp_on_negative_values(_srdhm((v - top) << shift, mult))
+                for v in row]
+        total = sum(_rdbpot(e, 12) for e in exps if e is not None)  # Q12.19
+        lz = 32 - total.bit_length()  # leading zeros of a positive int32
+        recip = _one_over_one_plus_x((total << lz) - (1 << 31))
+        sh = (12 - lz) + 31 - out_bits
+        out.append([lo if e is None else
+                    max(lo, min(hi, _rdbpot(_srdhm(recip, e), sh) + lo))
+                    for e in exps])
+    return np.array(out, np.int64).reshape(x.shape)
+
 # ---- float quantization ---------------------------------------------------------
 
 def quantize(x, scale, zp, qmin, qmax, rounding=0):

@@ -3,8 +3,9 @@
 # table lookup) through the ctypes wrappers, against numpy references
 # written from ../shared/docs/int16-int4-arithmetic.md (section 3) and
 # int8-arithmetic.md: exact int64 sums and the MBQM of oracles.py. The
-# integer softmax (gemmlowp fixed point) is checked against the float
-# softmax within its documented resolution, plus its exact properties.
+# integer softmax (gemmlowp fixed point) is checked bit for bit against
+# oracles.s8_softmax (the algorithm in plain Python integers) and against
+# the float softmax within its documented resolution.
 #
 # SPDX-License-Identifier: Apache-2.0
 import numpy as np
@@ -62,6 +63,23 @@ def test_mul_refusals():
         tq.s8.MulParams.from_scales(-1.0, 0, 0.1, 0, 0.1, 0)
 
 
+def test_softmax_exact_random(rng):
+    """Random scales, betas and row lengths (1 .. 300), rows that reach the
+    diff_min cut-off (large scales) and constant rows: bit for bit."""
+    for trial in range(40):
+        scale = float(10.0 ** rng.uniform(-3, 0.5))
+        beta = float(rng.choice([1.0, 0.5, 2.0, rng.uniform(0.1, 3.0)]))
+        cols = int(rng.choice([1, 2, 7, 10, 33, int(rng.integers(1, 301))]))
+        x = rng.integers(-128, 128, size=(3, cols)).astype(np.int8)
+        x[1] = x[1, 0]  # one constant row
+        for bits, dt in ((8, np.int8), (16, np.int16)):
+            got = tq.s8.softmax(x, scale, beta, out_dtype=dt)
+            np.testing.assert_array_equal(
+                got, oracles.s8_softmax(x, scale, beta, out_bits=bits),
+                err_msg=f"trial {trial}: scale {scale} beta {beta} "
+                        f"cols {cols} int{bits}")
+
+
 def test_maximum_minimum():
     a, b = codes((2, 4, 4, 3)), codes((1, 1, 4, 3))
     np.testing.assert_array_equal(tq.s8.maximum(a, b), np.maximum(a, b))
@@ -91,6 +109,10 @@ def test_softmax_s8_and_s16(scale):
     mid = codes((4, 9), -100, 100)
     np.testing.assert_array_equal(tq.s8.softmax(mid - np.int8(20), scale),
                                   tq.s8.softmax(mid, scale))
+    # exact: TFLite's fixed-point algorithm written again in oracles.py
+    np.testing.assert_array_equal(y8, oracles.s8_softmax(x, scale))
+    np.testing.assert_array_equal(y16, oracles.s8_softmax(x, scale,
+                                                          out_bits=16))
     inplace = x.copy()
     tq.s8.softmax(inplace, scale, out=inplace)
     np.testing.assert_array_equal(inplace, y8)

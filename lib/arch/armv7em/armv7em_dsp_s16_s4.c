@@ -28,18 +28,33 @@
  * as they lie in memory; two SMLALDs add the four products to an int64
  * accumulator, which no k <= TQ_S16_MAX_REDUCTION can overflow (|sum| <=
  * 2^46). SMLALD never sets the Q flag. */
+static inline int64_t s16_step4(const int16_t *x, const int8_t *w,
+                                int64_t acc)
+{
+    const uint32_t ww = tq__dsp_load4(w);
+    const uint32_t e = (uint32_t)tq__dsp_even_bytes(ww); /* w0, w2 */
+    const uint32_t o = (uint32_t)tq__dsp_odd_bytes(ww);  /* w1, w3 */
+    acc = __smlald((int16x2_t)tq__dsp_load4(x),
+                   (int16x2_t)tq__dsp_pack_low(e, o), acc);
+    return __smlald((int16x2_t)tq__dsp_load4(x + 2),
+                    (int16x2_t)tq__dsp_pack_high(e, o), acc);
+}
+
 int64_t tq__armdsp_s16_dot(const int16_t *x, const int8_t *w, int32_t k)
 {
     int64_t acc = 0;
-    const int8_t *const w_end = w + (k & ~3);
-    while (w != w_end) {
-        const uint32_t ww = tq__dsp_load4(w);
-        const uint32_t e = (uint32_t)tq__dsp_even_bytes(ww); /* w0, w2 */
-        const uint32_t o = (uint32_t)tq__dsp_odd_bytes(ww);  /* w1, w3 */
-        acc = __smlald((int16x2_t)tq__dsp_load4(x),
-                       (int16x2_t)tq__dsp_pack_low(e, o), acc);
-        acc = __smlald((int16x2_t)tq__dsp_load4(x + 2),
-                       (int16x2_t)tq__dsp_pack_high(e, o), acc);
+    /* 8 products per trip (a count-down do-while: no index beside the
+     * two pointers, one branch per trip), then 4, then the last k % 4 one
+     * at a time. */
+    int32_t n = k >> 3;
+    if (n > 0)
+        do {
+            acc = s16_step4(x + 4, w + 4, s16_step4(x, w, acc));
+            w += 8;
+            x += 8;
+        } while (--n > 0);
+    if (k & 4) {
+        acc = s16_step4(x, w, acc);
         w += 4;
         x += 4;
     }
@@ -71,6 +86,35 @@ static int32_t s4_value(const uint8_t *packed, size_t i)
  * multiple of 16, which the final division removes exactly. Sign
  * extension of a nibble in the high half of a byte costs no instruction
  * of its own: SXTB16 widens it. */
+/* 16 · Σ x[q]·v[q] over n >= 1 words of 8 nibbles from @p src: the inner
+ * loop, in a function of its own so that the caller's scalar head and
+ * tail keep no register from it (at -Os gcc otherwise spills in the loop),
+ * and a do-while so that each trip ends in one conditional branch. */
+static __attribute__((noinline)) int32_t s4_words(const int16_t *x,
+                                                  const uint8_t *src,
+                                                  int32_t n)
+{
+    int32_t acc16 = 0;
+    do {
+        const uint32_t word = tq__dsp_load4(src);
+        const uint32_t lo = (word << 4) & 0xF0F0F0F0u;
+        const uint32_t hi = word & 0xF0F0F0F0u;
+        const uint32_t v0123 = tq__dsp_pack_low(lo, hi);
+        const uint32_t v4567 = tq__dsp_pack_high(lo, hi);
+        acc16 = __smlad(tq__dsp_even_bytes(v0123),
+                        (int16x2_t)tq__dsp_load4(x), acc16);
+        acc16 = __smlad(tq__dsp_odd_bytes(v0123),
+                        (int16x2_t)tq__dsp_load4(x + 2), acc16);
+        acc16 = __smlad(tq__dsp_even_bytes(v4567),
+                        (int16x2_t)tq__dsp_load4(x + 4), acc16);
+        acc16 = __smlad(tq__dsp_odd_bytes(v4567),
+                        (int16x2_t)tq__dsp_load4(x + 6), acc16);
+        src += 4;
+        x += 8;
+    } while (--n > 0);
+    return acc16;
+}
+
 int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
                           size_t first, int32_t k)
 {
@@ -79,25 +123,13 @@ int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
         sum = (int32_t)x[0] * s4_value(packed, first);
         p = 1;
     }
-    const uint8_t *src = packed + ((first + (size_t)p) >> 1);
-    int32_t acc16 = 0;
-    for (; p + 8 <= k; p += 8, src += 4) {
-        const uint32_t word = tq__dsp_load4(src);
-        const uint32_t lo = (word << 4) & 0xF0F0F0F0u;
-        const uint32_t hi = word & 0xF0F0F0F0u;
-        const uint32_t v0123 = tq__dsp_pack_low(lo, hi);
-        const uint32_t v4567 = tq__dsp_pack_high(lo, hi);
-        const int16_t *const xp = x + p;
-        acc16 = __smlad(tq__dsp_even_bytes(v0123),
-                        (int16x2_t)tq__dsp_load4(xp), acc16);
-        acc16 = __smlad(tq__dsp_odd_bytes(v0123),
-                        (int16x2_t)tq__dsp_load4(xp + 2), acc16);
-        acc16 = __smlad(tq__dsp_even_bytes(v4567),
-                        (int16x2_t)tq__dsp_load4(xp + 4), acc16);
-        acc16 = __smlad(tq__dsp_odd_bytes(v4567),
-                        (int16x2_t)tq__dsp_load4(xp + 6), acc16);
+    const int32_t words = (k - p) >> 3;
+    if (words > 0) {
+        sum += s4_words(x + p, packed + ((first + (size_t)p) >> 1), words) /
+               16;
+        p += 8 * words;
     }
     for (; p < k; ++p)
         sum += (int32_t)x[p] * s4_value(packed, first + (size_t)p);
-    return sum + acc16 / 16;
+    return sum;
 }

@@ -5,7 +5,11 @@
  * public s8 kernels once on the DSP path and once on the portable path
  * (tq_set_isa()), whose outputs must be identical byte for byte. The raw
  * GEMM is also checked against an int64 loop written here, and against
- * the SMLAD overflow (Q) flag, which must stay clear.
+ * the SMLAD overflow (Q) flag, which must stay clear. The 16x8 and int4
+ * kernels (lib/arch/armv7em/armv7em_dsp_s16_s4.c) the same way: their raw
+ * inner products against int64 loops and the references, and
+ * tq_s16_fully_connected, tq_s16_conv2d, tq_s4_fully_connected and
+ * tq_s4_conv2d on both paths.
  *
  * Prints one line per case group and a final "PASS n FAIL n" line through
  * semihosting; exits 0 only when every case passed. Optional argument: the

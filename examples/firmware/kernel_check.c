@@ -554,11 +554,14 @@ int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
                           size_t first, int32_t k);
 int32_t tq__s4_dot_ref(const int16_t *x, const uint8_t *packed, size_t first,
                        int32_t k);
+void tq__armdsp_s16_pair_cols(int16_t *col, int32_t k);
+int64_t tq__armdsp_s16_dot_paired(const int16_t *x, const int8_t *w,
+                                  int32_t k);
 
 /* int16 activations of the longest 16x8 dot (its int8 weights come from
  * a_buf), 16x8 outputs, int4 weights packed. */
 enum { X16_MAX = MAT_BYTES - 8, O16_MAX = 8192 };
-static int16_t x16_buf[X16_MAX + 4];
+static int16_t x16_buf[X16_MAX + 4], x16_pairs[X16_MAX + 4];
 static int16_t o16_dsp[O16_MAX], o16_ref[O16_MAX];
 static int64_t bias64[MAX_CH];
 static uint8_t packed_buf[MAT_BYTES / 2 + 8];
@@ -604,6 +607,12 @@ static void s16_dot_case(group *g, int32_t k, int kind)
     record(g, dsp == want, "s16 dot differs from the int64 oracle", 1, 1, k);
     record(g, tq__s16_dot_ref(x, w, k) == dsp,
            "DSP and portable s16 dots differ", 1, 1, k);
+    /* The conv's form: the column reordered once, then the paired dot. */
+    int16_t *xp = x16_pairs + (x - x16_buf);
+    memcpy(xp, x, (size_t)k * sizeof *x);
+    tq__armdsp_s16_pair_cols(xp, k);
+    record(g, tq__armdsp_s16_dot_paired(xp, w, k) == want,
+           "paired s16 dot differs from the int64 oracle", 1, 1, k);
     case_end(g);
 }
 

@@ -133,3 +133,55 @@ int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
         sum += (int32_t)x[p] * s4_value(packed, first + (size_t)p);
     return sum;
 }
+
+/* ---- the 16x8 convolution: a column laid out once per pixel ------------ */
+
+/* Reorders a gathered receptive field of k int16 values for
+ * tq__armdsp_s16_dot_paired(): in each full group of 4, (x0, x1, x2, x3)
+ * becomes (x0, x2, x1, x3), the pairs SXTB16 makes of 4 int8 weights; the
+ * last k % 4 values stay. Done once per output pixel, it takes the PKHBT /
+ * PKHTB of every weight word out of the per-channel loop. */
+void tq__armdsp_s16_pair_cols(int16_t *col, int32_t k)
+{
+    for (int32_t n = k >> 2; n > 0; --n, col += 4) {
+        const uint32_t x01 = tq__dsp_load4(col), x23 = tq__dsp_load4(col + 2);
+        const uint32_t x02 = tq__dsp_pack_low(x01, x23);
+        const uint32_t x13 = tq__dsp_pack_high(x01, x23);
+        memcpy(col, &x02, sizeof x02);
+        memcpy(col + 2, &x13, sizeof x13);
+    }
+}
+
+/* Σ x[p]·w[p] with x reordered by tq__armdsp_s16_pair_cols() (the same
+ * exact int64 sum as tq__s16_dot_ref() of the column before it): per 4
+ * products one weight word, its two SXTB16 halves, two words of x and two
+ * SMLALDs. */
+static inline int64_t s16_step4_paired(const int16_t *x, const int8_t *w,
+                                       int64_t acc)
+{
+    const uint32_t ww = tq__dsp_load4(w);
+    acc = __smlald((int16x2_t)tq__dsp_load4(x), tq__dsp_even_bytes(ww), acc);
+    return __smlald((int16x2_t)tq__dsp_load4(x + 2), tq__dsp_odd_bytes(ww),
+                    acc);
+}
+
+int64_t tq__armdsp_s16_dot_paired(const int16_t *x, const int8_t *w,
+                                  int32_t k)
+{
+    int64_t acc = 0;
+    int32_t n = k >> 3;
+    if (n > 0)
+        do {
+            acc = s16_step4_paired(x + 4, w + 4, s16_step4_paired(x, w, acc));
+            w += 8;
+            x += 8;
+        } while (--n > 0);
+    if (k & 4) {
+        acc = s16_step4_paired(x, w, acc);
+        w += 4;
+        x += 4;
+    }
+    for (int32_t p = 0; p < (k & 3); ++p)
+        acc += (int32_t)x[p] * w[p];
+    return acc;
+}

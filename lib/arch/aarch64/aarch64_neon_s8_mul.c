@@ -41,13 +41,15 @@ typedef struct mul_stage {
     int64x2_t total_neg;  /* single rounding: -(31 - shift) */
     int32x4_t offset;     /* output zero point */
     int32x4_t lo, hi;     /* activation clamp */
-    int single;           /* TQ_ROUND_SINGLE */
 } mul_stage;
 
-/* tq__requant() of 4 products (see the top of the file). */
-TQ_NEON_INLINE int32x4_t requant4(int32x4_t x, const mul_stage *s)
+/* tq__requant() of 4 products (see the top of the file); @p single
+ * (TQ_ROUND_SINGLE) is a constant in every inlined copy, so the loops
+ * carry no test of the rounding mode. */
+TQ_NEON_INLINE int32x4_t requant4(int32x4_t x, const mul_stage *s,
+                                  int single)
 {
-    if (s->single) {
+    if (single) {
         const int64x2_t p0 =
             vmull_s32(vget_low_s32(x), vget_low_s32(s->mult));
         const int64x2_t p1 = vmull_high_s32(x, s->mult);
@@ -71,16 +73,16 @@ TQ_NEON_INLINE int16x4_t finish4(int32x4_t r, const mul_stage *s)
 
 /* The 16 output bytes of d1·d2 (int16 lanes, offsets added). */
 TQ_NEON_INLINE int8x16_t mul16(int16x8_t a0, int16x8_t a1, int16x8_t b0,
-                               int16x8_t b1, const mul_stage *s)
+                               int16x8_t b1, const mul_stage *s, int single)
 {
     const int32x4_t p0 = vmull_s16(vget_low_s16(a0), vget_low_s16(b0));
     const int32x4_t p1 = vmull_high_s16(a0, b0);
     const int32x4_t p2 = vmull_s16(vget_low_s16(a1), vget_low_s16(b1));
     const int32x4_t p3 = vmull_high_s16(a1, b1);
-    const int16x8_t w0 = vcombine_s16(finish4(requant4(p0, s), s),
-                                      finish4(requant4(p1, s), s));
-    const int16x8_t w1 = vcombine_s16(finish4(requant4(p2, s), s),
-                                      finish4(requant4(p3, s), s));
+    const int16x8_t w0 = vcombine_s16(finish4(requant4(p0, s, single), s),
+                                      finish4(requant4(p1, s, single), s));
+    const int16x8_t w1 = vcombine_s16(finish4(requant4(p2, s, single), s),
+                                      finish4(requant4(p3, s, single), s));
     return vcombine_s8(vmovn_s16(w0), vmovn_s16(w1));
 }
 
@@ -92,10 +94,10 @@ TQ_NEON_INLINE void widen(int8x16_t v, int16x8_t off, int16x8_t *lo,
     *hi = vaddq_s16(vmovl_high_s8(v), off);
 }
 
-/* The loop with both strides known at compile time. */
+/* The loop with both strides and the rounding known at compile time. */
 TQ_NEON_INLINE void mul_loop(size_t n, const int8_t *a, size_t sa,
                              const int8_t *b, size_t sb, const mul_stage *s,
-                             int8_t *out)
+                             int single, int8_t *out)
 {
     int16x8_t ca0, ca1, cb0, cb1; /* a broadcast side, every step */
     widen(vdupq_n_s8(a[0]), s->off1, &ca0, &ca1);
@@ -107,7 +109,7 @@ TQ_NEON_INLINE void mul_loop(size_t n, const int8_t *a, size_t sa,
             widen(vld1q_s8(a + i), s->off1, &a0, &a1);
         if (sb)
             widen(vld1q_s8(b + i), s->off2, &b0, &b1);
-        vst1q_s8(out + i, mul16(a0, a1, b0, b1, s));
+        vst1q_s8(out + i, mul16(a0, a1, b0, b1, s, single));
     }
     if (i < n) {
         int8_t ta[16] = {0}, tb[16] = {0}, to[16];
@@ -121,9 +123,24 @@ TQ_NEON_INLINE void mul_loop(size_t n, const int8_t *a, size_t sa,
             memcpy(tb, b + i, r);
             widen(vld1q_s8(tb), s->off2, &b0, &b1);
         }
-        vst1q_s8(to, mul16(a0, a1, b0, b1, s));
+        vst1q_s8(to, mul16(a0, a1, b0, b1, s, single));
         memcpy(out + i, to, r);
     }
+}
+
+/* The four stride cases for one rounding mode. */
+TQ_NEON_INLINE void mul_strides(size_t n, const int8_t *a, size_t sa,
+                                const int8_t *b, size_t sb,
+                                const mul_stage *s, int single, int8_t *out)
+{
+    if (sa && sb)
+        mul_loop(n, a, 1, b, 1, s, single, out);
+    else if (sa)
+        mul_loop(n, a, 1, b, 0, s, single, out);
+    else if (sb)
+        mul_loop(n, a, 0, b, 1, s, single, out);
+    else
+        mul_loop(n, a, 0, b, 0, s, single, out);
 }
 
 void tq__neon_s8_mul(size_t n, const int8_t *a, size_t sa, const int8_t *b,
@@ -147,13 +164,8 @@ void tq__neon_s8_mul(size_t n, const int8_t *a, size_t sa, const int8_t *b,
     s.offset = vdupq_n_s32(p->output_offset);
     s.lo = vdupq_n_s32(p->act_min);
     s.hi = vdupq_n_s32(p->act_max);
-    s.single = p->rounding == TQ_ROUND_SINGLE;
-    if (sa && sb)
-        mul_loop(n, a, 1, b, 1, &s, out);
-    else if (sa)
-        mul_loop(n, a, 1, b, 0, &s, out);
-    else if (sb)
-        mul_loop(n, a, 0, b, 1, &s, out);
+    if (p->rounding == TQ_ROUND_SINGLE)
+        mul_strides(n, a, sa, b, sb, &s, 1, out);
     else
-        mul_loop(n, a, 0, b, 0, &s, out);
+        mul_strides(n, a, sa, b, sb, &s, 0, out);
 }

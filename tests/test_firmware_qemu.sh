@@ -16,7 +16,8 @@
 # the M0+. On the DSP cores, examples/firmware/kernel_check.c then runs
 # random and LeNet-shaped GEMMs, convolutions and fully connected layers on
 # both paths and requires identical bytes (and the raw GEMM equal to an
-# int64 loop).
+# int64 loop); likewise the 16x8 (int16 x int8) and int4-weight conv and
+# fully connected kernels and their DSP inner products (dsp s16/s4).
 #
 # Usage: test_firmware_qemu.sh SOURCE_ROOT WORK_DIR HOST_REFERENCE DATA_DIR
 # ($TINYQ_DATA_DIR overrides DATA_DIR.) Exits 77, which meson reports as

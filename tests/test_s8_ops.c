@@ -187,6 +187,47 @@ static void test_mul_stages(void **state)
     assert_true(saw_overflow);
 }
 
+/* Every (a, b) pair under multipliers with few low bits (2^30 is the
+ * multiplier of a scale ratio of 0.5), where x·2^left·M often lands exactly
+ * halfway between two results, for positive and negative products: the
+ * doubling high multiply rounds those ties up (gemmlowp's nudge), the
+ * division by 2^right away from zero, and the single rounding up. A
+ * vector path that gets any of the three tie rules wrong fails here; the
+ * random multipliers of the other tests almost never make a tie. */
+static void test_mul_ties(void **state)
+{
+    (void)state;
+    static const int32_t mults[] = {1 << 30, (1 << 30) + (1 << 29),
+                                    (1 << 30) + (1 << 28) + (1 << 20),
+                                    INT32_C(0x7FFF0000), 1 << 29, 3};
+    static const int32_t shifts[] = {0, -1, -3, -9, 1, 4, 15};
+    tt_rng r = {12011};
+    const tq_dims o = {1, 1, 1, 256}, one = {1, 1, 1, 1};
+    for (size_t i = 0; i < 256; ++i)
+        gb[i] = (int8_t)(i - 128);
+    for (size_t m = 0; m < sizeof mults / sizeof mults[0]; ++m)
+        for (size_t s = 0; s < sizeof shifts / sizeof shifts[0]; ++s)
+            for (int32_t rounding = 0; rounding < 2; ++rounding) {
+                tq_s8_mul_params p;
+                random_mul_params(&r, &p);
+                p.output_multiplier = mults[m];
+                p.output_shift = shifts[s];
+                p.rounding = rounding;
+                p.output_offset = 0;
+                p.act_min = -128;
+                p.act_max = 127;
+                for (int32_t a = -128; a <= 127; ++a) {
+                    ga[0] = (int8_t)a;
+                    fill_sent(gy, 256 + 16);
+                    assert_int_equal(tq_s8_mul(&one, ga, &o, gb, &p, &o, gy),
+                                     TQ_OK);
+                    for (int32_t i = 0; i < 256; ++i)
+                        assert_int_equal(gy[i], o_mul(&p, ga[0], gb[i]));
+                    assert_sent(gy + 256, 16);
+                }
+            }
+}
+
 static void test_mul_params(void **state)
 {
     (void)state;
@@ -1004,6 +1045,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mul_random),
         cmocka_unit_test(test_mul_stages),
+        cmocka_unit_test(test_mul_ties),
         cmocka_unit_test(test_mul_params),
         cmocka_unit_test(test_mul_errors),
         cmocka_unit_test(test_maxmin),

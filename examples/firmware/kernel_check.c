@@ -5,7 +5,11 @@
  * public s8 kernels once on the DSP path and once on the portable path
  * (tq_set_isa()), whose outputs must be identical byte for byte. The raw
  * GEMM is also checked against an int64 loop written here, and against
- * the SMLAD overflow (Q) flag, which must stay clear.
+ * the SMLAD overflow (Q) flag, which must stay clear. The 16x8 and int4
+ * kernels (lib/arch/armv7em/armv7em_dsp_s16_s4.c) the same way: their raw
+ * inner products against int64 loops and the references, and
+ * tq_s16_fully_connected, tq_s16_conv2d, tq_s4_fully_connected and
+ * tq_s4_conv2d on both paths.
  *
  * Prints one line per case group and a final "PASS n FAIL n" line through
  * semihosting; exits 0 only when every case passed. Optional argument: the
@@ -539,6 +543,385 @@ static void check_fc(void)
     group_end(&g);
 }
 
+/* ---- begin dsp s16/s4: the 16x8 and int4-weight kernels ------------------ */
+
+/* The DSP inner products (lib/arch/armv7em/armv7em_dsp_s16_s4.c) and the
+ * portable references they must equal: internal symbols of libtinyq.a,
+ * which this program links statically. */
+int64_t tq__armdsp_s16_dot(const int16_t *x, const int8_t *w, int32_t k);
+int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);
+int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
+                          size_t first, int32_t k);
+int32_t tq__s4_dot_ref(const int16_t *x, const uint8_t *packed, size_t first,
+                       int32_t k);
+void tq__armdsp_s16_pair_cols(int16_t *col, int32_t k);
+int64_t tq__armdsp_s16_dot_paired(const int16_t *x, const int8_t *w,
+                                  int32_t k);
+
+/* int16 activations of the longest 16x8 dot (its int8 weights come from
+ * a_buf), 16x8 outputs, int4 weights packed. */
+enum { X16_MAX = MAT_BYTES - 8, O16_MAX = 8192 };
+static int16_t x16_buf[X16_MAX + 4], x16_pairs[X16_MAX + 4];
+static int16_t o16_dsp[O16_MAX], o16_ref[O16_MAX];
+static int64_t bias64[MAX_CH];
+static uint8_t packed_buf[MAT_BYTES / 2 + 8];
+
+/* int16 values as fill_rows() makes int8 ones, in [lo, hi]. */
+static void fill_x16(int16_t *x, int32_t rows, int32_t cols, int kind,
+                     int32_t lo, int32_t hi)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        int row_kind = kind;
+        if (kind == FILL_EXTREME_ROWS)
+            row_kind = (int)(rnd() % 3u);
+        for (int32_t c = 0; c < cols; ++c)
+            x[(size_t)r * (size_t)cols + (size_t)c] =
+                (int16_t)(row_kind == FILL_MIN   ? lo
+                          : row_kind == FILL_MAX ? hi
+                                                 : rnd_in(lo, hi));
+    }
+}
+
+/* n int4 values (int8 in [-8, 7]) in @p v, packed into @p packed. */
+static void fill_s4(int8_t *v, uint8_t *packed, size_t n, int kind)
+{
+    fill_rows(v, 1, (int32_t)n, (int32_t)n, kind);
+    for (size_t i = 0; i < n; ++i)
+        v[i] = (int8_t)(v[i] >> 4); /* -128 -> -8, 127 -> 7 */
+    tq_s4_pack(n, v, packed);
+}
+
+/* The raw 16x8 inner product: DSP, reference and an int64 loop. */
+static void s16_dot_case(group *g, int32_t k, int kind)
+{
+    case_begin(g);
+    const int16_t *x = x16_buf + rnd_in(0, 3);
+    int8_t *w = a_buf + rnd_in(0, 3);
+    fill_x16((int16_t *)x, 1, k, kind, -32768, 32767);
+    /* Products of -32768 and -128 are the largest, 2^22. */
+    fill_rows(w, 1, k, k, kind == FILL_MAX ? FILL_MIN : kind);
+    int64_t want = 0;
+    for (int32_t p = 0; p < k; ++p)
+        want += (int64_t)x[p] * w[p];
+    const int64_t dsp = tq__armdsp_s16_dot(x, w, k);
+    record(g, dsp == want, "s16 dot differs from the int64 oracle", 1, 1, k);
+    record(g, tq__s16_dot_ref(x, w, k) == dsp,
+           "DSP and portable s16 dots differ", 1, 1, k);
+    /* The conv's form: the column reordered once, then the paired dot. */
+    int16_t *xp = x16_pairs + (x - x16_buf);
+    memcpy(xp, x, (size_t)k * sizeof *x);
+    tq__armdsp_s16_pair_cols(xp, k);
+    record(g, tq__armdsp_s16_dot_paired(xp, w, k) == want,
+           "paired s16 dot differs from the int64 oracle", 1, 1, k);
+    case_end(g);
+}
+
+/* The raw int4 inner product from value @p first on. */
+static void s4_dot_case(group *g, size_t first, int32_t k, int kind)
+{
+    case_begin(g);
+    int16_t *x = x16_buf + rnd_in(0, 3);
+    uint8_t *packed = packed_buf + rnd_in(0, 3);
+    fill_x16(x, 1, k, kind, -255, 255);
+    fill_s4(a_buf, packed, first + (size_t)k,
+            kind == FILL_MAX ? FILL_MIN : kind);
+    int64_t want = 0;
+    for (int32_t p = 0; p < k; ++p)
+        want += (int64_t)x[p] * a_buf[first + (size_t)p];
+    clear_q();
+    const int32_t dsp = tq__armdsp_s4_dot(x, packed, first, k);
+    const int q = q_is_set();
+    record(g, dsp == want, "s4 dot differs from the int64 oracle",
+           (int32_t)first, 1, k);
+    record(g, tq__s4_dot_ref(x, packed, first, k) == dsp,
+           "DSP and portable s4 dots differ", (int32_t)first, 1, k);
+    record(g, !q, "SMLAD set the Q (overflow) flag", (int32_t)first, 1, k);
+    case_end(g);
+}
+
+static void check_dots(void)
+{
+    group g;
+    group_begin(&g, "s16 dot k 1..300, odd k, k up to 36000 (sums past 2^31)");
+    for (int t = 0; t < 600; ++t)
+        s16_dot_case(&g, rnd_in(1, 300), (int)(rnd() % FILL_KINDS));
+    for (int32_t k = 1; k <= 17; ++k)
+        for (int kind = 0; kind < FILL_KINDS; ++kind)
+            s16_dot_case(&g, k, kind);
+    static const int32_t long_k[] = {36000, 35999, 4099, 513};
+    for (size_t s = 0; s < sizeof long_k / sizeof long_k[0]; ++s)
+        for (int kind = 0; kind < FILL_KINDS; ++kind)
+            s16_dot_case(&g, long_k[s], kind);
+    group_end(&g);
+
+    group_begin(&g, "s4 dot odd and even first, k 1..300, k up to 2^15");
+    for (int t = 0; t < 600; ++t)
+        s4_dot_case(&g, (size_t)rnd_in(0, 9), rnd_in(1, 300),
+                    (int)(rnd() % FILL_KINDS));
+    for (size_t first = 0; first < 4; ++first)
+        for (int32_t k = 1; k <= 19; ++k)
+            s4_dot_case(&g, first, k, (int)(rnd() % FILL_KINDS));
+    for (int kind = 0; kind < FILL_KINDS; ++kind) {
+        s4_dot_case(&g, 0, TQ_S8_MAX_REDUCTION, kind);
+        s4_dot_case(&g, 1, TQ_S8_MAX_REDUCTION - 1, kind);
+        s4_dot_case(&g, 7, 4099, kind);
+    }
+    group_end(&g);
+}
+
+/* A random 16x8 output stage for sums of @p k products; *bias_dtype and
+ * the bias (bias64 or bias, or NULL) drawn too. */
+static tq_s16_output random_stage16(int32_t channels, int32_t k,
+                                    int32_t *bias_dtype, const void **bs)
+{
+    int32_t log2k = 0;
+    while ((INT32_C(1) << log2k) < k)
+        ++log2k;
+    *bias_dtype = (rnd() & 1u) ? TQ_S64 : TQ_S32;
+    for (int32_t c = 0; c < channels; ++c) {
+        multiplier[c] = INT32_C(0x40000000) + (int32_t)(rnd() >> 2);
+        shift[c] = -(7 + log2k / 2) + rnd_in(-3, 2);
+        bias[c] = (int32_t)rnd() >> rnd_in(0, 16);
+        bias64[c] = (int64_t)((int32_t)rnd() >> rnd_in(0, 16)) *
+                    (int64_t)(rnd() >> rnd_in(16, 31));
+    }
+    *bs = (rnd() & 3u) ? (*bias_dtype == TQ_S64 ? (const void *)bias64
+                                                 : (const void *)bias)
+                       : NULL;
+    tq_s16_output os;
+    os.multiplier = multiplier;
+    os.shift = shift;
+    os.per_channel = (int32_t)(rnd() & 1u);
+    os.rounding = (rnd() & 1u) ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE;
+    os.act_min = (rnd() & 1u) ? -32768 : rnd_in(-32768, 0);
+    os.act_max = (rnd() & 1u) ? 32767 : rnd_in(os.act_min, 32767);
+    return os;
+}
+
+static void s16_fc_case(group *g, int32_t batch, int32_t in_f, int32_t out_f)
+{
+    case_begin(g);
+    if ((size_t)batch * (size_t)in_f + 3 > X16_MAX ||
+        (size_t)out_f * (size_t)in_f + 3 > MAT_BYTES ||
+        (size_t)batch * (size_t)out_f > O16_MAX || out_f > MAX_CH) {
+        record(g, 0, "case does not fit the buffers", batch, out_f, in_f);
+        case_end(g);
+        return;
+    }
+    int16_t *in = x16_buf + rnd_in(0, 3);
+    int8_t *w = b_buf + rnd_in(0, 3);
+    const int kind = (int)(rnd() % FILL_KINDS);
+    fill_x16(in, batch, in_f, kind, -32768, 32767);
+    fill_rows(w, out_f, in_f, in_f, kind == FILL_MAX ? FILL_MIN : kind);
+    int32_t bias_dtype;
+    const void *bs;
+    const tq_s16_output os = random_stage16(out_f, in_f, &bias_dtype, &bs);
+    const size_t out_n = (size_t)batch * (size_t)out_f;
+    memset(o16_dsp, 0x11, out_n * sizeof(int16_t));
+    memset(o16_ref, 0x22, out_n * sizeof(int16_t));
+    tq_set_isa(TQ_ISA_ARM_DSP);
+    const tq_status s0 = tq_s16_fully_connected(batch, in_f, out_f, in, w, bs,
+                                                bias_dtype, &os, o16_dsp);
+    tq_set_isa(TQ_ISA_PORTABLE);
+    const tq_status s1 = tq_s16_fully_connected(batch, in_f, out_f, in, w, bs,
+                                                bias_dtype, &os, o16_ref);
+    record(g, s0 == TQ_OK && s1 == TQ_OK, "a path did not return TQ_OK",
+           batch, out_f, in_f);
+    record(g, memcmp(o16_dsp, o16_ref, out_n * sizeof(int16_t)) == 0,
+           "DSP and portable outputs differ", batch, out_f, in_f);
+    case_end(g);
+}
+
+static void s16_conv_case(group *g, const conv_case *cc)
+{
+    case_begin(g);
+    const int32_t k = cc->filter.h * cc->filter.w * cc->filter.c;
+    const size_t in_n = dims_count(&cc->in), f_n = dims_count(&cc->filter);
+    const size_t out_n = dims_count(&cc->out);
+    size_t need = 0;
+    if (tq_s16_conv2d_scratch_size(&cc->conv, &cc->in, &cc->filter, &cc->out,
+                                   &need) != TQ_OK ||
+        in_n + 3 > X16_MAX || f_n + 3 > ACT_BYTES || out_n > O16_MAX ||
+        need + 3 > SCRATCH_BYTES || cc->filter.n > MAX_CH) {
+        record(g, 0, "case does not fit (or scratch query failed)",
+               (int32_t)out_n, cc->filter.n, k);
+        case_end(g);
+        return;
+    }
+    int16_t *in = x16_buf + rnd_in(0, 3);
+    int8_t *filter = filter_buf + rnd_in(0, 3);
+    void *scr = scratch + rnd_in(0, 3);
+    const int kind = (int)(rnd() % FILL_KINDS);
+    fill_x16(in, (int32_t)(in_n / (size_t)cc->in.c), cc->in.c, kind, -32768,
+             32767);
+    fill_rows(filter, cc->filter.n, k, k,
+              kind == FILL_EXTREME_ROWS ? kind : FILL_RANDOM);
+    int32_t bias_dtype;
+    const void *bs;
+    const tq_s16_output os = random_stage16(cc->filter.n, k, &bias_dtype, &bs);
+    memset(o16_dsp, 0x11, out_n * sizeof(int16_t));
+    memset(o16_ref, 0x22, out_n * sizeof(int16_t));
+    tq_status s[2];
+    for (int path = 0; path < 2; ++path) {
+        tq_set_isa(path == 0 ? TQ_ISA_ARM_DSP : TQ_ISA_PORTABLE);
+        s[path] = tq_s16_conv2d(&cc->conv, &cc->in, in, &cc->filter, filter,
+                                bs, bias_dtype, &os, &cc->out,
+                                path == 0 ? o16_dsp : o16_ref, scr, need);
+    }
+    record(g, s[0] == TQ_OK && s[1] == TQ_OK, "a path did not return TQ_OK",
+           (int32_t)out_n, cc->filter.n, k);
+    record(g, memcmp(o16_dsp, o16_ref, out_n * sizeof(int16_t)) == 0,
+           "DSP and portable outputs differ", (int32_t)out_n, cc->filter.n, k);
+    case_end(g);
+}
+
+/* tq_s4_fully_connected() on both paths, and against tq_s8_fully_connected()
+ * of the unpacked weights (the same accumulators, by the s4 kernel's
+ * contract). Batches up to 3 take the unpack-in-the-loop dot, larger ones
+ * the unpacked blocks through the s8 GEMM. */
+static void s4_fc_case(group *g, int32_t batch, int32_t in_f, int32_t out_f)
+{
+    case_begin(g);
+    const size_t w_n = (size_t)out_f * (size_t)in_f;
+    size_t need = 0;
+    if (tq_s4_fully_connected_scratch_size(in_f, out_f, &need) != TQ_OK ||
+        (size_t)batch * (size_t)in_f + 3 > ACT_BYTES || w_n + 3 > MAT_BYTES ||
+        (size_t)batch * (size_t)out_f > ACT_BYTES / 2 || out_f > MAX_CH ||
+        need + 3 > SCRATCH_BYTES) {
+        record(g, 0, "case does not fit the buffers", batch, out_f, in_f);
+        case_end(g);
+        return;
+    }
+    int8_t *in = in_buf + rnd_in(0, 3);
+    uint8_t *packed = packed_buf + rnd_in(0, 3);
+    void *scr = scratch + rnd_in(0, 3);
+    const int kind = (int)(rnd() % FILL_KINDS);
+    fill_rows(in, batch, in_f, in_f, kind);
+    fill_s4(b_buf, packed, w_n, kind == FILL_MAX ? FILL_MIN : kind);
+    for (int32_t c = 0; c < out_f; ++c)
+        bias[c] = (int32_t)rnd() >> rnd_in(8, 24);
+    const int32_t *bs = (rnd() & 3u) ? bias : NULL;
+    const int32_t in_off = rnd_in(-127, 128);
+    const tq_s8_output os = random_stage(out_f, in_f);
+    const size_t out_n = (size_t)batch * (size_t)out_f;
+    int8_t *out_s8 = out_ref + ACT_BYTES / 2;
+    memset(out_dsp, 0x11, out_n);
+    memset(out_ref, 0x22, out_n);
+    memset(out_s8, 0x33, out_n);
+    tq_set_isa(TQ_ISA_ARM_DSP);
+    const tq_status s0 = tq_s4_fully_connected(batch, in_f, out_f, in, in_off,
+                                               packed, bs, &os, out_dsp, scr,
+                                               need);
+    tq_set_isa(TQ_ISA_PORTABLE);
+    const tq_status s1 = tq_s4_fully_connected(batch, in_f, out_f, in, in_off,
+                                               packed, bs, &os, out_ref, scr,
+                                               need);
+    const tq_status s2 = tq_s8_fully_connected(batch, in_f, out_f, in, in_off,
+                                               b_buf, 0, bs, &os, out_s8);
+    record(g, s0 == TQ_OK && s1 == TQ_OK && s2 == TQ_OK,
+           "a kernel did not return TQ_OK", batch, out_f, in_f);
+    record(g, memcmp(out_dsp, out_ref, out_n) == 0,
+           "DSP and portable outputs differ", batch, out_f, in_f);
+    record(g, memcmp(out_dsp, out_s8, out_n) == 0,
+           "differs from the s8 kernel on the unpacked weights", batch, out_f,
+           in_f);
+    case_end(g);
+}
+
+static void s4_conv_case(group *g, const conv_case *cc)
+{
+    case_begin(g);
+    const int32_t k = cc->filter.h * cc->filter.w * cc->filter.c;
+    const size_t in_n = dims_count(&cc->in), f_n = dims_count(&cc->filter);
+    const size_t out_n = dims_count(&cc->out);
+    size_t need = 0;
+    if (tq_s4_conv2d_scratch_size(&cc->conv, &cc->in, &cc->filter, &cc->out,
+                                  &need) != TQ_OK ||
+        in_n + 3 > ACT_BYTES || f_n + 3 > ACT_BYTES || out_n > ACT_BYTES ||
+        need + 3 > SCRATCH_BYTES || cc->filter.n > MAX_CH) {
+        record(g, 0, "case does not fit (or scratch query failed)",
+               (int32_t)out_n, cc->filter.n, k);
+        case_end(g);
+        return;
+    }
+    int8_t *in = in_buf + rnd_in(0, 3);
+    uint8_t *packed = packed_buf + rnd_in(0, 3);
+    void *scr = scratch + rnd_in(0, 3);
+    const int kind = (int)(rnd() % FILL_KINDS);
+    fill_rows(in, (int32_t)(in_n / (size_t)cc->in.c), cc->in.c, cc->in.c, kind);
+    fill_s4(filter_buf, packed, f_n,
+            kind == FILL_EXTREME_ROWS ? kind : FILL_RANDOM);
+    for (int32_t c = 0; c < cc->filter.n; ++c)
+        bias[c] = (int32_t)rnd() >> rnd_in(8, 24);
+    const int32_t *bs = (rnd() & 3u) ? bias : NULL;
+    const int32_t input_offset = rnd_in(-127, 128);
+    const tq_s8_output os = random_stage(cc->filter.n, k);
+    memset(out_dsp, 0x11, out_n);
+    memset(out_ref, 0x22, out_n);
+    tq_status s[2];
+    for (int path = 0; path < 2; ++path) {
+        tq_set_isa(path == 0 ? TQ_ISA_ARM_DSP : TQ_ISA_PORTABLE);
+        s[path] = tq_s4_conv2d(&cc->conv, &cc->in, in, input_offset,
+                               &cc->filter, packed, bs, &os, &cc->out,
+                               path == 0 ? out_dsp : out_ref, scr, need);
+    }
+    record(g, s[0] == TQ_OK && s[1] == TQ_OK, "a path did not return TQ_OK",
+           (int32_t)out_n, cc->filter.n, k);
+    record(g, memcmp(out_dsp, out_ref, out_n) == 0,
+           "DSP and portable outputs differ", (int32_t)out_n, cc->filter.n, k);
+    case_end(g);
+}
+
+static void check_s16_s4(void)
+{
+    group g;
+    conv_case cc;
+
+    group_begin(&g, "s16 fully_connected random (int64/int32 bias), 400-120-84");
+    for (int t = 0; t < 400; ++t)
+        s16_fc_case(&g, rnd_in(1, 4), rnd_in(1, 70), rnd_in(1, 70));
+    for (int t = 0; t < 4; ++t) {
+        s16_fc_case(&g, 1, 400, 120);
+        s16_fc_case(&g, 1, 120, 84);
+        s16_fc_case(&g, 2, 84, 10);
+    }
+    group_end(&g);
+
+    group_begin(&g, "s16 conv2d random geometries (groups, stride, pad, dilation)");
+    for (int t = 0; t < 300; ++t) {
+        random_conv(&cc, 1);
+        s16_conv_case(&g, &cc);
+    }
+    for (int t = 0; t < 4; ++t) {
+        lenet_conv(&cc, t & 1);
+        s16_conv_case(&g, &cc);
+    }
+    group_end(&g);
+
+    group_begin(&g, "s4 fully_connected batch 1..6, odd sizes, 400-120-84");
+    for (int t = 0; t < 400; ++t)
+        s4_fc_case(&g, rnd_in(1, 6), rnd_in(1, 70), rnd_in(1, 70));
+    for (int t = 0; t < 4; ++t) {
+        s4_fc_case(&g, 1, 400, 120);
+        s4_fc_case(&g, 1, 121, 84);
+        s4_fc_case(&g, 5, 85, 10);
+    }
+    group_end(&g);
+
+    group_begin(&g, "s4 conv2d random geometries and LeNet's");
+    for (int t = 0; t < 200; ++t) {
+        random_conv(&cc, 1);
+        s4_conv_case(&g, &cc);
+    }
+    for (int t = 0; t < 4; ++t) {
+        lenet_conv(&cc, t & 1);
+        s4_conv_case(&g, &cc);
+    }
+    group_end(&g);
+}
+
+/* ---- end dsp s16/s4 ---------------------------------------------------------- */
+
 /* ---- main ------------------------------------------------------------------ */
 
 /* A decimal seed from the command line, if any. */
@@ -579,6 +962,8 @@ int main(void)
     check_gemm();
     check_convs();
     check_fc();
+    check_dots();   /* dsp s16/s4 */
+    check_s16_s4(); /* dsp s16/s4 */
 
     put_str("# kernel_check PASS ");
     put_int(total_pass);

@@ -312,16 +312,62 @@ static inline tq__s8_add_fn tq__s8_add_entry(const tq__ukernels *uk)
 
 int64_t tq__s16_dot_ref(const int16_t *x, const int8_t *w, int32_t k);
 
+/* ---- begin armv7em s16/s4 (dsp) ----
+ * The Armv7E-M DSP path's 16x8 and int4 inner products are not entries of
+ * its table, which would keep them in every firmware that runs an int8
+ * kernel: the entries below name them, so only the 16x8 and int4 kernels
+ * that call these helpers pull them in (armv7em_dsp_s16_s4.c). */
+#ifdef TQ_ARCH_ARM_DSP
+int64_t tq__armdsp_s16_dot(const int16_t *x, const int8_t *w, int32_t k);
+int32_t tq__armdsp_s4_dot(const int16_t *x, const uint8_t *packed,
+                          size_t first, int32_t k);
+void tq__armdsp_s16_pair_cols(int16_t *col, int32_t k);
+int64_t tq__armdsp_s16_dot_paired(const int16_t *x, const int8_t *w,
+                                  int32_t k);
+#endif
+/* ---- end armv7em s16/s4 (dsp) ---- */
+
 static inline tq__s16_dot_fn tq__s16_dot_entry(const tq__ukernels *uk)
 {
+#ifdef TQ_ARCH_ARM_DSP
+    if (uk->isa == TQ_ISA_ARM_DSP)
+        return tq__armdsp_s16_dot;
+#endif
     return uk->s16_dot ? uk->s16_dot : tq__s16_dot_ref;
 }
+
+/* ---- begin armv7em s16 conv (dsp) ----
+ * The inner product of the 16x8 convolution, whose gathered receptive
+ * field (k int16 values) the kernel first passes to *prep when it is not
+ * NULL: a path may lay the column out for its dot once per output pixel
+ * rather than once per output channel (the DSP path pairs the values the
+ * way SXTB16 pairs int8 weights). The dot of the reordered column is the
+ * exact sum of the column as gathered. */
+typedef void (*tq__s16_col_prep_fn)(int16_t *col, int32_t k);
+
+static inline tq__s16_dot_fn tq__s16_conv_dot_entry(const tq__ukernels *uk,
+                                                    tq__s16_col_prep_fn *prep)
+{
+#ifdef TQ_ARCH_ARM_DSP
+    if (uk->isa == TQ_ISA_ARM_DSP) {
+        *prep = tq__armdsp_s16_pair_cols;
+        return tq__armdsp_s16_dot_paired;
+    }
+#endif
+    *prep = NULL;
+    return tq__s16_dot_entry(uk);
+}
+/* ---- end armv7em s16 conv (dsp) ---- */
 
 int32_t tq__s4_dot_ref(const int16_t *x, const uint8_t *packed, size_t first,
                        int32_t k);
 
 static inline tq__s4_dot_fn tq__s4_dot_entry(const tq__ukernels *uk)
 {
+#ifdef TQ_ARCH_ARM_DSP
+    if (uk->isa == TQ_ISA_ARM_DSP)
+        return tq__armdsp_s4_dot;
+#endif
     return uk->s4_dot ? uk->s4_dot : tq__s4_dot_ref;
 }
 

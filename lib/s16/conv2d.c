@@ -3,7 +3,8 @@
  * per output pixel and group, the receptive field is gathered into the
  * caller's scratch (padded taps are 0: int16 activations are symmetric),
  * then one exact inner product per output channel through the dispatched
- * s16_dot, then the int64 or int32 output stage.
+ * s16_dot (tq__s16_conv_dot_entry(): a path may first reorder the field
+ * once per pixel for its dot), then the int64 or int32 output stage.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -114,7 +115,9 @@ tq_status tq_s16_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
         tq__overlap(scratch, need, filter, f_count))
         return TQ_ERR_ALIAS;
 
-    const tq__s16_dot_fn dot = tq__s16_dot_entry(tq__get_ukernels());
+    tq__s16_col_prep_fn prep;
+    const tq__s16_dot_fn dot =
+        tq__s16_conv_dot_entry(tq__get_ukernels(), &prep);
     const tq__s16_bias b = {bias, bias_dtype};
     const uintptr_t u = (uintptr_t)scratch;
     int16_t *col = (int16_t *)(void *)((unsigned char *)scratch + (u & 1u));
@@ -127,6 +130,8 @@ tq_status tq_s16_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
                 for (int32_t g = 0; g < conv->groups; ++g) {
                     gather(conv, in_dims, in, filter_dims->h, filter_dims->w,
                            g * cin_g, cin_g, n, oy, ox, col);
+                    if (prep)
+                        prep(col, k);
                     for (int32_t j = 0; j < cout_g; ++j) {
                         const int32_t oc = g * cout_g + j;
                         const int64_t sum =

@@ -62,6 +62,9 @@ TQ_NEON_INLINE float32x4_t tq__neon_part_f32(const float *p, int32_t count)
 int64_t tq__neon_s16_dot(const int16_t *x, const int8_t *w, int32_t k);
 int32_t tq__neon_s4_dot(const int16_t *x, const uint8_t *packed, size_t first,
                         int32_t k);
+void tq__neon_s8_mul(size_t n, const int8_t *a, size_t sa, const int8_t *b,
+                     size_t sb, const tq_s8_mul_params *p,
+                     int8_t *out); /* aarch64_neon_s8_mul.c */
 void tq__neon_s8_gemm(int32_t m, int32_t n, int32_t k, const int8_t *a,
                       size_t lda, const int8_t *b, size_t ldb, int32_t *c,
                       size_t ldc);

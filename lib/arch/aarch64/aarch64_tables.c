@@ -1,9 +1,10 @@
 /*
  * The dispatch tables of the AArch64 paths. dispatch.c picks one only when
  * cpu_aarch64.c found the features its functions were compiled for. The
- * dot-product path shares the NEON f32 GEMM and row sums (SDOT helps only
- * the int8 products); both leave the requantization and the packed-weight
- * GEMM to the references and convolutions to im2col + s8_gemm.
+ * dot-product path shares the NEON f32 GEMM, row sums and int8 MUL (SDOT
+ * helps only the int8 GEMM products); both leave the requantization of
+ * the GEMM and the packed-weight GEMM to the references and convolutions
+ * to im2col + s8_gemm.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -19,6 +20,7 @@ const tq__ukernels tq__neon_ukernels = {
     .s8_row_sums = tq__neon_s8_row_sums,
     .s16_dot = tq__neon_s16_dot,
     .s4_dot = tq__neon_s4_dot,
+    .s8_mul = tq__neon_s8_mul,
 };
 
 const tq__ukernels tq__neondot_ukernels = {
@@ -29,4 +31,5 @@ const tq__ukernels tq__neondot_ukernels = {
     .s8_row_sums = tq__neon_s8_row_sums,
     .s16_dot = tq__neon_s16_dot,
     .s4_dot = tq__neon_s4_dot,
+    .s8_mul = tq__neon_s8_mul,
 };

@@ -14,46 +14,16 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include <arm_acle.h>
-#include <string.h>
-
 #include "../dispatch.h"
-
-#if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
-#error "armv7em_dsp.c needs a core with the DSP extension (Armv7E-M)"
-#endif
-
-/* Four bytes from any address: a Cortex-M4/M7 loads unaligned words with a
- * plain LDR, which memcpy() of 4 bytes becomes. */
-static inline uint32_t load4(const int8_t *p)
-{
-    uint32_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
-}
-
-/* Bytes 0 and 2 of a word as two int16 halves. */
-static inline int16x2_t even_bytes(uint32_t w)
-{
-    return __sxtb16((int8x4_t)w);
-}
-
-/* Bytes 1 and 3: SXTB16 with its operand rotated by 8, one instruction
- * (gcc 12 would emit the rotation separately from __sxtb16 of a rotated
- * value, and <arm_acle.h> has no rotating form). */
-static inline int16x2_t odd_bytes(uint32_t w)
-{
-    int16x2_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
-    return r;
-}
+#include "armv7em_dsp.h"
 
 /* acc + the four products of the int8 of @p x with those of B's widened
  * word (be, bo): two SMLADs. */
 static inline int32_t dot4(uint32_t x, int16x2_t be, int16x2_t bo,
                            int32_t acc)
 {
-    return __smlad(odd_bytes(x), bo, __smlad(even_bytes(x), be, acc));
+    return __smlad(tq__dsp_odd_bytes(x), bo,
+                   __smlad(tq__dsp_even_bytes(x), be, acc));
 }
 
 /* The sums of `rows` (1 or 2) A rows with two B rows, out[2·r + c]. Always
@@ -70,14 +40,16 @@ tile(int rows, int32_t k, const int8_t *a0, const int8_t *a1,
     int32_t c00 = 0, c01 = 0, c10 = 0, c11 = 0;
     const int8_t *const a0_end = a0 + (k & ~3);
     while (a0 != a0_end) {
-        const uint32_t w0 = load4(b0), w1 = load4(b1);
-        const int16x2_t b0e = even_bytes(w0), b0o = odd_bytes(w0);
-        const int16x2_t b1e = even_bytes(w1), b1o = odd_bytes(w1);
-        const uint32_t x0 = load4(a0);
+        const uint32_t w0 = tq__dsp_load4(b0), w1 = tq__dsp_load4(b1);
+        const int16x2_t b0e = tq__dsp_even_bytes(w0);
+        const int16x2_t b0o = tq__dsp_odd_bytes(w0);
+        const int16x2_t b1e = tq__dsp_even_bytes(w1);
+        const int16x2_t b1o = tq__dsp_odd_bytes(w1);
+        const uint32_t x0 = tq__dsp_load4(a0);
         c00 = dot4(x0, b0e, b0o, c00);
         c01 = dot4(x0, b1e, b1o, c01);
         if (rows == 2) {
-            const uint32_t x1 = load4(a1);
+            const uint32_t x1 = tq__dsp_load4(a1);
             c10 = dot4(x1, b0e, b0o, c10);
             c11 = dot4(x1, b1e, b1o, c11);
             a1 += 4;

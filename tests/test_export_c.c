@@ -1,8 +1,11 @@
 /*
  * The C exporter (tq_graph_export_c, tq-export): the code it generated at
  * build time for two committed model files (fuzz/corpus/model/tiny and
- * lenet, the quantized LeNet of models/lenet) and for one with residual
- * blocks (gen_residual_model.c) is compiled into this test
+ * lenet, the quantized LeNet of models/lenet), for one with residual
+ * blocks (gen_residual_model.c) and for four mixed-precision versions of
+ * it (int16 activations everywhere, int4 weights everywhere, a mixture with
+ * requantizations at the boundaries and an int16 residual Add, both
+ * defaults at once) is compiled into this test
  * and must give, on random inputs, bit for bit the int8 outputs and the
  * output layer's accumulators of tq_graph_run_s8 on the loaded file. The
  * library call's refusals are checked too.
@@ -25,6 +28,10 @@
 #include "exp_tiny.h"
 #include "exp_lenet.h"
 #include "exp_residual.h"
+#include "exp_mixed_s16.h"
+#include "exp_mixed_s4.h"
+#include "exp_mixed_mix.h"
+#include "exp_mixed_both.h"
 
 #ifndef TQ_TEST_MODEL_CORPUS
 #define TQ_TEST_MODEL_CORPUS "fuzz/corpus/model"
@@ -96,6 +103,60 @@ static void test_generated_code(void **state)
         check_model(&models[i]);
 }
 
+/* The dtypes of @p file's tensors, counted: the model must really be mixed
+ * as its name says (else the test would prove nothing). */
+static void count_dtypes(const char *file, int *s16, int *s4, int *cvt)
+{
+    char msg[256];
+    tq_graph *g = NULL;
+    if (tq_graph_load(file, &g, msg, sizeof msg) != TQ_OK)
+        fail_msg("%s: %s", file, msg);
+    *s16 = *s4 = *cvt = 0;
+    for (int32_t t = 0; t < tq_graph_tensor_count(g); ++t) {
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_tensor(g, t, &ti), TQ_OK);
+        *s16 += ti.dtype == TQ_S16;
+        *s4 += ti.dtype == TQ_S4;
+        *cvt += strstr(ti.name, "/int16") != NULL ||
+                strstr(ti.name, "/int8") != NULL;
+    }
+    tq_graph_free(g);
+}
+
+static void test_mixed_precision(void **state)
+{
+    (void)state;
+    const exported models[] = {
+        {TQ_TEST_MIXED_S16, exp_mixed_s16_input, exp_mixed_s16_run,
+         EXP_MIXED_S16_INPUT_BYTES, EXP_MIXED_S16_OUTPUTS,
+         EXP_MIXED_S16_ARENA_BYTES, EXP_MIXED_S16_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_S4, exp_mixed_s4_input, exp_mixed_s4_run,
+         EXP_MIXED_S4_INPUT_BYTES, EXP_MIXED_S4_OUTPUTS,
+         EXP_MIXED_S4_ARENA_BYTES, EXP_MIXED_S4_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_MIX, exp_mixed_mix_input, exp_mixed_mix_run,
+         EXP_MIXED_MIX_INPUT_BYTES, EXP_MIXED_MIX_OUTPUTS,
+         EXP_MIXED_MIX_ARENA_BYTES, EXP_MIXED_MIX_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_BOTH, exp_mixed_both_input, exp_mixed_both_run,
+         EXP_MIXED_BOTH_INPUT_BYTES, EXP_MIXED_BOTH_OUTPUTS,
+         EXP_MIXED_BOTH_ARENA_BYTES, EXP_MIXED_BOTH_HAS_ACCUMULATORS},
+    };
+    /* int16 tensors, int4 weights, requantization nodes of each model. */
+    const int want[4][3] = {{1, 0, 1}, {0, 1, 0}, {1, 1, 1}, {1, 1, 1}};
+    for (size_t i = 0; i < sizeof models / sizeof *models; ++i) {
+        int s16, s4, cvt;
+        count_dtypes(models[i].file, &s16, &s4, &cvt);
+        print_message("%s: %d int16 tensors, %d int4 weights, %d "
+                      "requantizations\n", models[i].file, s16, s4, cvt);
+        assert_int_equal(s16 > 0, want[i][0]);
+        assert_int_equal(s4 > 0, want[i][1]);
+        assert_int_equal(cvt > 0, want[i][2]);
+        check_model(&models[i]);
+    }
+    /* The int4 FC output layer keeps its accumulators (unpacked weights). */
+    assert_true(EXP_MIXED_S4_HAS_ACCUMULATORS);
+    assert_true(EXP_MIXED_MIX_HAS_ACCUMULATORS);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -129,6 +190,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_code),
+        cmocka_unit_test(test_mixed_precision),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,66 @@ static void test_refusals(void **state)
                      TQ_ERR_UNSUPPORTED);
     assert_non_null(strstr(msg, "avgpool"));
     tq_graph_free(g);
+    /* Mixed precision exports, but what is refused in int8 is refused in
+     * int16 too: an int16 average pool counting its padding. */
+    {
+        tq_graph *f = NULL, *q = NULL;
+        tq_calibrator *c = NULL;
+        tq_quant_config cfg;
+        const int64_t shape[4] = {1, 6, 6, 4}, ws[4] = {4, 3, 3, 4};
+        float w[4 * 3 * 3 * 4], x[8 * 6 * 6 * 4];
+        tt_rng r = {5};
+        for (size_t i = 0; i < sizeof w / sizeof *w; ++i)
+            w[i] = tt_float(&r, -0.5f, 0.5f);
+        for (size_t i = 0; i < sizeof x / sizeof *x; ++i)
+            x[i] = tt_float(&r, -1.0f, 1.0f);
+        int32_t in, conv, pool, ins[2];
+        tq_tensor t;
+        tq_node_attrs at;
+        assert_int_equal(tq_graph_create(&f), TQ_OK);
+        assert_int_equal(tq_graph_add_input(f, "x", 4, shape, &in), TQ_OK);
+        assert_int_equal(tq_tensor_init(&t, w, TQ_F32, 4, ws), TQ_OK);
+        ins[0] = in;
+        assert_int_equal(tq_graph_add_constant(f, "w", &t, &ins[1]), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.conv = (tq_conv_params){1, 1, 1, 1, 1, 1, 1, 1, 1};
+        assert_int_equal(tq_graph_add_node(f, "conv", TQ_OP_CONV2D, 2, ins, &at,
+                                           &conv), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.pool = (tq_pool_params){3, 3, 1, 1, 1, 1, 1, 1};
+        at.count_include_pad = 1;
+        assert_int_equal(tq_graph_add_node(f, "pool", TQ_OP_AVG_POOL, 1, &conv,
+                                           &at, &pool), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.act = TQ_ACT_RELU;
+        int32_t out;
+        assert_int_equal(tq_graph_add_node(f, "relu", TQ_OP_ACTIVATION, 1, &pool,
+                                           &at, &out), TQ_OK);
+        assert_int_equal(tq_graph_set_output(f, out), TQ_OK);
+        assert_int_equal(tq_graph_finalize(f, 0), TQ_OK);
+        assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
+        assert_int_equal(tq_calibrator_create(f, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_set_default_dtypes(c, TQ_S16, TQ_S8), TQ_OK);
+        for (int32_t again = 1; again;) {
+            assert_int_equal(tq_calibrator_feed(c, 8, x), TQ_OK);
+            assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        }
+        assert_int_equal(tq_graph_quantize(f, c, &q), TQ_OK);
+        int32_t pid;
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_find_tensor(q, tq_graph_tensor(f, pool, &ti) ==
+                                                         TQ_OK ? ti.name : "",
+                                              &pid), TQ_OK);
+        assert_int_equal(tq_graph_tensor(q, pid, &ti), TQ_OK);
+        assert_int_equal(ti.dtype, TQ_S16);
+        assert_int_equal(tq_graph_export_c(q, "m", "/nonexistent/dir", msg,
+                                           sizeof msg), TQ_ERR_UNSUPPORTED);
+        assert_non_null(strstr(msg, "counting its padding"));
+        print_message("refused: %s\n", msg);
+        tq_graph_free(q);
+        tq_calibrator_free(c);
+        tq_graph_free(f);
+    }
     /* A float graph. */
     assert_int_equal(tq_graph_create(&g), TQ_OK);
     assert_int_equal(tq_graph_export_c(g, "m", ".", msg, sizeof msg), TQ_ERR_PARAM);

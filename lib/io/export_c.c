@@ -153,17 +153,23 @@ static tq_status convert(size_t n, const tq__qcvt *c, int32_t rounding,
     "} convert_params;\n\n"                                                  \
     "static tq_status convert(size_t n, const convert_params *c, int32_t "   \
     "rounding,\n                         const void *x, void *y)\n{\n"       \
+    "    /* int16 codes through memcpy: the arena is an int8_t array. */\n" \
     "    for (size_t i = 0; i < n; ++i) {\n"                                 \
-    "        const int32_t v = c->from16 ? ((const int16_t *)x)[i]\n"        \
-    "                                    : ((const int8_t *)x)[i];\n"        \
+    "        int16_t h = 0;\n        int8_t b = 0;\n"                       \
+    "        if (c->from16)\n"                                               \
+    "            memcpy(&h, (const int16_t *)x + i, sizeof h);\n"            \
+    "        else\n            memcpy(&b, (const int8_t *)x + i, 1);\n"     \
+    "        const int32_t v = c->from16 ? h : b;\n"                         \
     "        int32_t r;\n"                                                   \
     "        const tq_status s = tq_requantize(v - c->in_zp, c->mult, "      \
     "c->shift,\n                                          rounding, &r);\n"  \
     "        if (s != TQ_OK)\n            return s;\n"                       \
     "        int64_t q = (int64_t)r + c->out_zp;\n"                          \
     "        q = q < c->lo ? c->lo : (q > c->hi ? c->hi : q);\n"             \
-    "        if (c->to16)\n            ((int16_t *)y)[i] = (int16_t)q;\n"    \
-    "        else\n            ((int8_t *)y)[i] = (int8_t)q;\n"              \
+    "        if (c->to16) {\n            h = (int16_t)q;\n"                 \
+    "            memcpy((int16_t *)y + i, &h, sizeof h);\n"                  \
+    "        } else {\n            b = (int8_t)q;\n"                        \
+    "            memcpy((int8_t *)y + i, &b, 1);\n        }\n"              \
     "    }\n    return TQ_OK;\n}\n\n"
 
 static size_t align16(size_t n)

@@ -7,14 +7,16 @@
  * seeded random inputs with the default tq_quant_config.
  *
  * With a second argument the network starts with a conv + ReLU + 2x2 max
- * pool (fused into one node) and a depthwise conv, and is quantized mixed
- * precision for the exporter's 16x8 and int4 paths:
+ * pool (fused into one node) and a depthwise conv, ends with a 2x2 max
+ * pool of stride 1, the global average pool and two FC layers (a hidden
+ * one with ReLU), and is quantized mixed precision for the exporter's 16x8
+ * and int4 paths:
  *   s16  int16 activations wherever they can be (default dtypes);
  *   s4   int4 weights everywhere (default dtypes);
  *   mix  int16 activations on the depthwise conv, the first block and its
- *        residual Add (int16), int4 weights on the stem, the projection
- *        block's convs and the output FC: requantizations at every
- *        boundary;
+ *        residual Add (int16) and the hidden FC, int4 weights on the stem,
+ *        the projection block's convs and the output FC: requantizations
+ *        at every boundary;
  *   both default int16 activations and int4 weights (the int8 nodes, the
  *        output FC, get the int4 weights).
  *
@@ -150,10 +152,27 @@ int main(int argc, char **argv)
     const int32_t y2 = add(g, sc, conv(g, a2, 16, 16, 3, 1, TQ_ACT_NONE));
     tq_node_attrs at;
     tq_node_attrs_init(&at);
-    int32_t pooled, logits;
-    ok(tq_graph_add_node(g, NULL, TQ_OP_GLOBAL_AVG_POOL, 1, &y2, &at, &pooled),
+    int32_t pooled, logits, y3 = y2, fc1 = -1;
+    if (mode[0]) { /* a max pool of its own (2x2, stride 1) */
+        at.pool = (tq_pool_params){2, 2, 1, 1, 0, 0, 0, 0};
+        ok(tq_graph_add_node(g, NULL, TQ_OP_MAX_POOL, 1, &y2, &at, &y3),
+           "max pool");
+        tq_node_attrs_init(&at);
+    }
+    ok(tq_graph_add_node(g, NULL, TQ_OP_GLOBAL_AVG_POOL, 1, &y3, &at, &pooled),
        "pool");
-    const int64_t fs[2] = {5, 16}, fb[1] = {5};
+    if (mode[0]) { /* a hidden FC layer: 16 -> 12, ReLU */
+        const int64_t hs[2] = {12, 16}, hb[1] = {12};
+        int32_t hin[3] = {pooled, constant(g, 2, hs, -0.5f, 0.5f),
+                          constant(g, 1, hb, -0.1f, 0.1f)};
+        weights[n_weights++] = hin[1];
+        at.act = TQ_ACT_RELU;
+        ok(tq_graph_add_node(g, NULL, TQ_OP_FULLY_CONNECTED, 3, hin, &at,
+                             &fc1), "fc1");
+        at.act = TQ_ACT_NONE;
+        pooled = fc1;
+    }
+    const int64_t fs[2] = {5, mode[0] ? 12 : 16}, fb[1] = {5};
     int32_t fin[3] = {pooled, constant(g, 2, fs, -0.5f, 0.5f),
                       constant(g, 1, fb, -0.1f, 0.1f)};
     weights[n_weights++] = fin[1];
@@ -171,7 +190,7 @@ int main(int argc, char **argv)
     ok(tq_quant_config_init(&cfg), "config");
     ok(tq_calibrator_create(g, &cfg, &c), "calibrator");
     /* Weights in order: stem, depthwise, block 1 (2), projection block
-     * (3x3, 1x1 shortcut, 3x3), FC. */
+     * (3x3, 1x1 shortcut, 3x3), hidden FC, output FC. */
     if (!strcmp(mode, "s16"))
         ok(tq_calibrator_set_default_dtypes(c, TQ_S16, TQ_S8), "dtypes");
     else if (!strcmp(mode, "s4"))
@@ -182,7 +201,8 @@ int main(int argc, char **argv)
         ok(tq_calibrator_set_dtype(c, dw, TQ_S16), "dtype dw");
         ok(tq_calibrator_set_dtype(c, a, TQ_S16), "dtype a");
         ok(tq_calibrator_set_dtype(c, y1, TQ_S16), "dtype y1");
-        const int w4[] = {0, 4, 5, 6, 7};
+        ok(tq_calibrator_set_dtype(c, fc1, TQ_S16), "dtype fc1");
+        const int w4[] = {0, 4, 5, 6, 8};
         for (size_t i = 0; i < sizeof w4 / sizeof *w4; ++i)
             ok(tq_calibrator_set_dtype(c, weights[w4[i]], TQ_S4), "dtype w");
     }

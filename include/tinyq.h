@@ -3139,12 +3139,16 @@ TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
 
 /** @brief Write a quantized graph as C source for a firmware:
  *  @p out_dir/@p prefix.h and @p out_dir/@p prefix.c. The source holds the
- *  int8 weights, int32 biases, multipliers, shifts and tables as `const`
- *  data, ONE static arena laid out by the graph's plan (activations at
+ *  int8 weights (packed int4 weights as bytes), int32 biases (int64 in
+ *  16x8 nodes), multipliers, shifts and tables as `const` data, ONE static
+ *  arena laid out by the graph's plan (activations of 1 or 2 bytes at
  *  their planned offsets, then the kernel scratch), `int8_t
  *  *<prefix>_input(void)` (where the int8 input goes) and `tq_status
  *  <prefix>_run(int8_t *output, int32_t *accumulators)`, a straight line of
- *  calls to tinyq's s8 kernels; the header states the arena size, the input
+ *  calls to tinyq's kernels as tq_graph_run_s8() runs each node (s8; s16
+ *  for int16 activations; s4 for int4 weights; a loop over tq_requantize()
+ *  for each int8 <-> int16 requantization node of a mixed-precision
+ *  graph); the header states the arena size, the input
  *  and output sizes and their quantization (scale, zero point). Before
  *  writing anything the same kernel calls run on the host over the same
  *  arena offsets and must give bit for bit the outputs (and an FC output
@@ -3157,8 +3161,8 @@ TQ_API tq_status tq_graph_load(const char *path, tq_graph **graph,
  *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM (a float graph, a bad prefix, or a
  *          host check that failed), #TQ_ERR_UNSUPPORTED for a node the
  *          exporter does not emit yet (a standalone Pad, an average pool
- *          counting its padding, a Concat of more than two inputs, any
- *          int16 activation or int4 weight of a mixed-precision graph),
+ *          counting its padding, a Concat of more than two inputs, in
+ *          int8 and in int16 alike),
  *          #TQ_ERR_IO, #TQ_ERR_NO_MEMORY. */
 TQ_API tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
                                    const char *out_dir, char *message,

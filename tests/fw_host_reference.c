@@ -13,7 +13,9 @@
  *   fw_host_reference --quantize MODEL.onnx TRAIN.bin N OUT.safetensors
  * quantizes an ONNX model with the default tq_quant_config, calibrated on
  * the first N images of a CIFAR-10 training batch (normalized with mean and
- * std 0.5), and saves the model file;
+ * std 0.5), and saves the model file; an optional last argument
+ * TENSOR=DTYPE,... (DTYPE s16 for an activation, s4 for a weight) makes it
+ * mixed precision (tq_calibrator_set_dtype);
  *   fw_host_reference --graph MODEL.safetensors FILE FIRST COUNT STRIDE
  * runs it the host's way (float normalization, tq_graph_quantize_input,
  * tq_graph_run_s8 with the accumulators) and prints the same lines.
@@ -66,7 +68,34 @@ static void load_images(const char *file, long first, long n, long stride,
     }
 }
 
-static int quantize_main(char **argv)
+/* The TENSOR=DTYPE,... list of --quantize on calibrator @p c of @p g. */
+static void set_dtypes(const tq_graph *g, tq_calibrator *c, const char *spec)
+{
+    char buf[1024];
+    if (strlen(spec) >= sizeof buf) {
+        fprintf(stderr, "fw_host_reference: dtype list too long\n");
+        exit(1);
+    }
+    strcpy(buf, spec);
+    for (char *item = strtok(buf, ","); item; item = strtok(NULL, ",")) {
+        char *eq = strrchr(item, '=');
+        int32_t t, dtype = -1;
+        if (eq) {
+            *eq = 0;
+            dtype = !strcmp(eq + 1, "s16") ? TQ_S16
+                    : !strcmp(eq + 1, "s4") ? TQ_S4
+                    : !strcmp(eq + 1, "s8") ? TQ_S8 : -1;
+        }
+        if (dtype < 0 || tq_graph_find_tensor(g, item, &t) != TQ_OK) {
+            fprintf(stderr, "fw_host_reference: bad dtype entry '%s' (TENSOR="
+                    "s16|s4|s8 with a tensor of the model)\n", item);
+            exit(1);
+        }
+        die_if(tq_calibrator_set_dtype(c, t, dtype), tq_calibrator_error(c));
+    }
+}
+
+static int quantize_main(char **argv, const char *dtypes)
 {
     char msg[512];
     tq_graph *g = NULL, *q = NULL;
@@ -84,6 +113,8 @@ static int quantize_main(char **argv)
     load_images(argv[3], 0, n, 1, labels, x);
     die_if(tq_quant_config_init(&cfg), "config");
     die_if(tq_calibrator_create(g, &cfg, &c), tq_graph_error(g));
+    if (dtypes)
+        set_dtypes(g, c, dtypes);
     for (int32_t again = 1; again;) {
         for (long i = 0; i < n; i += 100)
             die_if(tq_calibrator_feed(c, n - i < 100 ? n - i : 100,
@@ -160,8 +191,8 @@ static int graph_main(char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && strcmp(argv[1], "--quantize") == 0)
-        return quantize_main(argv);
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "--quantize") == 0)
+        return quantize_main(argv, argc == 7 ? argv[6] : NULL);
     if (argc == 7 && strcmp(argv[1], "--graph") == 0)
         return graph_main(argv);
     static lenet_s8 q;

@@ -1,8 +1,11 @@
 /*
  * The C exporter (tq_graph_export_c, tq-export): the code it generated at
  * build time for two committed model files (fuzz/corpus/model/tiny and
- * lenet, the quantized LeNet of models/lenet) and for one with residual
- * blocks (gen_residual_model.c) is compiled into this test
+ * lenet, the quantized LeNet of models/lenet), for one with residual
+ * blocks (gen_residual_model.c) and for four mixed-precision versions of
+ * it (int16 activations everywhere, int4 weights everywhere, a mixture with
+ * requantizations at the boundaries and an int16 residual Add, both
+ * defaults at once) is compiled into this test
  * and must give, on random inputs, bit for bit the int8 outputs and the
  * output layer's accumulators of tq_graph_run_s8 on the loaded file. The
  * library call's refusals are checked too.
@@ -25,6 +28,10 @@
 #include "exp_tiny.h"
 #include "exp_lenet.h"
 #include "exp_residual.h"
+#include "exp_mixed_s16.h"
+#include "exp_mixed_s4.h"
+#include "exp_mixed_mix.h"
+#include "exp_mixed_both.h"
 
 #ifndef TQ_TEST_MODEL_CORPUS
 #define TQ_TEST_MODEL_CORPUS "fuzz/corpus/model"
@@ -96,6 +103,60 @@ static void test_generated_code(void **state)
         check_model(&models[i]);
 }
 
+/* The dtypes of @p file's tensors, counted: the model must really be mixed
+ * as its name says (else the test would prove nothing). */
+static void count_dtypes(const char *file, int *s16, int *s4, int *cvt)
+{
+    char msg[256];
+    tq_graph *g = NULL;
+    if (tq_graph_load(file, &g, msg, sizeof msg) != TQ_OK)
+        fail_msg("%s: %s", file, msg);
+    *s16 = *s4 = *cvt = 0;
+    for (int32_t t = 0; t < tq_graph_tensor_count(g); ++t) {
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_tensor(g, t, &ti), TQ_OK);
+        *s16 += ti.dtype == TQ_S16;
+        *s4 += ti.dtype == TQ_S4;
+        *cvt += strstr(ti.name, "/int16") != NULL ||
+                strstr(ti.name, "/int8") != NULL;
+    }
+    tq_graph_free(g);
+}
+
+static void test_mixed_precision(void **state)
+{
+    (void)state;
+    const exported models[] = {
+        {TQ_TEST_MIXED_S16, exp_mixed_s16_input, exp_mixed_s16_run,
+         EXP_MIXED_S16_INPUT_BYTES, EXP_MIXED_S16_OUTPUTS,
+         EXP_MIXED_S16_ARENA_BYTES, EXP_MIXED_S16_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_S4, exp_mixed_s4_input, exp_mixed_s4_run,
+         EXP_MIXED_S4_INPUT_BYTES, EXP_MIXED_S4_OUTPUTS,
+         EXP_MIXED_S4_ARENA_BYTES, EXP_MIXED_S4_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_MIX, exp_mixed_mix_input, exp_mixed_mix_run,
+         EXP_MIXED_MIX_INPUT_BYTES, EXP_MIXED_MIX_OUTPUTS,
+         EXP_MIXED_MIX_ARENA_BYTES, EXP_MIXED_MIX_HAS_ACCUMULATORS},
+        {TQ_TEST_MIXED_BOTH, exp_mixed_both_input, exp_mixed_both_run,
+         EXP_MIXED_BOTH_INPUT_BYTES, EXP_MIXED_BOTH_OUTPUTS,
+         EXP_MIXED_BOTH_ARENA_BYTES, EXP_MIXED_BOTH_HAS_ACCUMULATORS},
+    };
+    /* int16 tensors, int4 weights, requantization nodes of each model. */
+    const int want[4][3] = {{1, 0, 1}, {0, 1, 0}, {1, 1, 1}, {1, 1, 1}};
+    for (size_t i = 0; i < sizeof models / sizeof *models; ++i) {
+        int s16, s4, cvt;
+        count_dtypes(models[i].file, &s16, &s4, &cvt);
+        print_message("%s: %d int16 tensors, %d int4 weights, %d "
+                      "requantizations\n", models[i].file, s16, s4, cvt);
+        assert_int_equal(s16 > 0, want[i][0]);
+        assert_int_equal(s4 > 0, want[i][1]);
+        assert_int_equal(cvt > 0, want[i][2]);
+        check_model(&models[i]);
+    }
+    /* The int4 FC output layer keeps its accumulators (unpacked weights). */
+    assert_true(EXP_MIXED_S4_HAS_ACCUMULATORS);
+    assert_true(EXP_MIXED_MIX_HAS_ACCUMULATORS);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -119,6 +180,66 @@ static void test_refusals(void **state)
                      TQ_ERR_UNSUPPORTED);
     assert_non_null(strstr(msg, "avgpool"));
     tq_graph_free(g);
+    /* Mixed precision exports, but what is refused in int8 is refused in
+     * int16 too: an int16 average pool counting its padding. */
+    {
+        tq_graph *f = NULL, *q = NULL;
+        tq_calibrator *c = NULL;
+        tq_quant_config cfg;
+        const int64_t shape[4] = {1, 6, 6, 4}, ws[4] = {4, 3, 3, 4};
+        float w[4 * 3 * 3 * 4], x[8 * 6 * 6 * 4];
+        tt_rng r = {5};
+        for (size_t i = 0; i < sizeof w / sizeof *w; ++i)
+            w[i] = tt_float(&r, -0.5f, 0.5f);
+        for (size_t i = 0; i < sizeof x / sizeof *x; ++i)
+            x[i] = tt_float(&r, -1.0f, 1.0f);
+        int32_t in, conv, pool, ins[2];
+        tq_tensor t;
+        tq_node_attrs at;
+        assert_int_equal(tq_graph_create(&f), TQ_OK);
+        assert_int_equal(tq_graph_add_input(f, "x", 4, shape, &in), TQ_OK);
+        assert_int_equal(tq_tensor_init(&t, w, TQ_F32, 4, ws), TQ_OK);
+        ins[0] = in;
+        assert_int_equal(tq_graph_add_constant(f, "w", &t, &ins[1]), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.conv = (tq_conv_params){1, 1, 1, 1, 1, 1, 1, 1, 1};
+        assert_int_equal(tq_graph_add_node(f, "conv", TQ_OP_CONV2D, 2, ins, &at,
+                                           &conv), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.pool = (tq_pool_params){3, 3, 1, 1, 1, 1, 1, 1};
+        at.count_include_pad = 1;
+        assert_int_equal(tq_graph_add_node(f, "pool", TQ_OP_AVG_POOL, 1, &conv,
+                                           &at, &pool), TQ_OK);
+        tq_node_attrs_init(&at);
+        at.act = TQ_ACT_RELU;
+        int32_t out;
+        assert_int_equal(tq_graph_add_node(f, "relu", TQ_OP_ACTIVATION, 1, &pool,
+                                           &at, &out), TQ_OK);
+        assert_int_equal(tq_graph_set_output(f, out), TQ_OK);
+        assert_int_equal(tq_graph_finalize(f, 0), TQ_OK);
+        assert_int_equal(tq_quant_config_init(&cfg), TQ_OK);
+        assert_int_equal(tq_calibrator_create(f, &cfg, &c), TQ_OK);
+        assert_int_equal(tq_calibrator_set_default_dtypes(c, TQ_S16, TQ_S8), TQ_OK);
+        for (int32_t again = 1; again;) {
+            assert_int_equal(tq_calibrator_feed(c, 8, x), TQ_OK);
+            assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+        }
+        assert_int_equal(tq_graph_quantize(f, c, &q), TQ_OK);
+        int32_t pid;
+        tq_graph_tensor_info ti;
+        assert_int_equal(tq_graph_find_tensor(q, tq_graph_tensor(f, pool, &ti) ==
+                                                         TQ_OK ? ti.name : "",
+                                              &pid), TQ_OK);
+        assert_int_equal(tq_graph_tensor(q, pid, &ti), TQ_OK);
+        assert_int_equal(ti.dtype, TQ_S16);
+        assert_int_equal(tq_graph_export_c(q, "m", "/nonexistent/dir", msg,
+                                           sizeof msg), TQ_ERR_UNSUPPORTED);
+        assert_non_null(strstr(msg, "counting its padding"));
+        print_message("refused: %s\n", msg);
+        tq_graph_free(q);
+        tq_calibrator_free(c);
+        tq_graph_free(f);
+    }
     /* A float graph. */
     assert_int_equal(tq_graph_create(&g), TQ_OK);
     assert_int_equal(tq_graph_export_c(g, "m", ".", msg, sizeof msg), TQ_ERR_PARAM);
@@ -129,6 +250,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_code),
+        cmocka_unit_test(test_mixed_precision),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The int8 LeNet on emulated Cortex-M cores, bit for bit against the host;
-# and any exported graph (LeNet, ResNet-8, DS-CNN of models/) on the DSP
+# and any exported graph (LeNet, ResNet-8, DS-CNN of models/, and a mixed-
+# precision ResNet-8: int16 activations, int4 weights) on the DSP
 # cores (Cortex-M4F mps2-an386, Cortex-M7 mps2-an500).
 #
 # For each target below: cross-build the firmware (cross/*.ini,
@@ -159,8 +160,19 @@ if [ "$records" -gt 0 ] && [ -r "$train" ]; then
       fail "quantizing models/$m.onnx"; tail -n 5 "$work/models/$(basename "$m").log"
     fi
   done
+  # Mixed precision: ResNet-8 with int16 activations on stage 2 (its
+  # residual Add at int16) and int4 weights on stage 3 and the classifier,
+  # requantized at the boundaries (tq_calibrator_set_dtype).
+  mixed_dtypes="/stage2/relu1/Relu=s16,/stage2/conv2/Conv=s16,/stage2/shortcut/Conv=s16,/stage2/relu2/Relu=s16,onnx::Conv_96=s4,stage3.shortcut.weight=s4,onnx::Conv_99=s4,fc.weight=s4"
+  out="$work/models/resnet8_mixed.safetensors"
+  if "$ref" --quantize "$src/models/resnet8/resnet8.onnx" "$train" 1000 "$out" \
+       "$mixed_dtypes" >"$work/models/resnet8_mixed.log" 2>&1; then
+    graph_files+=("$out")
+  else
+    fail "quantizing models/resnet8/resnet8.onnx mixed precision"; tail -n 5 "$work/models/resnet8_mixed.log"
+  fi
 else
-  echo "NOTE: the graph models (${graph_models[*]}) need the CIFAR-10 test and training batches ($batch, $train): skipped"
+  echo "NOTE: the graph models (${graph_models[*]} resnet8_mixed) need the CIFAR-10 test and training batches ($batch, $train): skipped"
 fi
 graph_list=$(IFS=,; echo "${graph_files[*]}")
 

@@ -1,11 +1,14 @@
 /*
  * A quantized graph as C source for a firmware (host only):
  * tq_graph_export_c() writes <prefix>.h and <prefix>.c: const int8
- * weights, int32 biases, multipliers, shifts and tables, ONE static arena
- * laid out by the graph's plan (activations and each kernel's scratch at
- * their planned offsets; a conv with a fused residual Add writes the sum
- * over the skip tensor), and <prefix>_run(), a straight line of calls to
- * tinyq's s8 kernels.
+ * weights (packed int4 ones as bytes), int32 and int64 biases,
+ * multipliers, shifts and tables, ONE static arena laid out by the graph's
+ * plan (activations of 1 or 2 bytes and each kernel's scratch at their
+ * planned offsets; a conv with a fused residual Add writes the sum over the
+ * skip tensor), and <prefix>_run(), a straight line of calls to tinyq's
+ * kernels: s8, s16 (16x8, int64 bias) and s4 (packed int4 weights) as each
+ * node runs in tq_graph_run_s8(), and the requantizations int8 <-> int16
+ * at dtype boundaries (TFLite QUANTIZE) as a loop over tq_requantize().
  *
  * Every call is first described as a `step` (kernel, parameters, arena
  * offsets); the same steps are (1) executed here on the host, through the
@@ -121,6 +124,140 @@ static tq_status make_steps(ectx *x)
     return TQ_OK;
 }
 
+/* The requantization int8 <-> int16 of a TQ__Q_CONVERT node, as the
+ * generated code's convert() (CONVERT_SOURCE below) computes it: TFLite
+ * QUANTIZE through the public tq_requantize(). */
+static tq_status convert(size_t n, const tq__qcvt *c, int32_t rounding,
+                         const void *x, void *y)
+{
+    for (size_t i = 0; i < n; ++i) {
+        const int32_t v = c->from == TQ_S16 ? ((const int16_t *)x)[i]
+                                            : ((const int8_t *)x)[i];
+        int32_t r;
+        TQ_CHECK(tq_requantize(v - c->in_zp, c->mult, c->shift, rounding, &r));
+        int64_t q = (int64_t)r + c->out_zp;
+        q = q < c->lo ? c->lo : (q > c->hi ? c->hi : q);
+        if (c->to == TQ_S16)
+            ((int16_t *)y)[i] = (int16_t)q;
+        else
+            ((int8_t *)y)[i] = (int8_t)q;
+    }
+    return TQ_OK;
+}
+
+#define CONVERT_SOURCE                                                       \
+    "/* TFLite QUANTIZE int8 <-> int16 of n codes: y = clamp(MBQM(x - "      \
+    "in_zp) + out_zp). */\n"                                                 \
+    "typedef struct convert_params {\n"                                      \
+    "    int32_t from16, to16, mult, shift, in_zp, out_zp, lo, hi;\n"        \
+    "} convert_params;\n\n"                                                  \
+    "static tq_status convert(size_t n, const convert_params *c, int32_t "   \
+    "rounding,\n                         const void *x, void *y)\n{\n"       \
+    "    /* int16 codes through memcpy: the arena is an int8_t array. */\n" \
+    "    for (size_t i = 0; i < n; ++i) {\n"                                 \
+    "        int16_t h = 0;\n        int8_t b = 0;\n"                       \
+    "        if (c->from16)\n"                                               \
+    "            memcpy(&h, (const int16_t *)x + i, sizeof h);\n"            \
+    "        else\n            memcpy(&b, (const int8_t *)x + i, 1);\n"     \
+    "        const int32_t v = c->from16 ? h : b;\n"                         \
+    "        int32_t r;\n"                                                   \
+    "        const tq_status s = tq_requantize(v - c->in_zp, c->mult, "      \
+    "c->shift,\n                                          rounding, &r);\n"  \
+    "        if (s != TQ_OK)\n            return s;\n"                       \
+    "        int64_t q = (int64_t)r + c->out_zp;\n"                          \
+    "        q = q < c->lo ? c->lo : (q > c->hi ? c->hi : q);\n"             \
+    "        if (c->to16) {\n            h = (int16_t)q;\n"                 \
+    "            memcpy((int16_t *)y + i, &h, sizeof h);\n"                  \
+    "        } else {\n            b = (int8_t)q;\n"                        \
+    "            memcpy((int8_t *)y + i, &b, 1);\n        }\n"              \
+    "    }\n    return TQ_OK;\n}\n\n"
+
+static size_t align16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+static size_t weight_count(const struct tq__qnode *qn)
+{
+    return qn->kind == TQ__Q_FC
+               ? (size_t)qn->channels * (size_t)qn->in_features
+               : (size_t)qn->filter.n * (size_t)qn->filter.h *
+                     (size_t)qn->filter.w * (size_t)qn->filter.c;
+}
+
+/* The dims of the convolution of a 16x8 CONV_POOL node before its pool. */
+static tq_dims conv_dims(const struct tq__qnode *qn, const tq_dims *in)
+{
+    const tq_conv_params *c = &qn->conv;
+    const int64_t eh = (int64_t)c->dilation_h * (qn->filter.h - 1) + 1;
+    const int64_t ew = (int64_t)c->dilation_w * (qn->filter.w - 1) + 1;
+    tq_dims d = {in->n,
+                 (int32_t)(((int64_t)in->h + c->pad_top + c->pad_bottom - eh) /
+                               c->stride_h + 1),
+                 (int32_t)(((int64_t)in->w + c->pad_left + c->pad_right - ew) /
+                               c->stride_w + 1),
+                 qn->filter.n};
+    return d;
+}
+
+/* Bytes of the int16 convolution output a 16x8 CONV_POOL node keeps at
+ * the start of its scratch (the kernel's own scratch follows). */
+static size_t conv_pool16_bytes(const step *s, const struct tq__qnode *qn)
+{
+    const tq_dims cd = conv_dims(qn, &s->in_dims);
+    return align16((size_t)cd.n * (size_t)cd.h * (size_t)cd.w * (size_t)cd.c *
+                   2);
+}
+
+/* A 16x8 step (the tq_s16_* kernels of run_node16 in run_s8.c). */
+static tq_status exec_step16(const ectx *x, const step *s, int8_t *arena)
+{
+    const struct tq__qnode *qn = x->g->nodes[s->node].q;
+    const int16_t *in = (const int16_t *)(void *)(arena + s->in);
+    const int16_t *in1 = (const int16_t *)(void *)(arena + s->in1);
+    int16_t *out = (int16_t *)(void *)(arena + s->out);
+    uint8_t *scratch = (uint8_t *)(arena + s->scratch);
+    const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
+                         (size_t)s->out_dims.c;
+    switch (s->kind) {
+    case TQ__Q_CONV:
+        return tq_s16_conv2d(&qn->conv, &s->in_dims, in, &qn->filter,
+                             qn->weights, qn->bias64, TQ_S64, &qn->os16,
+                             &s->out_dims, out, scratch, s->scratch_bytes);
+    case TQ__Q_DEPTHWISE:
+        return tq_s16_depthwise_conv2d(&qn->conv, &s->in_dims, in, &qn->filter,
+                                       qn->weights, qn->bias64, TQ_S64,
+                                       &qn->os16, &s->out_dims, out);
+    case TQ__Q_FC:
+        return tq_s16_fully_connected(1, qn->in_features, qn->channels, in,
+                                      qn->weights, qn->bias64, TQ_S64,
+                                      &qn->os16, out);
+    case TQ__Q_CONV_POOL: {
+        const tq_dims cd = conv_dims(qn, &s->in_dims);
+        const size_t cb = conv_pool16_bytes(s, qn);
+        const tq_pool_params pool = {2, 2, 2, 2, 0, 0, 0, 0};
+        if (s->scratch_bytes < cb)
+            return TQ_ERR_BUFFER_TOO_SMALL;
+        TQ_CHECK(tq_s16_conv2d(&qn->conv, &s->in_dims, in, &qn->filter,
+                               qn->weights, qn->bias64, TQ_S64, &qn->os16, &cd,
+                               (int16_t *)(void *)scratch, scratch + cb,
+                               s->scratch_bytes - cb));
+        return tq_s16_max_pool(&pool, &cd, (const int16_t *)(void *)scratch,
+                               -32768, 32767, &s->out_dims, out);
+    }
+    case TQ__Q_MAX_POOL:
+        return tq_s16_max_pool(&qn->pool, &s->in_dims, in, qn->act_min,
+                               qn->act_max, &s->out_dims, out);
+    case TQ__Q_AVG_POOL:
+        return tq_s16_avg_pool(&qn->pool, &s->in_dims, in, qn->act_min,
+                               qn->act_max, &s->out_dims, out);
+    case TQ__Q_ADD:
+        return tq_s16_add(count, in, in1, &qn->add, out);
+    default:
+        return TQ_ERR_UNSUPPORTED;
+    }
+}
+
 /* Run step @p s over @p arena (the generated code's call, on the host). */
 static tq_status exec_step(const ectx *x, const step *s, int8_t *arena,
                            int32_t *acc)
@@ -128,11 +265,19 @@ static tq_status exec_step(const ectx *x, const step *s, int8_t *arena,
     const tq__node *n = &x->g->nodes[s->node];
     const struct tq__qnode *qn = n->q;
     int8_t *in = arena + s->in, *in1 = arena + s->in1, *out = arena + s->out;
-    void *scratch = arena + s->scratch;
+    int8_t *scratch = arena + s->scratch;
     const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
                          (size_t)s->out_dims.c;
+    if (s->kind == TQ__Q_CONVERT)
+        return convert(count, qn->cvt, x->g->q->config.rounding, in, out);
+    if (qn->dtype == TQ_S16)
+        return exec_step16(x, s, arena);
     switch (s->kind) {
     case TQ__Q_CONV:
+        if (qn->weights4)
+            return tq_s4_conv2d(&qn->conv, &s->in_dims, in, qn->input_offset,
+                                &qn->filter, qn->weights4, qn->bias, &qn->os,
+                                &s->out_dims, out, scratch, s->scratch_bytes);
         if (s->fused_add >= 0) {
             tq_s8_add_params ap;
             tq__graph_fused_add_params(&x->g->nodes[s->fused_add], &ap);
@@ -144,26 +289,55 @@ static tq_status exec_step(const ectx *x, const step *s, int8_t *arena,
         return tq_s8_conv2d(&qn->conv, &s->in_dims, in, qn->input_offset,
                             &qn->filter, qn->weights, qn->bias, &qn->os,
                             &s->out_dims, out, scratch, s->scratch_bytes);
-    case TQ__Q_CONV_POOL:
+    case TQ__Q_CONV_POOL: {
+        const int8_t *w = qn->weights;
+        size_t wb = 0;
+        if (qn->weights4) {
+            /* The int4 filter unpacked at the start of the scratch. */
+            wb = align16(weight_count(qn));
+            if (s->scratch_bytes < wb)
+                return TQ_ERR_BUFFER_TOO_SMALL;
+            TQ_CHECK(tq_s4_unpack(weight_count(qn), qn->weights4, scratch));
+            w = scratch;
+        }
         return tq_s8_conv2d_relu_maxpool2(&qn->conv, &s->in_dims, in,
-                                          qn->input_offset, &qn->filter,
-                                          qn->weights, qn->bias, &qn->os,
-                                          &s->out_dims, out, scratch,
-                                          s->scratch_bytes);
+                                          qn->input_offset, &qn->filter, w,
+                                          qn->bias, &qn->os, &s->out_dims, out,
+                                          scratch + wb, s->scratch_bytes - wb);
+    }
     case TQ__Q_DEPTHWISE:
+        if (qn->weights4)
+            return tq_s4_depthwise_conv2d(&qn->conv, &s->in_dims, in,
+                                          qn->input_offset, &qn->filter,
+                                          qn->weights4, qn->bias, &qn->os,
+                                          &s->out_dims, out);
         return tq_s8_depthwise_conv2d(&qn->conv, &s->in_dims, in,
                                       qn->input_offset, &qn->filter,
                                       qn->weights, qn->bias, &qn->os,
                                       &s->out_dims, out);
     case TQ__Q_FC:
         if (s->acc && acc) {
+            const int8_t *w = qn->weights;
+            if (qn->weights4) {
+                /* The int4 weights unpacked into the scratch. */
+                if (s->scratch_bytes < weight_count(qn))
+                    return TQ_ERR_BUFFER_TOO_SMALL;
+                TQ_CHECK(tq_s4_unpack(weight_count(qn), qn->weights4,
+                                      scratch));
+                w = scratch;
+            }
             TQ_CHECK(tq_s8_gemm_s32(1, qn->channels, qn->in_features, in,
-                                    qn->in_features, qn->input_offset,
-                                    qn->weights, qn->in_features, 0, qn->bias,
-                                    acc, qn->channels));
+                                    qn->in_features, qn->input_offset, w,
+                                    qn->in_features, 0, qn->bias, acc,
+                                    qn->channels));
             return tq_s8_requantize_rows(1, qn->channels, acc, qn->channels,
                                          &qn->os, out, qn->channels);
         }
+        if (qn->weights4)
+            return tq_s4_fully_connected(1, qn->in_features, qn->channels, in,
+                                         qn->input_offset, qn->weights4,
+                                         qn->bias, &qn->os, out, scratch,
+                                         s->scratch_bytes);
         return tq_s8_fully_connected(1, qn->in_features, qn->channels, in,
                                      qn->input_offset, qn->weights, 0,
                                      qn->bias, &qn->os, out);
@@ -307,16 +481,68 @@ static void put_add(FILE *f, int32_t k, const tq_s8_add_params *a)
             (long)a->act_max, (long)a->rounding);
 }
 
-static void put_weights(FILE *f, int32_t k, const struct tq__qnode *qn,
-                        size_t count)
+static void put_u8(FILE *f, const char *decl, const uint8_t *v, size_t n)
 {
+    fprintf(f, "%s[%zu] = {", decl, n ? n : 1);
+    for (size_t i = 0; i < n; ++i)
+        fprintf(f, "%s%u", i == 0 ? "\n    " : (i % 24 ? "," : ",\n    "),
+                (unsigned)v[i]);
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
+static void put_i64(FILE *f, const char *decl, const int64_t *v, size_t n)
+{
+    fprintf(f, "%s[%zu] = {", decl, n ? n : 1);
+    for (size_t i = 0; i < n; ++i) {
+        fprintf(f, "%s", i == 0 ? "\n    " : (i % 6 ? "," : ",\n    "));
+        if (v[i] == INT64_MIN) /* no such literal */
+            fprintf(f, "INT64_MIN");
+        else
+            fprintf(f, "INT64_C(%lld)", (long long)v[i]);
+    }
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
+static void put_os16(FILE *f, int32_t k, const struct tq__qnode *qn)
+{
+    const int32_t nm = qn->os16.per_channel ? qn->channels : 1;
     char decl[64];
-    snprintf(decl, sizeof decl, "static const int8_t w%d", (int)k);
-    put_bytes(f, decl, qn->weights, count);
+    snprintf(decl, sizeof decl, "static const int32_t mult%d", (int)k);
+    put_ints(f, decl, qn->mult, (size_t)nm);
+    snprintf(decl, sizeof decl, "static const int32_t shift%d", (int)k);
+    put_ints(f, decl, qn->shift, (size_t)nm);
+    fprintf(f, "static const tq_s16_output os%d = {mult%d, shift%d, %d, %d, "
+            "%d, %d};\n", (int)k, (int)k, (int)k, (int)qn->os16.per_channel,
+            (int)qn->os16.rounding, (int)qn->os16.act_min,
+            (int)qn->os16.act_max);
+}
+
+/* Weights (int8 codes, or packed int4 bytes), bias (int32, or int64 for a
+ * 16x8 node) and output stage of node @p k. */
+static void put_weights(FILE *f, int32_t k, const struct tq__qnode *qn)
+{
+    const size_t count = weight_count(qn);
+    char decl[64];
+    if (qn->weights4) {
+        snprintf(decl, sizeof decl, "static const uint8_t w%d", (int)k);
+        put_u8(f, decl, qn->weights4, tq_s4_packed_size(count));
+    } else {
+        snprintf(decl, sizeof decl, "static const int8_t w%d", (int)k);
+        put_bytes(f, decl, qn->weights, count);
+    }
+    if (qn->dtype == TQ_S16) {
+        if (qn->bias64) {
+            snprintf(decl, sizeof decl, "static const int64_t b%d", (int)k);
+            put_i64(f, decl, qn->bias64, (size_t)qn->channels);
+        }
+        put_os16(f, k, qn);
+        return;
+    }
     if (qn->bias) {
         snprintf(decl, sizeof decl, "static const int32_t b%d", (int)k);
         put_ints(f, decl, qn->bias, (size_t)qn->channels);
     }
+    put_os(f, k, qn);
 }
 
 static void upper(char *dst, const char *src, size_t n)
@@ -338,7 +564,7 @@ static int write_header(const ectx *x, const char *path, const char *p)
     if (!f)
         return 0;
     fprintf(f, "/* Generated by tinyq %d.%d.%d (tq_graph_export_c): a quantized "
-            "graph of %d nodes\n * as calls to tinyq's int8 kernels over one "
+            "graph of %d nodes\n * as calls to tinyq's integer kernels over one "
             "static arena. Do not edit. */\n",
             TQ_VERSION_MAJOR, TQ_VERSION_MINOR, TQ_VERSION_PATCH,
             (int)g->n_nodes);
@@ -370,6 +596,118 @@ static int write_header(const ectx *x, const char *path, const char *p)
     return fclose(f) == 0;
 }
 
+/* The call of 16x8 step @p k (as exec_step16). */
+static void put_call16(FILE *f, int32_t k, const step *s,
+                       const struct tq__qnode *qn, const char *b)
+{
+    const int i = (int)k;
+    const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
+                         (size_t)s->out_dims.c;
+    switch (s->kind) {
+    case TQ__Q_CONV:
+        fprintf(f, "    s = tq_s16_conv2d(&conv%d, &in%d, A16(%zu), &filter%d, "
+                "w%d, %s, TQ_S64, &os%d, &out%d, A16(%zu), arena + %zu, %zu);\n",
+                i, i, s->in, i, i, b, i, i, s->out, s->scratch,
+                s->scratch_bytes);
+        break;
+    case TQ__Q_DEPTHWISE:
+        fprintf(f, "    s = tq_s16_depthwise_conv2d(&conv%d, &in%d, A16(%zu), "
+                "&filter%d, w%d, %s, TQ_S64, &os%d, &out%d, A16(%zu));\n", i,
+                i, s->in, i, i, b, i, i, s->out);
+        break;
+    case TQ__Q_FC:
+        fprintf(f, "    s = tq_s16_fully_connected(1, %d, %d, A16(%zu), w%d, "
+                "%s, TQ_S64, &os%d, A16(%zu));\n", (int)qn->in_features,
+                (int)qn->channels, s->in, i, b, i, s->out);
+        break;
+    case TQ__Q_CONV_POOL: {
+        /* The conv into the scratch, then the 2x2 max pool of stride 2. */
+        const tq_dims cd = conv_dims(qn, &s->in_dims);
+        const size_t cb = conv_pool16_bytes(s, qn);
+        fprintf(f, "    {\n        static const tq_dims conv_out = {%d, %d, "
+                "%d, %d};\n        static const tq_pool_params pool = {2, 2, "
+                "2, 2, 0, 0, 0, 0};\n        s = tq_s16_conv2d(&conv%d, &in%d, "
+                "A16(%zu), &filter%d, w%d, %s, TQ_S64, &os%d, &conv_out, "
+                "A16(%zu), arena + %zu, %zu);\n        if (s == TQ_OK)\n"
+                "            s = tq_s16_max_pool(&pool, &conv_out, A16(%zu), "
+                "-32768, 32767, &out%d, A16(%zu));\n    }\n", (int)cd.n,
+                (int)cd.h, (int)cd.w, (int)cd.c, i, i, s->in, i, i, b, i,
+                s->scratch, s->scratch + cb, s->scratch_bytes - cb,
+                s->scratch, i, s->out);
+        break;
+    }
+    case TQ__Q_MAX_POOL:
+    case TQ__Q_AVG_POOL:
+        fprintf(f, "    s = %s(&pool%d, &in%d, A16(%zu), %d, %d, &out%d, "
+                "A16(%zu));\n",
+                s->kind == TQ__Q_MAX_POOL ? "tq_s16_max_pool"
+                                          : "tq_s16_avg_pool",
+                i, i, s->in, (int)qn->act_min, (int)qn->act_max, i, s->out);
+        break;
+    case TQ__Q_ADD:
+        fprintf(f, "    s = tq_s16_add(%zu, A16(%zu), A16(%zu), &add%d, "
+                "A16(%zu));\n", count, s->in, s->in1, i, s->out);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The call of int8 step @p k with packed int4 weights (as exec_step). */
+static void put_call4(FILE *f, int32_t k, const step *s,
+                      const struct tq__qnode *qn, const char *b)
+{
+    const int i = (int)k;
+    const size_t wcount = weight_count(qn);
+    switch (s->kind) {
+    case TQ__Q_CONV:
+        fprintf(f, "    s = tq_s4_conv2d(&conv%d, &in%d, arena + %zu, %d, "
+                "&filter%d, w%d, %s, &os%d, &out%d, arena + %zu, arena + %zu, "
+                "%zu);\n", i, i, s->in, (int)qn->input_offset, i, i, b, i, i,
+                s->out, s->scratch, s->scratch_bytes);
+        break;
+    case TQ__Q_CONV_POOL: {
+        /* The int4 filter unpacked at the start of the scratch. */
+        const size_t wb = align16(wcount);
+        fprintf(f, "    s = tq_s4_unpack(%zu, w%d, arena + %zu);\n    if (s "
+                "== TQ_OK)\n        s = tq_s8_conv2d_relu_maxpool2(&conv%d, "
+                "&in%d, arena + %zu, %d, &filter%d, arena + %zu, %s, &os%d, "
+                "&out%d, arena + %zu, arena + %zu, %zu);\n", wcount, i,
+                s->scratch, i, i, s->in, (int)qn->input_offset, i, s->scratch,
+                b, i, i, s->out, s->scratch + wb, s->scratch_bytes - wb);
+        break;
+    }
+    case TQ__Q_DEPTHWISE:
+        fprintf(f, "    s = tq_s4_depthwise_conv2d(&conv%d, &in%d, arena + "
+                "%zu, %d, &filter%d, w%d, %s, &os%d, &out%d, arena + %zu);\n",
+                i, i, s->in, (int)qn->input_offset, i, i, b, i, i, s->out);
+        break;
+    case TQ__Q_FC:
+        if (s->acc)
+            fprintf(f, "    if (accumulators) {\n        /* The int4 weights "
+                    "unpacked into the scratch. */\n        s = "
+                    "tq_s4_unpack(%zu, w%d, arena + %zu);\n        if (s == "
+                    "TQ_OK)\n            s = tq_s8_gemm_s32(1, %d, %d, arena + "
+                    "%zu, %d, %d, arena + %zu, %d, 0, %s, accumulators, %d);\n"
+                    "        if (s == TQ_OK)\n            s = "
+                    "tq_s8_requantize_rows(1, %d, accumulators, %d, &os%d, "
+                    "arena + %zu, %d);\n    } else\n    ", wcount, i,
+                    s->scratch, (int)qn->channels, (int)qn->in_features,
+                    s->in, (int)qn->in_features, (int)qn->input_offset,
+                    s->scratch, (int)qn->in_features, b, (int)qn->channels,
+                    (int)qn->channels, (int)qn->channels, i, s->out,
+                    (int)qn->channels);
+        fprintf(f, "    s = tq_s4_fully_connected(1, %d, %d, arena + %zu, %d, "
+                "w%d, %s, &os%d, arena + %zu, arena + %zu, %zu);\n",
+                (int)qn->in_features, (int)qn->channels, s->in,
+                (int)qn->input_offset, i, b, i, s->out, s->scratch,
+                s->scratch_bytes);
+        break;
+    default:
+        break;
+    }
+}
+
 static int write_source(const ectx *x, const char *path, const char *p)
 {
     const tq_graph *g = x->g;
@@ -382,6 +720,17 @@ static int write_source(const ectx *x, const char *path, const char *p)
             "#include <string.h>\n\n#include \"%s.h\"\n\n", p);
     fprintf(f, "/* Activations and kernel scratch at their planned offsets. "
             "*/\nstatic _Alignas(16) int8_t arena[%s_ARENA_BYTES];\n\n", P);
+    int any16 = 0, any_cvt = 0;
+    for (int32_t k = 0; k < x->n; ++k) {
+        any16 |= g->nodes[x->steps[k].node].q->dtype == TQ_S16;
+        any_cvt |= x->steps[k].kind == TQ__Q_CONVERT;
+    }
+    if (any16)
+        fprintf(f, "/* An int16 tensor (or scratch) at byte offset o of the "
+                "arena. */\n#define A16(o) ((int16_t *)(void *)(arena + (o)))"
+                "\n\n");
+    if (any_cvt)
+        fputs(CONVERT_SOURCE, f);
     for (int32_t k = 0; k < x->n; ++k) {
         const step *s = &x->steps[k];
         const tq__node *n = &g->nodes[s->node];
@@ -408,10 +757,7 @@ static int write_source(const ectx *x, const char *path, const char *p)
                     (int)c->dilation_w, (int)c->groups);
             snprintf(name, sizeof name, "filter%d", (int)k);
             put_dims(f, name, &qn->filter);
-            put_weights(f, k, qn, (size_t)qn->filter.n * (size_t)qn->filter.h *
-                                      (size_t)qn->filter.w *
-                                      (size_t)qn->filter.c);
-            put_os(f, k, qn);
+            put_weights(f, k, qn);
             if (s->fused_add >= 0) {
                 tq_s8_add_params ap;
                 tq__graph_fused_add_params(&g->nodes[s->fused_add], &ap);
@@ -420,9 +766,7 @@ static int write_source(const ectx *x, const char *path, const char *p)
             break;
         }
         case TQ__Q_FC:
-            put_weights(f, k, qn,
-                        (size_t)qn->channels * (size_t)qn->in_features);
-            put_os(f, k, qn);
+            put_weights(f, k, qn);
             break;
         case TQ__Q_MAX_POOL:
         case TQ__Q_AVG_POOL: {
@@ -437,6 +781,14 @@ static int write_source(const ectx *x, const char *path, const char *p)
         case TQ__Q_ADD:
             put_add(f, k, &qn->add);
             break;
+        case TQ__Q_CONVERT: {
+            const tq__qcvt *c = qn->cvt;
+            fprintf(f, "static const convert_params cvt%d = {%d, %d, %ld, %ld, "
+                    "%ld, %ld, %ld, %ld};\n", (int)k, c->from == TQ_S16,
+                    c->to == TQ_S16, (long)c->mult, (long)c->shift,
+                    (long)c->in_zp, (long)c->out_zp, (long)c->lo, (long)c->hi);
+            break;
+        }
         case TQ__Q_LOOKUP:
         case TQ__Q_CONCAT: {
             char decl[64];
@@ -458,13 +810,28 @@ static int write_source(const ectx *x, const char *path, const char *p)
         const struct tq__qnode *qn = g->nodes[s->node].q;
         const size_t count = (size_t)s->out_dims.h * (size_t)s->out_dims.w *
                              (size_t)s->out_dims.c;
-        const char *bias = qn->bias ? "b" : "NULL";
         char b[16];
-        if (qn->bias)
+        if (qn->dtype == TQ_S16 ? qn->bias64 != NULL : qn->bias != NULL)
             snprintf(b, sizeof b, "b%d", (int)k);
         else
             snprintf(b, sizeof b, "NULL");
-        (void)bias;
+        if (s->kind == TQ__Q_CONVERT) {
+            fprintf(f, "    s = convert(%zu, &cvt%d, %d, arena + %zu, arena + "
+                    "%zu);\n", count, (int)k, (int)g->q->config.rounding,
+                    s->in, s->out);
+            fprintf(f, "    if (s != TQ_OK)\n        return s;\n");
+            continue;
+        }
+        if (qn->dtype == TQ_S16) {
+            put_call16(f, k, s, qn, b);
+            fprintf(f, "    if (s != TQ_OK)\n        return s;\n");
+            continue;
+        }
+        if (qn->weights4) {
+            put_call4(f, k, s, qn, b);
+            fprintf(f, "    if (s != TQ_OK)\n        return s;\n");
+            continue;
+        }
         switch (s->kind) {
         case TQ__Q_CONV:
         case TQ__Q_CONV_POOL:
@@ -570,14 +937,6 @@ tq_status tq_graph_export_c(const tq_graph *graph, const char *prefix,
         return efail(x, TQ_ERR_NULL, "a NULL argument");
     if (!graph->finalized || !graph->quantized || !graph->q)
         return efail(x, TQ_ERR_PARAM, "only a quantized graph can be exported");
-    const int32_t mixed = tq__graph_mixed_tensor(graph);
-    if (mixed >= 0)
-        return efail(x, TQ_ERR_UNSUPPORTED, "tensor '%.100s' is %s: the C "
-                     "exporter emits int8 graphs only (int16 activations and "
-                     "int4 weights are not exported yet)",
-                     graph->tensors[mixed].name,
-                     graph->tensors[mixed].dtype == TQ_S4 ? "int4" :
-                     graph->tensors[mixed].dtype == TQ_S16 ? "int16" : "int64");
     if (!valid_prefix(prefix))
         return efail(x, TQ_ERR_PARAM, "prefix \"%.60s\" is not a C identifier "
                      "of at most 40 characters", prefix);

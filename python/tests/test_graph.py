@@ -1,6 +1,10 @@
 # Tests of tinyq.Graph / GraphBuilder against numpy oracles.
 #
 # SPDX-License-Identifier: Apache-2.0
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -236,6 +240,78 @@ def test_mixed_precision_config():
     assert "x" in names
 
 
+def _compile_export(tmp_path, prefix):
+    """The exported C with a main() that runs it on int8 inputs from a file,
+    built against the library the binding loaded; None without a compiler
+    or library file."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    lib = os.environ.get("TINYQ_LIBRARY")
+    if not cc or not lib or not os.path.isfile(lib):
+        return None
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    P = prefix.upper()
+    (tmp_path / "main.c").write_text(f"""
+#include <stdio.h>
+#include <string.h>
+#include "{prefix}.h"
+int main(int argc, char **argv)
+{{
+    FILE *f = fopen(argv[1], "rb");
+    static int8_t y[{P}_OUTPUTS];
+    int n = 0;
+    (void)argc;
+    while (fread({prefix}_input(), 1, {P}_INPUT_BYTES, f) == {P}_INPUT_BYTES) {{
+        if ({prefix}_run(y, NULL) != TQ_OK)
+            return 1;
+        fwrite(y, 1, sizeof y, stdout);
+        ++n;
+    }}
+    return n == 0;
+}}
+""")
+    exe = tmp_path / "run"
+    r = subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror",
+                        "-I", os.path.join(repo, "include"), "-I",
+                        str(tmp_path), str(tmp_path / "main.c"),
+                        str(tmp_path / f"{prefix}.c"), lib, "-Wl,-rpath," +
+                        os.path.dirname(os.path.abspath(lib)), "-o", str(exe)],
+                       capture_output=True, text=True)
+    if r.returncode != 0 and "san" in r.stderr:
+        return None  # a sanitizer build of the library: not linkable so
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+def test_mixed_precision_export_c(tmp_path):
+    graph, _ = small_net()
+    calib = [rng.normal(0, 1, (16, 6, 6, 4)).astype(np.float32)]
+    fc = [n for n in graph.nodes if n.name == "fc"][0]
+    w_fc = graph.tensor(fc.inputs[1]).name
+    c1 = [n for n in graph.nodes if n.name == "c1"][0]
+    for name, cfg in [
+            ("s16", tq.QuantConfig(activation_dtype="s16")),
+            ("s4", tq.QuantConfig(weight_dtype="s4")),
+            ("mix", tq.QuantConfig(dtypes={graph.tensor(c1.output).name:
+                                           "s16", w_fc: "s4"}))]:
+        q = graph.calibrate(calib, cfg, layout="NHWC")
+        prefix = "m_" + name
+        q.export_c(tmp_path, prefix=prefix)
+        src = (tmp_path / f"{prefix}.c").read_text()
+        assert ("tq_s16_" in src) == (name != "s4")
+        assert ("tq_s4_" in src) == (name != "s16")
+        exe = _compile_export(tmp_path, prefix)
+        if exe is None:
+            continue
+        x = rng.integers(-128, 128, (12, 6, 6, 4), dtype=np.int8)
+        (tmp_path / "x.bin").write_bytes(x.tobytes())
+        out = subprocess.run([str(exe), str(tmp_path / "x.bin")],
+                             check=True, capture_output=True).stdout
+        got = np.frombuffer(out, np.int8).reshape(12, -1)
+        want = q.run(x, layout="NHWC").reshape(12, -1)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_mixed_precision_refusals(tmp_path):
     graph, _ = small_net()
     calib = [rng.normal(0, 1, (8, 6, 6, 4)).astype(np.float32)]
@@ -256,8 +332,6 @@ def test_mixed_precision_refusals(tmp_path):
     q = graph.calibrate(calib, tq.QuantConfig(activation_dtype="s16",
                                               weight_dtype="s4"),
                         layout="NHWC")
-    with pytest.raises(tq.UnsupportedError):
-        q.export_c(tmp_path, prefix="mixed")
     # model files hold mixed graphs: same outputs, same bytes again
     path = tmp_path / "mixed.safetensors"
     q.save(path)

@@ -3,7 +3,7 @@
  * LeNet the way the CIFAR-10 demo does on the host -- lenet_load_s8(), the
  * float normalization of tq_cifar10_normalize(), tq_s8_quantize_f32(),
  * lenet_forward_s8(), lenet_predict_s8() -- and prints one line per image
- * in the firmware's format (examples/firmware/main.c), so the two outputs
+ * in the firmware's format (examples/firmware/graph_fw.c), so the two outputs
  * can be compared byte for byte. It shares nothing with the exporter.
  *
  * Usage: fw_host_reference MODEL FILE FIRST COUNT STRIDE

@@ -7,7 +7,10 @@
  * own integer path (lenet_load_s8() + lenet_forward_s8() of
  * tests/lenet/lenet.c), on random inputs over the whole int8 range and
  * on constant ones; and the converted file must keep the old weights,
- * multipliers and shifts byte for byte.
+ * multipliers and shifts byte for byte. The same holds for the converted
+ * files committed beside the old ones (examples/firmware/
+ * lenet_s8.graph.safetensors, lenet_bias_s8.graph.safetensors), which the
+ * Cortex-M firmware embeds.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -33,13 +36,13 @@
 
 enum { N_RANDOM = 200 };
 
-static void check_model(const char *stem, int with_bias)
+static void check_model(const char *new_dir, const char *stem, int with_bias)
 {
     char old_path[4096], new_path[4096], msg[512];
     static lenet_s8 q;
     snprintf(old_path, sizeof old_path, "%s/%s.safetensors", TQ_TEST_OLD_DIR, stem);
-    snprintf(new_path, sizeof new_path, "%s/%s.graph.safetensors",
-             TQ_TEST_NEW_DIR, stem);
+    snprintf(new_path, sizeof new_path, "%s/%s.graph.safetensors", new_dir,
+             stem);
     assert_int_equal(lenet_load_s8(old_path, &q), TQ_OK);
     assert_int_equal(q.has_bias, with_bias);
     tq_graph *g = NULL;
@@ -114,13 +117,26 @@ static void check_model(const char *stem, int with_bias)
 static void test_without_bias(void **state)
 {
     (void)state;
-    check_model("lenet_s8", 0);
+    check_model(TQ_TEST_NEW_DIR, "lenet_s8", 0);
 }
 
 static void test_with_bias(void **state)
 {
     (void)state;
-    check_model("lenet_bias_s8", 1);
+    check_model(TQ_TEST_NEW_DIR, "lenet_bias_s8", 1);
+}
+
+/* The committed graph files the firmware builds from. */
+static void test_committed_without_bias(void **state)
+{
+    (void)state;
+    check_model(TQ_TEST_OLD_DIR, "lenet_s8", 0);
+}
+
+static void test_committed_with_bias(void **state)
+{
+    (void)state;
+    check_model(TQ_TEST_OLD_DIR, "lenet_bias_s8", 1);
 }
 
 /* The graph loader still refuses the old file, with a message naming the
@@ -141,6 +157,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_without_bias),
         cmocka_unit_test(test_with_bias),
+        cmocka_unit_test(test_committed_without_bias),
+        cmocka_unit_test(test_committed_with_bias),
         cmocka_unit_test(test_old_file_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,10 +4,13 @@
 # precision ResNet-8: int16 activations, int4 weights) on the DSP
 # cores (Cortex-M4F mps2-an386, Cortex-M7 mps2-an500).
 #
-# For each target below: cross-build the firmware (cross/*.ini,
-# examples/firmware) with its model, run it under qemu-system-arm with
+# For each target below: cross-build the LeNet firmware (cross/*.ini,
+# examples/firmware) from its graph model file (examples/firmware/
+# NAME.graph.safetensors, converted from the lab's NAME.safetensors by
+# tq-export --convert-lenet-s8), run it under qemu-system-arm with
 # semihosting on CIFAR-10 test images spread over the whole test set, plus
-# synthetic images, run the host reference (fw_host_reference) on the same
+# synthetic images, run the host reference (fw_host_reference: the lab's
+# integer path, lenet_forward_s8, on the old NAME.safetensors) on the same
 # images, and require identical result lines: every label, prediction, int8
 # logit and int32 accumulator. Without the data set only the synthetic
 # images run. Every firmware must link no heap and no stdio; the Cortex-M0+
@@ -201,18 +204,20 @@ compare_graph() {
   echo "ok: $tag: $count images bit-exact with the host ($(grep '^#' "$fw_out" | tail -n 1 | sed 's/^# //'), $((SECONDS - start)) s)"
 }
 
-# target (cross file) | QEMU machine | model | CIFAR-10 images | first |
-# float | kernel path
+# target (cross file) | QEMU machine | model (examples/firmware/MODEL.graph.
+# safetensors in the firmware, MODEL.safetensors for the host reference) |
+# CIFAR-10 images | first | float | kernel path
 targets=(
-  "cortex-m4f    mps2-an386 lenet_s8.safetensors      200 0  hard armv7em-dsp"
-  "cortex-m7     mps2-an500 lenet_bias_s8.safetensors 100 25 hard armv7em-dsp"
-  "cortex-m0plus microbit   lenet_s8.safetensors      100 10 soft portable-c"
+  "cortex-m4f    mps2-an386 lenet_s8      200 0  hard armv7em-dsp"
+  "cortex-m7     mps2-an500 lenet_bias_s8 100 25 hard armv7em-dsp"
+  "cortex-m0plus microbit   lenet_s8      100 10 soft portable-c"
 )
 for t in "${targets[@]}"; do
   read -r name machine model count first float path <<<"$t"
-  model="$src/examples/firmware/$model"
+  fw_model="$src/examples/firmware/$model.graph.safetensors"
+  model="$src/examples/firmware/$model.safetensors"
   dir="$work/$name"
-  opts=(-Dwerror=true "-Dfirmware_model=$model")
+  opts=(-Dwerror=true "-Dfirmware_model=$fw_model")
   graphs=()
   if [ "$path" != portable-c ] && [ -n "$graph_list" ]; then
     opts+=("-Dfirmware_graphs=$graph_list")

@@ -1288,9 +1288,11 @@ static void test_planner_random(void **state)
     assert_int_equal(tq__plan_lower_bound(huge, 2, &arena), TQ_ERR_OVERFLOW);
 }
 
-/* The buffers tq-export plans for examples/firmware/lenet_s8.safetensors
- * (raw pixels, input codes, conv1 scratch and output, conv2 scratch and
- * output, fc1 and fc2 outputs), and the offsets it has always printed. */
+/* The buffers tq-export's LeNet-only export path planned for
+ * examples/firmware/lenet_s8.safetensors (raw pixels, input codes, conv1
+ * scratch and output, conv2 scratch and output, fc1 and fc2 outputs; the
+ * path is gone, the firmware exports graphs now), and the offsets it
+ * printed. */
 static void test_planner_lenet(void **state)
 {
     (void)state;

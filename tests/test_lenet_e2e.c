@@ -4,6 +4,12 @@
  * CIFAR-10 test set the float C forward reproduces train.py's accuracy and
  * integer-only int8 inference stays within 1 pp of float.
  *
+ * The round trip is of the old tinyq-lenet-s8 format (tests/lenet's
+ * lenet_save_s8 / lenet_load_s8), kept on purpose: it is the reference
+ * that tq-export --convert-lenet-s8 (test_convert_lenet) and the firmware
+ * test's host side (fw_host_reference) read; the firmware itself embeds
+ * the converted graph files.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #define _POSIX_C_SOURCE 200809L

@@ -1,43 +1,32 @@
 /*
- * tq-export: turn a quantized model file (the old LeNet format of the
- * CIFAR-10 lab, "tinyq-lenet-s8") into C source for
- * a firmware: const int8 weights, int32 biases, multipliers and shifts, the
- * output stages, a 256-entry input lookup table per channel, and a
- * model_run() that calls tinyq's s8 kernels over ONE static activation
- * arena. Buffer offsets in the arena are planned at export time, from the
- * lifetimes of the buffers, by the library's planner (the one the graph
- * runtime uses), so the firmware needs no heap.
+ * tq-export: turn a quantized model file of the graph format
+ * (docs/model-format.md, "tinyq-graph-v1") into C source for a firmware,
+ * through the library: tq_graph_export_c() writes DIR/NAME.c and
+ * DIR/NAME.h (const weights and parameters, one static arena planned at
+ * export time, NAME_run(), checked on the host against tq_graph_run_s8()
+ * before anything is written); for a graph taking a 32x32x3 image this
+ * program also writes DIR/NAME_pixels.h, the input code of every raw pixel
+ * value per channel (--mean and --std apply).
  *
- * The network is the format's: a chain of valid, stride-1 convolutions each
- * fused with its ReLU clamp and a 2x2 max pool (tq_s8_conv2d_relu_maxpool2),
- * then fully connected layers; the last layer keeps its int32 accumulators
- * (their argmax is the class, as on the host) and requantizes them to the
- * int8 logits. Layers come in the file's order of their "<name>.weight"
- * tensors.
- *
- * A model file of the graph format (docs/model-format.md, "tinyq-graph-v1")
- * is exported through the library instead, any quantized graph:
- * tq_graph_export_c(); for a graph taking a 32x32x3 image it also writes
- * DIR/NAME_pixels.h, the input code of every raw pixel value per channel
- * (--mean and --std apply; --input does not).
- *
- * The LeNet path (this file's own planner and code writer) remains only
- * for the firmware example (examples/firmware, which includes its input
- * lookup table) until that example runs any exported graph; the lab saves
- * graph files now. An old file becomes a graph file with
+ * It also converts the old LeNet format of the CIFAR-10 lab
+ * ("tinyq-lenet-s8": a chain of valid, stride-1 convolutions each fused
+ * with its ReLU clamp and a 2x2 max pool, then fully connected layers) into
+ * a graph file:
  *     tq-export --convert-lenet-s8 OLD.safetensors NEW.safetensors
- * (docs/model-format.md), checked bit for bit against this file's run of
- * the old layers before it is written.
+ * (docs/model-format.md). The old layers are read here, run through the
+ * same kernel calls the old format's firmware made (one arena planned by
+ * the library's planner, lib/graph/plan.c), and the converted graph must
+ * give their int8 outputs and accumulators bit for bit before it is
+ * written. Exporting an old file directly is refused with a message naming
+ * the conversion.
  *
- * Usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]
- *                  [--prefix NAME] [--out-dir DIR] MODEL.safetensors
- * writes DIR/NAME.c and DIR/NAME.h (default: ./model.c, ./model.h) and
- * prints the arena plan.
- *
- * Before writing anything, the planned network is run once on the host,
- * through the same kernel calls and arena offsets the generated code uses,
- * so that a shape, parameter or overlap error surfaces here and not on the
- * target.
+ * Usage: tq-export [--mean M,M,M] [--std S,S,S] [--prefix NAME]
+ *                  [--out-dir DIR] MODEL.safetensors
+ *        tq-export [--input HxWxC] --convert-lenet-s8 OLD.safetensors
+ *                  NEW.safetensors
+ * The first writes DIR/NAME.c and DIR/NAME.h (default: ./model.c,
+ * ./model.h); --input gives the old model's input shape (default
+ * 32x32x3, which the old files do not record).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -66,7 +55,6 @@ typedef struct layer {
     tq_dims out_dims;     /* output activation (pooled for a conv) */
     int32_t in_features, out_features; /* FC */
     const int8_t *weight;
-    size_t weight_count;
     const int32_t *bias; /* NULL when the model has none */
     const int32_t *multiplier, *shift;
     int32_t channels;     /* entries of multiplier / shift: 1 or out */
@@ -89,15 +77,12 @@ typedef struct model {
     int32_t rounding;
     int32_t input_h, input_w, input_c;
     float mean[3], std[3];
-    float input_scale;
     int32_t input_zero;
-    int has_lut;
-    int8_t lut[3][256]; /* raw pixel value -> input code, per channel */
     int layers;
     layer l[MAX_LAYERS];
     int buffers;
     buffer b[MAX_BUFFERS];
-    int raw_buf, input_buf;
+    int input_buf;
     size_t arena, lower_bound;
 } model;
 
@@ -229,7 +214,6 @@ static void load_model(const tq_safetensors *f, model *m)
                 die("%s: extent %lld out of range", name, (long long)t.shape[d]);
         L->is_conv = t.ndim == 4;
         L->weight = t.data;
-        check(tq_tensor_numel(&t, &L->weight_count), name);
         if (L->is_conv)
             L->filter_dims = (tq_dims){.n = (int32_t)t.shape[0],
                                        .h = (int32_t)t.shape[1],
@@ -276,7 +260,6 @@ static void load_model(const tq_safetensors *f, model *m)
     if (!get_vector(f, "activation.scale", TQ_F32, 0, &t) ||
         t.shape[0] != m->layers + 1)
         die("activation.scale: expected %d float values", m->layers + 1);
-    m->input_scale = ((const float *)t.data)[0];
     check(tq_safetensors_metadata(f, "activation_clamps", &v),
           "metadata \"activation_clamps\"");
     parse_clamps(v, m);
@@ -324,31 +307,6 @@ static void chain_shapes(model *m)
         die("the last layer must be fully connected (its accumulators give the class)");
 }
 
-/* ---- the input lookup table ------------------------------------------------ */
-
-/* For every raw pixel value, exactly what the host does to an image:
- * tq_cifar10_normalize() (the torchvision float steps), then
- * tq_s8_quantize_f32() with the input scale and zero point. Both act on
- * each value alone, so a table of their results is bit-exact by
- * construction and the firmware needs no float. */
-static void make_lut(model *m)
-{
-    static uint8_t record[3 * 32 * 32];
-    static float normalized[3 * 32 * 32];
-    m->has_lut = m->input_c == 3;
-    if (!m->has_lut)
-        return;
-    for (int p = 0; p < 256; ++p) {
-        memset(record, p, sizeof record);
-        check(tq_cifar10_normalize(1, record, m->mean, m->std, normalized),
-              "input normalization");
-        for (int c = 0; c < 3; ++c)
-            check(tq_s8_quantize_f32(1, &normalized[c], m->input_scale,
-                                     m->input_zero, &m->lut[c][p]),
-                  "input quantization");
-    }
-}
-
 /* ---- the arena plan ------------------------------------------------------- */
 
 static int add_buffer(model *m, const char *what, const char *name,
@@ -394,7 +352,6 @@ static void place_buffers(model *m)
 static void plan_arena(model *m)
 {
     const size_t image = (size_t)m->input_h * m->input_w * m->input_c;
-    m->raw_buf = m->has_lut ? add_buffer(m, "raw input pixels", "", image, 0, 0) : -1;
     m->input_buf = add_buffer(m, "input codes", "", image, 0, 1);
     for (int l = 0; l < m->layers; ++l) {
         layer *L = &m->l[l];
@@ -412,7 +369,7 @@ static void plan_arena(model *m)
     place_buffers(m);
 }
 
-/* ---- the dry run ------------------------------------------------------------ */
+/* ---- the old layers' kernel calls ------------------------------------------- */
 
 static tq_s8_output output_stage(const model *m, const layer *L)
 {
@@ -421,7 +378,10 @@ static tq_s8_output output_stage(const model *m, const layer *L)
     return os;
 }
 
-/* The generated model_run(), on the host, on a host copy of the arena. */
+/* The old format's network, as its firmware ran it (the kernel calls the
+ * LeNet-only exporter generated until the firmware moved to graph files),
+ * on a host arena at the planned offsets: the reference the conversion is
+ * checked against. */
 static tq_status run_layers(const model *m, int8_t *arena, int8_t *logits,
                             int32_t *acc)
 {
@@ -448,7 +408,7 @@ static tq_status run_layers(const model *m, int8_t *arena, int8_t *logits,
                                       &os, logits, L->out_features);
         if (s != TQ_OK) {
 #ifndef TQ_EXPORT_FUZZ
-            fprintf(stderr, "tq-export: dry run, layer %s: %s\n", L->name,
+            fprintf(stderr, "tq-export: %s: layer %s: %s\n", m->path, L->name,
                     tq_status_message(s));
 #endif
             return s;
@@ -457,286 +417,7 @@ static tq_status run_layers(const model *m, int8_t *arena, int8_t *logits,
     return TQ_OK;
 }
 
-#ifndef TQ_EXPORT_FUZZ /* the harness runs the layers itself */
-static void dry_run(const model *m)
-{
-    int8_t *arena = calloc(m->arena ? m->arena : 1, 1);
-    const layer *last = &m->l[m->layers - 1];
-    int8_t *logits = malloc((size_t)last->out_features);
-    int32_t *acc = malloc((size_t)last->out_features * sizeof(int32_t));
-    if (!arena || !logits || !acc)
-        die("out of memory");
-    if (run_layers(m, arena, logits, acc) != TQ_OK)
-        die("the planned network does not run");
-    free(arena);
-    free(logits);
-    free(acc);
-}
-#endif
-
-/* ---- writing C ------------------------------------------------------------------ */
-
-typedef struct out {
-    FILE *f;
-    const char *path;
-    const char *p; /* prefix, lower case */
-    char P[NAME_LEN]; /* prefix, upper case */
-} out;
-
-static void emit(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (vfprintf(o->f, fmt, ap) < 0)
-        die("cannot write %s", o->path);
-    va_end(ap);
-}
-
-static void emit_s8(out *o, const char *name, const char *align,
-                    const int8_t *v, size_t n)
-{
-    emit(o, "static %sconst int8_t %s_%s[%zu] = {", align, o->p, name, n);
-    for (size_t i = 0; i < n; ++i)
-        emit(o, "%s%d,", i % 20 ? " " : "\n    ", v[i]);
-    emit(o, "\n};\n\n");
-}
-
-static void emit_s32(out *o, const char *name, const int32_t *v, size_t n)
-{
-    emit(o, "static const int32_t %s_%s[%zu] = {", o->p, name, n);
-    for (size_t i = 0; i < n; ++i)
-        emit(o, "%s%ld,", i % 6 ? " " : "\n    ", (long)v[i]);
-    emit(o, "\n};\n\n");
-}
-
-static void emit_dims(out *o, const char *name, const tq_dims *d)
-{
-    emit(o, "static const tq_dims %s_%s = {.n = %d, .h = %d, .w = %d, .c = %d};\n",
-         o->p, name, (int)d->n, (int)d->h, (int)d->w, (int)d->c);
-}
-
-static void describe_layer(char *s, size_t n, const layer *L)
-{
-    if (L->is_conv)
-        snprintf(s, n, "%dx%dx%d -> conv %dx%d (%d) + clamp + 2x2 max pool -> %dx%dx%d",
-                 (int)L->in_dims.h, (int)L->in_dims.w, (int)L->in_dims.c,
-                 (int)L->filter_dims.h, (int)L->filter_dims.w,
-                 (int)L->filter_dims.n, (int)L->out_dims.h, (int)L->out_dims.w,
-                 (int)L->out_dims.c);
-    else
-        snprintf(s, n, "%d -> fully connected -> %d", (int)L->in_features,
-                 (int)L->out_features);
-}
-
-static void emit_plan_comment(out *o, const model *m)
-{
-    emit(o, " * Arena plan (step 0 prepares the input, step l runs layer l):\n");
-    for (int i = 0; i < m->buffers; ++i)
-        emit(o, " *   [%6zu, %6zu) %6zu B  steps %d..%d  %s\n", m->b[i].offset,
-             m->b[i].offset + m->b[i].size, m->b[i].size, m->b[i].first,
-             m->b[i].last, m->b[i].what);
-    emit(o, " * %zu bytes; the busiest step holds %zu bytes, the lower bound.\n",
-         m->arena, m->lower_bound);
-}
-
-/* The model file's name, as it can stand in a C comment. */
-static void emit_source_name(out *o, const model *m)
-{
-    const char *base = strrchr(m->path, '/');
-    base = base ? base + 1 : m->path;
-    emit(o, "/*\n * Generated by tq-export from ");
-    for (const char *c = base; *c; ++c)
-        emit(o, "%c", *c == '*' && c[1] == '/' ? '_' : isprint((unsigned char)*c) ? *c : '?');
-    emit(o, ": do not edit.\n");
-}
-
-static void write_header(out *o, const model *m)
-{
-    const layer *last = &m->l[m->layers - 1];
-    emit_source_name(o, m);
-    emit(o, " * The int8 network as constant data and one static arena; see\n"
-            " * docs/embedded.md.\n *\n * SPDX-License-Identifier: Apache-2.0\n */\n");
-    emit(o, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n"
-            "#include <tinyq.h>\n\n", o->P, o->P);
-    emit(o, "#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_C %d\n",
-         o->P, (int)m->input_h, o->P, (int)m->input_w, o->P, (int)m->input_c);
-    emit(o, "#define %s_INPUT_BYTES %d\n", o->P,
-         (int)(m->input_h * m->input_w * m->input_c));
-    emit(o, "#define %s_OUTPUTS %d\n", o->P, (int)last->out_features);
-    emit(o, "/* The static activation arena, and the least any plan could use\n"
-            " * (the bytes alive at the busiest step). */\n");
-    emit(o, "#define %s_ARENA_BYTES %zu\n#define %s_ARENA_LOWER_BOUND %zu\n\n",
-         o->P, m->arena, o->P, m->lower_bound);
-    emit(o, "/* Where to write the input: %dx%dx%d int8 codes, NHWC (scale %.9g,\n"
-            " * zero point %d). Inside the arena. */\n",
-         (int)m->input_h, (int)m->input_w, (int)m->input_c,
-         (double)m->input_scale, (int)m->input_zero);
-    emit(o, "int8_t *%s_input(void);\n\n", o->p);
-    if (m->has_lut) {
-        emit(o, "/* A place in the arena for %d raw uint8 pixels, free until the input\n"
-                " * is quantized; it does not overlap %s_input(). */\n",
-             (int)(m->input_h * m->input_w * m->input_c), o->p);
-        emit(o, "uint8_t *%s_raw_input(void);\n\n", o->p);
-        emit(o, "/* Quantize raw pixels, CHW planes (as CIFAR-10 stores them), into\n"
-                " * %s_input(): normalization (mean %g/%g/%g, std %g/%g/%g) and\n"
-                " * quantization were done on the host into one table per channel. */\n",
-             o->p, (double)m->mean[0], (double)m->mean[1], (double)m->mean[2],
-             (double)m->std[0], (double)m->std[1], (double)m->std[2]);
-        emit(o, "void %s_quantize_input_chw(const uint8_t *pixels);\n\n", o->p);
-    }
-    emit(o, "/* Run the network on %s_input(): writes the int8 logits and the\n"
-            " * last layer's int32 accumulators. Integer only; no heap. */\n", o->p);
-    emit(o, "tq_status %s_run(int8_t logits[%s_OUTPUTS], int32_t acc[%s_OUTPUTS]);\n\n",
-         o->p, o->P, o->P);
-    emit(o, "/* The class: argmax of the accumulators, lowest index on ties. */\n");
-    emit(o, "int32_t %s_argmax(const int32_t acc[%s_OUTPUTS]);\n\n", o->p, o->P);
-    emit(o, "#endif /* %s_H */\n", o->P);
-}
-
-static void write_source(out *o, const model *m)
-{
-    char desc[160];
-    emit_source_name(o, m);
-    emit(o, " *\n");
-    for (int l = 0; l < m->layers; ++l) {
-        describe_layer(desc, sizeof desc, &m->l[l]);
-        emit(o, " * %-6s %s\n", m->l[l].ident, desc);
-    }
-    emit(o, " *\n");
-    emit_plan_comment(o, m);
-    emit(o, " *\n * SPDX-License-Identifier: Apache-2.0\n */\n");
-    emit(o, "#include \"%s.h\"\n\n", o->p);
-    emit(o, "/* Weights are aligned for microkernels that load words. */\n");
-    emit(o, "#ifndef %s_WEIGHT_ALIGN\n#define %s_WEIGHT_ALIGN 8\n#endif\n\n", o->P, o->P);
-    emit(o, "static _Alignas(8) int8_t %s_arena[%zu];\n\n", o->p,
-         m->arena ? m->arena : 1);
-
-    char align[NAME_LEN + 32], name[NAME_LEN + 32];
-    snprintf(align, sizeof align, "_Alignas(%s_WEIGHT_ALIGN) ", o->P);
-    if (m->has_lut) {
-        emit(o, "static const int8_t %s_input_lut[3][256] = {\n", o->p);
-        for (int c = 0; c < 3; ++c) {
-            emit(o, "    {");
-            for (int p = 0; p < 256; ++p)
-                emit(o, "%s%d,", p % 16 ? " " : "\n        ", m->lut[c][p]);
-            emit(o, "\n    },\n");
-        }
-        emit(o, "};\n\n");
-    }
-    for (int l = 0; l < m->layers; ++l) {
-        const layer *L = &m->l[l];
-        snprintf(name, sizeof name, "%s_weight", L->ident);
-        emit_s8(o, name, align, L->weight, L->weight_count);
-        if (L->bias) {
-            snprintf(name, sizeof name, "%s_bias", L->ident);
-            emit_s32(o, name, L->bias, (size_t)(L->is_conv ? L->filter_dims.n
-                                                           : L->out_features));
-        }
-        snprintf(name, sizeof name, "%s_multiplier", L->ident);
-        emit_s32(o, name, L->multiplier, (size_t)L->channels);
-        snprintf(name, sizeof name, "%s_shift", L->ident);
-        emit_s32(o, name, L->shift, (size_t)L->channels);
-        emit(o, "static const tq_s8_output %s_%s_output = {\n"
-                "    %s_%s_multiplier, %s_%s_shift, %d, %d, %d, %d, %d};\n",
-             o->p, L->ident, o->p, L->ident, o->p, L->ident, L->channels > 1,
-             (int)m->rounding, (int)L->out_zero, (int)L->act_min,
-             (int)L->act_max);
-        if (L->is_conv) {
-            snprintf(name, sizeof name, "%s_in", L->ident);
-            emit_dims(o, name, &L->in_dims);
-            snprintf(name, sizeof name, "%s_filter", L->ident);
-            emit_dims(o, name, &L->filter_dims);
-            snprintf(name, sizeof name, "%s_out", L->ident);
-            emit_dims(o, name, &L->out_dims);
-        }
-        emit(o, "\n");
-    }
-    emit(o, "static const tq_conv_params %s_valid_conv = {\n"
-            "    .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,\n"
-            "    .groups = 1};\n\n",
-         o->p);
-
-    emit(o, "int8_t *%s_input(void)\n{\n    return %s_arena + %zu;\n}\n\n", o->p,
-         o->p, m->b[m->input_buf].offset);
-    if (m->has_lut) {
-        const int32_t plane = m->input_h * m->input_w;
-        emit(o, "uint8_t *%s_raw_input(void)\n{\n"
-                "    return (uint8_t *)(void *)(%s_arena + %zu);\n}\n\n",
-             o->p, o->p, m->b[m->raw_buf].offset);
-        emit(o, "void %s_quantize_input_chw(const uint8_t *pixels)\n{\n"
-                "    int8_t *x = %s_arena + %zu;\n"
-                "    for (int32_t i = 0; i < %d; ++i)\n"
-                "        for (int32_t c = 0; c < 3; ++c)\n"
-                "            x[3 * i + c] = %s_input_lut[c][pixels[c * %d + i]];\n}\n\n",
-             o->p, o->p, m->b[m->input_buf].offset, (int)plane, o->p, (int)plane);
-    }
-
-    emit(o, "tq_status %s_run(int8_t logits[%s_OUTPUTS], int32_t acc[%s_OUTPUTS])\n{\n"
-            "    tq_status s;\n", o->p, o->P, o->P);
-    for (int l = 0; l < m->layers; ++l) {
-        const layer *L = &m->l[l];
-        const char *id = L->ident;
-        char bias[NAME_LEN + 32];
-        if (L->bias)
-            snprintf(bias, sizeof bias, "%s_%s_bias", o->p, id);
-        else
-            snprintf(bias, sizeof bias, "NULL");
-        describe_layer(desc, sizeof desc, L);
-        emit(o, "\n    /* %s: %s */\n", L->ident, desc);
-        const size_t in = m->b[L->in_buf].offset;
-        if (L->is_conv) {
-            const buffer *sb = &m->b[L->scratch_buf];
-            emit(o, "    s = tq_s8_conv2d_relu_maxpool2(\n"
-                    "        &%s_valid_conv, &%s_%s_in, %s_arena + %zu, %d,\n"
-                    "        &%s_%s_filter, %s_%s_weight, %s, &%s_%s_output,\n"
-                    "        &%s_%s_out, %s_arena + %zu, %s_arena + %zu, %zu);\n",
-                 o->p, o->p, id, o->p, in, (int)-L->in_zero, o->p, id, o->p, id,
-                 bias, o->p, id, o->p, id, o->p, m->b[L->out_buf].offset, o->p,
-                 sb->offset, sb->size);
-        } else if (l + 1 < m->layers) {
-            emit(o, "    s = tq_s8_fully_connected(1, %d, %d, %s_arena + %zu, %d,\n"
-                    "                              %s_%s_weight, 0, %s, &%s_%s_output,\n"
-                    "                              %s_arena + %zu);\n",
-                 (int)L->in_features, (int)L->out_features, o->p, in,
-                 (int)-L->in_zero, o->p, id, bias, o->p, id, o->p,
-                 m->b[L->out_buf].offset);
-        } else {
-            emit(o, "    s = tq_s8_gemm_s32(1, %d, %d, %s_arena + %zu, %d, %d,\n"
-                    "                       %s_%s_weight, %d, 0, %s, acc, %d);\n"
-                    "    if (s != TQ_OK)\n        return s;\n"
-                    "    return tq_s8_requantize_rows(1, %d, acc, %d, &%s_%s_output,\n"
-                    "                                 logits, %d);\n}\n\n",
-                 (int)L->out_features, (int)L->in_features, o->p, in,
-                 (int)L->in_features, (int)-L->in_zero, o->p, id,
-                 (int)L->in_features, bias, (int)L->out_features,
-                 (int)L->out_features, (int)L->out_features, o->p, id,
-                 (int)L->out_features);
-            break;
-        }
-        emit(o, "    if (s != TQ_OK)\n        return s;\n");
-    }
-    emit(o, "int32_t %s_argmax(const int32_t acc[%s_OUTPUTS])\n{\n"
-            "    int32_t best = 0;\n"
-            "    for (int32_t i = 1; i < %s_OUTPUTS; ++i)\n"
-            "        if (acc[i] > acc[best])\n            best = i;\n"
-            "    return best;\n}\n", o->p, o->P, o->P);
-}
-
-#ifndef TQ_EXPORT_FUZZ
-static void write_file(const char *dir, const char *prefix, const char *ext,
-                       const model *m, void (*body)(out *, const model *))
-{
-    char path[4096];
-    out o = {NULL, path, prefix, {0}};
-    for (size_t i = 0; prefix[i] && i + 1 < sizeof o.P; ++i)
-        o.P[i] = (char)toupper((unsigned char)prefix[i]);
-    snprintf(path, sizeof path, "%s/%s.%s", dir, prefix, ext);
-    if (!(o.f = fopen(path, "w")))
-        die("cannot create %s: %s", path, strerror(errno));
-    body(&o, m);
-    if (fclose(o.f) != 0)
-        die("cannot write %s", path);
-}
+#ifndef TQ_EXPORT_FUZZ /* the harness has no main() and writes no file */
 
 /* ---- main ---------------------------------------------------------------- */
 
@@ -753,9 +434,10 @@ static void parse_floats3(const char *s, float v[3], const char *what)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: tq-export [--input HxWxC] [--mean M,M,M] [--std S,S,S]\n"
-                    "                 [--prefix NAME] [--out-dir DIR] MODEL.safetensors\n"
-                    "       tq-export --convert-lenet-s8 OLD.safetensors NEW.safetensors\n");
+    fprintf(stderr, "usage: tq-export [--mean M,M,M] [--std S,S,S] [--prefix NAME]\n"
+                    "                 [--out-dir DIR] MODEL.safetensors\n"
+                    "       tq-export [--input HxWxC] --convert-lenet-s8 OLD.safetensors "
+                    "NEW.safetensors\n");
     exit(2);
 }
 
@@ -1165,31 +847,9 @@ int main(int argc, char **argv)
     if (!ident_ok)
         die("--prefix must be a C identifier of at most %d characters", NAME_LEN - 9);
 
-    tq_safetensors *file = NULL;
-    check(tq_safetensors_load(m.path, &file), m.path);
-    const char *format = NULL;
-    if (tq_safetensors_metadata(file, "format", &format) == TQ_OK &&
-        !strcmp(format, "tinyq-graph-v1")) {
-        /* A graph model file (docs/model-format.md): any quantized graph,
-         * exported by the library (tq_graph_export_c()). */
-        tq_safetensors_free(file);
-        return export_graph(m.path, &m, prefix, dir);
-    }
-    load_model(file, &m);
-    chain_shapes(&m);
-    make_lut(&m);
-    plan_arena(&m);
-    dry_run(&m);
-    write_file(dir, prefix, "h", &m, write_header);
-    write_file(dir, prefix, "c", &m, write_source);
-
-    printf("%s: %d layers, arena %zu bytes (lower bound %zu)\n", m.path,
-           m.layers, m.arena, m.lower_bound);
-    for (int i = 0; i < m.buffers; ++i)
-        printf("  [%6zu, %6zu) %6zu B  steps %d..%d  %s\n", m.b[i].offset,
-               m.b[i].offset + m.b[i].size, m.b[i].size, m.b[i].first,
-               m.b[i].last, m.b[i].what);
-    tq_safetensors_free(file);
-    return 0;
+    /* A graph model file (docs/model-format.md): any quantized graph,
+     * exported by the library (tq_graph_export_c()). The loader refuses
+     * an old tinyq-lenet-s8 file with a message naming --convert-lenet-s8. */
+    return export_graph(m.path, &m, prefix, dir);
 }
 #endif /* TQ_EXPORT_FUZZ */

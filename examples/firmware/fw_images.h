@@ -1,6 +1,7 @@
 /*
- * The CIFAR-10 images a QEMU firmware example runs on (main.c,
- * graph_fw.c), named by the semihosting command line
+ * The CIFAR-10 images a QEMU firmware example runs on (graph_fw.c: the
+ * LeNet firmware and any exported graph), named by the semihosting
+ * command line
  *
  *   PROGRAM FILE FIRST COUNT STRIDE   (FILE "-": synthetic images)
  *

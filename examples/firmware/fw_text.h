@@ -1,6 +1,6 @@
 /*
  * Lines of text and the command line for the QEMU firmware examples
- * (main.c, graph_fw.c), without stdio: decimal numbers are written by
+ * (graph_fw.c), without stdio: decimal numbers are written by
  * hand and each line goes to the semihosting console in one write.
  *
  * SPDX-License-Identifier: Apache-2.0

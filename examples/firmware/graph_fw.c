@@ -1,20 +1,24 @@
 /*
- * Any exported graph on a Cortex-M: the same command line and output as
- * the LeNet firmware (main.c), for a model exported by tq-export from a
- * tinyq-graph-v1 file (tq_graph_export_c: <prefix>.c / .h, and
- * <prefix>_pixels.h, the input code of every raw pixel value). Reads
- * CIFAR-10 test images through semihosting, turns the raw CHW pixels into
- * the model's NHWC int8 input through that table (no float), runs
- * <prefix>_run() and prints, per image, the label, the predicted class
- * (the first largest accumulator), the int8 outputs and the output
- * layer's int32 accumulators, as tests/fw_host_reference.c does with
- * tq_graph_run_s8() on the host.
+ * Any exported graph on a Cortex-M, the lab's LeNet among them: a model
+ * exported by tq-export from a tinyq-graph-v1 file (tq_graph_export_c:
+ * <prefix>.c / .h, and <prefix>_pixels.h, the input code of every raw
+ * pixel value). Reads CIFAR-10 test images through semihosting, turns the
+ * raw CHW pixels into the model's NHWC int8 input through that table (no
+ * float), runs <prefix>_run() and prints, per image, the label, the
+ * predicted class (the first largest accumulator), the int8 outputs and
+ * the output layer's int32 accumulators, as tests/fw_host_reference.c does
+ * on the host (the lab's lenet_forward_s8() on the old LeNet file, or
+ * tq_graph_run_s8() on a graph file).
  *
- * Built once per model (examples/firmware/meson.build, option
- * firmware_graphs) with -DMODEL_PREFIX=<prefix>, -DMODEL_PREFIX_UC=<PREFIX>
- * and -DMODEL_HEADER / -DMODEL_PIXELS naming the generated headers.
+ * Built by examples/firmware/meson.build with -DMODEL_PREFIX=<prefix>,
+ * -DMODEL_PREFIX_UC=<PREFIX>, -DMODEL_HEADER / -DMODEL_PIXELS naming the
+ * generated headers and -DFW_NAME: once as lenet_fw.elf (prefix "model",
+ * the option firmware_model, by default the lab's LeNet), and once per
+ * model file of the option firmware_graphs (graph_fw_<stem>.elf).
  *
- *   graph_fw FILE FIRST COUNT STRIDE   (FILE "-": synthetic images)
+ *   FW_NAME FILE FIRST COUNT STRIDE   (FILE "-": synthetic images)
+ *
+ * No heap, no stdio, no floating point.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -27,6 +31,10 @@
 #include "synthetic.h"
 #include MODEL_HEADER
 #include MODEL_PIXELS
+
+#ifndef FW_NAME
+#define FW_NAME "graph_fw"
+#endif
 
 #define PASTE2(a, b) a##b
 #define PASTE(a, b) PASTE2(a, b)
@@ -54,7 +62,7 @@ int main(void)
     fw_images im;
     fw_text_open();
     const int bad = fw_images_open(
-        "# usage: graph_fw FILE FIRST COUNT STRIDE (FILE - : synthetic)",
+        "# usage: " FW_NAME " FILE FIRST COUNT STRIDE (FILE - : synthetic)",
         &im);
     if (bad)
         return bad;

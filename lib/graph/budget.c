@@ -328,8 +328,9 @@ tq_status tq_graph_sensitivity(const tq_graph *graph,
 {
     if (!graph || !n_layers || (!layers && capacity != 0))
         return TQ_ERR_NULL;
+    /* Like tq_graph_quantize(): the float graph's error sentence is
+     * written only on failure (the graph may be in use by other threads). */
     tq_graph *src = (tq_graph *)graph;
-    tq__graph_ok(src);
     if (!graph->finalized || graph->quantized)
         return tq__graph_fail(src, TQ_ERR_PARAM, "sensitivity: the graph "
                               "must be a finalized float graph");
@@ -552,8 +553,9 @@ tq_status tq_graph_quantize_budget(const tq_graph *graph,
 {
     if (!graph || !budget || !layers || !quantized)
         return TQ_ERR_NULL;
+    /* Like tq_graph_quantize(): the float graph's error sentence is
+     * written only on failure (the graph may be in use by other threads). */
     tq_graph *src = (tq_graph *)graph;
-    tq__graph_ok(src);
     TQ_CHECK(check_images(graph, count, images));
     if (budget->weight_bytes < 1 || budget->arena_bytes < 0 ||
         (budget->allow_s16 != 0 && budget->allow_s16 != 1) ||

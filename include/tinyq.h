@@ -3175,6 +3175,171 @@ TQ_API tq_status tq_graph_load_memory(const void *bytes, size_t size,
 
 /** @} */
 
+/* ---- mixed precision under a budget (lib/graph/budget.c) ---------------- */
+/* ======================================================================== */
+/** @defgroup tq_budget_sec Mixed precision under a budget (host side)
+ *  Per-layer sensitivity to int4 weights and int16 activations, and a
+ *  greedy search choosing them per layer to meet a weight-byte (and
+ *  optionally an arena) budget with the least output error
+ *  (docs/mixed-precision-budget.md). Both measure on the caller's
+ *  calibration images against the float graph. A "weighted layer" is a
+ *  conv, depthwise, fully connected or fused conv + ReLU + max pool node of
+ *  the finalized float graph; its "bytes" are those of its quantized
+ *  weights (int8: one per value, int4: tq_s4_packed_size()) plus its bias
+ *  (int32, or int64 under a 16x8 node). The "error" of a quantized graph
+ *  is the relative squared error of its dequantized output against the
+ *  float output (the logits before a trailing Softmax) over the images:
+ *  Σ (y_q − y_f)² / Σ y_f², a value >= 0 (0: identical); "agreement" is
+ *  the fraction of images whose argmax (first maximum) equals the float
+ *  one, in [0, 1].
+ *  @{ */
+/* ======================================================================== */
+
+/** @brief One weighted layer's sensitivity record (tq_graph_sensitivity()),
+ *  and the precision tq_graph_quantize_budget() chose for it. */
+typedef struct tq_layer_sensitivity {
+    int32_t node;             /**< The layer's node index in the float graph
+                                   (tq_graph_node()). */
+    int32_t weight_tensor;    /**< Its weight constant (float graph id). */
+    int32_t output_tensor;    /**< Its output activation (float graph id). */
+    int32_t can_s16;          /**< 1 when its output may be int16 (a 16x8
+                                   kernel exists and it is not the graph
+                                   output), else 0. */
+    int64_t weights;          /**< Weight values, >= 1. */
+    int64_t channels;         /**< Bias values (output channels); 0 without
+                                   a bias. */
+    int64_t bytes_s8;         /**< Bytes at int8 weights, int32 bias. */
+    int64_t bytes_s4;         /**< Bytes at int4 weights, int32 bias. */
+    int64_t bytes_s16;        /**< Bytes under int16 activations (int8
+                                   weights, int64 bias). */
+    double error_s8;          /**< Error of the all-int8 graph (the same in
+                                   every record), >= 0. */
+    double agreement_s8;      /**< Its agreement, [0, 1]. */
+    double error_s4;          /**< Error with only this layer's weights
+                                   int4, >= 0. */
+    double agreement_s4;      /**< Its agreement, [0, 1]. */
+    double error_s16;         /**< Error with only this layer's output
+                                   int16 (error_s8 when can_s16 is 0). */
+    double agreement_s16;     /**< Its agreement, [0, 1]. */
+    int32_t weight_dtype;     /**< Chosen by tq_graph_quantize_budget():
+                                   #TQ_S8 or #TQ_S4 (0 before). */
+    int32_t activation_dtype; /**< Chosen: #TQ_S8 or #TQ_S16 (0 before). */
+} tq_layer_sensitivity;
+
+/** @brief The budget of tq_graph_quantize_budget() (tq_budget_config_init()
+ *  gives the defaults in brackets). */
+typedef struct tq_budget_config {
+    int64_t weight_bytes;     /**< Largest total bytes of the weighted
+                                   layers, >= 1 [0: must be set]. */
+    int64_t arena_bytes;      /**< 0: no arena budget [0]; else the largest
+                                   tq_graph_arena_size() for a batch of 1. */
+    int32_t allow_s16;        /**< 1: int16 activations may be chosen where
+                                   they lower the error [1]; 0: weights only. */
+    int32_t max_verify;       /**< Alternative assignments the verification
+                                   may measure when the chosen one is worse
+                                   than predicted, 0..64 [4]. */
+} tq_budget_config;
+
+/** @brief What tq_graph_quantize_budget() chose and measured. */
+typedef struct tq_budget_result {
+    int64_t weight_bytes;     /**< Bytes of the chosen assignment (<= the
+                                   budget). */
+    int64_t weight_bytes_s8;  /**< Bytes with every layer int8. */
+    int64_t weight_bytes_min; /**< Bytes with every layer's weights int4
+                                   (the smallest reachable). */
+    int64_t arena_bytes;      /**< tq_graph_arena_size() of the result for a
+                                   batch of 1. */
+    double error_s8;          /**< Measured error of the all-int8 graph. */
+    double predicted_error;   /**< error_s8 plus the chosen layers' error
+                                   changes (the additive model). */
+    double error;             /**< Measured error of the result. */
+    double agreement;         /**< Measured agreement of the result. */
+    int32_t layers_s4;        /**< Layers with int4 weights. */
+    int32_t layers_s16;       /**< Layers with int16 outputs. */
+    int32_t measured;         /**< Assignments measured by the verification
+                                   (>= 1). */
+    int32_t backed_off;       /**< 1 when the verification replaced the
+                                   greedy assignment by a better measured
+                                   alternative. */
+} tq_budget_result;
+
+/** @brief The defaults of ::tq_budget_config (weight_bytes 0: the caller
+ *  sets it).
+ *  @param config  the configuration to fill
+ *  @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_budget_config_init(tq_budget_config *config);
+
+/** @brief Measure each weighted layer's sensitivity on @p count calibration
+ *  images: calibrate @p graph on them (one or two passes as @p config
+ *  needs), then quantize and run it all int8, once per layer with only
+ *  that layer's weights int4, and once per layer with only its output
+ *  int16 (where can_s16), each against the float output.
+ *  @param graph     a finalized float graph (unchanged; its error sentence
+ *                   explains a failure)
+ *  @param config    quantization configuration, or NULL for
+ *                   tq_quant_config_init()'s
+ *  @param count     images, 1..2^31 − 1
+ *  @param images    @p count · (input elements) finite floats
+ *  @param layers    @p capacity records to fill in execution order, or NULL
+ *                   with capacity 0 to ask for the number only
+ *  @param capacity  records at @p layers, >= 0
+ *  @param n_layers  receives the number of weighted layers (also when
+ *                   @p capacity is too small)
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM (graph not finalized or quantized,
+ *          count < 1, no weighted layer, a bad config);
+ *          #TQ_ERR_BUFFER_TOO_SMALL (capacity below the layers);
+ *          #TQ_ERR_NOT_FINITE; the errors of calibration, quantization and
+ *          the runs; #TQ_ERR_NO_MEMORY. @p layers is written only on
+ *          success. */
+TQ_API tq_status tq_graph_sensitivity(const tq_graph *graph,
+                                      const tq_quant_config *config,
+                                      int64_t count, const float *images,
+                                      tq_layer_sensitivity *layers,
+                                      int32_t capacity, int32_t *n_layers);
+
+/** @brief Quantize @p graph with int4 / int8 weights and int8 / int16
+ *  activations chosen per layer to fit @p budget with the least error.
+ *  Greedy (deterministic): layers go int4 in increasing order of
+ *  max(error_s4 − error_s8, 0) per byte saved (ties: the earlier layer)
+ *  until the bytes fit; then, if allowed, int8-weight layers whose int16
+ *  output lowers the error go int16 in decreasing order of gain while the
+ *  bytes and the arena still fit. The chosen assignment is then quantized
+ *  and measured; if its error exceeds the additive prediction, up to
+ *  max_verify alternatives (the greedy run again without each chosen int4
+ *  layer, the last chosen first, and without the int16 choices) are
+ *  measured and the least measured error that fits is kept.
+ *  @param graph     a finalized float graph (unchanged)
+ *  @param config    as for tq_graph_sensitivity(), the same one
+ *  @param count     images, >= 1 (the same as for the sensitivity)
+ *  @param images    @p count · (input elements) finite floats
+ *  @param budget    the budget (weight_bytes >= 1)
+ *  @param layers    the @p n_layers records tq_graph_sensitivity() filled
+ *                   for @p graph; their weight_dtype and activation_dtype
+ *                   receive the choice (only on success)
+ *  @param n_layers  records at @p layers (all of the graph's weighted
+ *                   layers)
+ *  @param result    receives the bytes, errors and counts (only on
+ *                   success), or NULL
+ *  @param quantized receives the new quantized graph, an ordinary one
+ *                   (tq_graph_run_s8(), tq_graph_save()); free it with
+ *                   tq_graph_free(); untouched on failure
+ *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM (bad budget or records, count < 1);
+ *          #TQ_ERR_UNSUPPORTED when no assignment fits the budget (the
+ *          smallest reachable bytes or arena are named in tq_graph_error());
+ *          the errors of tq_graph_sensitivity(). Nothing is written on
+ *          failure. */
+TQ_API tq_status tq_graph_quantize_budget(const tq_graph *graph,
+                                          const tq_quant_config *config,
+                                          int64_t count, const float *images,
+                                          const tq_budget_config *budget,
+                                          tq_layer_sensitivity *layers,
+                                          int32_t n_layers,
+                                          tq_budget_result *result,
+                                          tq_graph **quantized);
+
+/** @} */
+/* ---- end of mixed precision under a budget ------------------------------ */
+
 /* ======================================================================== */
 /** @defgroup tq_recovery_sec Accuracy recovery (host side)
  *  Post-training remedies for the accuracy lost by round-to-nearest

@@ -57,6 +57,7 @@ from . import kernels_s4 as s4
 from . import io
 from .graph import Graph, GraphBuilder, QuantConfig
 from . import recovery
+from . import budget  # mixed precision under a budget
 from ._lib import EXPECTED_MAJOR, LibraryLoadError
 
 __version__ = "0.4.0"

@@ -237,6 +237,38 @@ class RecoveryConfig(ctypes.Structure):
                 ("progress_ctx", ctypes.c_void_p)]
 
 
+# ---- mixed precision under a budget (tq_graph_quantize_budget) ----------
+
+class LayerSensitivity(ctypes.Structure):
+    """``tq_layer_sensitivity``."""
+    _fields_ = [("node", _i32), ("weight_tensor", _i32),
+                ("output_tensor", _i32), ("can_s16", _i32),
+                ("weights", _i64), ("channels", _i64), ("bytes_s8", _i64),
+                ("bytes_s4", _i64), ("bytes_s16", _i64),
+                ("error_s8", _f64), ("agreement_s8", _f64),
+                ("error_s4", _f64), ("agreement_s4", _f64),
+                ("error_s16", _f64), ("agreement_s16", _f64),
+                ("weight_dtype", _i32), ("activation_dtype", _i32)]
+
+
+class BudgetConfig(ctypes.Structure):
+    """``tq_budget_config``."""
+    _fields_ = [("weight_bytes", _i64), ("arena_bytes", _i64),
+                ("allow_s16", _i32), ("max_verify", _i32)]
+
+
+class BudgetResult(ctypes.Structure):
+    """``tq_budget_result``."""
+    _fields_ = [("weight_bytes", _i64), ("weight_bytes_s8", _i64),
+                ("weight_bytes_min", _i64), ("arena_bytes", _i64),
+                ("error_s8", _f64), ("predicted_error", _f64),
+                ("error", _f64), ("agreement", _f64), ("layers_s4", _i32),
+                ("layers_s16", _i32), ("measured", _i32),
+                ("backed_off", _i32)]
+
+# ---- end of mixed precision under a budget -------------------------------
+
+
 # ---- prototypes ----------------------------------------------------------
 
 def _p(t):
@@ -539,6 +571,15 @@ PROTOTYPES = {
     "tq_adaround_objective": (_status, [_i32, _pf32, _f32, _pd, _i32, _i32,
                                         _pd, _f64, _f64, _pd, _pd]),
     "tq_expected_clamped_normal": (_status, [_f64, _f64, _f64, _f64, _pd]),
+    # mixed precision under a budget
+    "tq_budget_config_init": (_status, [_p(BudgetConfig)]),
+    "tq_graph_sensitivity": (_status, [_vp, _p(QuantConfig), _i64, _pf32,
+                                       _p(LayerSensitivity), _i32, _pi32]),
+    "tq_graph_quantize_budget": (_status, [_vp, _p(QuantConfig), _i64,
+                                           _pf32, _p(BudgetConfig),
+                                           _p(LayerSensitivity), _i32,
+                                           _p(BudgetResult), _p(_vp)]),
+    # end of mixed precision under a budget
 }
 
 # ---- finding and loading the library ----------------------------------

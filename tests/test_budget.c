@@ -583,10 +583,18 @@ static void test_save_load_bit_identical(void **state)
     o_run(l, m.images, y2, a2);
     assert_memory_equal(y1, y2, sizeof y1);
     assert_memory_equal(a1, a2, sizeof a1);
-    /* The export refuses mixed graphs (for now). */
-    if (r.layers_s4 > 0)
-        assert_int_equal(tq_graph_export_c(q, "m", ".", msg, sizeof msg),
-                         TQ_ERR_UNSUPPORTED);
+    /* And exports like any other graph: the exporter runs the generated
+     * kernel calls on the host and requires tq_graph_run_s8's outputs. */
+    char prefix[48], src[64], hdr[64];
+    snprintf(prefix, sizeof prefix, "test_budget_%ld", (long)getpid());
+    snprintf(src, sizeof src, "%s.c", prefix);
+    snprintf(hdr, sizeof hdr, "%s.h", prefix);
+    assert_int_equal(tq_graph_export_c(q, prefix, ".", msg, sizeof msg),
+                     TQ_OK);
+    FILE *fc = fopen(src, "r");
+    assert_non_null(fc);
+    fclose(fc);
+    remove(src), remove(hdr);
     remove(path), remove(path2);
     tq_graph_free(l);
     tq_graph_free(q);

@@ -53,7 +53,7 @@ int graph_xnn_model(const char *name, const tq_graph *g, const tq_graph *q,
 #include <xnnpack.h>
 
 #ifndef TQ_BENCH_XNNPACK_VERSION
-#define TQ_BENCH_XNNPACK_VERSION "unknown version"
+#define TQ_BENCH_XNNPACK_VERSION "version unknown"
 #endif
 
 enum { IMG = 3072, CLASSES = 10, EVAL_BATCH = 64 };
@@ -137,7 +137,8 @@ static int value(builder *b, int32_t t, uint32_t *out)
                     "and int32 biases)", ti.name, (int)ti.dtype);
     } else if (ti.qcount > 1) {
         s = xnn_define_channelwise_quantized_tensor_value(
-            b->sg, ti.dtype == TQ_S8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32,
+            b->sg,
+            ti.dtype == TQ_S8 ? xnn_datatype_qcint8 : xnn_datatype_qcint32,
             ti.scale, (size_t)ti.ndim, (size_t)ti.qaxis, dims, data, ext,
             flags, &b->id[t]);
     } else {
@@ -449,8 +450,8 @@ int graph_xnn_model(const char *name, const tq_graph *g, const tq_graph *q,
         }
         initialized = 1;
     }
-    printf("  XNNPACK %s (subgraph API, one thread), %s from tinyq's graphs:\n",
-           TQ_BENCH_XNNPACK_VERSION, name);
+    printf("  XNNPACK (%s; subgraph API, one thread), %s from tinyq's "
+           "graphs:\n", TQ_BENCH_XNNPACK_VERSION, name);
     const int64_t batches[2] = {1, EVAL_BATCH};
     xnet big_f = {0}, big_8 = {0};
     for (int bi = 0; bi < 2; ++bi) {
@@ -473,8 +474,8 @@ int graph_xnn_model(const char *name, const tq_graph *g, const tq_graph *q,
                uf / tq_s8[bi]);
         if (!strcmp(name, "resnet8"))
             printf("            target tinyq int8 >= 3x faster than XNNPACK "
-                   "qs8: %s (%.2fx)\n", u8 / tq_s8[bi] >= 3.0 ? "met" : "NOT met",
-                   u8 / tq_s8[bi]);
+                   "qs8: %s (%.2fx)\n",
+                   u8 / tq_s8[bi] >= 3.0 ? "met" : "NOT met", u8 / tq_s8[bi]);
         if (bi == 1) {
             big_f = xf;
             big_8 = x8;

@@ -19,8 +19,11 @@
  * whole models the fastest of at least 10 calls and 1.5 s, nodes the
  * fastest of at least 20 runs.
  *
- * Usage: graph_s8_bench [--min] [--models [--layers] [--torch]]. Not a
- * test.
+ * --xnnpack adds XNNPACK f32 and qs8 of the same graphs (bench/graph_xnn.c:
+ * times, ratios, top-1 agreement with tinyq and CIFAR-10 test accuracy).
+ *
+ * Usage: graph_s8_bench [--min] [--models [--layers] [--torch]
+ * [--xnnpack]]. Not a test.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -34,6 +37,7 @@
 
 #include "../lib/graph/profile.h"
 #include "bench_util.h"
+#include "graph_xnn.h"
 #include "resnet8.h"
 
 #ifndef TQ_BENCH_SOURCE_ROOT
@@ -284,6 +288,9 @@ static double time_model(bench_fn fn, void *ctx)
     return best;
 }
 
+/* --xnnpack: XNNPACK rows after tinyq's (graph_xnn.c). */
+static int with_xnnpack;
+
 static void bench_model(const char *name, const float *x, int layers,
                         model_times *mt)
 {
@@ -331,6 +338,8 @@ static void bench_model(const char *name, const float *x, int layers,
         free(jf.arena);
         free(jq.arena);
     }
+    if (with_xnnpack)
+        graph_xnn_model(name, g, q, mt->f32, mt->s8, time_model, x, MODEL_CAL);
     free(xq), free(yf), free(yq);
     tq_graph_free(q);
     tq_graph_free(g);
@@ -390,9 +399,11 @@ int main(int argc, char **argv)
             layers = 1;
         else if (!strcmp(argv[i], "--torch"))
             with_torch = 1;
+        else if (!strcmp(argv[i], "--xnnpack"))
+            with_xnnpack = 1;
         else {
             fprintf(stderr, "usage: graph_s8_bench [--min] [--models "
-                            "[--layers] [--torch]]\n");
+                            "[--layers] [--torch] [--xnnpack]]\n");
             return 2;
         }
     }

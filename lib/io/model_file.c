@@ -464,7 +464,7 @@ static tq_status get_double(lctx *x, const cJSON *o, const char *key,
 static tq_status get_float(lctx *x, const cJSON *o, const char *key,
                            const char *where, float *v)
 {
-    double d;
+    double d = 0.0; /* set by the call below; gcc -O3 cannot see it */
     TQ_CHECK(get_double(x, o, key, where, &d));
     if (isfinite(d) && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38))
         return BAD("%s: \"%s\" is out of the float range", where, key);
@@ -681,7 +681,7 @@ static tq_status load_tensor(lctx *x, const cJSON *o, int32_t id, int32_t input)
                    "the first 1", where, TQ_MAX_DIMS);
     if (kind == TQ__TENSOR_CONSTANT && dtype == TQ_S16)
         return BAD("%s: no constant is s16", where);
-    int64_t qcount;
+    int64_t qcount = 0; /* set by get_int() before use (gcc -O3 warns) */
     int32_t qaxis;
     TQ_CHECK(get_int(x, o, "qcount", where, 0, INT32_MAX, &qcount));
     TQ_CHECK(get_i32(x, o, "qaxis", where, 0, ndim ? ndim - 1 : 0, &qaxis));
@@ -1190,7 +1190,7 @@ static tq_status load_graph(lctx *x, const char *text)
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(root, "tensors");
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
     int32_t *dtypes = NULL;
-    int64_t rewrites;
+    int64_t rewrites = 0; /* set by get_int() below (gcc -O3 warns) */
     int32_t input, output;
     tq_quant_config config;
     if ((s = get_string(x, root, "format", "graph", &fmt)) != TQ_OK)

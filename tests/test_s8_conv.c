@@ -562,6 +562,102 @@ static void test_conv2d_packed(void **state)
     }
 }
 
+/* [conv3x3] tq_s8_conv2d_packed on case c (weights packed at an odd
+ * address, the conv2d scratch at a misaligned pointer with guard bytes)
+ * must give tq_s8_conv2d's bytes, themselves checked against the oracle. */
+static void check_packed(const conv_case *c, const char *what, int iter)
+{
+    int8_t *want = run_and_check(c, 0, what, iter, NULL, NULL);
+    size_t bytes = 0, sbytes = 0;
+    assert_int_equal(tq_s8_conv2d_packed_size(&c->filter, c->cp.groups,
+                                              &bytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_scratch_size(&c->cp, &c->in, &c->filter,
+                                               &c->out, &sbytes),
+                     TQ_OK);
+    unsigned char *buf = malloc(bytes + 1), *sbuf = malloc(sbytes + 19);
+    const size_t nout = dims_count(&c->out);
+    int8_t *got = malloc(nout);
+    assert_non_null(buf);
+    assert_non_null(sbuf);
+    assert_non_null(got);
+    assert_int_equal(tq_s8_conv2d_pack(&c->filter, c->cp.groups, c->w,
+                                       buf + 1, bytes),
+                     TQ_OK);
+    memset(sbuf, 0xA5, sbytes + 19);
+    memset(got, SENT8, nout);
+    assert_int_equal(tq_s8_conv2d_packed(&c->cp, &c->in, c->x,
+                                         c->input_offset, &c->filter, buf + 1,
+                                         bytes, c->bias, &c->st.os, &c->out,
+                                         got, sbuf + 3, sbytes),
+                     TQ_OK);
+    for (size_t i = sbytes + 3; i < sbytes + 19; ++i)
+        assert_int_equal(sbuf[i], 0xA5);
+    if (memcmp(got, want, nout) != 0) {
+        describe(c, what, iter);
+        fail_msg("packed conv differs from tq_s8_conv2d");
+    }
+    free(got);
+    free(want);
+    free(buf);
+    free(sbuf);
+}
+
+/* [conv3x3] The shapes of the implicit-GEMM paths: ResNet-8's convs
+ * (3 -> 16 first conv, 16..64 channels, stride 1 and 2, 1x1 stride-2
+ * projections) on odd grids with batch 2 (blocks across images, every
+ * border), asymmetric padding, dilation, Cout not a multiple of 16, and a
+ * K on each side of the AVX2 kernel's limit (2048). */
+static void test_conv2d_packed_shapes(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de000du};
+    static const struct {
+        int n, h, w, cin, cout, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw;
+    } shapes[] = {
+        {1, 32, 32, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 9, 11, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 7, 9, 3, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {1, 32, 32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 17, 15, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {1, 16, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 9, 9, 32, 64, 3, 3, 2, 2, 0, 1, 0, 1, 1, 1},
+        {1, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 5, 6, 64, 40, 3, 3, 1, 2, 2, 0, 0, 2, 1, 1},
+        {2, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
+        {1, 11, 10, 16, 24, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+        {1, 9, 8, 24, 17, 5, 3, 1, 2, 2, 1, 0, 1, 1, 2},
+        {1, 4, 5, 227, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 4, 5, 228, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 3, 3, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    for (int iter = 0; iter < (int)(sizeof shapes / sizeof shapes[0]); ++iter) {
+        for (int rep = 0; rep < 3; ++rep) {
+            conv_case c;
+            memset(&c, 0, sizeof c);
+            c.cp = (tq_conv_params){shapes[iter].sh, shapes[iter].sw,
+                                    shapes[iter].pt, shapes[iter].pb,
+                                    shapes[iter].pl, shapes[iter].pr,
+                                    shapes[iter].dh, shapes[iter].dw, 1};
+            c.in = (tq_dims){shapes[iter].n, shapes[iter].h, shapes[iter].w,
+                             shapes[iter].cin};
+            c.filter = (tq_dims){shapes[iter].cout, shapes[iter].kh,
+                                 shapes[iter].kw, shapes[iter].cin};
+            c.out = (tq_dims){shapes[iter].n,
+                              out_extent(c.in.h, shapes[iter].kh, c.cp.stride_h,
+                                         c.cp.dilation_h, c.cp.pad_top,
+                                         c.cp.pad_bottom),
+                              out_extent(c.in.w, shapes[iter].kw, c.cp.stride_w,
+                                         c.cp.dilation_w, c.cp.pad_left,
+                                         c.cp.pad_right),
+                              shapes[iter].cout};
+            fill_case(&r, &c);
+            check_packed(&c, "conv2d packed (shapes)", iter);
+            free_case(&c);
+        }
+    }
+}
+
 /* Bad packed weights and arguments: a clear status, the output untouched. */
 static void test_conv2d_packed_errors(void **state)
 {
@@ -1789,6 +1885,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_conv2d_packed),
         cmocka_unit_test(test_conv2d_packed_errors),
+        cmocka_unit_test(test_conv2d_packed_shapes), /* [conv3x3] */
         cmocka_unit_test(test_depthwise_channels),
         cmocka_unit_test(test_depthwise_wide),
         cmocka_unit_test(test_fused_matches_unfused),

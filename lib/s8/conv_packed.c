@@ -220,6 +220,13 @@ void tq__s8_packed_conv_block(const tq__s8_packed_conv *pc,
                               int32_t *acc)
 {
     const tq__ukernels *uk = tq__get_ukernels();
+    /* The path's implicit GEMM, for the shapes it takes (not the 1x1 convs
+     * read in place, which need no gathering). */
+    if (uk->s8_conv_panels && pc->groups == 1 && plan->col_len != 0 &&
+        uk->s8_conv_panels(conv, in_dims, in, filter_dims, out_dims,
+                           pad_value, p0, pb, pc->panels, acc,
+                           (size_t)pc->cout_g))
+        return;
     size_t lda;
     const int8_t *a = tq__s8_conv_block_rows(plan, conv, in_dims, in,
                                              filter_dims, out_dims, pad_value,

@@ -132,11 +132,38 @@ TQ_AVX2 int tq__avx2_s8_conv_panels(const tq_conv_params *conv,
         oy = (int32_t)(r / (size_t)out_dims->w);
         ox = (int32_t)(r % (size_t)out_dims->w);
     }
+    /* A pixel whose window lies inside the image (dilation_w 1) and whose
+     * last 16-byte piece ends inside the input takes the fast gather:
+     * kh window rows of seg bytes, row_step apart, unchecked loads. */
+    const int32_t seg = g.kw * g.cin;
+    const size_t row_step = (size_t)g.dh * (size_t)g.w * (size_t)g.cin;
+    const size_t reach = (size_t)(g.kh - 1) * row_step +
+                         (size_t)((seg + 15) / 16 * 16);
+    const int32_t y_hi = g.h - (g.kh - 1) * g.dh; /* iy0 < y_hi */
+    const int32_t x_hi = g.w - g.kw;              /* ix0 <= x_hi */
     for (int32_t i0 = 0; i0 < pb; i0 += TQ__AVX2_MR) {
         const int32_t mr = pb - i0 < TQ__AVX2_MR ? pb - i0 : TQ__AVX2_MR;
         for (int32_t i = 0; i < mr; ++i) {
             int16_t *d = rows + (size_t)i * LD;
-            gather_row(&g, pn, oy, ox, d);
+            const int32_t iy0 = oy * g.sh - g.pt, ix0 = ox * g.sw - g.pl;
+            const size_t at =
+                iy0 >= 0 && ix0 >= 0
+                    ? (((size_t)pn * (size_t)g.h + (size_t)iy0) * (size_t)g.w +
+                       (size_t)ix0) * (size_t)g.cin
+                    : 0;
+            if (g.dw == 1 && iy0 >= 0 && iy0 < y_hi && ix0 >= 0 &&
+                ix0 <= x_hi && at + reach <= g.in_count) {
+                const int8_t *src = in + at;
+                int16_t *dd = d;
+                for (int32_t ky = 0; ky < g.kh; ++ky, src += row_step, dd += seg)
+                    for (int32_t q = 0; q < seg; q += 16)
+                        _mm256_storeu_si256(
+                            (__m256i *)(void *)(dd + q),
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                (const __m128i *)(const void *)(src + q))));
+            } else {
+                gather_row(&g, pn, oy, ox, d);
+            }
             d[k] = 0; /* the even padding of an odd K: pair kp - 1 */
             if (++ox == out_dims->w) {
                 ox = 0;

@@ -606,7 +606,8 @@ static void check_packed(const conv_case *c, const char *what, int iter)
 /* [conv3x3] The shapes of the implicit-GEMM paths: ResNet-8's convs
  * (3 -> 16 first conv, 16..64 channels, stride 1 and 2, 1x1 stride-2
  * projections) on odd grids with batch 2 (blocks across images, every
- * border), asymmetric padding, dilation, Cout not a multiple of 16, and a
+ * border), asymmetric padding, dilation, Cout not a multiple of 16 or
+ * over the 64 of the fused output stage, and a
  * K on each side of the AVX2 kernel's limit (2048). */
 static void test_conv2d_packed_shapes(void **state)
 {
@@ -630,6 +631,7 @@ static void test_conv2d_packed_shapes(void **state)
         {1, 4, 5, 227, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
         {1, 4, 5, 228, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
         {1, 3, 3, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 6, 7, 16, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     };
     for (int iter = 0; iter < (int)(sizeof shapes / sizeof shapes[0]); ++iter) {
         for (int rep = 0; rep < 3; ++rep) {

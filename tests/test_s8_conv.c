@@ -607,8 +607,7 @@ static void check_packed(const conv_case *c, const char *what, int iter)
  * (3 -> 16 first conv, 16..64 channels, stride 1 and 2, 1x1 stride-2
  * projections) on odd grids with batch 2 (blocks across images, every
  * border), asymmetric padding, dilation, Cout not a multiple of 16 or
- * over the 64 of the fused output stage, and a
- * K on each side of the AVX2 kernel's limit (2048). */
+ * over 64, and a K on each side of the AVX2 kernel's limit (2048). */
 static void test_conv2d_packed_shapes(void **state)
 {
     (void)state;

@@ -1521,6 +1521,55 @@ TQ_API tq_status tq_s8_conv2d_add(const tq_conv_params *conv,
                                   const tq_s8_add_params *add, int8_t *out,
                                   void *scratch, size_t scratch_bytes);
 
+/* [conv3x3] the fused conv + Add on packed weights */
+
+/** @brief Bytes of scratch tq_s8_conv2d_add_packed() needs for these
+ *  shapes: those of tq_s8_conv2d_add_scratch_size().
+ *  @param conv         geometry, as tq_s8_conv2d()
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param filter_dims  OHWI {Cout, KH, KW, Cin / groups}
+ *  @param out_dims     {N, OH, OW, Cout}
+ *  @param bytes        receives the size
+ *  @return the shape errors of tq_s8_conv2d_scratch_size(). */
+TQ_API tq_status tq_s8_conv2d_add_packed_scratch_size(
+    const tq_conv_params *conv, const tq_dims *in_dims,
+    const tq_dims *filter_dims, const tq_dims *out_dims, size_t *bytes);
+
+/** @brief tq_s8_conv2d_add() on weights packed by tq_s8_conv2d_pack() (the
+ *  format of tq_s8_conv2d_packed(), sized by tq_s8_conv2d_packed_size()):
+ *  bit for bit tq_s8_conv2d_add() with the unpacked weights, without
+ *  summing or rearranging weights in the call.
+ *  @param conv         geometry; groups must be the packed groups
+ *  @param in_dims      {N, H, W, Cin}
+ *  @param in           input codes
+ *  @param input_offset −zero point of the input, [−127, 128]
+ *  @param filter_dims  the filter's OHWI dims, as packed
+ *  @param packed       the packed weights, any alignment
+ *  @param packed_bytes their size; at least tq_s8_conv2d_packed_size()
+ *  @param bias         Cout int32 values or NULL
+ *  @param os           the conv's output stage (input 1 of @p add)
+ *  @param out_dims     {N, OH, OW, Cout}: the conv output, @p skip and
+ *                      @p out all have this shape
+ *  @param skip         the other addend's codes (input 2 of @p add)
+ *  @param add          the Add's parameters, validated as tq_s8_add()'s
+ *  @param out          the sum's codes; may equal @p skip exactly
+ *  @param scratch      tq_s8_conv2d_add_packed_scratch_size() bytes, any
+ *                      alignment
+ *  @param scratch_bytes size of @p scratch
+ *  @return the errors of tq_s8_conv2d_add(), plus those of
+ *          tq_s8_conv2d_packed() for the packed bytes (#TQ_ERR_FORMAT,
+ *          #TQ_ERR_SHAPE, #TQ_ERR_BUFFER_TOO_SMALL, #TQ_ERR_ALIAS when
+ *          @p out or the scratch overlaps them). Nothing is written on an
+ *          error. */
+TQ_API tq_status tq_s8_conv2d_add_packed(
+    const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
+    int32_t input_offset, const tq_dims *filter_dims, const void *packed,
+    size_t packed_bytes, const int32_t *bias, const tq_s8_output *os,
+    const tq_dims *out_dims, const int8_t *skip, const tq_s8_add_params *add,
+    int8_t *out, void *scratch, size_t scratch_bytes);
+
+/* [/conv3x3] */
+
 /** @brief int8 table lookup: out[i] = table[in[i] + 128] for i < @p n, so
  *  table[0] is the image of code −128 and table[255] that of 127. Any
  *  elementwise function of one int8 code (a requantization to other

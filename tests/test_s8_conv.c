@@ -562,6 +562,103 @@ static void test_conv2d_packed(void **state)
     }
 }
 
+/* [conv3x3] tq_s8_conv2d_packed on case c (weights packed at an odd
+ * address, the conv2d scratch at a misaligned pointer with guard bytes)
+ * must give tq_s8_conv2d's bytes, themselves checked against the oracle. */
+static void check_packed(const conv_case *c, const char *what, int iter)
+{
+    int8_t *want = run_and_check(c, 0, what, iter, NULL, NULL);
+    size_t bytes = 0, sbytes = 0;
+    assert_int_equal(tq_s8_conv2d_packed_size(&c->filter, c->cp.groups,
+                                              &bytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_scratch_size(&c->cp, &c->in, &c->filter,
+                                               &c->out, &sbytes),
+                     TQ_OK);
+    unsigned char *buf = malloc(bytes + 1), *sbuf = malloc(sbytes + 19);
+    const size_t nout = dims_count(&c->out);
+    int8_t *got = malloc(nout);
+    assert_non_null(buf);
+    assert_non_null(sbuf);
+    assert_non_null(got);
+    assert_int_equal(tq_s8_conv2d_pack(&c->filter, c->cp.groups, c->w,
+                                       buf + 1, bytes),
+                     TQ_OK);
+    memset(sbuf, 0xA5, sbytes + 19);
+    memset(got, SENT8, nout);
+    assert_int_equal(tq_s8_conv2d_packed(&c->cp, &c->in, c->x,
+                                         c->input_offset, &c->filter, buf + 1,
+                                         bytes, c->bias, &c->st.os, &c->out,
+                                         got, sbuf + 3, sbytes),
+                     TQ_OK);
+    for (size_t i = sbytes + 3; i < sbytes + 19; ++i)
+        assert_int_equal(sbuf[i], 0xA5);
+    if (memcmp(got, want, nout) != 0) {
+        describe(c, what, iter);
+        fail_msg("packed conv differs from tq_s8_conv2d");
+    }
+    free(got);
+    free(want);
+    free(buf);
+    free(sbuf);
+}
+
+/* [conv3x3] The shapes of the implicit-GEMM paths: ResNet-8's convs
+ * (3 -> 16 first conv, 16..64 channels, stride 1 and 2, 1x1 stride-2
+ * projections) on odd grids with batch 2 (blocks across images, every
+ * border), asymmetric padding, dilation, Cout not a multiple of 16 or
+ * over 64, and a K on each side of the AVX2 kernel's limit (2048). */
+static void test_conv2d_packed_shapes(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de000du};
+    static const struct {
+        int n, h, w, cin, cout, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw;
+    } shapes[] = {
+        {1, 32, 32, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 9, 11, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 7, 9, 3, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {1, 32, 32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 17, 15, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+        {1, 16, 16, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 9, 9, 32, 64, 3, 3, 2, 2, 0, 1, 0, 1, 1, 1},
+        {1, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 5, 6, 64, 40, 3, 3, 1, 2, 2, 0, 0, 2, 1, 1},
+        {2, 16, 16, 16, 32, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1},
+        {1, 11, 10, 16, 24, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+        {1, 9, 8, 24, 17, 5, 3, 1, 2, 2, 1, 0, 1, 1, 2},
+        {1, 4, 5, 227, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 4, 5, 228, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 3, 3, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {1, 6, 7, 16, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    };
+    for (int iter = 0; iter < (int)(sizeof shapes / sizeof shapes[0]); ++iter) {
+        for (int rep = 0; rep < 3; ++rep) {
+            conv_case c;
+            memset(&c, 0, sizeof c);
+            c.cp = (tq_conv_params){shapes[iter].sh, shapes[iter].sw,
+                                    shapes[iter].pt, shapes[iter].pb,
+                                    shapes[iter].pl, shapes[iter].pr,
+                                    shapes[iter].dh, shapes[iter].dw, 1};
+            c.in = (tq_dims){shapes[iter].n, shapes[iter].h, shapes[iter].w,
+                             shapes[iter].cin};
+            c.filter = (tq_dims){shapes[iter].cout, shapes[iter].kh,
+                                 shapes[iter].kw, shapes[iter].cin};
+            c.out = (tq_dims){shapes[iter].n,
+                              out_extent(c.in.h, shapes[iter].kh, c.cp.stride_h,
+                                         c.cp.dilation_h, c.cp.pad_top,
+                                         c.cp.pad_bottom),
+                              out_extent(c.in.w, shapes[iter].kw, c.cp.stride_w,
+                                         c.cp.dilation_w, c.cp.pad_left,
+                                         c.cp.pad_right),
+                              shapes[iter].cout};
+            fill_case(&r, &c);
+            check_packed(&c, "conv2d packed (shapes)", iter);
+            free_case(&c);
+        }
+    }
+}
+
 /* Bad packed weights and arguments: a clear status, the output untouched. */
 static void test_conv2d_packed_errors(void **state)
 {
@@ -1373,6 +1470,64 @@ static void random_add_params(tt_rng *r, tq_s8_add_params *p)
                      TQ_OK);
 }
 
+/* [conv3x3] tq_s8_conv2d_add_packed on case c, weights packed at an odd
+ * address, exactly the queried scratch at a misaligned pointer with guard
+ * bytes behind it, in place or not: must give @p want (tq_s8_conv2d_add's
+ * bytes, checked against the oracle by the caller). */
+static void check_conv_add_packed(const conv_case *c,
+                                  const tq_s8_add_params *ap,
+                                  const int8_t *skip, int in_place,
+                                  const int8_t *want, const char *what,
+                                  int iter)
+{
+    const size_t n_out = dims_count(&c->out);
+    size_t pbytes = 0, bytes = 0, add_bytes = 0;
+    assert_int_equal(tq_s8_conv2d_packed_size(&c->filter, c->cp.groups,
+                                              &pbytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_add_packed_scratch_size(
+                         &c->cp, &c->in, &c->filter, &c->out, &bytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_add_scratch_size(&c->cp, &c->in, &c->filter,
+                                                   &c->out, &add_bytes),
+                     TQ_OK);
+    assert_int_equal(bytes, add_bytes);
+    unsigned char *pbuf = malloc(pbytes + 1), *buf = malloc(bytes + 16);
+    int8_t *out = malloc(n_out), *skip_copy = malloc(n_out);
+    assert_non_null(pbuf);
+    assert_non_null(buf);
+    assert_non_null(out);
+    assert_non_null(skip_copy);
+    assert_int_equal(tq_s8_conv2d_pack(&c->filter, c->cp.groups, c->w,
+                                       pbuf + 1, pbytes),
+                     TQ_OK);
+    unsigned char *scratch = buf;
+    while ((uintptr_t)scratch % 4 != 1)
+        ++scratch;
+    memset(buf, 0xA5, bytes + 16);
+    memcpy(skip_copy, skip, n_out);
+    int8_t *dst = in_place ? skip_copy : out;
+    if (!in_place)
+        memset(out, SENT8, n_out);
+    assert_int_equal(tq_s8_conv2d_add_packed(
+                         &c->cp, &c->in, c->x, c->input_offset, &c->filter,
+                         pbuf + 1, pbytes, c->bias, &c->st.os, &c->out,
+                         skip_copy, ap, dst, scratch, bytes),
+                     TQ_OK);
+    for (unsigned char *g = scratch + bytes; g < buf + bytes + 16; ++g)
+        assert_int_equal(*g, 0xA5);
+    if (!in_place)
+        assert_memory_equal(skip_copy, skip, n_out);
+    if (memcmp(dst, want, n_out) != 0) {
+        describe(c, what, iter);
+        fail_msg("conv2d_add_packed differs from tq_s8_conv2d_add");
+    }
+    free(pbuf);
+    free(buf);
+    free(out);
+    free(skip_copy);
+}
+
 /* Run tq_s8_conv2d_add on case c with exactly the queried scratch at a
  * misaligned pointer with guard bytes behind it; in place (out = a copy of
  * skip) or not. Checks every output against the int64 oracle and against
@@ -1436,6 +1591,8 @@ static void check_conv_add(const conv_case *c, const tq_s8_add_params *ap,
     run_conv(c, conv_out);
     assert_int_equal(tq_s8_add(n_out, conv_out, skip, ap, ref), TQ_OK);
     assert_memory_equal(dst, ref, n_out);
+    /* [conv3x3] The same on packed weights (odd address): the same bytes. */
+    check_conv_add_packed(c, ap, skip, in_place, dst, what, iter);
     free(buf);
     free(out);
     free(skip_copy);
@@ -1606,6 +1763,118 @@ static void test_conv_add_errors(void **state)
     free_case(&c);
 }
 
+/* [conv3x3] Bad packed weights and arguments of tq_s8_conv2d_add_packed:
+ * a clear status, nothing written. */
+static void test_conv_add_packed_errors(void **state)
+{
+    (void)state;
+    tt_rng r = {0xc0de00a4u};
+    conv_case c;
+    memset(&c, 0, sizeof c);
+    c.cp = (tq_conv_params){1, 1, 1, 1, 1, 1, 1, 1, 1};
+    c.in = (tq_dims){1, 6, 5, 4};
+    c.filter = (tq_dims){4, 3, 3, 4};
+    c.out = (tq_dims){1, 6, 5, 4};
+    fill_case(&r, &c);
+    tq_s8_add_params ap;
+    random_add_params(&r, &ap);
+    const size_t n_out = dims_count(&c.out), n_in = dims_count(&c.in);
+    size_t bytes = 0, pbytes = 0;
+    assert_int_equal(tq_s8_conv2d_add_packed_scratch_size(&c.cp, &c.in,
+                                                          &c.filter, &c.out,
+                                                          &bytes),
+                     TQ_OK);
+    assert_int_equal(tq_s8_conv2d_packed_size(&c.filter, 1, &pbytes), TQ_OK);
+    const size_t total = n_in + 3 * n_out + bytes + pbytes + 96;
+    int8_t *mem = malloc(total), *keep = malloc(total);
+    assert_non_null(mem);
+    assert_non_null(keep);
+    memset(mem, 0x5a, total);
+    int8_t *in = mem, *skip = in + n_in, *out = skip + n_out;
+    int8_t *scr = out + n_out + 16;
+    unsigned char *pk = (unsigned char *)(scr + bytes + 16);
+    memcpy(in, c.x, n_in);
+    tt_fill_s8(&r, skip, n_out, -128, 127);
+    memset(out, SENT8, n_out);
+    assert_int_equal(tq_s8_conv2d_pack(&c.filter, 1, c.w, pk, pbytes), TQ_OK);
+    memcpy(keep, mem, total);
+#define CALL(PK, PB, FD, IN, SKIP, AP, OUT, SCR, BYTES)                        \
+    tq_s8_conv2d_add_packed(&c.cp, &c.in, (IN), c.input_offset, (FD), (PK),    \
+                            (PB), c.bias, &c.st.os, &c.out, (SKIP), (AP),      \
+                            (OUT), (SCR), (BYTES))
+    assert_int_equal(CALL(NULL, pbytes, &c.filter, in, skip, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, NULL, skip, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, NULL, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, NULL, out, scr,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, NULL, scr,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out, NULL,
+                          bytes),
+                     TQ_ERR_NULL);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out, scr,
+                          bytes - 1),
+                     TQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(CALL(pk, pbytes - 1, &c.filter, in, skip, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(CALL(pk, 10, &c.filter, in, skip, &ap, out, scr, bytes),
+                     TQ_ERR_BUFFER_TOO_SMALL);
+    tq_s8_add_params bad = ap;
+    bad.input1_shift = 1;
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &bad, out, scr,
+                          bytes),
+                     TQ_ERR_PARAM);
+    /* Overlaps: the output or the scratch over the packed bytes, the skip
+     * partly over the output or in the scratch. */
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, (int8_t *)pk + 8, &ap,
+                          (int8_t *)pk + 8, scr, bytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out,
+                          (int8_t *)pk + 4, bytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, out + 1, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_ALIAS);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, scr + 4, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_ALIAS);
+    assert_memory_equal(mem, keep, total);
+    /* A corrupted magic: not a packed convolution. */
+    pk[0] ^= 1;
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_FORMAT);
+    pk[0] ^= 1;
+    /* Weights packed for another filter (Cout 5 in the header). */
+    pk[8] ^= 1;
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out, scr,
+                          bytes),
+                     TQ_ERR_SHAPE);
+    pk[8] ^= 1;
+    assert_int_equal(tq_s8_conv2d_add_packed_scratch_size(&c.cp, &c.in,
+                                                          &c.filter, &c.out,
+                                                          NULL),
+                     TQ_ERR_NULL);
+    for (size_t i = 0; i < n_out; ++i)
+        assert_int_equal(out[i], SENT8);
+    assert_int_equal(CALL(pk, pbytes, &c.filter, in, skip, &ap, out, scr,
+                          bytes),
+                     TQ_OK);
+#undef CALL
+    free(mem);
+    free(keep);
+    free_case(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1617,6 +1886,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_conv2d_packed),
         cmocka_unit_test(test_conv2d_packed_errors),
+        cmocka_unit_test(test_conv2d_packed_shapes), /* [conv3x3] */
         cmocka_unit_test(test_depthwise_channels),
         cmocka_unit_test(test_depthwise_wide),
         cmocka_unit_test(test_fused_matches_unfused),
@@ -1628,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_conv_add_random),
         cmocka_unit_test(test_conv_add_residual_shapes),
         cmocka_unit_test(test_conv_add_errors),
+        cmocka_unit_test(test_conv_add_packed_errors), /* [conv3x3] */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

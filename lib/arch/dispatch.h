@@ -168,6 +168,24 @@ typedef void (*tq__s8_gemm_panels_fn)(int32_t m, int32_t n, int32_t k,
                                       const unsigned char *panels, int32_t *c,
                                       size_t ldc);
 
+/* ---- implicit-GEMM convolution on packed panels [conv3x3] -------------
+ *
+ * The raw int32 sums of output pixels [p0, p0 + pb) (pixel index over the
+ * output's N, OH, OW) of an ungrouped convolution into c[i][j] (ldc apart,
+ * j < Cout): Σ_p A_i[p]·W[j][p], A_i the pixel's im2col row
+ * (tq__s8_im2col_pixel with @p pad_value on padded taps), W the panels of
+ * tq__s8_gemm_panels_fn. The same sums as im2col + s8_gemm_panels, with
+ * the window gathered straight into the GEMM's operand. Returns 0, having
+ * written nothing, for shapes the path leaves to im2col. NULL: always
+ * im2col. */
+typedef int (*tq__s8_conv_panels_fn)(const tq_conv_params *conv,
+                                     const tq_dims *in_dims, const int8_t *in,
+                                     const tq_dims *filter_dims,
+                                     const tq_dims *out_dims,
+                                     int8_t pad_value, size_t p0, int32_t pb,
+                                     const unsigned char *panels, int32_t *c,
+                                     size_t ldc);
+
 /* ---- the direct fused s8 conv + ReLU + 2x2 max pool --------------------
  *
  * A path may compute tq_s8_conv2d_relu_maxpool2() without im2col when
@@ -237,6 +255,7 @@ typedef struct tq__ukernels {
     tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
     tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
     tq__s8_gemm_panels_fn s8_gemm_panels;   /* NULL: the reference */
+    tq__s8_conv_panels_fn s8_conv_panels;   /* NULL: im2col [conv3x3] */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice

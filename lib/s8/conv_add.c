@@ -23,9 +23,10 @@
 #include "s8_internal.h"
 
 /* The blocks of tq_s8_conv2d() and the extra int8 bytes, if any. */
-static tq_status make_plan(const tq_conv_params *conv, const tq_dims *filter,
-                           const tq_dims *out, int32_t k,
-                           tq__s8_conv_blocks *plan, size_t *extra)
+tq_status tq__s8_conv_add_plan(const tq_conv_params *conv,
+                               const tq_dims *filter, const tq_dims *out,
+                               int32_t k, tq__s8_conv_blocks *plan,
+                               size_t *extra)
 {
     const int direct = tq__conv_is_pointwise(conv, filter->h, filter->w);
     const int32_t cout_g = filter->n / conv->groups;
@@ -54,7 +55,8 @@ tq_status tq_s8_conv2d_add_scratch_size(const tq_conv_params *conv,
     if (!bytes)
         return TQ_ERR_NULL;
     TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
-    TQ_CHECK(make_plan(conv, filter_dims, out_dims, k, &plan, &extra));
+    TQ_CHECK(tq__s8_conv_add_plan(conv, filter_dims, out_dims, k, &plan,
+                                  &extra));
     *bytes = plan.bytes;
     return TQ_OK;
 }
@@ -74,7 +76,8 @@ tq_status tq_s8_conv2d_add(const tq_conv_params *conv, const tq_dims *in_dims,
         return TQ_ERR_NULL;
     TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, filter_dims->n));
-    TQ_CHECK(make_plan(conv, filter_dims, out_dims, k, &plan, &extra));
+    TQ_CHECK(tq__s8_conv_add_plan(conv, filter_dims, out_dims, k, &plan,
+                                  &extra));
     TQ_CHECK(tq__s8_conv_check_buffers(in_dims, in, filter_dims, filter,
                                        bias, os, out_dims, out, scratch,
                                        scratch_bytes, plan.bytes));

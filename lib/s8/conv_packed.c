@@ -173,21 +173,12 @@ void tq__s8_gemm_panels_ref(int32_t m, int32_t n, int32_t k, const int8_t *a,
     }
 }
 
-tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
-                              const tq_dims *in_dims, const int8_t *in,
-                              int32_t input_offset, const tq_dims *filter_dims,
-                              const void *packed, size_t packed_bytes,
-                              const int32_t *bias, const tq_s8_output *os,
-                              const tq_dims *out_dims, int8_t *out,
-                              void *scratch, size_t scratch_bytes)
+tq_status tq__s8_packed_conv_open(const tq_conv_params *conv,
+                                  const tq_dims *filter_dims, int32_t k,
+                                  const void *packed, size_t packed_bytes,
+                                  tq__s8_packed_conv *pc)
 {
-    int32_t k;
     cp_geom g;
-    tq__s8_conv_blocks plan;
-    size_t in_count, out_count;
-    if (!in || !packed || !out)
-        return TQ_ERR_NULL;
-    TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
     TQ_CHECK(cp_geometry(filter_dims, conv->groups, &g));
     if (packed_bytes < CP_HEADER)
         return TQ_ERR_BUFFER_TOO_SMALL;
@@ -202,11 +193,71 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
         return TQ_ERR_SHAPE;
     if (packed_bytes < g.bytes)
         return TQ_ERR_BUFFER_TOO_SMALL;
-    TQ_CHECK(tq__s8_check_input_stage(input_offset, os, g.cout));
+    pc->cout = g.cout;
+    pc->cout_g = g.cout_g;
+    pc->groups = g.groups;
+    pc->k = g.k;
+    pc->bytes = g.bytes;
+    pc->group_bytes = g.group_bytes;
+    pc->sums = p + CP_HEADER;
+    pc->panels = p + CP_HEADER + g.sums_bytes;
+    return TQ_OK;
+}
+
+void tq__s8_packed_conv_sums(const tq__s8_packed_conv *pc, int32_t *sums)
+{
+    for (int32_t o = 0; o < pc->cout; ++o)
+        sums[o] = i32_of(get_u32(pc->sums + 4 * (size_t)o));
+}
+
+void tq__s8_packed_conv_block(const tq__s8_packed_conv *pc,
+                              const tq__s8_conv_blocks *plan,
+                              const tq_conv_params *conv,
+                              const tq_dims *in_dims, const int8_t *in,
+                              const tq_dims *filter_dims,
+                              const tq_dims *out_dims, int8_t pad_value,
+                              int32_t grp, size_t p0, int32_t pb, int8_t *col,
+                              int32_t *acc)
+{
+    const tq__ukernels *uk = tq__get_ukernels();
+    /* The path's implicit GEMM, for the shapes it takes (not the 1x1 convs
+     * read in place, which need no gathering). */
+    if (uk->s8_conv_panels && pc->groups == 1 && plan->col_len != 0 &&
+        uk->s8_conv_panels(conv, in_dims, in, filter_dims, out_dims,
+                           pad_value, p0, pb, pc->panels, acc,
+                           (size_t)pc->cout_g))
+        return;
+    size_t lda;
+    const int8_t *a = tq__s8_conv_block_rows(plan, conv, in_dims, in,
+                                             filter_dims, out_dims, pad_value,
+                                             pc->k, grp, p0, pb, col, &lda);
+    tq__s8_gemm_panels_entry(uk)(pb, pc->cout_g, pc->k, a, lda,
+                                 pc->panels + (size_t)grp * pc->group_bytes,
+                                 acc, (size_t)pc->cout_g);
+}
+
+tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
+                              const tq_dims *in_dims, const int8_t *in,
+                              int32_t input_offset, const tq_dims *filter_dims,
+                              const void *packed, size_t packed_bytes,
+                              const int32_t *bias, const tq_s8_output *os,
+                              const tq_dims *out_dims, int8_t *out,
+                              void *scratch, size_t scratch_bytes)
+{
+    int32_t k;
+    tq__s8_packed_conv pc;
+    tq__s8_conv_blocks plan;
+    size_t in_count, out_count;
+    if (!in || !packed || !out)
+        return TQ_ERR_NULL;
+    TQ_CHECK(tq__s8_conv_shape(conv, in_dims, filter_dims, out_dims, &k));
+    TQ_CHECK(tq__s8_packed_conv_open(conv, filter_dims, k, packed,
+                                     packed_bytes, &pc));
+    TQ_CHECK(tq__s8_check_input_stage(input_offset, os, pc.cout));
     /* The plan of tq_s8_conv2d(), hence its scratch size. */
     const int direct =
         tq__conv_is_pointwise(conv, filter_dims->h, filter_dims->w);
-    TQ_CHECK(tq__s8_conv_blocks_plan(out_dims, 1, g.cout, g.cout_g,
+    TQ_CHECK(tq__s8_conv_blocks_plan(out_dims, 1, pc.cout, pc.cout_g,
                                      direct ? 0 : k, &plan));
     /* The buffer rules of tq_s8_conv2d(), the packed bytes standing for the
      * filter: nothing written may overlap anything else of the call. */
@@ -218,38 +269,32 @@ tq_status tq_s8_conv2d_packed(const tq_conv_params *conv,
     TQ_CHECK(tq__dims_count(out_dims, &out_count));
     {
         const tq__span writes[2] = {{out, out_count}, {scratch, plan.bytes}};
-        tq__span reads[5] = {{in, in_count}, {packed, g.bytes}};
-        tq__s8_stage_spans(os, bias, g.cout, reads + 2);
+        tq__span reads[5] = {{in, in_count}, {packed, pc.bytes}};
+        tq__s8_stage_spans(os, bias, pc.cout, reads + 2);
         TQ_CHECK(tq__check_alias(writes, 2, reads, 5));
     }
 
     const tq__ukernels *uk = tq__get_ukernels();
-    const tq__s8_gemm_panels_fn gemm = tq__s8_gemm_panels_entry(uk);
     const tq__s8_finish_fn finish = tq__s8_finish_entry(uk);
-    const int32_t cout_g = g.cout_g;
+    const int32_t cout_g = pc.cout_g;
     const tq__s8_conv_scratch mem = tq__s8_conv_carve(scratch, &plan);
     const int8_t pad_value = (int8_t)-input_offset;
-    const unsigned char *panels = p + CP_HEADER + g.sums_bytes;
 
     /* The stored weight sums, in the scratch's aligned int32 slots. */
     if (input_offset != 0)
-        for (int32_t o = 0; o < g.cout; ++o)
-            mem.filter_sums[o] = i32_of(get_u32(p + CP_HEADER + 4 * (size_t)o));
+        tq__s8_packed_conv_sums(&pc, mem.filter_sums);
     for (size_t p0 = 0; p0 < plan.pixels; p0 += (size_t)plan.block) {
         const int32_t pb = tq__s8_conv_block_len(&plan, p0);
-        for (int32_t grp = 0; grp < g.groups; ++grp) {
-            size_t lda;
-            const int8_t *a = tq__s8_conv_block_rows(
-                &plan, conv, in_dims, in, filter_dims, out_dims, pad_value, k,
-                grp, p0, pb, mem.col, &lda);
+        for (int32_t grp = 0; grp < pc.groups; ++grp) {
+            tq__s8_packed_conv_block(&pc, &plan, conv, in_dims, in,
+                                     filter_dims, out_dims, pad_value, grp, p0,
+                                     pb, mem.col, mem.acc);
             const size_t ch0 = (size_t)grp * (size_t)cout_g;
-            gemm(pb, cout_g, k, a, lda, panels + (size_t)grp * g.group_bytes,
-                 mem.acc, (size_t)cout_g);
             const tq__s8_fold f = {input_offset, 0, k, NULL,
                                    mem.filter_sums + ch0,
                                    bias ? bias + ch0 : NULL};
             finish(&f, pb, cout_g, mem.acc, (size_t)cout_g, os, (int32_t)ch0,
-                   out + p0 * (size_t)g.cout + ch0, (size_t)g.cout);
+                   out + p0 * (size_t)pc.cout + ch0, (size_t)pc.cout);
         }
     }
     return TQ_OK;

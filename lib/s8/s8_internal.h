@@ -255,4 +255,48 @@ typedef struct tq__s8_bcast {
 tq_status tq__s8_bcast_plan(const tq_dims *a, const tq_dims *b,
                             const tq_dims *o, tq__s8_bcast *pl);
 
+/* ---- convolutions on packed weights (lib/s8/conv_packed.c) ----------
+ * [conv3x3: packed conv + Add, implicit GEMM] */
+
+/* A packed convolution (tq_s8_conv2d_pack) checked against its shapes. */
+typedef struct tq__s8_packed_conv {
+    int32_t cout, cout_g, groups, k;
+    size_t bytes;                /* of the whole packing */
+    size_t group_bytes;          /* panels of one group */
+    const unsigned char *sums;   /* int32 little-endian, Cout of them */
+    const unsigned char *panels; /* group 0's first panel */
+} tq__s8_packed_conv;
+
+/* Check @p packed (header, shapes, size) against the validated shapes of
+ * a convolution of reduction length @p k. */
+tq_status tq__s8_packed_conv_open(const tq_conv_params *conv,
+                                  const tq_dims *filter_dims, int32_t k,
+                                  const void *packed, size_t packed_bytes,
+                                  tq__s8_packed_conv *pc);
+
+/* The stored weight sums into @p sums[Cout]. */
+void tq__s8_packed_conv_sums(const tq__s8_packed_conv *pc, int32_t *sums);
+
+/* The raw int32 sums of output pixels [p0, p0 + pb) and group @p grp of
+ * a planned convolution into acc[pb][cout_g]: the path's implicit GEMM
+ * when it has one for these shapes, else the im2col rows (in @p col) and
+ * the panels' GEMM. */
+void tq__s8_packed_conv_block(const tq__s8_packed_conv *pc,
+                              const tq__s8_conv_blocks *plan,
+                              const tq_conv_params *conv,
+                              const tq_dims *in_dims, const int8_t *in,
+                              const tq_dims *filter_dims,
+                              const tq_dims *out_dims, int8_t pad_value,
+                              int32_t grp, size_t p0, int32_t pb, int8_t *col,
+                              int32_t *acc);
+
+/* The plan of tq_s8_conv2d_add() (lib/s8/conv_add.c): tq_s8_conv2d()'s
+ * blocks, and in *extra the int8 block bytes added at the end of the
+ * scratch (0 when the block goes into the im2col rows). */
+tq_status tq__s8_conv_add_plan(const tq_conv_params *conv,
+                               const tq_dims *filter, const tq_dims *out,
+                               int32_t k, tq__s8_conv_blocks *plan,
+                               size_t *extra);
+/* [/conv3x3] */
+
 #endif /* TQ_S8_INTERNAL_H */

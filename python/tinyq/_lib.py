@@ -412,6 +412,14 @@ PROTOTYPES = {
     "tq_s8_conv2d_packed": (_status, [_conv, _dims, _pi8, _i32, _dims, _vp,
                                       _size, _pi32, _os, _dims, _pi8, _vp,
                                       _size]),
+    # [conv3x3]
+    "tq_s8_conv2d_add_packed_scratch_size": (_status, [_conv, _dims, _dims,
+                                                       _dims, _psize]),
+    "tq_s8_conv2d_add_packed": (_status, [_conv, _dims, _pi8, _i32, _dims,
+                                          _vp, _size, _pi32, _os, _dims,
+                                          _pi8, _p(S8AddParams), _pi8, _vp,
+                                          _size]),
+    # [/conv3x3]
     "tq_s8_max_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,
                                  _pi8]),
     "tq_s8_avg_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,

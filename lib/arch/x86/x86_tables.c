@@ -23,6 +23,7 @@ const tq__ukernels tq__avx2_ukernels = {
     .s8_depthwise = tq__avx2_s8_depthwise,
     .s8_gemm_requant = tq__avx2_s8_gemm_requant,
     .s8_gemm_panels = tq__avx2_s8_gemm_prepacked_panels,
+    .s8_conv_panels = tq__avx2_s8_conv_panels, /* [conv3x3] */
     .s16_dot = tq__avx2_s16_dot,
     .s4_dot = tq__avx2_s4_dot,
     .s8_mul = tq__avx2_s8_mul,

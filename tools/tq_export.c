@@ -595,7 +595,9 @@ static void add_array(arrays *a, const char *name, void *data, int32_t dtype,
     const int64_t vec[1] = {count};
     if (a->n == CONV_MAX_ARRAYS)
         die("too many arrays");
-    snprintf(a->names[a->n], sizeof a->names[a->n], "%s", name);
+    if (strlen(name) >= sizeof a->names[a->n])
+        die("array name \"%s\" too long", name);
+    memcpy(a->names[a->n], name, strlen(name) + 1);
     a->t[a->n].name = a->names[a->n];
     check(tq_tensor_init(&a->t[a->n].tensor, data, dtype, ndim ? ndim : 1,
                          ndim ? shape : vec),

@@ -237,6 +237,14 @@ class RecoveryConfig(ctypes.Structure):
                 ("progress_ctx", ctypes.c_void_p)]
 
 
+# ---- recover2 ----
+class RecoveryExt(ctypes.Structure):
+    """``tq_recovery_ext``."""
+    _fields_ = [("asymmetric", _i32), ("bias_quantized", _i32),
+                ("reserved", _i32 * 6)]
+# ---- end recover2 ----
+
+
 # ---- prototypes ----------------------------------------------------------
 
 def _p(t):
@@ -539,6 +547,14 @@ PROTOTYPES = {
     "tq_adaround_objective": (_status, [_i32, _pf32, _f32, _pd, _i32, _i32,
                                         _pd, _f64, _f64, _pd, _pd]),
     "tq_expected_clamped_normal": (_status, [_f64, _f64, _f64, _f64, _pd]),
+    # ---- recover2 ----
+    "tq_recovery_ext_init": (_status, [_p(RecoveryExt)]),
+    "tq_graph_recover_ext": (_status, [_vp, _vp, _i64, _pf32,
+                                       _p(RecoveryConfig), _p(RecoveryExt)]),
+    "tq_adaround_objective_target": (_status, [_i32, _pf32, _f32, _pd, _pd,
+                                               _f64, _i32, _i32, _pd, _f64,
+                                               _f64, _pd, _pd]),
+    # ---- end recover2 ----
 }
 
 # ---- finding and loading the library ----------------------------------

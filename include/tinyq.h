@@ -3185,9 +3185,18 @@ TQ_API tq_status tq_graph_load_memory(const void *bytes, size_t size,
  *  (tq_equalize_config::relu6). */
 typedef enum tq_equalize_relu6 {
     TQ_EQUALIZE_RELU6_SKIP = 0,    /**< Leave such pairs alone (exact). */
-    TQ_EQUALIZE_RELU6_REPLACE = 1  /**< Replace the ReLU6 by a ReLU and
+    TQ_EQUALIZE_RELU6_REPLACE = 1, /**< Replace the ReLU6 by a ReLU and
                                         equalize (changes the float function
                                         where activations exceed 6). */
+    /* recover2 */
+    TQ_EQUALIZE_RELU6_AWARE = 2    /**< Keep the ReLU6 and limit each
+                                        channel's total scale S_j with the
+                                        first layer's folded-BatchNorm
+                                        statistics: with u_j = beta_j +
+                                        k·|gamma_j| (k: absorb_sigmas) <= 6,
+                                        S_j >= u_j / 6; channels with
+                                        u_j > 6 or no statistics keep
+                                        S_j = 1 (see docs/recovery.md). */
 } tq_equalize_relu6;
 
 /** @brief Options of tq_graph_equalize() (tq_equalize_config_init() gives
@@ -3200,7 +3209,8 @@ typedef struct tq_equalize_config {
     int32_t absorb_bias;  /**< 1: high-bias absorption after equalizing
                                (not exact; see docs/recovery.md) [0]. */
     float absorb_sigmas;  /**< k of the absorbed amount
-                               max(0, beta − k·|gamma|), >= 0 [3]. */
+                               max(0, beta − k·|gamma|), and of the
+                               channel bound of RELU6_AWARE, >= 0 [3]. */
 } tq_equalize_config;
 
 /** @brief The defaults of ::tq_equalize_config.

@@ -333,9 +333,22 @@ static void test_cle_leaves_alone(void **state)
         assert_int_equal(n0, n1);
         assert_memory_equal(s0, s1, n0 * sizeof *s0);
         if (variant == 1) {
-            /* Replace mode: equalized, the ReLU6 became a ReLU. */
             tq_equalize_config cfg;
             tq_equalize_config_init(&cfg);
+            /* recover2: aware mode without BatchNorm statistics: the pair
+             * is found, every channel keeps scale 1, the ReLU6 stays. */
+            cfg.relu6 = TQ_EQUALIZE_RELU6_AWARE;
+            assert_int_equal(tq_graph_equalize(g, &cfg, &pairs), TQ_OK);
+            assert_int_equal(pairs, 1);
+            float *s2 = snapshot(g, &n1);
+            assert_memory_equal(s0, s2, n0 * sizeof *s0);
+            free(s2);
+            tq_graph_node_info n6;
+            assert_int_equal(tq_graph_node(g, 0, &n6), TQ_OK);
+            assert_int_equal(n6.attrs.act, TQ_ACT_RELU6);
+            cfg.relu6 = 3;
+            assert_int_equal(tq_graph_equalize(g, &cfg, &pairs), TQ_ERR_PARAM);
+            /* Replace mode: equalized, the ReLU6 became a ReLU. */
             cfg.relu6 = TQ_EQUALIZE_RELU6_REPLACE;
             assert_int_equal(tq_graph_equalize(g, &cfg, &pairs), TQ_OK);
             assert_int_equal(pairs, 1);

@@ -36,6 +36,10 @@ def test_equalize_keeps_outputs(rng):
     assert np.max(np.abs(y1 - y0)) <= 1e-5 * np.max(np.abs(y0))
     with pytest.raises(tinyq.ParamError):
         g.equalize(relu6="maybe")
+    # "aware" (no ReLU6 in LeNet): the same exact equalization.
+    g2 = _lenet()
+    assert g2.equalize(iterations=50, relu6="aware") == pairs
+    assert np.max(np.abs(g2.run(x) - y0)) <= 1e-5 * np.max(np.abs(y0))
 
 
 def test_recover_w4_adaround(rng):

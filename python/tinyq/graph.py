@@ -414,14 +414,17 @@ class Graph:
                  absorb_sigmas=3.0):
         """Cross-layer equalization of this float graph, IN PLACE (the one
         call that changes a finalized graph; do not run it meanwhile).
-        ``relu6`` is ``"skip"`` (exact) or ``"replace"`` (ReLU6 becomes
-        ReLU on equalized pairs). Returns the number of pairs equalized."""
+        ``relu6`` is ``"skip"`` (exact), ``"replace"`` (ReLU6 becomes
+        ReLU on equalized pairs) or ``"aware"`` (ReLU6 kept, per-channel
+        scales bounded by the folded BatchNorm statistics, see
+        docs/recovery.md). Returns the number of pairs equalized."""
         fn = "tq_graph_equalize"
         if self.quantized:
             raise ParamError(fn, "equalize a float graph, before calibration")
-        modes = {"skip": 0, "replace": 1}
+        modes = {"skip": 0, "replace": 1, "aware": 2}
         if relu6 not in modes:
-            raise ParamError(fn, f"relu6 must be 'skip' or 'replace', got "
+            raise ParamError(fn, f"relu6 must be 'skip', 'replace' or "
+                                 f"'aware', got "
                                  f"{relu6!r}")
         c = _lib.EqualizeConfig()
         check(_lib_.tq_equalize_config_init(ctypes.byref(c)), fn)

@@ -3403,9 +3403,18 @@ TQ_API tq_status tq_graph_quantize_budget(const tq_graph *graph,
  *  (tq_equalize_config::relu6). */
 typedef enum tq_equalize_relu6 {
     TQ_EQUALIZE_RELU6_SKIP = 0,    /**< Leave such pairs alone (exact). */
-    TQ_EQUALIZE_RELU6_REPLACE = 1  /**< Replace the ReLU6 by a ReLU and
+    TQ_EQUALIZE_RELU6_REPLACE = 1, /**< Replace the ReLU6 by a ReLU and
                                         equalize (changes the float function
                                         where activations exceed 6). */
+    /* recover2 */
+    TQ_EQUALIZE_RELU6_AWARE = 2    /**< Keep the ReLU6 and limit each
+                                        channel's total scale S_j with the
+                                        first layer's folded-BatchNorm
+                                        statistics: with u_j = beta_j +
+                                        k·|gamma_j| (k: absorb_sigmas) <= 6,
+                                        S_j >= u_j / 6; channels with
+                                        u_j > 6 or no statistics keep
+                                        S_j = 1 (see docs/recovery.md). */
 } tq_equalize_relu6;
 
 /** @brief Options of tq_graph_equalize() (tq_equalize_config_init() gives
@@ -3418,7 +3427,8 @@ typedef struct tq_equalize_config {
     int32_t absorb_bias;  /**< 1: high-bias absorption after equalizing
                                (not exact; see docs/recovery.md) [0]. */
     float absorb_sigmas;  /**< k of the absorbed amount
-                               max(0, beta − k·|gamma|), >= 0 [3]. */
+                               max(0, beta − k·|gamma|), and of the
+                               channel bound of RELU6_AWARE, >= 0 [3]. */
 } tq_equalize_config;
 
 /** @brief The defaults of ::tq_equalize_config.
@@ -3575,6 +3585,84 @@ TQ_API tq_status tq_adaround_objective(int32_t k, const float *w, float scale,
                                        int32_t qmax, const double *v,
                                        double lambda, double beta,
                                        double *loss, double *grad);
+
+/* ---- recover2: asymmetric AdaRound, bias correction on quantized inputs
+ *      (issue 15 leftovers) ---- */
+
+/** @brief More options of tq_graph_recover_ext() (tq_recovery_ext_init()
+ *  gives the defaults in brackets). A separate struct so that
+ *  ::tq_recovery_config keeps its layout; new options go into reserved
+ *  fields (which must stay 0) or a new struct. */
+typedef struct tq_recovery_ext {
+    int32_t asymmetric;      /**< 1: AdaRound reconstructs each layer's
+                                  FLOAT output W·x_f from the input x_q of
+                                  the partly quantized network (the layers
+                                  before it already rounded, their
+                                  activations quantized), minimising
+                                  mean ‖W~·x_q − W·x_f‖² over the sampled
+                                  patches (Nagel et al. 2020, asymmetric
+                                  reconstruction); layers are handled in
+                                  execution order [0]. */
+    int32_t bias_quantized;  /**< 1: empirical bias correction measures the
+                                  mean pre-activation error on the partly
+                                  quantized network's inputs,
+                                  E[W~·x_q] − E[W·x_f], so it also removes
+                                  the mean error the earlier layers and the
+                                  activation quantization cause (needs
+                                  bias_correction = EMPIRICAL) [0]. */
+    int32_t reserved[6];     /**< Keep 0. */
+} tq_recovery_ext;
+
+/** @brief The defaults of ::tq_recovery_ext (all 0: tq_graph_recover()).
+ *  @param ext  the options to fill
+ *  @return #TQ_ERR_NULL. */
+TQ_API tq_status tq_recovery_ext_init(tq_recovery_ext *ext);
+
+/** @brief tq_graph_recover() with the options of ::tq_recovery_ext. With
+ *  asymmetric or bias_quantized, each layer's statistics come from one
+ *  pass of both graphs over @p inputs, taken after the layers before it
+ *  were recovered (so the time grows with the number of layers).
+ *  @param quantized  a graph made by tq_graph_quantize() from @p graph
+ *  @param graph      the finalized float graph it was made from
+ *  @param count      samples in @p inputs, >= 1
+ *  @param inputs     count · (input elements) floats, all finite
+ *  @param config     the options, or NULL for the defaults
+ *  @param ext        the further options, or NULL for the defaults
+ *  @return as tq_graph_recover(); #TQ_ERR_PARAM also for an ext field out
+ *          of range or bias_quantized without empirical bias correction. */
+TQ_API tq_status tq_graph_recover_ext(tq_graph *quantized,
+                                      const tq_graph *graph, int64_t count,
+                                      const float *inputs,
+                                      const tq_recovery_config *config,
+                                      const tq_recovery_ext *ext);
+
+/** @brief The asymmetric AdaRound objective of one row and its closed-form
+ *  gradient (exposed for testing): with q as in tq_adaround_objective(),
+ *  u = scale·q, loss = uᵀ A u − 2 uᵀ t + c + lambda · Σ (1 − |2h − 1|^beta),
+ *  which is the mean of (u·x_q − w·x_f)² over patches when A = mean x_q x_qᵀ,
+ *  t = mean x_q (w·x_f) and c = mean (w·x_f)².
+ *  @param k            values in the row, >= 1
+ *  @param w            k weights (their floor(w / scale) anchors the codes)
+ *  @param scale        the row's scale, > 0
+ *  @param gram         A, k · k values
+ *  @param target       t, k values
+ *  @param constant     c
+ *  @param qmin, qmax   code range
+ *  @param v            k relaxation variables
+ *  @param lambda       regulariser weight (0: none)
+ *  @param beta         regulariser exponent, >= 1
+ *  @param loss         receives the loss
+ *  @param grad         receives k values dloss/dv, or NULL
+ *  @return #TQ_ERR_NULL, #TQ_ERR_PARAM. */
+TQ_API tq_status tq_adaround_objective_target(int32_t k, const float *w,
+                                              float scale, const double *gram,
+                                              const double *target,
+                                              double constant, int32_t qmin,
+                                              int32_t qmax, const double *v,
+                                              double lambda, double beta,
+                                              double *loss, double *grad);
+
+/* ---- end recover2 ---- */
 
 /** @brief E[clamp(x, lo, hi)] for x ~ N(mean, std²), in closed form (the
  *  expected output of a BatchNorm + ReLU / ReLU6 channel, used by analytic

@@ -133,6 +133,77 @@ static double row_objective(int32_t k, const float *w, double s,
     return loss;
 }
 
+/* The asymmetric row objective (target t, constant c):
+ * u = s·q, loss = uᵀ A u − 2 uᵀ t + c + regulariser; dloss/dq_i =
+ * 2 s (A u − t)_i. gd is k doubles of scratch, d receives u. */
+static double row_objective_t(int32_t k, const float *w, double s,
+                              const double *A, const double *tv, double c,
+                              int32_t qmin, int32_t qmax, const double *v,
+                              double lambda, double beta, double *d,
+                              double *gd, double *grad)
+{
+    const double range = ZETA - GAMMA;
+    for (int32_t i = 0; i < k; ++i) {
+        const double sig = 1.0 / (1.0 + exp(-v[i]));
+        double h = sig * range + GAMMA;
+        h = h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h;
+        double q = floor((double)w[i] / s) + h;
+        q = q < qmin ? qmin : q > qmax ? qmax : q;
+        d[i] = s * q;
+    }
+    double loss = c;
+    for (int32_t i = 0; i < k; ++i) {
+        const double *ai = A + (size_t)i * (size_t)k;
+        double acc = 0.0;
+        for (int32_t j = 0; j < k; ++j)
+            acc += ai[j] * d[j];
+        gd[i] = acc - tv[i];
+        loss += d[i] * (acc - 2.0 * tv[i]);
+    }
+    for (int32_t i = 0; i < k; ++i) {
+        const double sig = 1.0 / (1.0 + exp(-v[i]));
+        const double hr = sig * range + GAMMA;
+        const double h = hr < 0.0 ? 0.0 : hr > 1.0 ? 1.0 : hr;
+        const double t = 2.0 * h - 1.0, a = fabs(t);
+        if (lambda > 0.0)
+            loss += lambda * (1.0 - pow(a, beta));
+        if (!grad)
+            continue;
+        if (!(hr > 0.0 && hr < 1.0)) {
+            grad[i] = 0.0;
+            continue;
+        }
+        const double q = floor((double)w[i] / s) + h;
+        double dl = (q >= qmin && q <= qmax) ? 2.0 * s * gd[i] : 0.0;
+        if (lambda > 0.0 && a > 0.0)
+            dl += lambda * (-2.0 * beta * pow(a, beta - 1.0) * (t > 0 ? 1 : -1));
+        grad[i] = dl * sig * (1.0 - sig) * range;
+    }
+    return loss;
+}
+
+tq_status tq_adaround_objective_target(int32_t k, const float *w, float scale,
+                                       const double *gram,
+                                       const double *target, double constant,
+                                       int32_t qmin, int32_t qmax,
+                                       const double *v, double lambda,
+                                       double beta, double *loss, double *grad)
+{
+    if (!w || !gram || !target || !v || !loss)
+        return TQ_ERR_NULL;
+    if (k < 1 || !(scale > 0.0f) || !isfinite(scale) || qmin >= qmax ||
+        qmin < -128 || qmax > 127 || !(lambda >= 0.0) || !(beta >= 1.0) ||
+        !isfinite(constant))
+        return TQ_ERR_PARAM;
+    double *tmp = malloc(2 * (size_t)k * sizeof *tmp);
+    if (!tmp)
+        return TQ_ERR_NO_MEMORY;
+    *loss = row_objective_t(k, w, scale, gram, target, constant, qmin, qmax, v,
+                            lambda, beta, tmp, tmp + k, grad);
+    free(tmp);
+    return TQ_OK;
+}
+
 tq_status tq_adaround_objective(int32_t k, const float *w, float scale,
                                 const double *gram, int32_t qmin,
                                 int32_t qmax, const double *v, double lambda,
@@ -169,6 +240,24 @@ static double row_recon(int32_t k, const float *w, double s, const double *G,
     return loss;
 }
 
+/* uᵀ A u − 2 uᵀ t + c of integer codes. */
+static double row_recon_t(int32_t k, double s, const double *A,
+                          const double *tv, double c, const int8_t *q,
+                          double *d)
+{
+    for (int32_t i = 0; i < k; ++i)
+        d[i] = s * q[i];
+    double loss = c;
+    for (int32_t i = 0; i < k; ++i) {
+        const double *ai = A + (size_t)i * (size_t)k;
+        double acc = 0.0;
+        for (int32_t j = 0; j < k; ++j)
+            acc += ai[j] * d[j];
+        loss += d[i] * (acc - 2.0 * tv[i]);
+    }
+    return loss;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -182,6 +271,7 @@ tq_status tq__adaround_rows(int32_t rows, int32_t k, const float *w,
                             const float *scales, int32_t per_channel,
                             const double *gram, int32_t qmin, int32_t qmax,
                             const tq_recovery_config *cfg, const char *name,
+                            const double *target, const double *constant,
                             int8_t *codes)
 {
     const size_t n = (size_t)rows * (size_t)k;
@@ -225,8 +315,14 @@ tq_status tq__adaround_rows(int32_t rows, int32_t k, const float *w,
             const double s = scales[per_channel ? r : 0];
             double *vr = v + (size_t)r * k, *a = m1 + (size_t)r * k,
                    *b = m2 + (size_t)r * k;
-            total += row_objective(k, w + (size_t)r * k, s, gram, qmin, qmax,
-                                   vr, lambda, beta, d, gd, g);
+            if (target)
+                total += row_objective_t(k, w + (size_t)r * k, s, gram,
+                                         target + (size_t)r * k, constant[r],
+                                         qmin, qmax, vr, lambda, beta, d, gd,
+                                         g);
+            else
+                total += row_objective(k, w + (size_t)r * k, s, gram, qmin,
+                                       qmax, vr, lambda, beta, d, gd, g);
             for (int32_t i = 0; i < k; ++i) {
                 a[i] = b1 * a[i] + (1.0 - b1) * g[i];
                 b[i] = b2 * b[i] + (1.0 - b2) * g[i] * g[i];
@@ -255,8 +351,15 @@ tq_status tq__adaround_rows(int32_t rows, int32_t k, const float *w,
             cr[i] = (int8_t)up;
             rtn[i] = (int8_t)rn;
         }
-        if (row_recon(k, wr, s, gram, rtn, d) < row_recon(k, wr, s, gram, cr, d))
+        if (target) {
+            const double *tr = target + (size_t)r * k;
+            if (row_recon_t(k, s, gram, tr, constant[r], rtn, d) <
+                row_recon_t(k, s, gram, tr, constant[r], cr, d))
+                memcpy(cr, rtn, (size_t)k);
+        } else if (row_recon(k, wr, s, gram, rtn, d) <
+                   row_recon(k, wr, s, gram, cr, d)) {
             memcpy(cr, rtn, (size_t)k);
+        }
     }
     free(v), free(m1), free(m2), free(tmp), free(rtn);
     return TQ_OK;
@@ -291,5 +394,5 @@ tq_status tq_adaround_matrix(int32_t rows, int32_t k, const float *w,
         if (!isfinite(gram[i]))
             return TQ_ERR_NOT_FINITE;
     return tq__adaround_rows(rows, k, w, scales, per_channel, gram, qmin, qmax,
-                             config, "matrix", codes);
+                             config, "matrix", NULL, NULL, codes);
 }

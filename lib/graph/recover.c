@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile.h"
 #include "quant_internal.h"
 #include "recover_internal.h"
 
@@ -364,9 +365,254 @@ static void describe(const tq_graph *g, int32_t i, layer *L)
     }
 }
 
+/* ---- recover2: statistics from the partly quantized network ----
+ * For layer L, one pass of the float graph g and of the quantized graph q
+ * (the layers before L already recovered) over the inputs gives, patch by
+ * patch, the float input x_f and the dequantized int8 input x_q:
+ *   A = mean x_q x_qᵀ, T_o = mean x_q (w_o · x_f), C_o = mean (w_o · x_f)²
+ * over the sampled patches (asymmetric AdaRound), and the mean patches of
+ * x_q and x_f over all of them (bias correction on quantized inputs). */
+typedef struct qstats {
+    double *A;          /* G · Kg · Kg */
+    double *T;          /* O · Kg */
+    double *C;          /* O */
+    double *mq, *mf;    /* G · Kg each */
+    int64_t seen, sampled;
+} qstats;
+
+typedef struct qcap {
+    const tq_graph *q;
+    int32_t root, producer;
+    uint8_t *base;
+    int64_t batch;
+    float *dst;          /* dequantized copy of the root tensor */
+    size_t n;
+    float scale;
+    int32_t zp;
+    int32_t got;
+} qcap;
+
+static void qcap_hook(void *ctx, int32_t node)
+{
+    qcap *h = ctx;
+    if (node != h->producer)
+        return;
+    const int8_t *x = tq__graph_tensor_at(h->q, h->base, h->root, h->batch);
+    for (size_t i = 0; i < h->n; ++i)
+        h->dst[i] = h->scale * (float)((int32_t)x[i] - h->zp);
+    h->got = 1;
+}
+
+typedef struct fcap {
+    int32_t root;
+    float *dst;
+    size_t n;
+    int32_t got;
+} fcap;
+
+static void fcap_observe(void *ctx, int32_t tensor, const float *data,
+                         size_t count)
+{
+    fcap *h = ctx;
+    if (tensor != h->root || count != h->n)
+        return;
+    memcpy(h->dst, data, count * sizeof *data);
+    h->got = 1;
+}
+
+static void qstats_free(qstats *st)
+{
+    free(st->A), free(st->T), free(st->C), free(st->mq), free(st->mf);
+    memset(st, 0, sizeof *st);
+}
+
+static tq_status gather_quantized(tq_graph *q, const tq_graph *g,
+                                  const layer *L, int64_t count,
+                                  const float *inputs,
+                                  const tq_recovery_config *cfg, int want_a,
+                                  const float *rows, qstats *st)
+{
+    const int64_t GK = L->G * L->Kg;
+    memset(st, 0, sizeof *st);
+    st->mq = calloc((size_t)GK, sizeof *st->mq);
+    st->mf = calloc((size_t)GK, sizeof *st->mf);
+    if (want_a) {
+        st->A = calloc((size_t)(GK * L->Kg), sizeof *st->A);
+        st->T = calloc((size_t)(L->O * L->Kg), sizeof *st->T);
+        st->C = calloc((size_t)L->O, sizeof *st->C);
+    }
+    const int64_t chunk = 16;
+    const size_t in_numel = g->tensors[g->input].numel;
+    const size_t out_numel = q->tensors[q->output].numel;
+    const size_t per = (size_t)L->H * L->W * L->C;
+    size_t fbytes = 0, qbytes = 0;
+    void *farena = NULL, *qarena = NULL;
+    float *xf = malloc((size_t)chunk * per * sizeof *xf);
+    float *xq = malloc((size_t)chunk * per * sizeof *xq);
+    int8_t *qin = malloc((size_t)chunk * in_numel);
+    int8_t *qout = malloc((size_t)chunk * out_numel);
+    double *pf = malloc((size_t)GK * sizeof *pf);
+    double *pq = malloc((size_t)GK * sizeof *pq);
+    tq_status s = TQ_OK;
+    if (!st->mq || !st->mf || (want_a && (!st->A || !st->T || !st->C)) ||
+        !xf || !xq || !qin || !qout || !pf || !pq)
+        s = TQ_ERR_NO_MEMORY;
+    if (s == TQ_OK && (s = tq_graph_arena_size(g, chunk, &fbytes)) == TQ_OK &&
+        (s = tq_graph_arena_size(q, chunk, &qbytes)) == TQ_OK &&
+        (!(farena = malloc(fbytes)) || !(qarena = malloc(qbytes))))
+        s = TQ_ERR_NO_MEMORY;
+    const tq__node *qn = &q->nodes[L->node];
+    qcap qc = {q, tq__graph_root(q, qn->inputs[0]), -1, NULL, 0, xq, 0,
+               q->tensors[qn->inputs[0]].scale[0],
+               q->tensors[qn->inputs[0]].zero_point[0], 0};
+    qc.producer = q->tensors[qc.root].producer;
+    fcap fc = {L->in_root, xf, 0, 0};
+    const double total = (double)count * L->OH * L->OW;
+    const double p_sample = total <= cfg->max_patches
+                                ? 1.0 : cfg->max_patches / total;
+    uint64_t rng = cfg->seed ^ (0x7654321ull * (uint64_t)(L->node + 1));
+    for (int64_t b0 = 0; b0 < count && s == TQ_OK; b0 += chunk) {
+        const int64_t nb = count - b0 < chunk ? count - b0 : chunk;
+        const float *x = inputs + (size_t)b0 * in_numel;
+        fc.n = (size_t)nb * per;
+        fc.got = 0;
+        s = tq__graph_run_f32_observed(g, nb, x, farena, fbytes, fcap_observe,
+                                       &fc);
+        if (s != TQ_OK)
+            break;
+        uint8_t *scratch;
+        size_t scratch_bytes;
+        if ((s = tq_graph_quantize_input(q, (size_t)nb * in_numel, x, qin)) !=
+                TQ_OK ||
+            (s = tq__graph_arena(q, nb, qarena, qbytes, &qc.base, &scratch,
+                                 &scratch_bytes)) != TQ_OK)
+            break;
+        qc.batch = nb;
+        qc.n = (size_t)nb * per;
+        qc.got = 0;
+        if (qc.producer < 0) /* the graph input: quantized as the run does */
+            for (size_t i = 0; i < qc.n; ++i)
+                xq[i] = qc.scale * (float)((int32_t)qin[i] - qc.zp);
+        s = tq__graph_run_s8_hooked(q, nb, qin, qout, NULL, qarena, qbytes,
+                                    qcap_hook, &qc);
+        if (s != TQ_OK)
+            break;
+        if (!fc.got || (qc.producer >= 0 && !qc.got)) {
+            s = TQ_ERR_UNSUPPORTED; /* should not happen */
+            break;
+        }
+        for (int64_t b = 0; b < nb; ++b)
+            for (int32_t oy = 0; oy < L->OH; ++oy)
+                for (int32_t ox = 0; ox < L->OW; ++ox) {
+                    make_patch(L, xf + (size_t)b * per, oy, ox, pf);
+                    make_patch(L, xq + (size_t)b * per, oy, ox, pq);
+                    for (int64_t i = 0; i < GK; ++i) {
+                        st->mq[i] += pq[i];
+                        st->mf[i] += pf[i];
+                    }
+                    st->seen++;
+                    if (!want_a)
+                        continue;
+                    const double u = (double)(splitmix(&rng) >> 11) * 0x1.0p-53;
+                    if (u >= p_sample)
+                        continue;
+                    st->sampled++;
+                    for (int64_t o = 0; o < L->O; ++o) {
+                        const int64_t gg = group_of(L, o);
+                        const double *f = pf + gg * L->Kg;
+                        const double *xqg = pq + gg * L->Kg;
+                        const float *wr = rows + o * L->Kg;
+                        double y = 0.0;
+                        for (int64_t k = 0; k < L->Kg; ++k)
+                            y += (double)wr[k] * f[k];
+                        st->C[o] += y * y;
+                        double *t = st->T + o * L->Kg;
+                        if (y != 0.0)
+                            for (int64_t k = 0; k < L->Kg; ++k)
+                                t[k] += xqg[k] * y;
+                    }
+                    for (int64_t gg = 0; gg < L->G; ++gg) {
+                        const double *p = pq + gg * L->Kg;
+                        double *A = st->A + gg * L->Kg * L->Kg;
+                        for (int64_t i = 0; i < L->Kg; ++i) {
+                            const double pi = p[i];
+                            if (pi == 0.0)
+                                continue;
+                            double *Ai = A + i * L->Kg;
+                            for (int64_t j = 0; j <= i; ++j)
+                                Ai[j] += pi * p[j];
+                        }
+                    }
+                }
+    }
+    if (s == TQ_OK && st->seen > 0) {
+        for (int64_t i = 0; i < GK; ++i) {
+            st->mq[i] /= (double)st->seen;
+            st->mf[i] /= (double)st->seen;
+        }
+    }
+    if (s == TQ_OK && want_a && st->sampled > 0) {
+        const double inv = 1.0 / (double)st->sampled;
+        for (int64_t gg = 0; gg < L->G; ++gg) {
+            double *A = st->A + gg * L->Kg * L->Kg;
+            for (int64_t i = 0; i < L->Kg; ++i)
+                for (int64_t j = 0; j <= i; ++j) {
+                    A[i * L->Kg + j] *= inv;
+                    A[j * L->Kg + i] = A[i * L->Kg + j];
+                }
+        }
+        for (int64_t i = 0; i < L->O * L->Kg; ++i)
+            st->T[i] *= inv;
+        for (int64_t o = 0; o < L->O; ++o)
+            st->C[o] *= inv;
+    }
+    free(farena), free(qarena), free(xf), free(xq), free(qin), free(qout);
+    free(pf), free(pq);
+    if (s != TQ_OK)
+        qstats_free(st);
+    return s;
+}
+
+tq_status tq_recovery_ext_init(tq_recovery_ext *ext)
+{
+    if (!ext)
+        return TQ_ERR_NULL;
+    memset(ext, 0, sizeof *ext);
+    return TQ_OK;
+}
+
+static tq_status recover(tq_graph *quantized, const tq_graph *graph,
+                         int64_t count, const float *inputs,
+                         const tq_recovery_config *config,
+                         const tq_recovery_ext *ext);
+
 tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
                            int64_t count, const float *inputs,
                            const tq_recovery_config *config)
+{
+    return tq_graph_recover_ext(quantized, graph, count, inputs, config, NULL);
+}
+
+tq_status tq_graph_recover_ext(tq_graph *quantized, const tq_graph *graph,
+                               int64_t count, const float *inputs,
+                               const tq_recovery_config *config,
+                               const tq_recovery_ext *ext)
+{
+    if (!quantized || !graph || !inputs)
+        return TQ_ERR_NULL;
+    tq_recovery_ext dext;
+    if (!ext) {
+        tq_recovery_ext_init(&dext);
+        ext = &dext;
+    }
+    return recover(quantized, graph, count, inputs, config, ext);
+}
+/* ---- end recover2 ---- */
+
+static tq_status recover(tq_graph *quantized, const tq_graph *graph,
+                         int64_t count, const float *inputs,
+                         const tq_recovery_config *config,
+                         const tq_recovery_ext *ext)
 {
     if (!quantized || !graph || !inputs)
         return TQ_ERR_NULL;
@@ -395,6 +641,18 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
         return tq__graph_fail(q, TQ_ERR_PARAM, "recover: count %lld is not "
                               "in 1..INT32_MAX", (long long)count);
     TQ_CHECK(check_config(q, config));
+    int ext_bad = (ext->asymmetric != 0 && ext->asymmetric != 1) ||
+                  (ext->bias_quantized != 0 && ext->bias_quantized != 1) ||
+                  (ext->bias_quantized &&
+                   config->bias_correction != TQ_BIAS_CORRECTION_EMPIRICAL);
+    for (int i = 0; i < 6; ++i)
+        ext_bad |= ext->reserved[i] != 0;
+    if (ext_bad)
+        return tq__graph_fail(q, TQ_ERR_PARAM, "recover: bad extended "
+                              "configuration (asymmetric and bias_quantized "
+                              "0 or 1, bias_quantized only with empirical "
+                              "bias correction, reserved 0)");
+    const int asym = ext->asymmetric && config->adaround;
     const size_t in_numel = graph->tensors[graph->input].numel;
     for (size_t i = 0; i < (size_t)count * in_numel; ++i)
         if (!isfinite(inputs[i]))
@@ -402,7 +660,7 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
                                   "%zu is not finite", i);
 
     /* The layers. */
-    rctx c = {graph, NULL, 0, config->adaround, NULL};
+    rctx c = {graph, NULL, 0, config->adaround && !asym, NULL};
     c.layers = calloc((size_t)q->n_nodes + 1, sizeof *c.layers);
     if (!c.layers)
         return tq__graph_fail(q, TQ_ERR_NO_MEMORY, "recover: no memory");
@@ -424,14 +682,14 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
         const int64_t GK = L->G * L->Kg;
         biggest = GK > biggest ? GK : biggest;
         L->mean = calloc((size_t)GK, sizeof *L->mean);
-        if (config->adaround)
+        if (c.want_gram)
             L->gram = calloc((size_t)(GK * L->Kg), sizeof *L->gram);
         const double total = (double)count * L->OH * L->OW;
         L->p_sample = total <= config->max_patches ? 1.0
                                                    : config->max_patches / total;
         L->rng = config->seed ^ (0x1234567ull * (uint64_t)(i + 1));
         c.n_layers++;
-        if (!L->mean || (config->adaround && !L->gram))
+        if (!L->mean || (c.want_gram && !L->gram))
             s = TQ_ERR_NO_MEMORY;
     }
     c.patch = malloc((size_t)biggest * sizeof *c.patch);
@@ -461,6 +719,8 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
         s = tq_qscheme_qrange(&q->q->config.weight_scheme, &qmin8, &qmax8);
     for (int32_t l = 0; l < c.n_layers && s == TQ_OK; ++l) {
         layer *L = &c.layers[l];
+        qstats qs;
+        memset(&qs, 0, sizeof qs);
         const tq__node *n = &q->nodes[L->node];
         const tq__tensor *wq = &q->tensors[n->inputs[1]];
         const float *wf = graph->tensors[n->inputs[1]].data;
@@ -511,7 +771,38 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
         }
         for (int64_t o = 0; o < L->O; ++o)
             rscales[o] = scales[per_channel ? o : 0];
-        if (config->adaround && L->sampled > 0) {
+        /* recover2: statistics from the partly quantized network. */
+        const int bq = ext->bias_quantized && bf;
+        if (asym || bq) {
+            s = gather_quantized(q, graph, L, count, inputs, config, asym,
+                                 rows, &qs);
+            if (s != TQ_OK) {
+                if (s == TQ_ERR_NO_MEMORY)
+                    tq__graph_fail(q, s, "recover: no memory");
+                else
+                    fail(q, s, "statistics of the quantized network",
+                         n->name);
+                goto next;
+            }
+        }
+        if (asym && qs.sampled > 0) {
+            for (int64_t g = 0; g < L->G && s == TQ_OK; ++g)
+                s = tq__adaround_rows((int32_t)L->Og, (int32_t)L->Kg,
+                                      rows + g * L->Og * L->Kg,
+                                      rscales + g * L->Og, 1,
+                                      qs.A + g * L->Kg * L->Kg, qmin, qmax,
+                                      config, n->name,
+                                      qs.T + g * L->Og * L->Kg,
+                                      qs.C + g * L->Og,
+                                      rcodes + g * L->Og * L->Kg);
+            if (s != TQ_OK) {
+                fail(q, s, "AdaRound", n->name);
+                goto next;
+            }
+            for (int64_t o = 0; o < L->O; ++o)
+                for (int64_t k = 0; k < L->Kg; ++k)
+                    codes[widx(L, o, k)] = rcodes[o * L->Kg + k];
+        } else if (!asym && config->adaround && L->sampled > 0) {
             /* Mirror the lower triangles and take the mean. */
             for (int64_t g = 0; g < L->G; ++g) {
                 double *G = L->gram + g * L->Kg * L->Kg;
@@ -527,7 +818,7 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
                                       rows + g * L->Og * L->Kg,
                                       rscales + g * L->Og, 1,
                                       L->gram + g * L->Kg * L->Kg, qmin, qmax,
-                                      config, n->name,
+                                      config, n->name, NULL, NULL,
                                       rcodes + g * L->Og * L->Kg);
             }
             if (s != TQ_OK) {
@@ -543,8 +834,21 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
         if (bias)
             memcpy(bias, bf, (size_t)L->O * sizeof *bias);
         int have_mean = 0;
-        if (config->bias_correction == TQ_BIAS_CORRECTION_EMPIRICAL &&
-            L->seen > 0) {
+        if (bq && qs.seen > 0) {
+            /* E[W~ x_q] − E[W x_f]: the error of the whole network so far. */
+            for (int64_t o = 0; o < L->O; ++o) {
+                const double sc = rscales[o];
+                const int64_t gg = group_of(L, o);
+                const double *mq = qs.mq + gg * L->Kg, *mf = qs.mf + gg * L->Kg;
+                double e = 0.0;
+                for (int64_t k = 0; k < L->Kg; ++k) {
+                    const size_t wi = widx(L, o, k);
+                    e += sc * codes[wi] * mq[k] - (double)wf[wi] * mf[k];
+                }
+                bias[o] = (float)((double)bias[o] - e);
+            }
+        } else if (config->bias_correction == TQ_BIAS_CORRECTION_EMPIRICAL &&
+                   L->seen > 0) {
             for (int64_t i = 0; i < L->G * L->Kg; ++i)
                 mean[i] = L->mean[i] / (double)L->seen;
             have_mean = 1;
@@ -568,6 +872,7 @@ tq_status tq_graph_recover(tq_graph *quantized, const tq_graph *graph,
             }
         s = install(q, L, codes, scales, nscale, bias ? bias : bf);
     next:
+        qstats_free(&qs);
         free(codes), free(scales), free(rows), free(rcodes), free(rscales);
         free(bias), free(mean);
     }

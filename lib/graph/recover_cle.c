@@ -20,7 +20,14 @@
  * 6 / s_j, per channel, which no kernel has): such pairs are skipped, or,
  * with TQ_EQUALIZE_RELU6_REPLACE, the ReLU6 is replaced by a ReLU first
  * (AIMET's choice; this changes the float function where activations
- * exceed 6).
+ * exceed 6). TQ_EQUALIZE_RELU6_AWARE keeps the ReLU6 and limits each
+ * channel's total scale S_j (the channel is divided by S_j, so the kept
+ * clip acts at 6·S_j in the original units) with n1's folded-BatchNorm
+ * statistics: u_j = beta_j + k·|gamma_j| (k = absorb_sigmas) is taken as
+ * the channel's largest pre-activation; a channel with u_j <= 6 may take
+ * any S_j >= u_j / 6 (scaled up at most until u_j reaches the clip;
+ * scaled down, the clip moves above 6, which matters only where y > 6),
+ * a channel with u_j > 6 or without statistics keeps S_j = 1.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -85,6 +92,7 @@ typedef struct pair {
     int32_t n1, n2;
     int64_t c1;        /* channels between them */
     int direct;        /* no pool / pad between (for absorption) */
+    int relu6;         /* a ReLU6 on the way (kept in RELU6_AWARE mode) */
 } pair;
 
 /* Visit every weight of n1 writing channel j (mode 0), or of n2 reading
@@ -151,7 +159,7 @@ static int homogeneous(const tq__node *n, int32_t relu6)
     case TQ_OP_ACTIVATION:
         return n->attrs.act == TQ_ACT_RELU ||
                (n->attrs.act == TQ_ACT_RELU6 &&
-                relu6 == TQ_EQUALIZE_RELU6_REPLACE);
+                relu6 != TQ_EQUALIZE_RELU6_SKIP);
     default:
         return 0;
     }
@@ -160,7 +168,7 @@ static int homogeneous(const tq__node *n, int32_t relu6)
 static int act_ok(int32_t act, int32_t relu6)
 {
     return act == TQ_ACT_NONE || act == TQ_ACT_RELU ||
-           (act == TQ_ACT_RELU6 && relu6 == TQ_EQUALIZE_RELU6_REPLACE);
+           (act == TQ_ACT_RELU6 && relu6 != TQ_EQUALIZE_RELU6_SKIP);
 }
 
 /* Find the pair starting at n1, if any. */
@@ -171,7 +179,7 @@ static int find_pair(const tq_graph *g, int32_t i, int32_t relu6, pair *p)
         !own_f32(g, n1, 1) || (n1->n_inputs > 2 && !own_f32(g, n1, 2)))
         return 0;
     int32_t t = n1->output;
-    int direct = 1;
+    int direct = 1, r6 = n1->attrs.act == TQ_ACT_RELU6;
     for (;;) {
         if (t == g->output)
             return 0;
@@ -195,10 +203,12 @@ static int find_pair(const tq_graph *g, int32_t i, int32_t relu6, pair *p)
             p->n2 = c;
             p->c1 = C;
             p->direct = direct;
+            p->relu6 = r6;
             return 1;
         }
         if (!homogeneous(n, relu6))
             return 0;
+        r6 |= n->op == TQ_OP_ACTIVATION && n->attrs.act == TQ_ACT_RELU6;
         if (n->op != TQ_OP_RESHAPE && n->op != TQ_OP_IDENTITY &&
             n->op != TQ_OP_ACTIVATION)
             direct = 0;
@@ -316,11 +326,12 @@ tq_status tq_graph_equalize(tq_graph *graph, const tq_equalize_config *config,
                               "be a finalized float graph");
     if (config->iterations < 0 || config->iterations > 100000 ||
         (config->relu6 != TQ_EQUALIZE_RELU6_SKIP &&
-         config->relu6 != TQ_EQUALIZE_RELU6_REPLACE) ||
+         config->relu6 != TQ_EQUALIZE_RELU6_REPLACE &&
+         config->relu6 != TQ_EQUALIZE_RELU6_AWARE) ||
         !(config->absorb_sigmas >= 0.0f) || !isfinite(config->absorb_sigmas))
         return tq__graph_fail(graph, TQ_ERR_PARAM, "equalize: bad "
                               "configuration (iterations 0..100000, relu6 "
-                              "skip or replace, absorb_sigmas >= 0)");
+                              "skip, replace or aware, absorb_sigmas >= 0)");
     pair *list = malloc(((size_t)graph->n_nodes + 1) * sizeof *list);
     if (!list)
         return tq__graph_fail(graph, TQ_ERR_NO_MEMORY, "equalize: no memory");
@@ -328,17 +339,58 @@ tq_status tq_graph_equalize(tq_graph *graph, const tq_equalize_config *config,
     for (int32_t i = 0; i < graph->n_nodes; ++i)
         if (find_pair(graph, i, config->relu6, &list[np]))
             ++np;
-    for (int32_t k = 0; k < np; ++k)
-        relu6_to_relu(graph, &list[k]);
+    const int aware = config->relu6 == TQ_EQUALIZE_RELU6_AWARE;
+    /* RELU6_AWARE: per pair channel, the lowest total scale allowed (0:
+     * the channel keeps scale 1) and the total scale so far. */
+    size_t nch = 0;
+    for (int32_t k = 0; k < np && aware; ++k)
+        nch += (size_t)list[k].c1;
+    double *lo = aware ? malloc((nch + 1) * sizeof *lo) : NULL;
+    double *tot = aware ? malloc((nch + 1) * sizeof *tot) : NULL;
+    if (aware && (!lo || !tot)) {
+        free(list), free(lo), free(tot);
+        return tq__graph_fail(graph, TQ_ERR_NO_MEMORY, "equalize: no memory");
+    }
+    for (int32_t k = 0, at = 0; k < np && aware; at += (int32_t)list[k].c1, ++k) {
+        const tq__node *n1 = &graph->nodes[list[k].n1];
+        for (int64_t j = 0; j < list[k].c1; ++j) {
+            tot[at + j] = 1.0;
+            lo[at + j] = -1.0; /* no ReLU6: free */
+            if (!list[k].relu6)
+                continue;
+            lo[at + j] = 0.0;
+            if (n1->bn_count == list[k].c1) {
+                const double u = (double)n1->bn_shift[j] +
+                                 (double)config->absorb_sigmas *
+                                     fabs((double)n1->bn_scale[j]);
+                if (u <= 6.0)
+                    lo[at + j] = fmax(u, 1e-3) / 6.0;
+            }
+        }
+    }
+    if (!aware)
+        for (int32_t k = 0; k < np; ++k)
+            relu6_to_relu(graph, &list[k]);
     for (int32_t it = 0; it < config->iterations; ++it) {
         double change = 0.0;
-        for (int32_t k = 0; k < np; ++k) {
+        size_t at = 0;
+        for (int32_t k = 0; k < np; at += (size_t)list[k].c1, ++k) {
             for (int64_t j = 0; j < list[k].c1; ++j) {
                 const double r1 = visit(graph, &list[k], 0, j, 1.0f);
                 const double r2 = visit(graph, &list[k], 1, j, 1.0f);
                 if (!(r1 > 0.0) || !(r2 > 0.0))
                     continue;
-                const float s = (float)sqrt(r1 / r2);
+                float s = (float)sqrt(r1 / r2);
+                if (aware && lo[at + j] >= 0.0) {
+                    if (lo[at + j] == 0.0)
+                        continue; /* the clip would move: keep scale 1 */
+                    const double want = tot[at + j] * (double)s;
+                    const double got = fmax(want, lo[at + j]);
+                    s = (float)(got / tot[at + j]);
+                    if (s == 1.0f || !isfinite(s) || !(s > 0.0f))
+                        continue;
+                    tot[at + j] *= (double)s;
+                }
                 if (s == 1.0f || !isfinite(s) || !(s > 0.0f))
                     continue;
                 change = fmax(change, fabs(log((double)s)));
@@ -351,7 +403,7 @@ tq_status tq_graph_equalize(tq_graph *graph, const tq_equalize_config *config,
     if (config->absorb_bias)
         for (int32_t k = 0; k < np; ++k)
             absorb(graph, &list[k], config->absorb_sigmas);
-    free(list);
+    free(list), free(lo), free(tot);
     if (pairs)
         *pairs = np;
     return TQ_OK;

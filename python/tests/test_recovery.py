@@ -36,6 +36,10 @@ def test_equalize_keeps_outputs(rng):
     assert np.max(np.abs(y1 - y0)) <= 1e-5 * np.max(np.abs(y0))
     with pytest.raises(tinyq.ParamError):
         g.equalize(relu6="maybe")
+    # "aware" (no ReLU6 in LeNet): the same exact equalization.
+    g2 = _lenet()
+    assert g2.equalize(iterations=50, relu6="aware") == pairs
+    assert np.max(np.abs(g2.run(x) - y0)) <= 1e-5 * np.max(np.abs(y0))
 
 
 def test_recover_w4_adaround(rng):
@@ -61,6 +65,43 @@ def test_recover_w4_adaround(rng):
         q.recover(g, x, bias_correction="magic")
     with pytest.raises(tinyq.ParamError):
         q.recover(g, x, weight_bits=5)
+
+
+def test_recover_asymmetric(rng):
+    g = _lenet()
+    x = rng.standard_normal((16, 3, 32, 32)).astype(np.float32)
+    q = g.calibrate([x])
+    with pytest.raises(tinyq.ParamError):  # needs empirical correction
+        q.recover(g, x, bias_quantized=True)
+    q.recover(g, x, weight_bits=4, adaround=True, iterations=100,
+              asymmetric=True, bias_correction="empirical",
+              bias_quantized=True)
+    layers = [n for n in q.nodes if n.op in (tinyq.Op.CONV2D,
+                                            tinyq.Op.FULLY_CONNECTED,
+                                            tinyq.Op.CONV2D_RELU_MAXPOOL2)]
+    assert layers[1:-1]
+    for n in layers[1:-1]:
+        assert q.tensor(n.inputs[1]).scale is not None
+    assert q.run(x[:2]).dtype == np.int8
+
+
+def test_objective_target_direct(rng):
+    # mean over patches of (s q . xq - w . xf)^2 against the closed form.
+    k, n, s = 7, 30, 0.05
+    xq = rng.standard_normal((n, k))
+    xf = xq + 0.1 * rng.standard_normal((n, k))
+    w = rng.uniform(-0.3, 0.3, k).astype(np.float32)
+    v = rng.uniform(-2, 2, k)
+    y = xf @ w.astype(np.float64)
+    A = xq.T @ xq / n
+    t = xq.T @ y / n
+    c = float(np.mean(y * y))
+    h = np.clip(1.2 / (1 + np.exp(-v)) - 0.1, 0, 1)
+    q = np.clip(np.floor(w / np.float32(s)) + h, -7, 7)
+    direct = float(np.mean((xq @ (s * q) - y) ** 2))
+    loss, _ = tinyq.recovery.adaround_objective_target(
+        w, s, A, t, c, v, qmin=-7, qmax=7, lam=0.0)
+    assert abs(loss - direct) <= 1e-9 * max(1.0, direct)
 
 
 def test_objective_gradient(rng):

@@ -268,6 +268,12 @@ class BudgetResult(ctypes.Structure):
 
 # ---- end of mixed precision under a budget -------------------------------
 
+# ---- recovery on quantized inputs (tq_graph_recover_ext) ----
+class RecoveryExt(ctypes.Structure):
+    """``tq_recovery_ext``."""
+    _fields_ = [("asymmetric", _i32), ("bias_quantized", _i32),
+                ("reserved", _i32 * 6)]
+
 
 # ---- prototypes ----------------------------------------------------------
 
@@ -588,7 +594,15 @@ PROTOTYPES = {
                                            _p(LayerSensitivity), _i32,
                                            _p(BudgetResult), _p(_vp)]),
     # end of mixed precision under a budget
-}
+
+    # recovery on quantized inputs
+    "tq_recovery_ext_init": (_status, [_p(RecoveryExt)]),
+    "tq_graph_recover_ext": (_status, [_vp, _vp, _i64, _pf32,
+                                       _p(RecoveryConfig), _p(RecoveryExt)]),
+    "tq_adaround_objective_target": (_status, [_i32, _pf32, _f32, _pd, _pd,
+                                               _f64, _i32, _i32, _pd, _f64,
+                                               _f64, _pd, _pd]),
+    }
 
 # ---- finding and loading the library ----------------------------------
 

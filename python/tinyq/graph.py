@@ -414,14 +414,17 @@ class Graph:
                  absorb_sigmas=3.0):
         """Cross-layer equalization of this float graph, IN PLACE (the one
         call that changes a finalized graph; do not run it meanwhile).
-        ``relu6`` is ``"skip"`` (exact) or ``"replace"`` (ReLU6 becomes
-        ReLU on equalized pairs). Returns the number of pairs equalized."""
+        ``relu6`` is ``"skip"`` (exact), ``"replace"`` (ReLU6 becomes
+        ReLU on equalized pairs) or ``"aware"`` (ReLU6 kept, per-channel
+        scales bounded by the folded BatchNorm statistics, see
+        docs/recovery.md). Returns the number of pairs equalized."""
         fn = "tq_graph_equalize"
         if self.quantized:
             raise ParamError(fn, "equalize a float graph, before calibration")
-        modes = {"skip": 0, "replace": 1}
+        modes = {"skip": 0, "replace": 1, "aware": 2}
         if relu6 not in modes:
-            raise ParamError(fn, f"relu6 must be 'skip' or 'replace', got "
+            raise ParamError(fn, f"relu6 must be 'skip', 'replace' or "
+                                 f"'aware', got "
                                  f"{relu6!r}")
         c = _lib.EqualizeConfig()
         check(_lib_.tq_equalize_config_init(ctypes.byref(c)), fn)
@@ -438,13 +441,17 @@ class Graph:
                 keep_ends_8bit=True, bias_correction="none", adaround=False,
                 iterations=1000, lam=0.01, beta=(20.0, 2.0), warmup=0.2,
                 learning_rate=0.01, max_patches=8192, seed=1, time_limit=0.0,
-                progress=None):
+                progress=None, asymmetric=False, bias_quantized=False):
         """Improve this quantized graph IN PLACE from calibration inputs
         ``x`` (float32, batch first): 4-bit weights (``weight_bits=4``),
         AdaRound, bias correction (``"none"``, ``"empirical"``,
         ``"analytic"``). ``float_graph`` is the graph it was quantized
         from. ``progress(node, iteration, iterations, loss)`` may return
-        True to end a layer's AdaRound early. Returns self."""
+        True to end a layer's AdaRound early. ``asymmetric=True``: AdaRound
+        fits each layer's float output from the partly quantized
+        network's input; ``bias_quantized=True``: empirical bias correction
+        measured on the partly quantized network's inputs
+        (``tq_graph_recover_ext``). Returns self."""
         fn = "tq_graph_recover"
         if not self.quantized or float_graph.quantized:
             raise ParamError(fn, "call it on the quantized graph with the "
@@ -473,9 +480,13 @@ class Graph:
             def cb(ctx, node, it, its, loss):
                 return 1 if progress(node.decode(), it, its, loss) else 0
             c.progress = _lib.RECOVERY_PROGRESS(cb)
-        _raise(self._h, _lib_.tq_graph_recover(
+        e = _lib.RecoveryExt()
+        check(_lib_.tq_recovery_ext_init(ctypes.byref(e)), fn)
+        e.asymmetric = int(bool(asymmetric))
+        e.bias_quantized = int(bool(bias_quantized))
+        _raise(self._h, _lib_.tq_graph_recover_ext(
             self._h, float_graph._h, xb.shape[0], A.ptr(xb),
-            ctypes.byref(c)), fn)
+            ctypes.byref(c), ctypes.byref(e)), fn)
         return self
 
     def __repr__(self):

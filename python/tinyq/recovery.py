@@ -52,6 +52,28 @@ def adaround_objective(w, scale, gram, v, *, qmin=-127, qmax=127, lam=0.01,
     return loss.value, grad
 
 
+def adaround_objective_target(w, scale, gram, target, constant, v, *,
+                               qmin=-127, qmax=127, lam=0.01, beta=2.0):
+    """(loss, gradient) of one row's asymmetric AdaRound objective
+    u A u - 2 u t + c (+ regulariser), u = scale * q
+    (``tq_adaround_objective_target``)."""
+    fn = "tq_adaround_objective_target"
+    w = np.ascontiguousarray(w, dtype=np.float32).ravel()
+    v = np.ascontiguousarray(v, dtype=np.float64).ravel()
+    t = np.ascontiguousarray(target, dtype=np.float64).ravel()
+    if v.shape != w.shape or t.shape != w.shape:
+        raise ShapeError(fn, "v and target must have one value per weight")
+    g = _gram(gram, w.size, fn)
+    loss = ctypes.c_double()
+    grad = np.empty(w.size, np.float64)
+    d = ctypes.c_double
+    check(_lib_.tq_adaround_objective_target(
+        w.size, A.ptr(w), float(scale), A.ptr(g, d), A.ptr(t, d),
+        float(constant), qmin, qmax, A.ptr(v, d), float(lam), float(beta),
+        ctypes.byref(loss), A.ptr(grad, d)), fn)
+    return loss.value, grad
+
+
 def adaround_matrix(w, scales, gram, *, qmin=-127, qmax=127, iterations=1000,
                     lam=0.01, beta=(20.0, 2.0), warmup=0.2,
                     learning_rate=0.01):

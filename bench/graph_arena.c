@@ -7,15 +7,22 @@
  * scratch and tq_graph_arena_size(). Reads the graph's internal plan
  * fields (a measurement program, not an API user).
  *
- * Usage: [GRAPH_ARENA_OUT=dir] graph_arena MODEL.onnx ...
+ * Usage: [GRAPH_ARENA_OUT=dir] [GRAPH_ARENA_WEIGHTS=s4] graph_arena
+ *        MODEL.onnx|resnet8 ...
+ * "resnet8" is the benchmarks' ResNet-8 (resnet8.h), built in; with
+ * GRAPH_ARENA_WEIGHTS=s4 every conv, depthwise and fully connected node
+ * gets int4 weights (tq_calibrator_set_default_dtypes).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, via bench_util.h */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tinyq.h"
 #include "../lib/graph/graph_internal.h"
+#include "resnet8.h"
 
 int main(int argc, char **argv)
 {
@@ -24,7 +31,11 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; ++a) {
         char msg[512];
         tq_graph *g = NULL, *q = NULL;
-        if (tq_graph_load_onnx(argv[a], &g, msg, sizeof msg) != TQ_OK) {
+        if (strcmp(argv[a], "resnet8") == 0) {
+            uint64_t seed = 1;
+            g = bench_resnet8_build("graph_arena", &seed, 1, TQ_REWRITE_ALL);
+        } else if (tq_graph_load_onnx(argv[a], &g, msg, sizeof msg) !=
+                   TQ_OK) {
             fprintf(stderr, "%s: %s\n", argv[a], msg);
             return 1;
         }
@@ -38,6 +49,10 @@ int main(int argc, char **argv)
         tq_calibrator *c = NULL;
         int32_t again = 1;
         if (tq_calibrator_create(g, &cfg, &c) != TQ_OK)
+            return 1;
+        const char *wt = getenv("GRAPH_ARENA_WEIGHTS");
+        if (wt && strcmp(wt, "s4") == 0 &&
+            tq_calibrator_set_default_dtypes(c, TQ_S8, TQ_S4) != TQ_OK)
             return 1;
         while (again)
             if (tq_calibrator_feed(c, 16, x) != TQ_OK ||

@@ -2371,18 +2371,56 @@ TQ_API tq_status tq_s4_quantize_weights(const tq_tensor *in, int32_t axis,
                                         float *scales, uint8_t *packed,
                                         size_t packed_bytes);
 
-/** @brief Bytes of scratch tq_s4_conv2d() needs: the unpacked filter
- *  (Cout·KH·KW·Cin/groups bytes) and the scratch of tq_s8_conv2d().
- *  @return the shape errors of tq_s8_conv2d_scratch_size(). */
+/** @brief The least scratch, in bytes, tq_s4_conv2d() works with: its
+ *  bounded path's int16 im2col column, 2·K + 1 bytes with
+ *  K = KH·KW·Cin/groups (1 153 bytes for a 3x3x64 filter), or the fast
+ *  path's tq_s4_conv2d_fast_scratch_size() when that is smaller. This is
+ *  what a memory plan should reserve: it does not grow with Cout.
+ *  @param conv        geometry (stride, padding, dilation, groups)
+ *  @param in_dims     {N, H, W, Cin}
+ *  @param filter_dims OHWI {Cout, KH, KW, Cin / groups}
+ *  @param out_dims    {N, OH, OW, Cout}
+ *  @param bytes       receives the size (written only on success)
+ *  @return #TQ_ERR_NULL, and the shape errors of
+ *          tq_s8_conv2d_scratch_size(). */
 TQ_API tq_status tq_s4_conv2d_scratch_size(const tq_conv_params *conv,
                                            const tq_dims *in_dims,
                                            const tq_dims *filter_dims,
                                            const tq_dims *out_dims,
                                            size_t *bytes);
 
+/* ---- begin s4 conv fast scratch (s4scratch) ---- */
+/** @brief Scratch, in bytes, with which tq_s4_conv2d() takes its fast
+ *  path: the whole filter unpacked to int8 once (Cout·KH·KW·Cin/groups
+ *  bytes) followed by the scratch of tq_s8_conv2d(), which then runs on it
+ *  (the int8 GEMM microkernels). Faster on larger layers, at the cost of
+ *  the unpacked filter in RAM (36 864 bytes more for a 3x3x64 -> 64
+ *  layer); same arguments as tq_s4_conv2d_scratch_size(), and the same
+ *  results bit for bit as the bounded path.
+ *  @param conv        geometry (stride, padding, dilation, groups)
+ *  @param in_dims     {N, H, W, Cin}
+ *  @param filter_dims OHWI {Cout, KH, KW, Cin / groups}
+ *  @param out_dims    {N, OH, OW, Cout}
+ *  @param bytes       receives the size (written only on success)
+ *  @return #TQ_ERR_NULL, #TQ_ERR_OVERFLOW, and the shape errors of
+ *          tq_s8_conv2d_scratch_size(). */
+TQ_API tq_status tq_s4_conv2d_fast_scratch_size(const tq_conv_params *conv,
+                                                const tq_dims *in_dims,
+                                                const tq_dims *filter_dims,
+                                                const tq_dims *out_dims,
+                                                size_t *bytes);
+/* ---- end s4 conv fast scratch (s4scratch) ---- */
+
 /** @brief int8 2-D convolution with packed int4 weights: exactly
- *  tq_s8_conv2d() on the unpacked filter (which it unpacks into the
- *  scratch), same arguments and rules except the filter.
+ *  tq_s8_conv2d() on the unpacked filter, same arguments and rules except
+ *  the filter. Two paths give the same bytes; the scratch size picks one:
+ *  - @p scratch_bytes >= tq_s4_conv2d_fast_scratch_size(): the filter is
+ *    unpacked into the scratch once and tq_s8_conv2d() runs on it;
+ *  - else, from tq_s4_conv2d_scratch_size() up: per output pixel (and
+ *    group) the im2col column plus the input offset is gathered as int16,
+ *    then each output channel is one inner product over its packed filter
+ *    row, unpacked in registers (the int4 fully connected kernel's); the
+ *    filter is never copied.
  *  @param conv         geometry (stride, padding, dilation, groups)
  *  @param in_dims      {N, H, W, Cin}
  *  @param in           input codes
@@ -2394,10 +2432,13 @@ TQ_API tq_status tq_s4_conv2d_scratch_size(const tq_conv_params *conv,
  *  @param os           output stage
  *  @param out_dims     {N, OH, OW, Cout}
  *  @param out          output codes
- *  @param scratch      tq_s4_conv2d_scratch_size() bytes, any alignment
+ *  @param scratch      at least tq_s4_conv2d_scratch_size() bytes, any
+ *                      alignment
  *  @param scratch_bytes size of @p scratch
- *  @return as tq_s8_conv2d(), and #TQ_ERR_ALIAS when the scratch or the
- *          output overlaps the packed filter. */
+ *  @return as tq_s8_conv2d() (#TQ_ERR_BUFFER_TOO_SMALL below
+ *          tq_s4_conv2d_scratch_size()), and #TQ_ERR_ALIAS when the
+ *          scratch or the output overlaps the packed filter; nothing
+ *          written on error. */
 TQ_API tq_status tq_s4_conv2d(const tq_conv_params *conv,
                               const tq_dims *in_dims, const int8_t *in,
                               int32_t input_offset, const tq_dims *filter_dims,

@@ -242,7 +242,7 @@ static const conv_limits conv_lim = {5, 8, 3, 2, 2, 1, 1, 2};
 static void run_conv(int depthwise)
 {
     tt_rng r = {depthwise ? 0xd54u : 0xc54u};
-    int done = 0, odd_k = 0;
+    int done = 0, odd_k = 0, bounded = 0;
     while (done < 250) {
         conv_case c;
         if (!random_conv(&r, &c, depthwise, &conv_lim))
@@ -273,20 +273,56 @@ static void run_conv(int depthwise)
                                                     &s.os, &c.out, y8),
                              TQ_OK);
         } else {
-            size_t b4 = 0, b8 = 0;
+            size_t b4 = 0, bf = 0, b8 = 0;
+            const size_t k2 = 2 * (size_t)c.f.h * (size_t)c.f.w * (size_t)c.f.c + 1;
             assert_int_equal(tq_s4_conv2d_scratch_size(&c.p, &c.in, &c.f, &c.out, &b4),
+                             TQ_OK);
+            assert_int_equal(tq_s4_conv2d_fast_scratch_size(&c.p, &c.in, &c.f, &c.out,
+                                                            &bf),
                              TQ_OK);
             assert_int_equal(tq_s8_conv2d_scratch_size(&c.p, &c.in, &c.f, &c.out, &b8),
                              TQ_OK);
-            assert_int_equal(b4, b8 + nw);
-            unsigned char *scr = malloc(b4 + 1);
+            /* Fast: the unpacked filter + the s8 scratch; least: the
+             * bounded path's int16 column unless the fast one is less. */
+            assert_int_equal(bf, b8 + nw);
+            assert_int_equal(b4, k2 < bf ? k2 : bf);
+            bounded += b4 < bf;
+            unsigned char *scr = malloc(bf + 1);
             assert_non_null(scr);
+            /* The fast path (an odd scratch address). */
             assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias, &s.os,
-                                          &c.out, y, scr + 1, b4),
+                                          &c.out, y, scr + 1, bf),
                              TQ_OK);
             assert_int_equal(tq_s8_conv2d(&c.p, &c.in, x, io, &c.f, w, bias, &s.os,
                                           &c.out, y8, scr, b8),
                              TQ_OK);
+            assert_memory_equal(y, y8, no);
+            /* One byte less than the least: refused, nothing written. */
+            memset(y, SENT8, no);
+            memset(scr, SENT8, bf + 1);
+            assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias, &s.os,
+                                          &c.out, y, scr, b4 - 1),
+                             TQ_ERR_BUFFER_TOO_SMALL);
+            for (size_t j = 0; j < no; ++j)
+                assert_int_equal(y[j], SENT8);
+            for (size_t j = 0; j < bf + 1; ++j)
+                assert_int_equal((int8_t)scr[j], SENT8);
+            /* The least scratch, at an even and an odd address, and one
+             * byte short of the fast path: the same bytes. */
+            for (int odd = 0; odd < 2; ++odd) {
+                memset(y, SENT8, no);
+                assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias,
+                                              &s.os, &c.out, y, scr + odd, b4),
+                                 TQ_OK);
+                assert_memory_equal(y, y8, no);
+            }
+            if (bf - 1 >= b4) {
+                memset(y, SENT8, no);
+                assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias,
+                                              &s.os, &c.out, y, scr, bf - 1),
+                                 TQ_OK);
+                assert_memory_equal(y, y8, no);
+            }
             free(scr);
         }
         assert_memory_equal(y, y8, no);
@@ -307,6 +343,69 @@ static void run_conv(int depthwise)
         free(bias);
     }
     assert_true(odd_k > 30);
+    assert_true(depthwise || bounded > 150);
+}
+
+/* A ResNet-sized filter row (K = 3·3·63 = 567, odd: every other row
+ * starts mid-byte), extreme inputs and weights, biases that saturate the
+ * int32 accumulator, per-channel stages, stride 2, padding and dilation:
+ * the bounded path (least scratch) and the fast path against the oracle. */
+static void test_conv_saturation(void **state)
+{
+    (void)state;
+    tt_rng r = {0x5a7u};
+    conv_case c;
+    memset(&c, 0, sizeof c);
+    c.p = (tq_conv_params){.stride_h = 2, .stride_w = 2, .pad_top = 1,
+                           .pad_bottom = 1, .pad_left = 1, .pad_right = 1,
+                           .dilation_h = 2, .dilation_w = 1, .groups = 1};
+    c.in = (tq_dims){.n = 1, .h = 7, .w = 6, .c = 63};
+    c.f = (tq_dims){.n = 8, .h = 3, .w = 3, .c = 63};
+    c.out = (tq_dims){.n = 1, .h = 3, .w = 3, .c = 8};
+    const size_t nx = dims_n(&c.in), nw = dims_n(&c.f), no = dims_n(&c.out);
+    int8_t x[7 * 6 * 63], w[8 * 9 * 63], y[72], y8[72];
+    uint8_t pw[8 * 9 * 63 / 2 + 1];
+    int32_t bias[8];
+    stage s;
+    for (size_t i = 0; i < nx; ++i)
+        x[i] = tt_int(&r, 0, 3) ? -128 : 127;
+    for (size_t i = 0; i < nw; ++i)
+        w[i] = (int8_t)(tt_int(&r, 0, 1) ? -8 : 7);
+    o_pack(w, nw, pw);
+    for (int o = 0; o < 8; ++o) {
+        bias[o] = o % 3 == 0 ? INT32_MAX - 5 : (o % 3 == 1 ? INT32_MIN + 5 : 1000);
+        s.mult[o] = (1 << 30) + o;
+        s.shift[o] = o < 4 ? -24 : -12;
+    }
+    s.os = (tq_s8_output){s.mult, s.shift, 1, TQ_ROUND_DOUBLE, -3, -128, 127};
+    size_t b4 = 0, bf = 0;
+    assert_int_equal(tq_s4_conv2d_scratch_size(&c.p, &c.in, &c.f, &c.out, &b4), TQ_OK);
+    assert_int_equal(tq_s4_conv2d_fast_scratch_size(&c.p, &c.in, &c.f, &c.out, &bf),
+                     TQ_OK);
+    assert_int_equal(b4, 2 * 567 + 1);
+    assert_true(bf > b4);
+    unsigned char *scr = malloc(bf + 1);
+    assert_non_null(scr);
+    for (int io = -127; io <= 128; io += 255) {
+        memset(y8, SENT8, no);
+        assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias, &s.os,
+                                      &c.out, y8, scr + 1, bf),
+                         TQ_OK);
+        memset(y, SENT8, no);
+        assert_int_equal(tq_s4_conv2d(&c.p, &c.in, x, io, &c.f, pw, bias, &s.os,
+                                      &c.out, y, scr + 1, b4),
+                         TQ_OK);
+        assert_memory_equal(y, y8, no);
+        size_t i = 0;
+        for (int oy = 0; oy < c.out.h; ++oy)
+            for (int ox = 0; ox < c.out.w; ++ox)
+                for (int oc = 0; oc < c.out.c; ++oc, ++i) {
+                    const int64_t acc =
+                        o_conv_sum(&c, x, 0, io, w, 0, 0, oy, ox, oc) + bias[oc];
+                    assert_int_equal(y[i], o_stage(&s, acc, oc));
+                }
+    }
+    free(scr);
 }
 
 static void test_conv_random(void **state)
@@ -516,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_quantize_random),
         cmocka_unit_test(test_quantize_errors),
         cmocka_unit_test(test_conv_random),
+        cmocka_unit_test(test_conv_saturation),
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_fc_random),
         cmocka_unit_test(test_fc_exact_sums),

@@ -9,7 +9,8 @@
  * kernels (lib/arch/armv7em/armv7em_dsp_s16_s4.c) the same way: their raw
  * inner products against int64 loops and the references, and
  * tq_s16_fully_connected, tq_s16_conv2d, tq_s4_fully_connected and
- * tq_s4_conv2d on both paths.
+ * tq_s4_conv2d on both paths (tq_s4_conv2d's bounded path at its least
+ * scratch, and its fast path on the DSP path when that scratch fits).
  *
  * Prints one line per case group and a final "PASS n FAIL n" line through
  * semihosting; exits 0 only when every case passed. Optional argument: the
@@ -858,6 +859,8 @@ static void s4_conv_case(group *g, const conv_case *cc)
     const tq_s8_output os = random_stage(cc->filter.n, k);
     memset(out_dsp, 0x11, out_n);
     memset(out_ref, 0x22, out_n);
+    /* The least scratch: the bounded path (int16 column + s4 dot), on the
+     * DSP and the portable kernels. */
     tq_status s[2];
     for (int path = 0; path < 2; ++path) {
         tq_set_isa(path == 0 ? TQ_ISA_ARM_DSP : TQ_ISA_PORTABLE);
@@ -869,6 +872,24 @@ static void s4_conv_case(group *g, const conv_case *cc)
            (int32_t)out_n, cc->filter.n, k);
     record(g, memcmp(out_dsp, out_ref, out_n) == 0,
            "DSP and portable outputs differ", (int32_t)out_n, cc->filter.n, k);
+    /* The fast path (filter unpacked once, s8 conv) on the DSP kernels
+     * when its scratch fits: the same bytes. */
+    size_t fast = 0;
+    if (tq_s4_conv2d_fast_scratch_size(&cc->conv, &cc->in, &cc->filter,
+                                       &cc->out, &fast) == TQ_OK &&
+        fast > need && fast + 3 <= SCRATCH_BYTES) {
+        int8_t *out_fast = a_buf; /* unused by this case */
+        memset(out_fast, 0x33, out_n);
+        tq_set_isa(TQ_ISA_ARM_DSP);
+        const tq_status sf =
+            tq_s4_conv2d(&cc->conv, &cc->in, in, input_offset, &cc->filter,
+                         packed, bs, &os, &cc->out, out_fast, scr, fast);
+        record(g, sf == TQ_OK, "the fast path did not return TQ_OK",
+               (int32_t)out_n, cc->filter.n, k);
+        record(g, memcmp(out_dsp, out_fast, out_n) == 0,
+               "bounded and fast paths differ", (int32_t)out_n, cc->filter.n,
+               k);
+    }
     case_end(g);
 }
 

@@ -501,6 +501,10 @@ PROTOTYPES = {
                                          _size]),
     "tq_s4_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
                                             _psize]),
+    # -- begin s4scratch --
+    "tq_s4_conv2d_fast_scratch_size": (_status, [_conv, _dims, _dims,
+                                                 _dims, _psize]),
+    # -- end s4scratch --
     "tq_s4_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims, _pu8, _pi32,
                                _os, _dims, _pi8, _vp, _size]),
     "tq_s4_depthwise_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims,

@@ -128,9 +128,11 @@ def conv2d(x, packed, weight_shape, output_stage, *, input_zero_point=0,
     res = G.Output(out, (x.shape[0], oh, ow, cout), S8, layout, fn)
     dout = A.dims(res.nhwc.shape, fn, "out")
     need = ctypes.c_size_t()
-    check(_lib_.tq_s4_conv2d_scratch_size(
+    # The fast path's scratch (the filter unpacked once): host memory.
+    check(_lib_.tq_s4_conv2d_fast_scratch_size(
         ctypes.byref(conv), ctypes.byref(din), ctypes.byref(dw),
-        ctypes.byref(dout), ctypes.byref(need)), "tq_s4_conv2d_scratch_size")
+        ctypes.byref(dout), ctypes.byref(need)),
+        "tq_s4_conv2d_fast_scratch_size")
     buf, scratch = A.scratch(need.value)
     check(_lib_.tq_s4_conv2d(
         ctypes.byref(conv), ctypes.byref(din), A.ptr(x),

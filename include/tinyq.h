@@ -1521,7 +1521,7 @@ TQ_API tq_status tq_s8_conv2d_add(const tq_conv_params *conv,
                                   const tq_s8_add_params *add, int8_t *out,
                                   void *scratch, size_t scratch_bytes);
 
-/* [conv3x3] the fused conv + Add on packed weights */
+/* the fused conv + Add on packed weights */
 
 /** @brief Bytes of scratch tq_s8_conv2d_add_packed() needs for these
  *  shapes: those of tq_s8_conv2d_add_scratch_size().
@@ -1568,7 +1568,6 @@ TQ_API tq_status tq_s8_conv2d_add_packed(
     const tq_dims *out_dims, const int8_t *skip, const tq_s8_add_params *add,
     int8_t *out, void *scratch, size_t scratch_bytes);
 
-/* [/conv3x3] */
 
 /** @brief int8 table lookup: out[i] = table[in[i] + 128] for i < @p n, so
  *  table[0] is the image of code −128 and table[255] that of 127. Any
@@ -2389,7 +2388,6 @@ TQ_API tq_status tq_s4_conv2d_scratch_size(const tq_conv_params *conv,
                                            const tq_dims *out_dims,
                                            size_t *bytes);
 
-/* ---- begin s4 conv fast scratch (s4scratch) ---- */
 /** @brief Scratch, in bytes, with which tq_s4_conv2d() takes its fast
  *  path: the whole filter unpacked to int8 once (Cout·KH·KW·Cin/groups
  *  bytes) followed by the scratch of tq_s8_conv2d(), which then runs on it
@@ -2409,7 +2407,6 @@ TQ_API tq_status tq_s4_conv2d_fast_scratch_size(const tq_conv_params *conv,
                                                 const tq_dims *filter_dims,
                                                 const tq_dims *out_dims,
                                                 size_t *bytes);
-/* ---- end s4 conv fast scratch (s4scratch) ---- */
 
 /** @brief int8 2-D convolution with packed int4 weights: exactly
  *  tq_s8_conv2d() on the unpacked filter, same arguments and rules except
@@ -3447,7 +3444,6 @@ typedef enum tq_equalize_relu6 {
     TQ_EQUALIZE_RELU6_REPLACE = 1, /**< Replace the ReLU6 by a ReLU and
                                         equalize (changes the float function
                                         where activations exceed 6). */
-    /* recover2 */
     TQ_EQUALIZE_RELU6_AWARE = 2    /**< Keep the ReLU6 and limit each
                                         channel's total scale S_j with the
                                         first layer's folded-BatchNorm
@@ -3627,7 +3623,7 @@ TQ_API tq_status tq_adaround_objective(int32_t k, const float *w, float scale,
                                        double lambda, double beta,
                                        double *loss, double *grad);
 
-/* ---- recover2: asymmetric AdaRound, bias correction on quantized inputs
+/* ---- asymmetric AdaRound, bias correction on quantized inputs
  *      (issue 15 leftovers) ---- */
 
 /** @brief More options of tq_graph_recover_ext() (tq_recovery_ext_init()
@@ -3703,7 +3699,6 @@ TQ_API tq_status tq_adaround_objective_target(int32_t k, const float *w,
                                               double lambda, double beta,
                                               double *loss, double *grad);
 
-/* ---- end recover2 ---- */
 
 /** @brief E[clamp(x, lo, hi)] for x ~ N(mean, std²), in closed form (the
  *  expected output of a BatchNorm + ReLU / ReLU6 channel, used by analytic

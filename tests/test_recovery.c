@@ -335,7 +335,7 @@ static void test_cle_leaves_alone(void **state)
         if (variant == 1) {
             tq_equalize_config cfg;
             tq_equalize_config_init(&cfg);
-            /* recover2: aware mode without BatchNorm statistics: the pair
+            /* aware mode without BatchNorm statistics: the pair
              * is found, every channel keeps scale 1, the ReLU6 stays. */
             cfg.relu6 = TQ_EQUALIZE_RELU6_AWARE;
             assert_int_equal(tq_graph_equalize(g, &cfg, &pairs), TQ_OK);
@@ -799,7 +799,7 @@ static void test_recover_adaround_and_rejects(void **state)
     tq_graph_free(g);
 }
 
-/* ---- recover2: asymmetric AdaRound, bias correction on quantized inputs */
+/* ---- asymmetric AdaRound, bias correction on quantized inputs */
 
 /* The asymmetric objective against a direct sum over patches, and its
  * closed-form gradient against central differences. */
@@ -1025,7 +1025,6 @@ static void test_recover_asymmetric(void **state)
         tq_graph_free(qa), tq_graph_free(qs), tq_graph_free(g);
     }
 }
-/* ---- end recover2 ---- */
 
 int main(void)
 {

@@ -562,7 +562,7 @@ static void test_conv2d_packed(void **state)
     }
 }
 
-/* [conv3x3] tq_s8_conv2d_packed on case c (weights packed at an odd
+/* tq_s8_conv2d_packed on case c (weights packed at an odd
  * address, the conv2d scratch at a misaligned pointer with guard bytes)
  * must give tq_s8_conv2d's bytes, themselves checked against the oracle. */
 static void check_packed(const conv_case *c, const char *what, int iter)
@@ -603,7 +603,7 @@ static void check_packed(const conv_case *c, const char *what, int iter)
     free(sbuf);
 }
 
-/* [conv3x3] The shapes of the implicit-GEMM paths: ResNet-8's convs
+/* The shapes of the implicit-GEMM paths: ResNet-8's convs
  * (3 -> 16 first conv, 16..64 channels, stride 1 and 2, 1x1 stride-2
  * projections) on odd grids with batch 2 (blocks across images, every
  * border), asymmetric padding, dilation, Cout not a multiple of 16 or
@@ -1470,7 +1470,7 @@ static void random_add_params(tt_rng *r, tq_s8_add_params *p)
                      TQ_OK);
 }
 
-/* [conv3x3] tq_s8_conv2d_add_packed on case c, weights packed at an odd
+/* tq_s8_conv2d_add_packed on case c, weights packed at an odd
  * address, exactly the queried scratch at a misaligned pointer with guard
  * bytes behind it, in place or not: must give @p want (tq_s8_conv2d_add's
  * bytes, checked against the oracle by the caller). */
@@ -1591,7 +1591,7 @@ static void check_conv_add(const conv_case *c, const tq_s8_add_params *ap,
     run_conv(c, conv_out);
     assert_int_equal(tq_s8_add(n_out, conv_out, skip, ap, ref), TQ_OK);
     assert_memory_equal(dst, ref, n_out);
-    /* [conv3x3] The same on packed weights (odd address): the same bytes. */
+    /* The same on packed weights (odd address): the same bytes. */
     check_conv_add_packed(c, ap, skip, in_place, dst, what, iter);
     free(buf);
     free(out);
@@ -1763,7 +1763,7 @@ static void test_conv_add_errors(void **state)
     free_case(&c);
 }
 
-/* [conv3x3] Bad packed weights and arguments of tq_s8_conv2d_add_packed:
+/* Bad packed weights and arguments of tq_s8_conv2d_add_packed:
  * a clear status, nothing written. */
 static void test_conv_add_packed_errors(void **state)
 {
@@ -1886,7 +1886,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_random),
         cmocka_unit_test(test_conv2d_packed),
         cmocka_unit_test(test_conv2d_packed_errors),
-        cmocka_unit_test(test_conv2d_packed_shapes), /* [conv3x3] */
+        cmocka_unit_test(test_conv2d_packed_shapes),
         cmocka_unit_test(test_depthwise_channels),
         cmocka_unit_test(test_depthwise_wide),
         cmocka_unit_test(test_fused_matches_unfused),
@@ -1898,7 +1898,7 @@ int main(void)
         cmocka_unit_test(test_conv_add_random),
         cmocka_unit_test(test_conv_add_residual_shapes),
         cmocka_unit_test(test_conv_add_errors),
-        cmocka_unit_test(test_conv_add_packed_errors), /* [conv3x3] */
+        cmocka_unit_test(test_conv_add_packed_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

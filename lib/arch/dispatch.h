@@ -168,7 +168,7 @@ typedef void (*tq__s8_gemm_panels_fn)(int32_t m, int32_t n, int32_t k,
                                       const unsigned char *panels, int32_t *c,
                                       size_t ldc);
 
-/* ---- implicit-GEMM convolution on packed panels [conv3x3] -------------
+/* ---- implicit-GEMM convolution on packed panels -------------
  *
  * The raw int32 sums of output pixels [p0, p0 + pb) (pixel index over the
  * output's N, OH, OW) of an ungrouped convolution into c[i][j] (ldc apart,
@@ -255,7 +255,7 @@ typedef struct tq__ukernels {
     tq__s8_depthwise_fn s8_depthwise; /* NULL: the portable loops */
     tq__s8_gemm_requant_fn s8_gemm_requant; /* NULL: the blocked driver */
     tq__s8_gemm_panels_fn s8_gemm_panels;   /* NULL: the reference */
-    tq__s8_conv_panels_fn s8_conv_panels;   /* NULL: im2col [conv3x3] */
+    tq__s8_conv_panels_fn s8_conv_panels;   /* NULL: im2col */
 } tq__ukernels;
 
 /* The table in use; never NULL. The first call settles the initial choice

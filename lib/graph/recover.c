@@ -365,7 +365,7 @@ static void describe(const tq_graph *g, int32_t i, layer *L)
     }
 }
 
-/* ---- recover2: statistics from the partly quantized network ----
+/* ---- statistics from the partly quantized network ----
  * For layer L, one pass of the float graph g and of the quantized graph q
  * (the layers before L already recovered) over the inputs gives, patch by
  * patch, the float input x_f and the dequantized int8 input x_q:
@@ -607,7 +607,6 @@ tq_status tq_graph_recover_ext(tq_graph *quantized, const tq_graph *graph,
     }
     return recover(quantized, graph, count, inputs, config, ext);
 }
-/* ---- end recover2 ---- */
 
 static tq_status recover(tq_graph *quantized, const tq_graph *graph,
                          int64_t count, const float *inputs,
@@ -771,7 +770,7 @@ static tq_status recover(tq_graph *quantized, const tq_graph *graph,
         }
         for (int64_t o = 0; o < L->O; ++o)
             rscales[o] = scales[per_channel ? o : 0];
-        /* recover2: statistics from the partly quantized network. */
+        /* statistics from the partly quantized network. */
         const int bq = ext->bias_quantized && bf;
         if (asym || bq) {
             s = gather_quantized(q, graph, L, count, inputs, config, asym,

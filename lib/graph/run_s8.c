@@ -63,11 +63,10 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
             return tq_s16_conv2d_scratch_size(&qn->conv, &in, &qn->filter,
                                                &out, bytes);
         if (n->fused_add >= 0) { /* int8 weights and output (fusable_conv) */
-            /* [conv3x3] the packed weights when there are */
+            /* the packed weights when there are */
             if (qn->packed)
                 return tq_s8_conv2d_add_packed_scratch_size(
                     &qn->conv, &in, &qn->filter, &out, bytes);
-            /* [/conv3x3] */
             return tq_s8_conv2d_add_scratch_size(&qn->conv, &in, &qn->filter,
                                                  &out, bytes);
         }
@@ -377,7 +376,7 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
             const tq__node *a = &g->nodes[n->fused_add];
             tq_s8_add_params ap;
             tq__graph_fused_add_params(a, &ap);
-            /* [conv3x3] weights packed once: the fast GEMM panels */
+            /* weights packed once: the fast GEMM panels */
             if (qn->packed)
                 return tq_s8_conv2d_add_packed(
                     &qn->conv, &in, x, qn->input_offset, &qn->filter,
@@ -386,7 +385,6 @@ static tq_status run_node(const tq_graph *g, int32_t i, int64_t batch,
                                         batch),
                     &ap, tq__graph_tensor_at(g, base, a->output, batch),
                     scratch, scratch_bytes);
-            /* [/conv3x3] */
             return tq_s8_conv2d_add(
                 &qn->conv, &in, x, qn->input_offset, &qn->filter, qn->weights,
                 qn->bias, &qn->os, &out,

@@ -297,6 +297,5 @@ tq_status tq__s8_conv_add_plan(const tq_conv_params *conv,
                                const tq_dims *filter, const tq_dims *out,
                                int32_t k, tq__s8_conv_blocks *plan,
                                size_t *extra);
-/* [/conv3x3] */
 
 #endif /* TQ_S8_INTERNAL_H */

@@ -418,14 +418,12 @@ PROTOTYPES = {
     "tq_s8_conv2d_packed": (_status, [_conv, _dims, _pi8, _i32, _dims, _vp,
                                       _size, _pi32, _os, _dims, _pi8, _vp,
                                       _size]),
-    # [conv3x3]
     "tq_s8_conv2d_add_packed_scratch_size": (_status, [_conv, _dims, _dims,
                                                        _dims, _psize]),
     "tq_s8_conv2d_add_packed": (_status, [_conv, _dims, _pi8, _i32, _dims,
                                           _vp, _size, _pi32, _os, _dims,
                                           _pi8, _p(S8AddParams), _pi8, _vp,
                                           _size]),
-    # [/conv3x3]
     "tq_s8_max_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,
                                  _pi8]),
     "tq_s8_avg_pool": (_status, [_pool, _dims, _pi8, _i32, _i32, _dims,
@@ -501,10 +499,8 @@ PROTOTYPES = {
                                          _size]),
     "tq_s4_conv2d_scratch_size": (_status, [_conv, _dims, _dims, _dims,
                                             _psize]),
-    # -- begin s4scratch --
     "tq_s4_conv2d_fast_scratch_size": (_status, [_conv, _dims, _dims,
                                                  _dims, _psize]),
-    # -- end s4scratch --
     "tq_s4_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims, _pu8, _pi32,
                                _os, _dims, _pi8, _vp, _size]),
     "tq_s4_depthwise_conv2d": (_status, [_conv, _dims, _pi8, _i32, _dims,

@@ -49,7 +49,7 @@ int tq__avx2_s8_gemm_requant(int32_t m, int32_t n, int32_t k, const int8_t *a,
                              size_t ldb, int32_t b_offset, const int32_t *bias,
                              const tq_s8_output *os, int8_t *c, size_t ldc);
 
-/* [conv3x3] The implicit-GEMM convolution on packed panels
+/* The implicit-GEMM convolution on packed panels
  * (tq__s8_conv_panels_fn; x86_avx2_s8_conv_implicit.c). */
 int tq__avx2_s8_conv_panels(const tq_conv_params *conv, const tq_dims *in_dims,
                             const int8_t *in, const tq_dims *filter_dims,

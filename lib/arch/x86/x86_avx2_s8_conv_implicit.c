@@ -1,6 +1,6 @@
 /*
- * AVX2 implicit-GEMM convolution on packed panels (tq__s8_conv_panels_fn,
- * [conv3x3]): no im2col rows. For a tile of up to 6 output pixels, the
+ * AVX2 implicit-GEMM convolution on packed panels (tq__s8_conv_panels_fn):
+ * no im2col rows. For a tile of up to 6 output pixels, the
  * receptive fields are gathered from the NHWC input straight into the
  * int16 rows that the 6 x 16 tile of x86_avx2_s8_gemm_packed.c reads
  * (6·(K + 32) int16, L1-resident), and the tile runs against every

@@ -87,11 +87,12 @@ tq_status tq_expected_clamped_normal(double mean, double std, double lo,
     return TQ_OK;
 }
 
-/* The row objective; gd is k doubles of scratch. */
-static double row_objective(int32_t k, const float *w, double s,
-                            const double *G, int32_t qmin, int32_t qmax,
-                            const double *v, double lambda, double beta,
-                            double *d, double *gd, double *grad)
+/* The soft-quantized weights of a row: u_i = s · clamp(floor(w_i / s) +
+ * h(v_i), qmin, qmax), h the rectified sigmoid; minus w_i when
+ * @p minus_w (the error form of the symmetric objective). */
+static void soft_weights(int32_t k, const float *w, double s, int32_t qmin,
+                         int32_t qmax, const double *v, int minus_w,
+                         double *d)
 {
     const double range = ZETA - GAMMA;
     for (int32_t i = 0; i < k; ++i) {
@@ -100,17 +101,21 @@ static double row_objective(int32_t k, const float *w, double s,
         h = h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h;
         double q = floor((double)w[i] / s) + h;
         q = q < qmin ? qmin : q > qmax ? qmax : q;
-        d[i] = s * q - (double)w[i];
+        d[i] = s * q - (minus_w ? (double)w[i] : 0.0);
     }
-    double loss = 0.0;
-    for (int32_t i = 0; i < k; ++i) {
-        const double *gi = G + (size_t)i * (size_t)k;
-        double acc = 0.0;
-        for (int32_t j = 0; j < k; ++j)
-            acc += gi[j] * d[j];
-        gd[i] = acc;
-        loss += d[i] * acc;
-    }
+}
+
+/* @p loss plus the rounding regulariser lambda · Σ (1 − |2h − 1|^beta);
+ * with @p grad, its gradient in v from gd = dloss/du / 2 (the
+ * reconstruction part) and the regulariser's own, through h(v) (zero where
+ * the rectified sigmoid is flat or the code clamps). */
+static double regulariser_and_grad(int32_t k, const float *w, double s,
+                                   int32_t qmin, int32_t qmax,
+                                   const double *v, double lambda,
+                                   double beta, const double *gd,
+                                   double loss, double *grad)
+{
+    const double range = ZETA - GAMMA;
     for (int32_t i = 0; i < k; ++i) {
         const double sig = 1.0 / (1.0 + exp(-v[i]));
         const double hr = sig * range + GAMMA;
@@ -133,6 +138,26 @@ static double row_objective(int32_t k, const float *w, double s,
     return loss;
 }
 
+/* The row objective; gd is k doubles of scratch. */
+static double row_objective(int32_t k, const float *w, double s,
+                            const double *G, int32_t qmin, int32_t qmax,
+                            const double *v, double lambda, double beta,
+                            double *d, double *gd, double *grad)
+{
+    soft_weights(k, w, s, qmin, qmax, v, 1, d);
+    double loss = 0.0;
+    for (int32_t i = 0; i < k; ++i) {
+        const double *gi = G + (size_t)i * (size_t)k;
+        double acc = 0.0;
+        for (int32_t j = 0; j < k; ++j)
+            acc += gi[j] * d[j];
+        gd[i] = acc;
+        loss += d[i] * acc;
+    }
+    return regulariser_and_grad(k, w, s, qmin, qmax, v, lambda, beta, gd,
+                                loss, grad);
+}
+
 /* The asymmetric row objective (target t, constant c):
  * u = s·q, loss = uᵀ A u − 2 uᵀ t + c + regulariser; dloss/dq_i =
  * 2 s (A u − t)_i. gd is k doubles of scratch, d receives u. */
@@ -142,15 +167,7 @@ static double row_objective_t(int32_t k, const float *w, double s,
                               double lambda, double beta, double *d,
                               double *gd, double *grad)
 {
-    const double range = ZETA - GAMMA;
-    for (int32_t i = 0; i < k; ++i) {
-        const double sig = 1.0 / (1.0 + exp(-v[i]));
-        double h = sig * range + GAMMA;
-        h = h < 0.0 ? 0.0 : h > 1.0 ? 1.0 : h;
-        double q = floor((double)w[i] / s) + h;
-        q = q < qmin ? qmin : q > qmax ? qmax : q;
-        d[i] = s * q;
-    }
+    soft_weights(k, w, s, qmin, qmax, v, 0, d);
     double loss = c;
     for (int32_t i = 0; i < k; ++i) {
         const double *ai = A + (size_t)i * (size_t)k;
@@ -160,26 +177,8 @@ static double row_objective_t(int32_t k, const float *w, double s,
         gd[i] = acc - tv[i];
         loss += d[i] * (acc - 2.0 * tv[i]);
     }
-    for (int32_t i = 0; i < k; ++i) {
-        const double sig = 1.0 / (1.0 + exp(-v[i]));
-        const double hr = sig * range + GAMMA;
-        const double h = hr < 0.0 ? 0.0 : hr > 1.0 ? 1.0 : hr;
-        const double t = 2.0 * h - 1.0, a = fabs(t);
-        if (lambda > 0.0)
-            loss += lambda * (1.0 - pow(a, beta));
-        if (!grad)
-            continue;
-        if (!(hr > 0.0 && hr < 1.0)) {
-            grad[i] = 0.0;
-            continue;
-        }
-        const double q = floor((double)w[i] / s) + h;
-        double dl = (q >= qmin && q <= qmax) ? 2.0 * s * gd[i] : 0.0;
-        if (lambda > 0.0 && a > 0.0)
-            dl += lambda * (-2.0 * beta * pow(a, beta - 1.0) * (t > 0 ? 1 : -1));
-        grad[i] = dl * sig * (1.0 - sig) * range;
-    }
-    return loss;
+    return regulariser_and_grad(k, w, s, qmin, qmax, v, lambda, beta, gd,
+                                loss, grad);
 }
 
 tq_status tq_adaround_objective_target(int32_t k, const float *w, float scale,

@@ -203,6 +203,10 @@ static inline void tq__graph_fused_add_params(const tq__node *add,
 /* Free a quantized graph's q slots (tq_graph::q_free). */
 void tq__quant_free(tq_graph *g);
 
+/* The output dims of a CONV / CONV_POOL node's convolution itself (before
+ * a fused pool) over input dims @p in: the runner and the C exporter. */
+tq_dims tq__qnode_conv_dims(const struct tq__qnode *qn, const tq_dims *in);
+
 /* Scratch bytes of node @p node of a quantized graph (tq_graph::q_scratch). */
 tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
                             size_t *bytes);

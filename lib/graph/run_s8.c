@@ -25,7 +25,7 @@ static size_t align16(size_t n)
 }
 
 /* The convolution's own output dims (before the fused pool). */
-static tq_dims conv_dims(const struct tq__qnode *qn, const tq_dims *in)
+tq_dims tq__qnode_conv_dims(const struct tq__qnode *qn, const tq_dims *in)
 {
     const tq_conv_params *c = &qn->conv;
     const int64_t eh = (int64_t)c->dilation_h * (qn->filter.h - 1) + 1;
@@ -106,7 +106,7 @@ tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
     }
     case TQ__Q_CONV_POOL: {
         if (s16) {
-            const tq_dims cd = conv_dims(qn, &in);
+            const tq_dims cd = tq__qnode_conv_dims(qn, &in);
             size_t k, c;
             if (tq__mul_size((size_t)cd.n * (size_t)cd.h * (size_t)cd.w,
                              (size_t)cd.c * 2, &c))
@@ -269,7 +269,7 @@ static tq_status run_node16(const tq_graph *g, const tq__node *n,
     case TQ__Q_CONV_POOL: {
         /* conv (its ReLU in the stage) into the scratch, then the 2x2 max
          * pool of stride 2: what the fused int8 kernel computes. */
-        const tq_dims cd = conv_dims(qn, &in);
+        const tq_dims cd = tq__qnode_conv_dims(qn, &in);
         const size_t cb = align16((size_t)cd.n * (size_t)cd.h * (size_t)cd.w *
                                   (size_t)cd.c * 2);
         if (scratch_bytes < cb)

@@ -185,26 +185,11 @@ static size_t weight_count(const struct tq__qnode *qn)
                      (size_t)qn->filter.w * (size_t)qn->filter.c;
 }
 
-/* The dims of the convolution of a 16x8 CONV_POOL node before its pool. */
-static tq_dims conv_dims(const struct tq__qnode *qn, const tq_dims *in)
-{
-    const tq_conv_params *c = &qn->conv;
-    const int64_t eh = (int64_t)c->dilation_h * (qn->filter.h - 1) + 1;
-    const int64_t ew = (int64_t)c->dilation_w * (qn->filter.w - 1) + 1;
-    tq_dims d = {in->n,
-                 (int32_t)(((int64_t)in->h + c->pad_top + c->pad_bottom - eh) /
-                               c->stride_h + 1),
-                 (int32_t)(((int64_t)in->w + c->pad_left + c->pad_right - ew) /
-                               c->stride_w + 1),
-                 qn->filter.n};
-    return d;
-}
-
 /* Bytes of the int16 convolution output a 16x8 CONV_POOL node keeps at
  * the start of its scratch (the kernel's own scratch follows). */
 static size_t conv_pool16_bytes(const step *s, const struct tq__qnode *qn)
 {
-    const tq_dims cd = conv_dims(qn, &s->in_dims);
+    const tq_dims cd = tq__qnode_conv_dims(qn, &s->in_dims);
     return align16((size_t)cd.n * (size_t)cd.h * (size_t)cd.w * (size_t)cd.c *
                    2);
 }
@@ -233,7 +218,7 @@ static tq_status exec_step16(const ectx *x, const step *s, int8_t *arena)
                                       qn->weights, qn->bias64, TQ_S64,
                                       &qn->os16, out);
     case TQ__Q_CONV_POOL: {
-        const tq_dims cd = conv_dims(qn, &s->in_dims);
+        const tq_dims cd = tq__qnode_conv_dims(qn, &s->in_dims);
         const size_t cb = conv_pool16_bytes(s, qn);
         const tq_pool_params pool = {2, 2, 2, 2, 0, 0, 0, 0};
         if (s->scratch_bytes < cb)
@@ -622,7 +607,7 @@ static void put_call16(FILE *f, int32_t k, const step *s,
         break;
     case TQ__Q_CONV_POOL: {
         /* The conv into the scratch, then the 2x2 max pool of stride 2. */
-        const tq_dims cd = conv_dims(qn, &s->in_dims);
+        const tq_dims cd = tq__qnode_conv_dims(qn, &s->in_dims);
         const size_t cb = conv_pool16_bytes(s, qn);
         fprintf(f, "    {\n        static const tq_dims conv_out = {%d, %d, "
                 "%d, %d};\n        static const tq_pool_params pool = {2, 2, "

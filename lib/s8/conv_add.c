@@ -116,20 +116,8 @@ tq_status tq_s8_conv2d_add(const tq_conv_params *conv, const tq_dims *in_dims,
                                    bias ? bias + ch0 : NULL};
             tq__s8_finish_entry(uk)(&f, pb, cout_g, mem.acc, (size_t)cout_g,
                                     os, (int32_t)ch0, y, (size_t)cout_g);
-            /* The block's sums: contiguous when there is one group, one
-             * pixel's channels of the group at a time otherwise. Each
-             * output byte is written after its skip byte is read. */
-            const size_t at = p0 * (size_t)cout + ch0;
-            if (groups == 1) {
-                TQ_CHECK(tq_s8_add((size_t)pb * (size_t)cout, y, skip + at,
-                                   add, out + at));
-            } else {
-                for (int32_t i = 0; i < pb; ++i)
-                    TQ_CHECK(tq_s8_add(
-                        (size_t)cout_g, y + (size_t)i * (size_t)cout_g,
-                        skip + at + (size_t)i * (size_t)cout,
-                        add, out + at + (size_t)i * (size_t)cout));
-            }
+            TQ_CHECK(tq__s8_conv_add_block(y, skip, add, out, p0, pb, groups,
+                                           cout, cout_g, ch0));
         }
     }
     return TQ_OK;

@@ -88,19 +88,8 @@ tq_status tq_s8_conv2d_add_packed(
                                    bias ? bias + ch0 : NULL};
             finish(&f, pb, cout_g, mem.acc, (size_t)cout_g, os, (int32_t)ch0,
                    y, (size_t)cout_g);
-            /* As tq_s8_conv2d_add(): each output byte is written after its
-             * skip byte is read. */
-            const size_t at = p0 * (size_t)cout + ch0;
-            if (groups == 1) {
-                TQ_CHECK(tq_s8_add((size_t)pb * (size_t)cout, y, skip + at,
-                                   add, out + at));
-            } else {
-                for (int32_t i = 0; i < pb; ++i)
-                    TQ_CHECK(tq_s8_add(
-                        (size_t)cout_g, y + (size_t)i * (size_t)cout_g,
-                        skip + at + (size_t)i * (size_t)cout,
-                        add, out + at + (size_t)i * (size_t)cout));
-            }
+            TQ_CHECK(tq__s8_conv_add_block(y, skip, add, out, p0, pb, groups,
+                                           cout, cout_g, ch0));
         }
     }
     return TQ_OK;

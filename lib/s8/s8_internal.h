@@ -298,4 +298,27 @@ tq_status tq__s8_conv_add_plan(const tq_conv_params *conv,
                                int32_t k, tq__s8_conv_blocks *plan,
                                size_t *extra);
 
+/* The Add stage of the fused conv + Add (plain and packed weights) for
+ * one block of @p pb output pixels of group channels [ch0, ch0 + cout_g):
+ * @p y holds the block's int8 conv outputs, cout_g per pixel; the sums
+ * with the skip tensor go to @p out (both NHWC with cout channels, from
+ * pixel @p p0). Contiguous when there is one group, one pixel's group
+ * channels at a time otherwise; each output byte is written after its skip
+ * byte is read, so @p out may be @p skip. */
+static inline tq_status tq__s8_conv_add_block(
+    const int8_t *y, const int8_t *skip, const tq_s8_add_params *add,
+    int8_t *out, size_t p0, int32_t pb, int32_t groups, int32_t cout,
+    int32_t cout_g, size_t ch0)
+{
+    const size_t at = p0 * (size_t)cout + ch0;
+    if (groups == 1)
+        return tq_s8_add((size_t)pb * (size_t)cout, y, skip + at, add,
+                         out + at);
+    for (int32_t i = 0; i < pb; ++i)
+        TQ_CHECK(tq_s8_add((size_t)cout_g, y + (size_t)i * (size_t)cout_g,
+                           skip + at + (size_t)i * (size_t)cout, add,
+                           out + at + (size_t)i * (size_t)cout));
+    return TQ_OK;
+}
+
 #endif /* TQ_S8_INTERNAL_H */

@@ -147,7 +147,7 @@ def test_expected_clamped_normal(rng):
         assert abs(e - z.mean()) < 5 * z.std() / np.sqrt(z.size)
 
 
-def test_w4a4_activation_scheme(rng):
+def test_w4a4_activation_scheme(rng, tmp_path):
     # 4-bit activations: QuantConfig's activation_scheme with bits=4 makes
     # every activation but the graph input int8 codes in [-8, 7]
     # (asymmetric: zero point in [-8, 7]); the integer run stays there,
@@ -166,6 +166,10 @@ def test_w4a4_activation_scheme(rng):
     assert y.dtype == np.int8
     assert y.min() >= -8 and y.max() <= 7
     assert (y == -8).any() or (y == 7).any()  # the clamp was reached
+    # The clamps are part of the saved model.
+    path = os.path.join(str(tmp_path), "w4a4.tqm")
+    q.save(path)
+    assert np.array_equal(tinyq.Graph.load(path).run(3.0 * x), y)
     # The float network with 16-level activations agrees in ranking more
     # often than chance: the argmax of the W4A4 run matches the float one
     # on most of the calibration inputs.

@@ -2945,7 +2945,10 @@ TQ_API tq_status tq_graph_run_f32(const tq_graph *graph, int64_t batch,
 typedef struct tq_quant_config {
     tq_range_config activation_range; /**< Range method of every activation
                                            [min/max]. */
-    tq_qscheme activation_scheme;     /**< [8 bits, asymmetric]. */
+    tq_qscheme activation_scheme;     /**< [8 bits, asymmetric]; 2..8
+                                           bits (4: W4A4, codes in the
+                                           scheme's range, e.g. [−8, 7],
+                                           in int8 tensors). */
     tq_range_config weight_range;     /**< Range method of weights [min/max,
                                            which a symmetric scheme makes
                                            abs-max]. */
@@ -2972,13 +2975,16 @@ typedef struct tq_calibrator tq_calibrator;
  *  (which must outlive them) under @p config (copied). See
  *  docs/graph-quantization.md for the passes and the rules.
  *  @param graph       a finalized float graph
- *  @param config      the configuration: 8-bit schemes, symmetric weights,
+ *  @param config      the configuration: an activation scheme of 2..8 bits
+ *                     (fewer than 8: int8 codes restricted to the scheme's
+ *                     range by the output clamps; the graph input keeps 8
+ *                     bits), an 8-bit symmetric weight scheme,
  *                     legal range methods, histogram_bins in 1..2^20
  *  @param calibrator  receives the new calibrator (written only on success)
  *  @return #TQ_ERR_NULL; #TQ_ERR_PARAM for a graph that is not finalized or
  *          already quantized, or a bad configuration field;
- *          #TQ_ERR_UNSUPPORTED for a width other than 8 bits or asymmetric
- *          weights; #TQ_ERR_NO_MEMORY. The sentence is in
+ *          #TQ_ERR_UNSUPPORTED for a weight width other than 8 bits or
+ *          asymmetric weights; #TQ_ERR_NO_MEMORY. The sentence is in
  *          tq_graph_error() of @p graph. */
 TQ_API tq_status tq_calibrator_create(const tq_graph *graph,
                                       const tq_quant_config *config,
@@ -3002,11 +3008,13 @@ TQ_API const char *tq_calibrator_error(const tq_calibrator *calibrator);
  *  @param tensor      an activation of the graph (its input or a live
  *                     node's output)
  *  @param range       the range method, or NULL to keep the default
- *  @param scheme      the scheme (8 bits), or NULL to keep the default
+ *  @param scheme      the scheme (2..8 bits, as the configuration's
+ *                     activation scheme; 8 for the graph input), or NULL
+ *                     to keep the default
  *  @return #TQ_ERR_NULL (also when both are NULL); #TQ_ERR_PARAM for a
  *          constant, unknown or dead tensor, a bad method or scheme, or a
- *          call after the first feed; #TQ_ERR_UNSUPPORTED for a width
- *          other than 8 bits. Nothing changes on failure. */
+ *          call after the first feed; #TQ_ERR_UNSUPPORTED for fewer than
+ *          8 bits on the graph input. Nothing changes on failure. */
 TQ_API tq_status tq_calibrator_set_tensor(tq_calibrator *calibrator,
                                           int32_t tensor,
                                           const tq_range_config *range,

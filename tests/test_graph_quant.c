@@ -1594,8 +1594,14 @@ static void test_rejections(void **state)
     assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_UNSUPPORTED);
     assert_true(strstr(tq_graph_error(g), "symmetric") != NULL);
     bad = cfg;
-    bad.activation_scheme.bits = 6;
+    bad.weight_scheme.bits = 6; /* narrow weights: tq_calibrator_set_dtype */
     assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_UNSUPPORTED);
+    bad = cfg;
+    bad.activation_scheme.bits = 9;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
+    bad = cfg;
+    bad.activation_scheme.bits = 1;
+    assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
     bad = cfg;
     bad.histogram_bins = 0;
     assert_int_equal(tq_calibrator_create(g, &bad, &c), TQ_ERR_PARAM);
@@ -1769,6 +1775,145 @@ static void test_conv_output_and_padded_avgpool(void **state)
     }
 }
 
+/* W4A4 activations (docs/recovery.md): a 4-bit asymmetric activation
+ * scheme makes every activation but the graph input int8 codes in [−8, 7].
+ * Oracle: the float network in double with the quantized graph's weights
+ * (codes · scales) and fake quantization of every activation to its 16
+ * levels (round, clamp to [−8, 7]), written from the definition; tinyq's
+ * integer run agrees within one step and never leaves [−8, 7], also on
+ * inputs beyond the calibration range (the clamps are exercised). */
+enum { W4_N = 40 };
+
+static double w4_fq(double v, double s, int32_t z, int32_t lo, int32_t hi,
+                    double *raw)
+{
+    double q = round(v / s) + z;
+    if (raw)
+        *raw = q;
+    return q < lo ? lo : (q > hi ? hi : q);
+}
+
+static void test_w4a4_activations(void **state)
+{
+    (void)state;
+    tt_rng r = {0x4a4};
+    int32_t conv, input, output;
+    tq_graph *g = small_graph(&r, &conv, 1);
+    assert_int_equal(tq_graph_io(g, &input, &output), TQ_OK);
+    float *xc = malloc(CAL_N * CAL_IN * sizeof *xc);
+    float *xt = malloc(W4_N * CAL_IN * sizeof *xt);
+    for (int i = 0; i < CAL_N * CAL_IN; ++i)
+        xc[i] = (float)(tt_normal(&r) * 0.7 + 0.1);
+    for (int i = 0; i < W4_N * CAL_IN; ++i)
+        xt[i] = (float)(tt_normal(&r) * 1.2 + 0.1); /* wider than calibration */
+
+    tq_quant_config cfg;
+    tq_quant_config_init(&cfg);
+    cfg.activation_scheme.bits = 4;
+    tq_calibrator *c = NULL;
+    assert_int_equal(tq_calibrator_create(g, &cfg, &c), TQ_OK);
+    /* Bad: a 4-bit graph input, nothing changes. */
+    const tq_qscheme s4 = {4, 0, 0, 0}, s8 = {8, 0, 0, 0}, s9 = {9, 0, 0, 0};
+    assert_int_equal(tq_calibrator_set_tensor(c, input, NULL, &s4),
+                     TQ_ERR_UNSUPPORTED);
+    assert_true(strstr(tq_calibrator_error(c), "8 bits") != NULL);
+    assert_int_equal(tq_calibrator_set_tensor(c, conv, NULL, &s9), TQ_ERR_PARAM);
+    assert_int_equal(tq_calibrator_set_tensor(c, input, NULL, &s8), TQ_OK);
+    assert_int_equal(tq_calibrator_set_tensor(c, conv, NULL, &s4), TQ_OK);
+    int32_t again = 1;
+    while (again) {
+        assert_int_equal(tq_calibrator_feed(c, CAL_N, xc), TQ_OK);
+        assert_int_equal(tq_calibrator_end_pass(c, &again), TQ_OK);
+    }
+    tq_graph *qg = NULL;
+    if (tq_graph_quantize(g, c, &qg) != TQ_OK)
+        fail_msg("quantize: %s", tq_graph_error(g));
+
+    tq_graph_tensor_info ti, tc, to, w1, w2, b1, b2;
+    tq_graph_node_info n0, n1;
+    assert_int_equal(tq_graph_node(qg, 0, &n0), TQ_OK);
+    assert_int_equal(tq_graph_node(qg, 1, &n1), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, input, &ti), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, conv, &tc), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, output, &to), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, n0.inputs[1], &w1), TQ_OK);
+    assert_int_equal(tq_graph_tensor(qg, n1.inputs[1], &w2), TQ_OK);
+    assert_int_equal(tq_graph_tensor(g, n0.inputs[2], &b1), TQ_OK);
+    assert_int_equal(tq_graph_tensor(g, n1.inputs[2], &b2), TQ_OK);
+    assert_true(w1.qcount == 4 || w1.qcount == 1);
+    assert_true(w2.qcount == 3 || w2.qcount == 1);
+    /* The input keeps 8 bits: its zero point may lie outside [−8, 7] for
+     * this range only if it were 8-bit; the 4-bit tensors' must not. */
+    assert_true(tc.zero_point[0] >= -8 && tc.zero_point[0] <= 7);
+    assert_true(to.zero_point[0] >= -8 && to.zero_point[0] <= 7);
+    double clo, chi;
+    assert_int_equal(tq_calibrator_range(c, conv, &clo, &chi), TQ_OK);
+    assert_true(fabs(tc.scale[0] - (chi - clo) / 15.0) <= 1e-6 * (chi - clo));
+
+    size_t bytes;
+    assert_int_equal(tq_graph_arena_size(qg, W4_N, &bytes), TQ_OK);
+    void *arena = malloc(bytes);
+    int8_t *qx = malloc(W4_N * CAL_IN), out[W4_N * 3];
+    const double si = ti.scale[0], sc = tc.scale[0], so = to.scale[0];
+    const int32_t zi = ti.zero_point[0], zc = tc.zero_point[0],
+                  zo = to.zero_point[0];
+    for (int i = 0; i < W4_N * CAL_IN; ++i)
+        qx[i] = (int8_t)w4_fq(xt[i], si, zi, -128, 127, NULL);
+    memset(out, 0x55, sizeof out);
+    assert_int_equal(tq_graph_run_s8(qg, W4_N, qx, out, NULL, arena, bytes), TQ_OK);
+
+    const int8_t *wc1 = w1.data, *wc2 = w2.data;
+    const float *bf1 = b1.data, *bf2 = b2.data;
+    int clamped = 0, mid_clamped = 0;
+    for (int n = 0; n < W4_N; ++n) {
+        double a1[100];
+        for (int h = 0; h < 5; ++h)
+            for (int w = 0; w < 5; ++w)
+                for (int o = 0; o < 4; ++o) {
+                    double v = bf1[o];
+                    for (int kh = 0; kh < 3; ++kh)
+                        for (int kw = 0; kw < 3; ++kw) {
+                            const int y = h + kh - 1, xx = w + kw - 1;
+                            if (y < 0 || y >= 5 || xx < 0 || xx >= 5)
+                                continue;
+                            for (int ci = 0; ci < 2; ++ci) {
+                                const double xin =
+                                    (qx[n * CAL_IN + (y * 5 + xx) * 2 + ci] - zi) * si;
+                                v += xin * wc1[((o * 3 + kh) * 3 + kw) * 2 + ci] *
+                                     (double)w1.scale[w1.qcount > 1 ? o : 0];
+                            }
+                        }
+                    v = v < 0.0 ? 0.0 : v;
+                    double raw;
+                    const double q = w4_fq(v, sc, zc, -8, 7, &raw);
+                    mid_clamped += raw != q;
+                    a1[(h * 5 + w) * 4 + o] = (q - zc) * sc;
+                }
+        for (int o = 0; o < 3; ++o) {
+            double v = bf2[o];
+            for (int k = 0; k < 100; ++k)
+                v += a1[k] * wc2[o * 100 + k] * (double)w2.scale[w2.qcount > 1 ? o : 0];
+            double raw;
+            const double q = w4_fq(v, so, zo, -8, 7, &raw);
+            clamped += raw != q;
+            const int32_t got = out[n * 3 + o];
+            assert_true(got >= -8 && got <= 7);
+            if (fabs(got - q) > 1.0)
+                fail_msg("sample %d output %d: tinyq %d, oracle %g", n, o,
+                         (int)got, q);
+        }
+    }
+    assert_true(mid_clamped > 0); /* the clamps were exercised */
+    (void)clamped;
+    free(arena);
+    free(qx);
+    tq_graph_free(qg);
+    tq_calibrator_free(c);
+    tq_graph_free(g);
+    free(xc);
+    free(xt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1784,6 +1929,7 @@ int main(void)
         cmocka_unit_test(test_calibrator_overrides),
         cmocka_unit_test(test_weight_range_methods),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_w4a4_activations),
         cmocka_unit_test(test_accumulators_need_conv_or_fc),
         cmocka_unit_test(test_unsupported_ops),
     };

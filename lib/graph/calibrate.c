@@ -63,16 +63,18 @@ static int range_ok(const tq_range_config *r)
     }
 }
 
-/* A scheme the int8 graph can use: legal, and 8 bits. */
+/* A scheme the int8 graph can use: legal, and 8 bits; an activation
+ * scheme (@p narrow_ok) may have fewer bits: its codes are int8 codes kept
+ * in its range by the output clamps (docs/recovery.md "W4A4"). */
 static tq_status scheme_check(tq_calibrator *c, const tq_qscheme *s,
-                              const char *what)
+                              const char *what, int narrow_ok)
 {
     int32_t qmin, qmax;
     if (tq_qscheme_qrange(s, &qmin, &qmax) != TQ_OK)
         return calib_fail(c, TQ_ERR_PARAM, "%s: illegal scheme (bits %d, "
                           "flags %d/%d/%d)", what, s->bits, s->symmetric,
                           s->narrow_range, s->pow2_scale);
-    if (s->bits != 8)
+    if (s->bits != 8 && !narrow_ok)
         return calib_fail(c, TQ_ERR_UNSUPPORTED, "%s: %d-bit tensors are not "
                           "supported by the integer graph (8 bits only)",
                           what, s->bits);
@@ -105,8 +107,9 @@ static tq_status config_check(tq_calibrator *c, const tq_quant_config *q)
     if (!range_ok(&q->weight_range))
         return calib_fail(c, TQ_ERR_PARAM, "config: bad weight range method "
                           "%d or option", q->weight_range.method);
-    TQ_CHECK(scheme_check(c, &q->activation_scheme, "config activations"));
-    TQ_CHECK(scheme_check(c, &q->weight_scheme, "config weights"));
+    TQ_CHECK(scheme_check(c, &q->activation_scheme, "config activations",
+                          1));
+    TQ_CHECK(scheme_check(c, &q->weight_scheme, "config weights", 0));
     if (!q->weight_scheme.symmetric)
         return calib_fail(c, TQ_ERR_UNSUPPORTED, "config: the int8 kernels "
                           "take symmetric weights only");
@@ -182,6 +185,9 @@ tq_status tq_calibrator_create(const tq_graph *graph,
     /* The activations with storage of their own: the input and the
      * outputs of the live nodes, aliases (Reshape, Identity) excepted. */
     c->obs[graph->input].observed = 1;
+    /* The graph input is quantized to int8 by tq_graph_run_f32(): it keeps
+     * 8 bits under a narrower activation scheme. */
+    c->obs[graph->input].scheme.bits = 8;
     for (int32_t i = 0; i < graph->n_nodes; ++i) {
         const int32_t t = graph->nodes[i].output;
         c->obs[t].observed = graph->tensors[t].alias < 0;
@@ -231,7 +237,12 @@ tq_status tq_calibrator_set_tensor(tq_calibrator *c, int32_t tensor,
     if (scheme) {
         char what[64];
         snprintf(what, sizeof what, "set_tensor: tensor %d", tensor);
-        TQ_CHECK(scheme_check(c, scheme, what));
+        TQ_CHECK(scheme_check(c, scheme, what, 1));
+        if (scheme->bits != 8 &&
+            tq__graph_root(c->graph, tensor) == c->graph->input)
+            return calib_fail(c, TQ_ERR_UNSUPPORTED, "set_tensor: the graph "
+                              "input %d keeps 8 bits (its caller gives "
+                              "int8 codes)", tensor);
     }
     /* An alias (Reshape, Identity output) is its root's storage: the
      * override is the root's. */

@@ -46,6 +46,35 @@ typedef struct qctx {
     int32_t *dt; /* per tensor: the activation's type (TQ_S8 / TQ_S16) */
 } qctx;
 
+/* The codes an int8 activation @p t may take: its scheme's range when the
+ * scheme has fewer than 8 bits (int8 codes restricted to 2^bits levels,
+ * kept there by the clamp of the node that writes it), else [−128, 127].
+ * Tensors the calibrator does not observe (pool, pad outputs: they carry
+ * their input's codes) and int16 tensors are not restricted here. */
+static void scheme_codes(const qctx *x, int32_t t, int32_t *qlo,
+                         int32_t *qhi)
+{
+    double lo, hi;
+    const tq_qscheme *scheme;
+    *qlo = -128;
+    *qhi = 127;
+    if (t < 0 || t >= x->cal->n_tensors || /* a conversion's own tensor */
+        tq__calibrator_tensor_range(x->cal, t, &lo, &hi, &scheme) != TQ_OK ||
+        scheme->bits >= 8)
+        return;
+    int32_t a, b;
+    if (tq_qscheme_qrange(scheme, &a, &b) == TQ_OK)
+        *qlo = a, *qhi = b;
+}
+
+static void code_range(const qctx *x, int32_t t, int32_t *qlo, int32_t *qhi)
+{
+    *qlo = -128;
+    *qhi = 127;
+    if (x->dt[t] == TQ_S8)
+        scheme_codes(x, t, qlo, qhi);
+}
+
 static int needs_histogram(int32_t method)
 {
     return method == TQ_RANGE_PERCENTILE || method == TQ_RANGE_MSE ||
@@ -187,9 +216,11 @@ static tq_status convert_params(qctx *x, const tq__node *n,
                               from == TQ_S16 ? "int16" : "int8",
                               nd == TQ_S16 ? "int16" : "int8", eff);
     qn->kind = TQ__Q_CONVERT;
+    int32_t qlo = -32768, qhi = 32767;
+    if (nd != TQ_S16) /* read as int8 under the source tensor's scheme */
+        scheme_codes(x, n->inputs[0], &qlo, &qhi);
     *qn->cvt = (tq__qcvt){from, nd, m, sh, ti->zero_point[0],
-                          to->zero_point[0], nd == TQ_S16 ? -32768 : -128,
-                          nd == TQ_S16 ? 32767 : 127};
+                          to->zero_point[0], qlo, qhi};
     return TQ_OK;
 }
 
@@ -348,13 +379,20 @@ static tq_status act_clamp(qctx *x, const tq__node *n, float scale,
     if (a->act == TQ_ACT_CLIP) {
         *lo = quantize_bound(a->act_min, scale, zp);
         *hi = quantize_bound(a->act_max, scale, zp);
-        return TQ_OK;
-    }
-    tq_status s = tq_s8_activation_range(a->act, scale, zp, lo, hi);
-    if (s != TQ_OK)
+    } else if (tq_s8_activation_range(a->act, scale, zp, lo, hi) != TQ_OK) {
         return tq__graph_fail(x->src, TQ_ERR_UNSUPPORTED, "quantize: node %s "
                               "(%s): fused activation %d", n->name,
                               tq__op_name(n->op), a->act);
+    }
+    /* ...intersected with the codes of a narrower output scheme. */
+    int32_t qlo, qhi;
+    code_range(x, n->output, &qlo, &qhi);
+    if (*lo < qlo)
+        *lo = qlo;
+    if (*hi > qhi)
+        *hi = qhi;
+    if (*lo > *hi) /* the activation's range lies outside: one code */
+        *lo = *hi;
     return TQ_OK;
 }
 
@@ -420,8 +458,9 @@ enum { FN_COPY = 0, FN_CLAMP = 1, FN_LEAKY = 2 };
 /* out code of every input code: f((q − zp_in) · s_in) requantized to
  * (s_out, zp_out), in double, ties away from zero. */
 static void build_table(int8_t table[256], float s_in, int32_t zp_in,
-                        float s_out, int32_t zp_out, int fn, double lo,
-                        double hi, double alpha)
+                        float s_out, int32_t zp_out, int32_t qlo,
+                        int32_t qhi, int fn, double lo, double hi,
+                        double alpha)
 {
     for (int32_t q = -128; q <= 127; ++q) {
         double v = ((double)q - zp_in) * (double)s_in;
@@ -430,7 +469,7 @@ static void build_table(int8_t table[256], float s_in, int32_t zp_in,
         else if (fn == FN_LEAKY && v < 0.0)
             v *= alpha;
         const double r = (double)zp_out + round(v / (double)s_out);
-        table[q + 128] = (int8_t)(r < -128.0 ? -128 : (r > 127.0 ? 127 : r));
+        table[q + 128] = (int8_t)(r < qlo ? qlo : (r > qhi ? qhi : r));
     }
 }
 
@@ -846,12 +885,14 @@ static tq_status tables(qctx *x, const tq__node *n, struct tq__qnode *qn,
     if (!qn->tables)
         return TQ_ERR_NO_MEMORY;
     qn->n_tables = count;
+    int32_t qlo, qhi;
+    code_range(x, n->output, &qlo, &qhi);
     for (int32_t i = 0; i < count; ++i) {
         float s_in;
         int32_t zp_in;
         TQ_CHECK(params_as(x, n->inputs[i], TQ_S8, &s_in, &zp_in));
         build_table(qn->tables + 256 * i, s_in, zp_in, o->scale[0],
-                    o->zero_point[0], fn, lo, hi, alpha);
+                    o->zero_point[0], qlo, qhi, fn, lo, hi, alpha);
     }
     return TQ_OK;
 }

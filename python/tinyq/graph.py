@@ -69,6 +69,14 @@ class QuantConfig:
     weights under int8 activations. ``dtypes`` maps tensor names (or ids) to
     a dtype for those tensors alone (activations: s8 / s16; weights: s8 /
     s4), as ``tq_calibrator_set_dtype``.
+
+    Narrow activations (W4A4, docs/recovery.md): ``activation_scheme`` may
+    have fewer than 8 bits, e.g. ``QScheme(bits=4)``: every int8 activation
+    but the graph input (which keeps 8 bits) then holds codes in the
+    scheme's range ([-8, 7]), kept there by the kernels' output clamps;
+    ``overrides`` can give single tensors 8 bits again.
+    ``weight_scheme`` stays 8-bit (4-bit weights: ``weight_dtype`` or
+    :meth:`Graph.recover`).
     """
     activation: object = RangeMethod.MINMAX
     activation_scheme: QScheme = QScheme()

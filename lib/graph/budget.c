@@ -431,6 +431,24 @@ typedef struct search {
     int64_t *order16;    /* layers in int16 order */
 } search;
 
+/* @p fits: 1 when there is no arena budget or the graph quantized with
+ * this assignment plans an arena within it (quantized once to measure). */
+static tq_status arena_fits(const search *S, const int32_t *wdt,
+                            const int32_t *adt, int *fits)
+{
+    tq_graph *q;
+    int64_t a;
+    *fits = 1;
+    if (S->budget->arena_bytes <= 0)
+        return TQ_OK;
+    TQ_CHECK(quantize_as(S->c, wdt, adt, &q));
+    tq_status s = arena_of(q, &a);
+    tq_graph_free(q);
+    TQ_CHECK(s);
+    *fits = a <= S->budget->arena_bytes;
+    return TQ_OK;
+}
+
 /* One greedy run: int4 in order (skipping layer @p exclude, -1: none) until
  * the bytes fit, then int16 (if @p allow16) while bytes and arena fit.
  * *fits 0 when the bytes cannot fit. @p taken receives the int4 layers in
@@ -457,18 +475,9 @@ static tq_status greedy(search *S, int64_t exclude, int32_t allow16,
     *fits = bytes <= S->budget->weight_bytes;
     if (!*fits)
         return TQ_OK;
-    if (S->budget->arena_bytes > 0) {
-        tq_graph *q;
-        int64_t a;
-        TQ_CHECK(quantize_as(S->c, wdt, adt, &q));
-        tq_status s = arena_of(q, &a);
-        tq_graph_free(q);
-        TQ_CHECK(s);
-        if (a > S->budget->arena_bytes) {
-            *fits = 0;
-            return TQ_OK;
-        }
-    }
+    TQ_CHECK(arena_fits(S, wdt, adt, fits));
+    if (!*fits)
+        return TQ_OK;
     for (int64_t k = 0; k < S->n && allow16; ++k) {
         const int64_t i = S->order16[k];
         if (!rec[i].can_s16 || wdt[i] != TQ_S8 ||
@@ -478,17 +487,11 @@ static tq_status greedy(search *S, int64_t exclude, int32_t allow16,
         if (bytes + extra > S->budget->weight_bytes)
             continue;
         adt[i] = TQ_S16;
-        if (S->budget->arena_bytes > 0) {
-            tq_graph *q;
-            int64_t a;
-            TQ_CHECK(quantize_as(S->c, wdt, adt, &q));
-            tq_status s = arena_of(q, &a);
-            tq_graph_free(q);
-            TQ_CHECK(s);
-            if (a > S->budget->arena_bytes) {
-                adt[i] = TQ_S8;
-                continue;
-            }
+        int ok;
+        TQ_CHECK(arena_fits(S, wdt, adt, &ok));
+        if (!ok) {
+            adt[i] = TQ_S8;
+            continue;
         }
         bytes += extra;
     }

@@ -56,6 +56,19 @@ typedef struct rctx {
     double *patch;         /* scratch: the largest G · Kg */
 } rctx;
 
+/* The lower triangle of G += p pᵀ (k x k, row-major): one sampled patch
+ * into a Gram matrix; zero entries (ReLU outputs, padding) skipped. */
+static void gram_add(double *G, const double *p, int64_t k)
+{
+    for (int64_t i = 0; i < k; ++i) {
+        const double pi = p[i];
+        if (pi == 0.0)
+            continue;
+        double *Gi = G + i * k;
+        for (int64_t j = 0; j <= i; ++j)
+            Gi[j] += pi * p[j];
+    }
+}
 static uint64_t splitmix(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -128,18 +141,9 @@ static void observe(void *vctx, int32_t tensor, const float *data,
                     if (u >= L->p_sample)
                         continue;
                     L->sampled++;
-                    for (int64_t g = 0; g < L->G; ++g) {
-                        const double *p = c->patch + g * L->Kg;
-                        double *G = L->gram + g * L->Kg * L->Kg;
-                        for (int64_t i = 0; i < L->Kg; ++i) {
-                            const double pi = p[i];
-                            if (pi == 0.0)
-                                continue;
-                            double *Gi = G + i * L->Kg;
-                            for (int64_t j = 0; j <= i; ++j)
-                                Gi[j] += pi * p[j];
-                        }
-                    }
+                    for (int64_t g = 0; g < L->G; ++g)
+                        gram_add(L->gram + g * L->Kg * L->Kg,
+                                 c->patch + g * L->Kg, L->Kg);
                 }
     }
 }
@@ -531,18 +535,9 @@ static tq_status gather_quantized(tq_graph *q, const tq_graph *g,
                             for (int64_t k = 0; k < L->Kg; ++k)
                                 t[k] += xqg[k] * y;
                     }
-                    for (int64_t gg = 0; gg < L->G; ++gg) {
-                        const double *p = pq + gg * L->Kg;
-                        double *A = st->A + gg * L->Kg * L->Kg;
-                        for (int64_t i = 0; i < L->Kg; ++i) {
-                            const double pi = p[i];
-                            if (pi == 0.0)
-                                continue;
-                            double *Ai = A + i * L->Kg;
-                            for (int64_t j = 0; j <= i; ++j)
-                                Ai[j] += pi * p[j];
-                        }
-                    }
+                    for (int64_t gg = 0; gg < L->G; ++gg)
+                        gram_add(st->A + gg * L->Kg * L->Kg,
+                                 pq + gg * L->Kg, L->Kg);
                 }
     }
     if (s == TQ_OK && st->seen > 0) {

@@ -3,6 +3,8 @@
 # the geometry check that names the wrong field (issue 16, items 1-2).
 #
 # SPDX-License-Identifier: Apache-2.0
+import inspect
+
 import numpy as np
 import pytest
 
@@ -64,12 +66,73 @@ def test_padding_forms_accepted_by_every_kernel(rng):
     np.testing.assert_array_equal(
         tq.s8.depthwise_conv2d(xq, dwq, os_, padding=named),
         tq.s8.depthwise_conv2d(xq, dwq, os_, padding=(0, 2, 1, 0)))
-    for f in (tq.f32.conv2d, tq.f32.depthwise_conv2d, tq.f32.max_pool,
-              tq.f32.avg_pool, tq.f32.conv2d_relu_maxpool2, tq.s8.conv2d,
-              tq.s8.depthwise_conv2d, tq.s8.max_pool, tq.s8.avg_pool,
-              tq.s8.conv2d_relu_maxpool2):
-        assert "(top, bottom, left, right)" in f.__doc__
-        assert "Padding.from_onnx" in f.__doc__
+
+
+def _takes_padding():
+    """Every public function of the binding with a ``padding=`` argument
+    (found, not listed, so that a kernel added later is covered too)."""
+    found = []
+    for mod in (tq, tq.f32, tq.s8, tq.s16, tq.s4):
+        for name in dir(mod):
+            f = getattr(mod, name)
+            if name.startswith("_") or not inspect.isfunction(f):
+                continue
+            if "padding" in inspect.signature(f).parameters:
+                found.append(f)
+    return found
+
+
+def test_padding_order_stated_wherever_padding_is_accepted():
+    # Issue 16, item 1: say the order everywhere it is accepted. Not
+    # s8.transpose_conv, whose padding is the (top, left) pair of the
+    # forward conv (its docstring says so).
+    funcs = [f for f in _takes_padding() if f is not tq.s8.transpose_conv]
+    names = {f.__module__ + "." + f.__name__ for f in funcs}
+    assert {"tinyq.kernels_s16.conv2d", "tinyq.kernels_s4.conv2d",
+            "tinyq.kernels_s16.max_pool", "tinyq._geometry.check_conv_geometry",
+            "tinyq.kernels_f32.conv2d"} <= names
+    for f in funcs:
+        doc = f.__doc__ or ""
+        assert "(top, bottom, left, right)" in doc, f.__qualname__
+        assert "Padding.from_onnx" in doc, f.__qualname__
+    assert "(top, left)" in tq.s8.transpose_conv.__doc__
+    doc = tq.GraphBuilder.attrs.__doc__
+    assert "(top, bottom, left, right)" in doc and "Padding" in doc
+
+
+def test_padding_forms_in_s16_s4_kernels(rng):
+    x16 = rng.integers(-3000, 3000, (1, 7, 8, 3)).astype(np.int16)
+    w = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    st = tq.s16.output_stage(2**30, -8)
+    named = tq.Padding.from_onnx([0, 1, 2, 0])   # top 0, left 1, bottom 2
+    np.testing.assert_array_equal(
+        tq.s16.conv2d(x16, w, st, padding=named),
+        tq.s16.conv2d(x16, w, st, padding=(0, 2, 1, 0)))
+    np.testing.assert_array_equal(
+        tq.s16.max_pool(x16, 3, 1, padding=dict(top=1, bottom=2, right=1)),
+        tq.s16.max_pool(x16, 3, 1, padding=(1, 2, 0, 1)))
+    x8 = rng.integers(-128, 128, (1, 7, 8, 3)).astype(np.int8)
+    w4 = rng.integers(-8, 8, (4, 3, 3, 3)).astype(np.int8)
+    packed = tq.s4.pack(w4)
+    os_ = tq.OutputStage(2**30, -6)
+    np.testing.assert_array_equal(
+        tq.s4.conv2d(x8, packed, w4.shape, os_, padding=named),
+        tq.s8.conv2d(x8, w4, os_, padding=(0, 2, 1, 0)))
+
+
+def test_graph_attrs_padding_forms():
+    want = (2, 3, 1, 0)        # top, bottom, left, right
+    for padding in (want, tq.Padding(*want), tq.Padding.from_onnx([2, 1, 3, 0]),
+                    dict(top=2, bottom=3, left=1)):
+        a = tq.GraphBuilder.attrs(padding=padding)
+        assert (a.conv.pad_top, a.conv.pad_bottom, a.conv.pad_left,
+                a.conv.pad_right) == want
+        assert (a.pool.pad_top, a.pool.pad_bottom, a.pool.pad_left,
+                a.pool.pad_right) == want
+    a = tq.GraphBuilder.attrs(padding=1)
+    assert (a.conv.pad_top, a.conv.pad_right) == (1, 1)
+    with pytest.raises(tq.ParamError):
+        tq.GraphBuilder.attrs(padding=(1, 2, 3))
 
 
 def test_onnx_pads_used_directly(rng):

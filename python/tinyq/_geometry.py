@@ -152,79 +152,6 @@ def conv_pad_after(size, kernel, pad_before, out, stride=1, dilation=1):
     return after.value
 
 
-#: What :func:`check_conv_geometry` and :func:`check_pool_geometry` return:
-#: the status a kernel would give, the first inconsistent
-#: :class:`GeometryField` (``OK`` when none), its value, the value it would
-#: need (-1 when a range is needed instead), and for an output extent the
-#: bottom / right pad that would give it (-1 when none does).
-GeometryReport = collections.namedtuple(
-    "GeometryReport", ["status", "field", "value", "expected", "pad_after"])
-
-
-def _report(st, r):
-    try:
-        status = Status(st)
-    except ValueError:
-        status = st
-    return GeometryReport(status, GeometryField(r.field), r.value,
-                          r.expected, r.pad_after)
-
-
-def _raw_dims(shape, fn, name):
-    shape = tuple(shape)
-    if len(shape) != 4:
-        raise ShapeError(fn, f"{name} must be a 4-tuple, got {shape!r}")
-    return _lib.Dims(*(A.int32(v, fn, name) for v in shape))
-
-
-def check_conv_geometry(in_shape, filter_shape, out_shape, *, stride=1,
-                        padding=0, dilation=1, groups=1, depthwise=False):
-    """Check a convolution's geometry as the kernels do and name the first
-    wrong field (``tq_conv_check_geometry``); returns a
-    :data:`GeometryReport` instead of raising. Shapes are tinyq's: NHWC
-    input and output, OHWI filter (depthwise ``{1, KH, KW, C*M}``)."""
-    fn = "tinyq.check_conv_geometry"
-    din = _raw_dims(in_shape, fn, "in_shape")
-    dfl = _raw_dims(filter_shape, fn, "filter_shape")
-    dout = _raw_dims(out_shape, fn, "out_shape")
-    sh, sw = A.pair(stride, fn, "stride")
-    dh, dw = A.pair(dilation, fn, "dilation")
-    top, bottom, left, right = resolve_padding(
-        padding, din.h, din.w, dfl.h, dfl.w, sh, sw, dh, dw, fn)
-    cp = _lib.ConvParams(sh, sw, top, bottom, left, right, dh, dw,
-                         A.int32(groups, fn, "groups"))
-    r = _lib.GeometryReport()
-    st = _lib_.tq_conv_check_geometry(ctypes.byref(cp), ctypes.byref(din),
-                                      ctypes.byref(dfl), ctypes.byref(dout),
-                                      1 if depthwise else 0, ctypes.byref(r))
-    return _report(st, r)
-
-
-def check_pool_geometry(in_shape, out_shape, kernel_size, stride=None,
-                        padding=0):
-    """Check a pooling geometry as the kernels do and name the first wrong
-    field (``tq_pool_check_geometry``); NHWC shapes."""
-    fn = "tinyq.check_pool_geometry"
-    din = _raw_dims(in_shape, fn, "in_shape")
-    dout = _raw_dims(out_shape, fn, "out_shape")
-    kh, kw = A.pair(kernel_size, fn, "kernel_size")
-    sh, sw = A.pair(kernel_size if stride is None else stride, fn, "stride")
-    top, bottom, left, right = resolve_padding(padding, din.h, din.w, kh, kw,
-                                               sh, sw, 1, 1, fn)
-    pp = _lib.PoolParams(kh, kw, sh, sw, top, bottom, left, right)
-    r = _lib.GeometryReport()
-    st = _lib_.tq_pool_check_geometry(ctypes.byref(pp), ctypes.byref(din),
-                                      ctypes.byref(dout), ctypes.byref(r))
-    return _report(st, r)
-
-
-def layout_of(layout, fn):
-    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
-        raise ParamError(fn, f"layout must be 'NHWC' (tinyq) or 'NCHW' "
-                             f"(PyTorch), got {layout!r}")
-    return layout.upper()
-
-
 #: The padding forms every kernel accepts, for docstrings and errors.
 PADDING_FORMS = ("an int (all four sides), a pair (h, w) (top = bottom = h, "
                  "left = right = w), a tinyq.Padding (named sides; "
@@ -251,6 +178,81 @@ def documents_padding(fn):
     """Append :data:`PADDING_DOC` to a kernel wrapper's docstring."""
     fn.__doc__ = (fn.__doc__ or "").rstrip() + PADDING_DOC
     return fn
+
+
+#: What :func:`check_conv_geometry` and :func:`check_pool_geometry` return:
+#: the status a kernel would give, the first inconsistent
+#: :class:`GeometryField` (``OK`` when none), its value, the value it would
+#: need (-1 when a range is needed instead), and for an output extent the
+#: bottom / right pad that would give it (-1 when none does).
+GeometryReport = collections.namedtuple(
+    "GeometryReport", ["status", "field", "value", "expected", "pad_after"])
+
+
+def _report(st, r):
+    try:
+        status = Status(st)
+    except ValueError:
+        status = st
+    return GeometryReport(status, GeometryField(r.field), r.value,
+                          r.expected, r.pad_after)
+
+
+def _raw_dims(shape, fn, name):
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ShapeError(fn, f"{name} must be a 4-tuple, got {shape!r}")
+    return _lib.Dims(*(A.int32(v, fn, name) for v in shape))
+
+
+@documents_padding
+def check_conv_geometry(in_shape, filter_shape, out_shape, *, stride=1,
+                        padding=0, dilation=1, groups=1, depthwise=False):
+    """Check a convolution's geometry as the kernels do and name the first
+    wrong field (``tq_conv_check_geometry``); returns a
+    :data:`GeometryReport` instead of raising. Shapes are tinyq's: NHWC
+    input and output, OHWI filter (depthwise ``{1, KH, KW, C*M}``)."""
+    fn = "tinyq.check_conv_geometry"
+    din = _raw_dims(in_shape, fn, "in_shape")
+    dfl = _raw_dims(filter_shape, fn, "filter_shape")
+    dout = _raw_dims(out_shape, fn, "out_shape")
+    sh, sw = A.pair(stride, fn, "stride")
+    dh, dw = A.pair(dilation, fn, "dilation")
+    top, bottom, left, right = resolve_padding(
+        padding, din.h, din.w, dfl.h, dfl.w, sh, sw, dh, dw, fn)
+    cp = _lib.ConvParams(sh, sw, top, bottom, left, right, dh, dw,
+                         A.int32(groups, fn, "groups"))
+    r = _lib.GeometryReport()
+    st = _lib_.tq_conv_check_geometry(ctypes.byref(cp), ctypes.byref(din),
+                                      ctypes.byref(dfl), ctypes.byref(dout),
+                                      1 if depthwise else 0, ctypes.byref(r))
+    return _report(st, r)
+
+
+@documents_padding
+def check_pool_geometry(in_shape, out_shape, kernel_size, stride=None,
+                        padding=0):
+    """Check a pooling geometry as the kernels do and name the first wrong
+    field (``tq_pool_check_geometry``); NHWC shapes."""
+    fn = "tinyq.check_pool_geometry"
+    din = _raw_dims(in_shape, fn, "in_shape")
+    dout = _raw_dims(out_shape, fn, "out_shape")
+    kh, kw = A.pair(kernel_size, fn, "kernel_size")
+    sh, sw = A.pair(kernel_size if stride is None else stride, fn, "stride")
+    top, bottom, left, right = resolve_padding(padding, din.h, din.w, kh, kw,
+                                               sh, sw, 1, 1, fn)
+    pp = _lib.PoolParams(kh, kw, sh, sw, top, bottom, left, right)
+    r = _lib.GeometryReport()
+    st = _lib_.tq_pool_check_geometry(ctypes.byref(pp), ctypes.byref(din),
+                                      ctypes.byref(dout), ctypes.byref(r))
+    return _report(st, r)
+
+
+def layout_of(layout, fn):
+    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
+        raise ParamError(fn, f"layout must be 'NHWC' (tinyq) or 'NCHW' "
+                             f"(PyTorch), got {layout!r}")
+    return layout.upper()
 
 
 def padding4(padding, fn):

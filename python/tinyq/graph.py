@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from . import _arrays as A
+from . import _geometry as G
 from . import _lib
 from .constants import Activation, DType, Op, RangeMethod, Rewrite, Rounding
 from .errors import ParamError, ShapeError, check, error_class
@@ -551,7 +552,11 @@ class GraphBuilder:
               act_min=-np.inf, act_max=np.inf, alpha=0.01, epsilon=1e-5,
               count_include_pad=False, depth_multiplier=1, shape=None):
         """A ``tq_node_attrs``. ``padding`` is (top, bottom, left, right),
-        for convolutions, pools and PAD alike."""
+        for convolutions, pools and PAD alike: a 4-tuple in that order, a
+        :class:`tinyq.Padding` (named sides; ``Padding.from_onnx(pads)``
+        for ONNX's ``[top, left, bottom, right]``,
+        ``Padding.from_torch_pad(pad)`` for ``F.pad``'s ``(left, right,
+        top, bottom)``), a dict of sides, a pair ``(h, w)`` or an int."""
         fn = "tq_node_attrs_init"
         a = _lib.NodeAttrs()
         check(_lib_.tq_node_attrs_init(ctypes.byref(a)), fn)
@@ -560,10 +565,7 @@ class GraphBuilder:
         kh, kw = A.pair(kernel, fn, "kernel")
         ph, pw = A.pair(stride if pool_stride is None else pool_stride, fn,
                         "pool_stride")
-        if len(padding) != 4:
-            raise ParamError(fn, "padding is (top, bottom, left, right)")
-        top, bottom, left, right = (A.int32(p, fn, "padding")
-                                    for p in padding)
+        top, bottom, left, right = G.padding4(padding, fn)
         a.conv = _lib.ConvParams(sh, sw, top, bottom, left, right, dh, dw,
                                  A.int32(groups, fn, "groups"))
         a.pool = _lib.PoolParams(kh, kw, ph, pw, top, bottom, left, right)

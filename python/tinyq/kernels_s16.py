@@ -82,6 +82,7 @@ def _vp(a):
     return None if a is None else ctypes.c_void_p(a.ctypes.data)
 
 
+@G.documents_padding
 def conv2d(x, weight, output_stage, *, bias=None, bias_dtype="s64",
            stride=1, padding=0, dilation=1, groups=1, layout="NHWC",
            out=None):
@@ -111,6 +112,7 @@ def conv2d(x, weight, output_stage, *, bias=None, bias_dtype="s64",
     return res.result()
 
 
+@G.documents_padding
 def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
                         dilation=1, groups=1):
     """Bytes of scratch :func:`conv2d` allocates
@@ -129,6 +131,7 @@ def conv2d_scratch_size(x_shape, weight_shape, *, stride=1, padding=0,
     return need.value
 
 
+@G.documents_padding
 def depthwise_conv2d(x, weight, output_stage, *, bias=None, bias_dtype="s64",
                      stride=1, padding=0, dilation=1, layout="NHWC",
                      out=None):
@@ -170,6 +173,7 @@ def fully_connected(x, weight, output_stage, *, bias=None, bias_dtype="s64",
     return out
 
 
+@G.documents_padding
 def max_pool(x, kernel_size, stride=None, padding=0, act_min=-32768,
              act_max=32767, layout="NHWC", out=None):
     """int16 max pool, then the clamp (``tq_s16_max_pool``)."""
@@ -178,6 +182,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, act_min=-32768,
                      "tinyq.s16.max_pool")
 
 
+@G.documents_padding
 def avg_pool(x, kernel_size, stride=None, padding=0, act_min=-32768,
              act_max=32767, layout="NHWC", out=None):
     """int16 average pool, rounding half away from zero

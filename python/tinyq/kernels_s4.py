@@ -109,6 +109,7 @@ def _shape4(shape, fn):
     return shape
 
 
+@G.documents_padding
 def conv2d(x, packed, weight_shape, output_stage, *, input_zero_point=0,
            bias=None, stride=1, padding=0, dilation=1, groups=1,
            layout="NHWC", out=None):
@@ -142,6 +143,7 @@ def conv2d(x, packed, weight_shape, output_stage, *, input_zero_point=0,
     return res.result()
 
 
+@G.documents_padding
 def depthwise_conv2d(x, packed, weight_shape, output_stage, *,
                      input_zero_point=0, bias=None, stride=1, padding=0,
                      dilation=1, layout="NHWC", out=None):

@@ -358,11 +358,13 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
 {
     conv_ctx c = {0};
     size_t sf, s8;
-    c.conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
-    c.in = (tq_dims){1, h, w, cin};
-    c.filter = (tq_dims){cout, k, k, cin};
-    c.out = (tq_dims){1, h - k + 1, w - k + 1, cout};
-    c.pooled = (tq_dims){1, c.out.h / 2, c.out.w / 2, cout};
+    c.conv = (tq_conv_params){.stride_h = 1, .stride_w = 1, .pad_top = 0,
+                              .pad_bottom = 0, .pad_left = 0, .pad_right = 0,
+                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    c.in = (tq_dims){.n = 1, .h = h, .w = w, .c = cin};
+    c.filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
+    c.out = (tq_dims){.n = 1, .h = h - k + 1, .w = w - k + 1, .c = cout};
+    c.pooled = (tq_dims){.n = 1, .h = c.out.h / 2, .w = c.out.w / 2, .c = cout};
     const size_t ni = (size_t)h * w * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)c.out.h * c.out.w * cout;
     conv_ctx_fill(&c, ni, nw, no, cout, 0.0007);
@@ -461,7 +463,7 @@ static void bench_add(const char *name, size_t n)
     printf("  add+relu %-23s tinyq s8 single rounding %8.3f ns/element\n", name,
            t1 / (double)n * 1e9);
     /* The same tensors multiplied (TFLite MUL with its ReLU clamp). */
-    c.dims = (tq_dims){1, 1, 1, (int32_t)n};
+    c.dims = (tq_dims){.n = 1, .h = 1, .w = 1, .c = (int32_t)n};
     tq_s8_mul_params_from_scales(0.031f, -3, 0.047f, 5, 0.052f, -128, -128,
                                  127, TQ_ROUND_DOUBLE, &c.mp);
     const double mf = time_call(run_f32_mul, &c), m8 = time_call(run_s8_mul, &c);
@@ -567,10 +569,12 @@ static void bench_resnet_conv(const char *name, int32_t h, int32_t cin,
     size_t sf, s8;
     const int32_t pad = k / 2;
     const int32_t oh = (h + 2 * pad - k) / st + 1;
-    c.conv = (tq_conv_params){st, st, pad, pad, pad, pad, 1, 1, 1};
-    c.in = (tq_dims){1, h, h, cin};
-    c.filter = (tq_dims){cout, k, k, cin};
-    c.out = (tq_dims){1, oh, oh, cout};
+    c.conv = (tq_conv_params){.stride_h = st, .stride_w = st, .pad_top = pad,
+                              .pad_bottom = pad, .pad_left = pad, .pad_right = pad,
+                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    c.in = (tq_dims){.n = 1, .h = h, .w = h, .c = cin};
+    c.filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
+    c.out = (tq_dims){.n = 1, .h = oh, .w = oh, .c = cout};
     const size_t ni = (size_t)h * h * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)oh * oh * cout;
     conv_ctx_fill(&c, ni, nw, no, cout, 0.0007);
@@ -620,10 +624,12 @@ static void bench_dw(int32_t h, int32_t ch, int32_t st)
 {
     conv_ctx c = {0};
     const int32_t oh = (h + 2 - 3) / st + 1;
-    c.conv = (tq_conv_params){st, st, 1, 1, 1, 1, 1, 1, 1};
-    c.in = (tq_dims){1, h, h, ch};
-    c.filter = (tq_dims){1, 3, 3, ch};
-    c.out = (tq_dims){1, oh, oh, ch};
+    c.conv = (tq_conv_params){.stride_h = st, .stride_w = st, .pad_top = 1,
+                              .pad_bottom = 1, .pad_left = 1, .pad_right = 1,
+                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    c.in = (tq_dims){.n = 1, .h = h, .w = h, .c = ch};
+    c.filter = (tq_dims){.n = 1, .h = 3, .w = 3, .c = ch};
+    c.out = (tq_dims){.n = 1, .h = oh, .w = oh, .c = ch};
     const size_t ni = (size_t)h * h * ch, nw = (size_t)9 * ch,
                  no = (size_t)oh * oh * ch;
     conv_ctx_fill(&c, ni, nw, no, ch, 0.003);
@@ -665,9 +671,11 @@ static void run_s8_avgpool(void *p)
 static void bench_gap(int32_t h, int32_t ch)
 {
     pool_ctx c;
-    c.p = (tq_pool_params){h, h, h, h, 0, 0, 0, 0};
-    c.in = (tq_dims){1, h, h, ch};
-    c.out = (tq_dims){1, 1, 1, ch};
+    c.p = (tq_pool_params){.kernel_h = h, .kernel_w = h, .stride_h = h, .stride_w = h,
+                           .pad_top = 0, .pad_bottom = 0, .pad_left = 0,
+                           .pad_right = 0};
+    c.in = (tq_dims){.n = 1, .h = h, .w = h, .c = ch};
+    c.out = (tq_dims){.n = 1, .h = 1, .w = 1, .c = ch};
     const size_t ni = (size_t)h * h * ch;
     c.inf = xmalloc(ni * 4), c.in8 = xmalloc(ni);
     c.outf = xmalloc((size_t)ch * 4), c.out8 = xmalloc((size_t)ch);
@@ -785,10 +793,12 @@ static void bench_s16_conv(const char *name, int32_t h, int32_t w, int32_t cin,
 {
     narrow_ctx c = {0};
     size_t s8, s16;
-    c.conv = (tq_conv_params){1, 1, 0, 0, 0, 0, 1, 1, 1};
-    c.in = (tq_dims){1, h, w, cin};
-    c.filter = (tq_dims){cout, k, k, cin};
-    c.out = (tq_dims){1, h - k + 1, w - k + 1, cout};
+    c.conv = (tq_conv_params){.stride_h = 1, .stride_w = 1, .pad_top = 0,
+                              .pad_bottom = 0, .pad_left = 0, .pad_right = 0,
+                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    c.in = (tq_dims){.n = 1, .h = h, .w = w, .c = cin};
+    c.filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
+    c.out = (tq_dims){.n = 1, .h = h - k + 1, .w = w - k + 1, .c = cout};
     const size_t no = (size_t)c.out.h * c.out.w * cout;
     fill_narrow(&c, (size_t)h * w * cin, (size_t)cout * k * k * cin, no, cout);
     tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);

@@ -222,7 +222,9 @@ static tq_graph *build_lenet(const char *path)
         x = y;
         if (L[l].pool) {
             tq_node_attrs_init(&at);
-            at.pool = (tq_pool_params){2, 2, 2, 2, 0, 0, 0, 0};
+            at.pool = (tq_pool_params){.kernel_h = 2, .kernel_w = 2, .stride_h = 2,
+                                       .stride_w = 2, .pad_top = 0, .pad_bottom = 0,
+                                       .pad_left = 0, .pad_right = 0};
             DIE_IF_G(tq_graph_add_node(g, L[l].pool, TQ_OP_MAX_POOL, 1, &x, &at,
                                        &y), g);
             x = y;

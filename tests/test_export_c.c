@@ -12,6 +12,7 @@
  *
  * SPDX-License-Identifier: Apache-2.0
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -246,12 +247,70 @@ static void test_refusals(void **state)
     tq_graph_free(g);
 }
 
+/* The generated code fills tq_dims, tq_conv_params and tq_pool_params by
+ * name (issue 16, item 3): code copied from it cannot swap height and
+ * width, whatever order the reader assumes. Every such initialiser in the
+ * exported sources of the int8 LeNet and the int16 model (its fused conv
+ * + pool writes a pool of its own) must be designated. */
+static void count_initialisers(const char *path, int counts[3])
+{
+    static const char *const types[3] = {"tq_dims ", "tq_conv_params ",
+                                         "tq_pool_params "};
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        for (int t = 0; t < 3; ++t) {
+            const char *decl = strstr(line, types[t]);
+            if (!decl || !strstr(line, "static const"))
+                continue;
+            const char *brace = strchr(decl, '{');
+            if (!brace)
+                fail_msg("%s: %s", path, line);
+            if (strncmp(brace, "{.", 2) != 0)
+                fail_msg("%s: positional initialiser: %s", path, line);
+            ++counts[t];
+        }
+    }
+    fclose(f);
+}
+
+static void test_designated_initialisers(void **state)
+{
+    (void)state;
+    const char *const files[] = {TQ_TEST_MODEL_CORPUS "/lenet",
+                                 TQ_TEST_MIXED_S16};
+    char dir[] = "/tmp/tq_export_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int counts[3] = {0, 0, 0};
+    for (size_t i = 0; i < sizeof files / sizeof *files; ++i) {
+        char msg[256], path[64];
+        tq_graph *g = NULL;
+        if (tq_graph_load(files[i], &g, msg, sizeof msg) != TQ_OK)
+            fail_msg("%s: %s", files[i], msg);
+        if (tq_graph_export_c(g, "m", dir, msg, sizeof msg) != TQ_OK)
+            fail_msg("%s: %s", files[i], msg);
+        tq_graph_free(g);
+        snprintf(path, sizeof path, "%s/m.c", dir);
+        count_initialisers(path, counts);
+        remove(path);
+        snprintf(path, sizeof path, "%s/m.h", dir);
+        remove(path);
+    }
+    rmdir(dir);
+    print_message("designated: %d tq_dims, %d tq_conv_params, %d "
+                  "tq_pool_params\n", counts[0], counts[1], counts[2]);
+    assert_true(counts[0] > 0 && counts[1] > 0 && counts[2] > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_code),
         cmocka_unit_test(test_mixed_precision),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_designated_initialisers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

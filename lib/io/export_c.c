@@ -436,8 +436,8 @@ static void put_ints(FILE *f, const char *decl, const int32_t *v, size_t n)
 
 static void put_dims(FILE *f, const char *name, const tq_dims *d)
 {
-    fprintf(f, "static const tq_dims %s = {%d, %d, %d, %d};\n", name,
-            (int)d->n, (int)d->h, (int)d->w, (int)d->c);
+    fprintf(f, "static const tq_dims %s = {.n = %d, .h = %d, .w = %d, "
+            ".c = %d};\n", name, (int)d->n, (int)d->h, (int)d->w, (int)d->c);
 }
 
 static void put_os(FILE *f, int32_t k, const struct tq__qnode *qn)
@@ -609,11 +609,13 @@ static void put_call16(FILE *f, int32_t k, const step *s,
         /* The conv into the scratch, then the 2x2 max pool of stride 2. */
         const tq_dims cd = tq__qnode_conv_dims(qn, &s->in_dims);
         const size_t cb = conv_pool16_bytes(s, qn);
-        fprintf(f, "    {\n        static const tq_dims conv_out = {%d, %d, "
-                "%d, %d};\n        static const tq_pool_params pool = {2, 2, "
-                "2, 2, 0, 0, 0, 0};\n        s = tq_s16_conv2d(&conv%d, &in%d, "
-                "A16(%zu), &filter%d, w%d, %s, TQ_S64, &os%d, &conv_out, "
-                "A16(%zu), arena + %zu, %zu);\n        if (s == TQ_OK)\n"
+        fprintf(f, "    {\n        static const tq_dims conv_out = {.n = %d, "
+                ".h = %d, .w = %d, .c = %d};\n        static const "
+                "tq_pool_params pool = {.kernel_h = 2, .kernel_w = 2, "
+                ".stride_h = 2, .stride_w = 2};\n        s = tq_s16_conv2d("
+                "&conv%d, &in%d, A16(%zu), &filter%d, w%d, %s, TQ_S64, "
+                "&os%d, &conv_out, A16(%zu), arena + %zu, %zu);\n"
+                "        if (s == TQ_OK)\n"
                 "            s = tq_s16_max_pool(&pool, &conv_out, A16(%zu), "
                 "-32768, 32767, &out%d, A16(%zu));\n    }\n", (int)cd.n,
                 (int)cd.h, (int)cd.w, (int)cd.c, i, i, s->in, i, i, b, i,
@@ -735,11 +737,13 @@ static int write_source(const ectx *x, const char *path, const char *p)
         case TQ__Q_CONV_POOL:
         case TQ__Q_DEPTHWISE: {
             const tq_conv_params *c = &qn->conv;
-            fprintf(f, "static const tq_conv_params conv%d = {%d, %d, %d, %d, "
-                    "%d, %d, %d, %d, %d};\n", (int)k, (int)c->stride_h,
-                    (int)c->stride_w, (int)c->pad_top, (int)c->pad_bottom,
-                    (int)c->pad_left, (int)c->pad_right, (int)c->dilation_h,
-                    (int)c->dilation_w, (int)c->groups);
+            fprintf(f, "static const tq_conv_params conv%d = {.stride_h = %d, "
+                    ".stride_w = %d, .pad_top = %d, .pad_bottom = %d, "
+                    ".pad_left = %d, .pad_right = %d, .dilation_h = %d, "
+                    ".dilation_w = %d, .groups = %d};\n", (int)k,
+                    (int)c->stride_h, (int)c->stride_w, (int)c->pad_top,
+                    (int)c->pad_bottom, (int)c->pad_left, (int)c->pad_right,
+                    (int)c->dilation_h, (int)c->dilation_w, (int)c->groups);
             snprintf(name, sizeof name, "filter%d", (int)k);
             put_dims(f, name, &qn->filter);
             put_weights(f, k, qn);
@@ -756,8 +760,10 @@ static int write_source(const ectx *x, const char *path, const char *p)
         case TQ__Q_MAX_POOL:
         case TQ__Q_AVG_POOL: {
             const tq_pool_params *q = &qn->pool;
-            fprintf(f, "static const tq_pool_params pool%d = {%d, %d, %d, %d, "
-                    "%d, %d, %d, %d};\n", (int)k, (int)q->kernel_h,
+            fprintf(f, "static const tq_pool_params pool%d = {.kernel_h = %d, "
+                    ".kernel_w = %d, .stride_h = %d, .stride_w = %d, "
+                    ".pad_top = %d, .pad_bottom = %d, .pad_left = %d, "
+                    ".pad_right = %d};\n", (int)k, (int)q->kernel_h,
                     (int)q->kernel_w, (int)q->stride_h, (int)q->stride_w,
                     (int)q->pad_top, (int)q->pad_bottom, (int)q->pad_left,
                     (int)q->pad_right);

@@ -1370,11 +1370,24 @@ static void test_cmsis_style_padding(void **state)
                                      &c.filter, c.w, c.bias, &c.st.os, &c.out,
                                      got),
                                  TQ_ERR_SHAPE);
-            else
+            else {
+                static unsigned char scratch[1 << 16];
                 assert_int_equal(tq_s8_conv2d_scratch_size(&c.cp, &c.in,
                                                            &c.filter, &c.out,
                                                            &(size_t){0}),
                                  TQ_ERR_SHAPE);
+                assert_int_equal(tq_s8_conv2d(&c.cp, &c.in, c.x, c.input_offset,
+                                              &c.filter, c.w, c.bias, &c.st.os,
+                                              &c.out, got, scratch,
+                                              sizeof scratch),
+                                 TQ_ERR_SHAPE);
+            }
+            /* Refused: nothing written. */
+            for (size_t i = 0; i < n_out; ++i)
+                if (got[i] != (int8_t)SENT8) {
+                    describe(&c, "cmsis-style", iter);
+                    fail_msg("refused geometry wrote out[%zu] = %d", i, got[i]);
+                }
             /* An output extent the formula does not give, or (pads too
              * small for a dilated window) a window that does not fit. */
             if (rep.field != TQ_GEOM_OUT_H && rep.field != TQ_GEOM_OUT_W &&

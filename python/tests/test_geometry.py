@@ -89,8 +89,8 @@ def test_padding_order_stated_wherever_padding_is_accepted():
     funcs = [f for f in _takes_padding() if f is not tq.s8.transpose_conv]
     names = {f.__module__ + "." + f.__name__ for f in funcs}
     assert {"tinyq.kernels_s16.conv2d", "tinyq.kernels_s4.conv2d",
-            "tinyq.kernels_s16.max_pool", "tinyq._geometry.check_conv_geometry",
-            "tinyq.kernels_f32.conv2d"} <= names
+            "tinyq.kernels_s16.max_pool", "tinyq.kernels_f32.conv2d",
+            "tinyq._geometry.check_conv_geometry"} <= names
     for f in funcs:
         doc = f.__doc__ or ""
         assert "(top, bottom, left, right)" in doc, f.__qualname__
@@ -122,7 +122,8 @@ def test_padding_forms_in_s16_s4_kernels(rng):
 
 def test_graph_attrs_padding_forms():
     want = (2, 3, 1, 0)        # top, bottom, left, right
-    for padding in (want, tq.Padding(*want), tq.Padding.from_onnx([2, 1, 3, 0]),
+    for padding in (want, tq.Padding(*want),
+                    tq.Padding.from_onnx([2, 1, 3, 0]),
                     dict(top=2, bottom=3, left=1)):
         a = tq.GraphBuilder.attrs(padding=padding)
         assert (a.conv.pad_top, a.conv.pad_bottom, a.conv.pad_left,

@@ -3,12 +3,16 @@
 # the geometry check that names the wrong field (issue 16, items 1-2).
 #
 # SPDX-License-Identifier: Apache-2.0
+import glob
 import inspect
+import os
+import re
 
 import numpy as np
 import pytest
 
 import tinyq as tq
+from conftest import REPO
 import oracles
 
 G = tq.GeometryField
@@ -205,3 +209,36 @@ def test_check_conv_geometry_names_the_field():
                                padding=tq.Padding(1, 3, 0, 0))
     assert (r.status, r.field, r.value) == (tq.Status.ERR_PARAM,
                                             G.PAD_BOTTOM, 3)
+
+
+# A positional initialiser of these structs, e.g. (tq_dims){1, h, w, c} or
+# tq_conv_params cp = {1, 1, ...}: what a copy from CMSIS-NN code ({w, h}
+# tiles) would silently get wrong.
+_POSITIONAL = re.compile(
+    r"(\((tq_conv_params|tq_pool_params|tq_dims)\)"
+    r"|\b(tq_conv_params|tq_pool_params|tq_dims)\s+\**\w+(\[\w*\])*\s*=)"
+    r"\s*\{\s*[^\s.}]")
+
+
+def test_examples_fill_geometry_structs_by_name():
+    # Issue 16, item 3: the examples, tools, benchmarks and docs use
+    # designated initialisers (the tests themselves may be positional).
+    root = REPO
+    files = [os.path.join(root, "README.md"),
+             os.path.join(root, "include", "tinyq.h")]
+    files += glob.glob(os.path.join(root, "docs", "*.md"))
+    for sub in ("examples", "bench", "tools"):
+        for ext in ("c", "h"):
+            files += glob.glob(os.path.join(root, sub, "**", "*." + ext),
+                               recursive=True)
+    if not any(os.sep + "examples" + os.sep in f for f in files):
+        pytest.skip("no source tree beside the package")
+    found = []
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for m in _POSITIONAL.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            found.append(f"{os.path.relpath(path, root)}:{line}: "
+                         f"{m.group(0)}")
+    assert not found, "positional initialisers:\n" + "\n".join(found)

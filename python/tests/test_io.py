@@ -171,6 +171,11 @@ def test_cifar10(rng, tmp_path):
     images, y = tq.io.load_cifar10(path, 1, 2)
     assert images.shape == (2, 32, 32, 3)
     np.testing.assert_array_equal(y, labels[1:3])
+    # Issue 16, item 5: raw pixels straight from the file, exactly.
+    images, y = tq.io.load_cifar10(path, 1, 2, raw=True)
+    np.testing.assert_array_equal(
+        images, pixels[1:3].transpose(0, 2, 3, 1).astype(np.float32))
+    np.testing.assert_array_equal(y, labels[1:3])
 
 
 def test_cifar10_errors(rng, tmp_path):

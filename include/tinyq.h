@@ -2010,6 +2010,13 @@ TQ_API const char *tq_kernel_path(void);
  *  #TQ_S16_MAX_REDUCTION = 2^24 products |sum| <= 2^46: the int64 sum never
  *  overflows, and it stays inside the 2^47 range TFLite's int64
  *  requantization assumes. Longer reductions give #TQ_ERR_OVERFLOW.
+ *
+ *  Buffers: the rule of the s8 kernels. Nothing a kernel writes (output,
+ *  scratch) may share a byte with any other buffer of the call (input,
+ *  weights, bias, the ::tq_s16_output's multiplier and shift arrays,
+ *  output, scratch): #TQ_ERR_ALIAS, nothing written. (An output may equal
+ *  an input exactly where a function says so: tq_s16_add(), tq_s16_mul(),
+ *  tq_s16_softmax().)
  *  @{ */
 /* ======================================================================== */
 
@@ -2313,6 +2320,11 @@ TQ_API tq_status tq_s16_batch_matmul(const tq_batch_matmul_params *p,
  *  byte with the next row); with an odd element count the last byte's high
  *  nibble is 0. A tensor of n values takes tq_s4_packed_size(n) =
  *  ceil(n / 2) bytes.
+ *
+ *  Buffers: the rule of the s8 kernels. Nothing a kernel writes (output,
+ *  packed bytes, scratch) may share a byte with any other buffer of the
+ *  call (input, packed weights, bias, the ::tq_s8_output's multiplier and
+ *  shift arrays, output, scratch): #TQ_ERR_ALIAS, nothing written.
  *  @{ */
 /* ======================================================================== */
 

@@ -1242,7 +1242,8 @@ TQ_API tq_status tq_s8_depthwise_conv2d(const tq_conv_params *conv,
  *                       TFLite's symmetric weights (ONNX QLinearMatMul
  *                       and gemmlowp may use others)
  *  batch, in_features, out_features >= 1 and in_features <=
- *  #TQ_S8_MAX_REDUCTION; @p out must not overlap @p in or @p weights. */
+ *  #TQ_S8_MAX_REDUCTION; @p out must not overlap @p in, @p weights,
+ *  @p bias or the arrays of @p os (#TQ_ERR_ALIAS). */
 TQ_API tq_status tq_s8_fully_connected(int32_t batch, int32_t in_features,
                                        int32_t out_features, const int8_t *in,
                                        int32_t input_offset,
@@ -1815,7 +1816,8 @@ TQ_API tq_status tq_s8_transpose_conv_scratch_size(const tq_dims *out_dims,
  *  @param scratch_bytes size of @p scratch
  *  @return #TQ_ERR_NULL, #TQ_ERR_SHAPE, #TQ_ERR_PARAM, #TQ_ERR_OVERFLOW,
  *          #TQ_ERR_BUFFER_TOO_SMALL, #TQ_ERR_ALIAS if @p out or the
- *          scratch overlaps an input or each other. */
+ *          scratch overlaps an input (@p in, @p filter, @p bias, the
+ *          arrays of @p os) or each other. */
 TQ_API tq_status tq_s8_transpose_conv(
     const tq_conv_params *conv, const tq_dims *in_dims, const int8_t *in,
     int32_t input_offset, const tq_dims *filter_dims, const int8_t *filter,
@@ -2008,6 +2010,13 @@ TQ_API const char *tq_kernel_path(void);
  *  #TQ_S16_MAX_REDUCTION = 2^24 products |sum| <= 2^46: the int64 sum never
  *  overflows, and it stays inside the 2^47 range TFLite's int64
  *  requantization assumes. Longer reductions give #TQ_ERR_OVERFLOW.
+ *
+ *  Buffers: the rule of the s8 kernels. Nothing a kernel writes (output,
+ *  scratch) may share a byte with any other buffer of the call (input,
+ *  weights, bias, the ::tq_s16_output's multiplier and shift arrays,
+ *  output, scratch): #TQ_ERR_ALIAS, nothing written. (An output may equal
+ *  an input exactly where a function says so: tq_s16_add(), tq_s16_mul(),
+ *  tq_s16_softmax().)
  *  @{ */
 /* ======================================================================== */
 
@@ -2081,7 +2090,8 @@ TQ_API tq_status tq_s16_conv2d_scratch_size(const tq_conv_params *conv,
  *          stage), #TQ_ERR_DTYPE, #TQ_ERR_OVERFLOW when KH·KW·Cin/groups
  *          exceeds #TQ_S16_MAX_REDUCTION, #TQ_ERR_BUFFER_TOO_SMALL,
  *          #TQ_ERR_ALIAS if @p out or the scratch overlaps @p in, the
- *          filter or each other. Nothing is written on error. */
+ *          filter, @p bias, the arrays of @p os or each other (the rule of
+ *          the int8 kernels). Nothing is written on error. */
 TQ_API tq_status tq_s16_conv2d(const tq_conv_params *conv,
                                const tq_dims *in_dims, const int16_t *in,
                                const tq_dims *filter_dims,
@@ -2102,8 +2112,9 @@ TQ_API tq_status tq_s16_conv2d(const tq_conv_params *conv,
  *  @param bias_dtype   #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
  *  @param os           output stage, per Cout when per channel
  *  @param out_dims     {N, OH, OW, Cout}
- *  @param out          int16 output codes, not overlapping @p in or the
- *                      filter (#TQ_ERR_ALIAS)
+ *  @param out          int16 output codes, not overlapping @p in, the
+ *                      filter, @p bias or the arrays of @p os
+ *                      (#TQ_ERR_ALIAS)
  *  @return as tq_s16_conv2d(); KH·KW is limited to #TQ_S16_MAX_REDUCTION. */
 TQ_API tq_status tq_s16_depthwise_conv2d(const tq_conv_params *conv,
                                          const tq_dims *in_dims,
@@ -2126,7 +2137,8 @@ TQ_API tq_status tq_s16_depthwise_conv2d(const tq_conv_params *conv,
  *  @param bias_dtype    #TQ_S64 or #TQ_S32 (see tq_s16_conv2d())
  *  @param os            output stage (per tensor or per output feature)
  *  @param out           [batch][out_features] int16 codes, not overlapping
- *                       @p in or @p weights (#TQ_ERR_ALIAS) */
+ *                       @p in, @p weights, @p bias or the arrays of @p os
+ *                       (#TQ_ERR_ALIAS) */
 TQ_API tq_status tq_s16_fully_connected(int32_t batch, int32_t in_features,
                                         int32_t out_features,
                                         const int16_t *in,
@@ -2308,6 +2320,11 @@ TQ_API tq_status tq_s16_batch_matmul(const tq_batch_matmul_params *p,
  *  byte with the next row); with an odd element count the last byte's high
  *  nibble is 0. A tensor of n values takes tq_s4_packed_size(n) =
  *  ceil(n / 2) bytes.
+ *
+ *  Buffers: the rule of the s8 kernels. Nothing a kernel writes (output,
+ *  packed bytes, scratch) may share a byte with any other buffer of the
+ *  call (input, packed weights, bias, the ::tq_s8_output's multiplier and
+ *  shift arrays, output, scratch): #TQ_ERR_ALIAS, nothing written.
  *  @{ */
 /* ======================================================================== */
 
@@ -2434,7 +2451,8 @@ TQ_API tq_status tq_s4_conv2d_fast_scratch_size(const tq_conv_params *conv,
  *  @param scratch_bytes size of @p scratch
  *  @return as tq_s8_conv2d() (#TQ_ERR_BUFFER_TOO_SMALL below
  *          tq_s4_conv2d_scratch_size()), and #TQ_ERR_ALIAS when the
- *          scratch or the output overlaps the packed filter; nothing
+ *          scratch or the output overlaps @p in, the packed filter, @p bias,
+ *          the arrays of @p os or each other; nothing
  *          written on error. */
 TQ_API tq_status tq_s4_conv2d(const tq_conv_params *conv,
                               const tq_dims *in_dims, const int8_t *in,
@@ -2457,7 +2475,8 @@ TQ_API tq_status tq_s4_conv2d(const tq_conv_params *conv,
  *  @param bias         Cout int32 values or NULL
  *  @param os           output stage
  *  @param out_dims     {N, OH, OW, Cout}
- *  @param out          output codes, not overlapping @p in or the filter
+ *  @param out          output codes, not overlapping @p in, the filter,
+ *                      @p bias or the arrays of @p os (#TQ_ERR_ALIAS)
  *  @return as tq_s8_depthwise_conv2d(). */
 TQ_API tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
                                         const tq_dims *in_dims,
@@ -2492,8 +2511,8 @@ TQ_API tq_status tq_s4_fully_connected_scratch_size(int32_t in_features,
  *                       tq_s4_packed_size(out_features·in_features) bytes
  *  @param bias          out_features int32 values or NULL
  *  @param os            output stage (per tensor or per output feature)
- *  @param out           [batch][out_features] codes, not overlapping @p in
- *                       or @p weights
+ *  @param out           [batch][out_features] codes, not overlapping @p in,
+ *                       @p weights, @p bias or the arrays of @p os
  *  @param scratch       tq_s4_fully_connected_scratch_size() bytes
  *  @param scratch_bytes size of @p scratch
  *  @return as tq_s8_fully_connected(), plus #TQ_ERR_BUFFER_TOO_SMALL and

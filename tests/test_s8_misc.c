@@ -900,6 +900,8 @@ typedef struct alias_kernel {
     size_t bytes[A_COUNT];   /* 0: the kernel has no such buffer */
     int writes[A_COUNT];     /* buffers the call writes */
     tq_status (*run)(void *const p[A_COUNT], const size_t bytes[A_COUNT]);
+    const void *filter_image; /* copied as the filter (packed formats);
+                                 NULL: random codes */
 } alias_kernel;
 
 static const tq_conv_params alias_conv = {1, 1, 0, 0, 0, 0, 1, 1, 1};
@@ -909,6 +911,9 @@ static const tq_dims dw_in = {1, 5, 5, 2}, dw_filter = {1, 3, 3, A_CH},
                      dw_out = {1, 3, 3, A_CH};
 static const tq_dims pool_in = {1, 6, 6, 3}, pool_out = {1, 2, 2, A_CH};
 static uint8_t alias_packed_image[4096];
+static uint8_t alias_conv_packed_image[4096];
+/* The int16 and int4 kernels (issue 14: the same rule in every kernel). */
+static const tq_dims tconv_in = {1, 3, 3, 3}, tconv_out = {1, 5, 5, A_CH};
 
 static tq_s8_output alias_stage(void *const p[A_COUNT])
 {
@@ -982,6 +987,87 @@ static tq_status run_requant_rows(void *const p[A_COUNT],
     return tq_s8_requantize_rows(3, A_CH, p[A_IN], A_CH, &os, p[A_OUT], A_CH);
 }
 
+static tq_status run_conv_packed(void *const p[A_COUNT],
+                                 const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_conv2d_packed(&alias_conv, &conv_in, p[A_IN], 5,
+                               &conv_filter, p[A_FILTER], b[A_FILTER],
+                               p[A_BIAS], &os, &conv_out, p[A_OUT],
+                               p[A_SCRATCH], b[A_SCRATCH]);
+}
+
+static tq_status run_transpose_conv(void *const p[A_COUNT],
+                                    const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s8_transpose_conv(&alias_conv, &tconv_in, p[A_IN], 5,
+                                &conv_filter, p[A_FILTER], p[A_BIAS], &os,
+                                &tconv_out, p[A_OUT], p[A_SCRATCH],
+                                b[A_SCRATCH]);
+}
+
+static tq_status run_s4_conv(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s4_conv2d(&alias_conv, &conv_in, p[A_IN], 5, &conv_filter,
+                        p[A_FILTER], p[A_BIAS], &os, &conv_out, p[A_OUT],
+                        p[A_SCRATCH], b[A_SCRATCH]);
+}
+
+static tq_status run_s4_depthwise(void *const p[A_COUNT],
+                                  const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s8_output os = alias_stage(p);
+    return tq_s4_depthwise_conv2d(&alias_conv, &dw_in, p[A_IN], 5, &dw_filter,
+                                  p[A_FILTER], p[A_BIAS], &os, &dw_out,
+                                  p[A_OUT]);
+}
+
+static tq_status run_s4_fc(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s8_output os = alias_stage(p);
+    return tq_s4_fully_connected(3, 10, A_CH, p[A_IN], 7, p[A_FILTER],
+                                 p[A_BIAS], &os, p[A_OUT], p[A_SCRATCH],
+                                 b[A_SCRATCH]);
+}
+
+static tq_s16_output alias_stage16(void *const p[A_COUNT])
+{
+    const tq_s16_output os = {(const int32_t *)p[A_MULT],
+                              (const int32_t *)p[A_SHIFT], 1,
+                              TQ_ROUND_DOUBLE, -32768, 32767};
+    return os;
+}
+
+static tq_status run_s16_conv(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    const tq_s16_output os = alias_stage16(p);
+    return tq_s16_conv2d(&alias_conv, &conv_in, p[A_IN], &conv_filter,
+                         p[A_FILTER], p[A_BIAS], TQ_S32, &os, &conv_out,
+                         p[A_OUT], p[A_SCRATCH], b[A_SCRATCH]);
+}
+
+static tq_status run_s16_depthwise(void *const p[A_COUNT],
+                                   const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s16_output os = alias_stage16(p);
+    return tq_s16_depthwise_conv2d(&alias_conv, &dw_in, p[A_IN], &dw_filter,
+                                   p[A_FILTER], p[A_BIAS], TQ_S32, &os,
+                                   &dw_out, p[A_OUT]);
+}
+
+/* An int64 bias: 2 · A_CH int32 values of the fill make A_CH int64 ones. */
+static tq_status run_s16_fc(void *const p[A_COUNT], const size_t b[A_COUNT])
+{
+    (void)b;
+    const tq_s16_output os = alias_stage16(p);
+    return tq_s16_fully_connected(3, 10, A_CH, p[A_IN], p[A_FILTER],
+                                  p[A_BIAS], TQ_S64, &os, p[A_OUT]);
+}
+
 static tq_status run_pack(void *const p[A_COUNT], const size_t b[A_COUNT])
 {
     return tq_s8_pack_weights(A_CH, 10, p[A_FILTER], 10, p[A_OUT], b[A_OUT]);
@@ -1005,8 +1091,8 @@ static void alias_fill(const alias_kernel *k, void *const p[A_COUNT],
             int32_t *v = p[b];
             for (size_t i = 0; i < k->bytes[b] / 4; ++i)
                 v[i] = tt_int(r, -300, 300);
-        } else if (b == A_FILTER && k->run == run_fc_packed) {
-            memcpy(p[b], alias_packed_image, k->bytes[b]);
+        } else if (b == A_FILTER && k->filter_image) {
+            memcpy(p[b], k->filter_image, k->bytes[b]);
         } else {
             tt_fill_s8(r, p[b], k->bytes[b], -128, 127);
         }
@@ -1081,28 +1167,74 @@ static void test_alias_every_kernel(void **state)
     tt_fill_s8(&r, w, sizeof w, -128, 127);
     assert_int_equal(tq_s8_pack_weights(A_CH, 10, w, 10, alias_packed_image,
                                         packed_bytes), TQ_OK);
+    size_t conv_packed_bytes, tconv_scratch, s4_conv_scratch, s4_conv_fast,
+        s4_fc_scratch, s16_conv_scratch;
+    int8_t cw[A_CH * 27];
+    tt_fill_s8(&r, cw, sizeof cw, -127, 127);
+    assert_int_equal(tq_s8_conv2d_packed_size(&conv_filter, 1,
+                                              &conv_packed_bytes), TQ_OK);
+    assert_true(conv_packed_bytes <= sizeof alias_conv_packed_image);
+    assert_int_equal(tq_s8_conv2d_pack(&conv_filter, 1, cw,
+                                       alias_conv_packed_image,
+                                       conv_packed_bytes), TQ_OK);
+    assert_int_equal(tq_s8_transpose_conv_scratch_size(&tconv_out,
+                                                       &tconv_scratch), TQ_OK);
+    assert_int_equal(tq_s4_conv2d_scratch_size(&alias_conv, &conv_in,
+                                               &conv_filter, &conv_out,
+                                               &s4_conv_scratch), TQ_OK);
+    assert_int_equal(tq_s4_conv2d_fast_scratch_size(&alias_conv, &conv_in,
+                                                    &conv_filter, &conv_out,
+                                                    &s4_conv_fast), TQ_OK);
+    assert_int_equal(tq_s4_fully_connected_scratch_size(10, A_CH,
+                                                        &s4_fc_scratch),
+                     TQ_OK);
+    assert_int_equal(tq_s16_conv2d_scratch_size(&alias_conv, &conv_in,
+                                                &conv_filter, &conv_out,
+                                                &s16_conv_scratch), TQ_OK);
     const size_t ch4 = A_CH * sizeof(int32_t);
     const alias_kernel kernels[] = {
         {"tq_s8_conv2d", {75, 108, ch4, ch4, ch4, 36, conv_scratch},
-         {0, 0, 0, 0, 0, 1, 1}, run_conv},
+         {0, 0, 0, 0, 0, 1, 1}, run_conv, NULL},
         {"tq_s8_conv2d_relu_maxpool2",
          {108, 108, ch4, ch4, ch4, 16, pool_scratch},
-         {0, 0, 0, 0, 0, 1, 1}, run_conv_pool},
+         {0, 0, 0, 0, 0, 1, 1}, run_conv_pool, NULL},
         {"tq_s8_depthwise_conv2d", {50, 36, ch4, ch4, ch4, 36, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_depthwise},
+         {0, 0, 0, 0, 0, 1, 0}, run_depthwise, NULL},
         {"tq_s8_fully_connected", {30, 10 * A_CH, ch4, ch4, ch4, 3 * A_CH, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_fc},
+         {0, 0, 0, 0, 0, 1, 0}, run_fc, NULL},
         {"tq_s8_fully_connected_packed",
          {30, packed_bytes, ch4, ch4, ch4, 3 * A_CH, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_fc_packed},
+         {0, 0, 0, 0, 0, 1, 0}, run_fc_packed, alias_packed_image},
         {"tq_s8_gemm", {30, 10 * A_CH, ch4, ch4, ch4, 3 * A_CH, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_gemm},
+         {0, 0, 0, 0, 0, 1, 0}, run_gemm, NULL},
         {"tq_s8_gemm_s32", {30, 10 * A_CH, ch4, 0, 0, 3 * ch4, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_gemm_s32},
+         {0, 0, 0, 0, 0, 1, 0}, run_gemm_s32, NULL},
         {"tq_s8_requantize_rows", {3 * ch4, 0, 0, ch4, ch4, 3 * A_CH, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_requant_rows},
+         {0, 0, 0, 0, 0, 1, 0}, run_requant_rows, NULL},
         {"tq_s8_pack_weights", {0, 10 * A_CH, 0, 0, 0, packed_bytes, 0},
-         {0, 0, 0, 0, 0, 1, 0}, run_pack},
+         {0, 0, 0, 0, 0, 1, 0}, run_pack, NULL},
+        {"tq_s8_conv2d_packed",
+         {75, conv_packed_bytes, ch4, ch4, ch4, 36, conv_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_conv_packed, alias_conv_packed_image},
+        {"tq_s8_transpose_conv", {27, 108, ch4, ch4, ch4, 100, tconv_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_transpose_conv, NULL},
+        {"tq_s4_conv2d (bounded)", {75, 54, ch4, ch4, ch4, 36, s4_conv_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_s4_conv, NULL},
+        {"tq_s4_conv2d (fast)", {75, 54, ch4, ch4, ch4, 36, s4_conv_fast},
+         {0, 0, 0, 0, 0, 1, 1}, run_s4_conv, NULL},
+        {"tq_s4_depthwise_conv2d", {50, 18, ch4, ch4, ch4, 36, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_s4_depthwise, NULL},
+        {"tq_s4_fully_connected",
+         {30, 5 * A_CH, ch4, ch4, ch4, 3 * A_CH, s4_fc_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_s4_fc, NULL},
+        {"tq_s16_conv2d",
+         {150, 108, ch4, ch4, ch4, 72, s16_conv_scratch},
+         {0, 0, 0, 0, 0, 1, 1}, run_s16_conv, NULL},
+        {"tq_s16_depthwise_conv2d", {100, 36, ch4, ch4, ch4, 72, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_s16_depthwise, NULL},
+        {"tq_s16_fully_connected",
+         {60, 10 * A_CH, 2 * ch4, ch4, ch4, 6 * A_CH, 0},
+         {0, 0, 0, 0, 0, 1, 0}, run_s16_fc, NULL},
     };
     const size_t arena_bytes = (A_COUNT + 2) * (size_t)A_SLOT;
     uint8_t *arena = aligned_alloc(64, arena_bytes);

@@ -108,12 +108,12 @@ tq_status tq_s16_conv2d(const tq_conv_params *conv, const tq_dims *in_dims,
     if (tq__mul_size(in_count, sizeof(int16_t), &in_count) ||
         tq__mul_size(out_count, sizeof(int16_t), &out_count))
         return TQ_ERR_OVERFLOW;
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, filter, f_count) ||
-        tq__overlap(scratch, need, in, in_count) ||
-        tq__overlap(scratch, need, out, out_count) ||
-        tq__overlap(scratch, need, filter, f_count))
-        return TQ_ERR_ALIAS;
+    /* Nothing written (output, scratch) may overlap anything else of the
+     * call, bias and output stage arrays included. */
+    const tq__span writes[2] = {{out, out_count}, {scratch, need}};
+    tq__span reads[5] = {{in, in_count}, {filter, f_count}};
+    tq__s16_stage_spans(os, bias, bias_dtype, filter_dims->n, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 2, reads, 5));
 
     tq__s16_col_prep_fn prep;
     const tq__s16_dot_fn dot =

@@ -25,9 +25,10 @@ tq_status tq_s16_depthwise_conv2d(const tq_conv_params *conv,
         tq__mul_size(out_count, sizeof(int16_t), &out_count))
         return TQ_ERR_OVERFLOW;
     TQ_CHECK(tq__s16_check_stage(bias_dtype, os, out_dims->c));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, filter, f_count))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count}, {filter, f_count}};
+    tq__s16_stage_spans(os, bias, bias_dtype, out_dims->c, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
 
     const tq__s16_bias b = {bias, bias_dtype};
     const int32_t cin = in_dims->c, cout = out_dims->c, mult = cout / cin;

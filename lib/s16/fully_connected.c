@@ -28,9 +28,10 @@ tq_status tq_s16_fully_connected(int32_t batch, int32_t in_features,
         tq__mul_size(out_count, sizeof(int16_t), &out_count))
         return TQ_ERR_OVERFLOW;
     TQ_CHECK(tq__s16_check_stage(bias_dtype, os, out_features));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, weights, w_count))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count}, {weights, w_count}};
+    tq__s16_stage_spans(os, bias, bias_dtype, out_features, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
 
     const tq__s16_dot_fn dot = tq__s16_dot_entry(tq__get_ukernels());
     const tq__s16_bias b = {bias, bias_dtype};

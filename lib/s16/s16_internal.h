@@ -48,6 +48,25 @@ typedef struct tq__s16_bias {
     int32_t dtype;    /* TQ_S64 or TQ_S32 */
 } tq__s16_bias;
 
+/* The spans of a validated output stage's multiplier and shift arrays for
+ * @p channels output channels, and of a bias of @p channels values of
+ * @p bias_dtype (absent when @p bias is NULL), for tq__check_alias(): the
+ * same overlap rule as the int8 kernels (tq__s8_stage_spans()). */
+static inline void tq__s16_stage_spans(const tq_s16_output *os,
+                                       const void *bias, int32_t bias_dtype,
+                                       int32_t channels, tq__span spans[3])
+{
+    const size_t count = os->per_channel ? (size_t)channels : 1;
+    const size_t bias_size = bias_dtype == TQ_S64 ? sizeof(int64_t)
+                                                  : sizeof(int32_t);
+    spans[0].p = os->multiplier;
+    spans[0].bytes = count * sizeof(int32_t);
+    spans[1].p = os->shift;
+    spans[1].bytes = count * sizeof(int32_t);
+    spans[2].p = bias;
+    spans[2].bytes = bias ? (size_t)channels * bias_size : 0;
+}
+
 /* Validate the bias dtype and the output stage of @p channels outputs. */
 tq_status tq__s16_check_stage(int32_t bias_dtype, const tq_s16_output *os,
                               int32_t channels);

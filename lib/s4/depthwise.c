@@ -24,9 +24,11 @@ tq_status tq_s4_depthwise_conv2d(const tq_conv_params *conv,
                                  out_dims, out, TQ_S8_MAX_REDUCTION,
                                  &in_count, &f_count, &out_count));
     TQ_CHECK(tq__s8_check_input_stage(input_offset, os, out_dims->c));
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, filter, tq_s4_packed_size(f_count)))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[1] = {{out, out_count}};
+    tq__span reads[5] = {{in, in_count},
+                         {filter, tq_s4_packed_size(f_count)}};
+    tq__s8_stage_spans(os, bias, out_dims->c, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 1, reads, 5));
 
     const int32_t cin = in_dims->c, cout = out_dims->c, mult = cout / cin;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;

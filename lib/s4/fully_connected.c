@@ -105,12 +105,10 @@ tq_status tq_s4_fully_connected(int32_t batch, int32_t in_features,
         return TQ_ERR_NULL;
     if (scratch_bytes < need)
         return TQ_ERR_BUFFER_TOO_SMALL;
-    if (tq__overlap(out, out_count, in, in_count) ||
-        tq__overlap(out, out_count, weights, packed) ||
-        tq__overlap(scratch, need, in, in_count) ||
-        tq__overlap(scratch, need, out, out_count) ||
-        tq__overlap(scratch, need, weights, packed))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[2] = {{out, out_count}, {scratch, need}};
+    tq__span reads[5] = {{in, in_count}, {weights, packed}};
+    tq__s8_stage_spans(os, bias, out_features, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 2, reads, 5));
 
     if (batch <= FC_DIRECT_MAX_BATCH) {
         const tq__s4_dot_fn dot = tq__s4_dot_entry(tq__get_ukernels());

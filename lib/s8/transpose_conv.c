@@ -55,16 +55,10 @@ tq_status tq_s8_transpose_conv(const tq_conv_params *conv,
     TQ_CHECK(tq_s8_transpose_conv_scratch_size(out_dims, &need));
     if (scratch_bytes < need)
         return TQ_ERR_BUFFER_TOO_SMALL;
-    if (tq__overlap(out, n_out, in, n_in) ||
-        tq__overlap(out, n_out, filter, n_f) ||
-        (bias && tq__overlap(out, n_out, bias,
-                             (size_t)out_dims->c * sizeof(int32_t))) ||
-        tq__overlap(scratch, need, out, n_out) ||
-        tq__overlap(scratch, need, in, n_in) ||
-        tq__overlap(scratch, need, filter, n_f) ||
-        (bias && tq__overlap(scratch, need, bias,
-                             (size_t)out_dims->c * sizeof(int32_t))))
-        return TQ_ERR_ALIAS;
+    const tq__span writes[2] = {{out, n_out}, {scratch, need}};
+    tq__span reads[5] = {{in, n_in}, {filter, n_f}};
+    tq__s8_stage_spans(os, bias, out_dims->c, reads + 2);
+    TQ_CHECK(tq__check_alias(writes, 2, reads, 5));
 
     int32_t *acc = tq__s8_align_i32(scratch);
     const int32_t ih = in_dims->h, iw = in_dims->w, cin = in_dims->c;

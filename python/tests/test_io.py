@@ -40,7 +40,8 @@ def test_save_then_reference_load(rng, tmp_path):
         assert got[name].dtype == a.dtype and got[name].shape == a.shape
         np.testing.assert_array_equal(got[name], a)
     assert meta == {"format": "test", "k": "ü"}
-    assert not os.path.exists(str(path) + ".tmp")
+    # no temporary (PATH.tmp.<suffix>) left beside the file
+    assert os.listdir(tmp_path) == ["a.safetensors"]
 
 
 def test_reference_save_then_load(rng, tmp_path):
@@ -139,6 +140,61 @@ def test_save_errors(tmp_path, rng):
     assert not p.exists()
     tq.io.save_safetensors(p, {})
     assert tq.io.load_safetensors(p) == {}
+
+
+def raw_file(header, data=b""):
+    h = header.encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def test_reader_refuses_what_json_or_the_writer_refuses(tmp_path):
+    # Issue 14: cJSON read a malformed \u escape as U+0000 and cut the
+    # name there; an empty name loaded but could not be saved back. Each
+    # header below is refused by Python's json or by the rules the issue
+    # adds (no escape decoding to NUL or to half a surrogate pair, no
+    # empty name: nothing the writer could write back), so by the reader.
+    entry = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}'
+    bad = ['{"w\\uZZZZjunk":' + entry + '}',
+           '{"w\\u00G0":' + entry + '}',
+           '{"w\\u12":' + entry + '}',
+           '{"a\\ud800":' + entry + '}',
+           '{"a\\udc00":' + entry + '}',
+           '{"a\\u0000b":' + entry + '}',
+           '{"":' + entry + '}',
+           '{"__metadata__":{"k":"tinyq-lenet-s8\\u00G0 NOT REALLY"}}']
+    for header in bad:
+        with pytest.raises(tq.FormatError):
+            tq.io.SafetensorsFile.parse(raw_file(header, b"\0" * 4))
+    # The control: a well-formed escape and a surrogate pair load, with
+    # the name Python's json reads, and save back.
+    header = '{"w\\u00e9\\ud83d\\ude00":' + entry + '}'
+    name = next(iter(json.loads(header)))
+    with tq.io.SafetensorsFile.parse(raw_file(header, b"\0" * 4)) as f:
+        assert f.names() == [name]
+        t = {n: f[n] for n in f.names()}
+    path = tmp_path / "back.safetensors"
+    tq.io.save_safetensors(path, t)
+    assert tq.io.SafetensorsFile(path).names() == [name]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions, links")
+def test_save_keeps_mode_and_never_follows_links(tmp_path):
+    # Issue 14: the save went through a fixed PATH.tmp (a planted link
+    # there overwrote its target) and turned a 0600 file into 0644.
+    path = tmp_path / "m.safetensors"
+    a = np.arange(4, dtype=np.float32)
+    tq.io.save_safetensors(path, {"a": a})
+    os.chmod(path, 0o600)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"victim")
+    os.symlink(victim, str(path) + ".tmp")
+    tq.io.save_safetensors(path, {"a": a + 1})
+    assert victim.read_bytes() == b"victim"
+    assert not path.is_symlink()
+    assert (os.stat(path).st_mode & 0o777) == 0o600
+    np.testing.assert_array_equal(tq.io.load_safetensors(path)["a"], a + 1)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["m.safetensors", "m.safetensors.tmp", "victim"])
 
 
 def write_cifar(path, labels, pixels):

@@ -2952,7 +2952,8 @@ typedef struct tq_quant_config {
     tq_range_config weight_range;     /**< Range method of weights [min/max,
                                            which a symmetric scheme makes
                                            abs-max]. */
-    tq_qscheme weight_scheme;         /**< [8 bits, symmetric, narrow]. */
+    tq_qscheme weight_scheme;         /**< [8 bits, symmetric, narrow];
+                                           pow2_scale allowed. */
     int32_t weight_per_channel;       /**< [1]: one scale per output channel. */
     int32_t rounding;                 /**< Requantization ::tq_rounding
                                            [TQ_ROUND_DOUBLE]. */

@@ -33,6 +33,39 @@
 
 #define SENT8 ((int8_t)0x5A)
 
+/* Allocation count: tests/meson.build links this program with
+ * -Wl,--wrap=malloc,calloc,realloc (where the linker has it), so every
+ * allocation of the library (linked statically) and of this file passes
+ * here. The runs must make none (tinyq.h: "Allocates nothing", "no
+ * allocation"). */
+#ifdef TQ_TEST_WRAP_ALLOC
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t count, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+static size_t n_allocs;
+void *__wrap_malloc(size_t size)
+{
+    ++n_allocs;
+    return __real_malloc(size);
+}
+void *__wrap_calloc(size_t count, size_t size)
+{
+    ++n_allocs;
+    return __real_calloc(count, size);
+}
+void *__wrap_realloc(void *p, size_t size)
+{
+    ++n_allocs;
+    return __real_realloc(p, size);
+}
+#define ALLOCS() n_allocs
+#else
+#define ALLOCS() ((size_t)0)
+#endif
+
 /* ---- the oracle's network ------------------------------------------------- */
 
 enum { O_CONV, O_DW, O_FC, O_MAXPOOL, O_AVGPOOL, O_GAP, O_ADD, O_CONCAT,
@@ -720,10 +753,13 @@ static void check_net(onet *o, run_opts ro)
     void *arena = malloc(bytes);
     memset(yq, SENT8, N_TEST * out_n + 1);
     const int want_acc = o->n[o->nn - 1].op == O_FC || o->n[o->nn - 1].op == O_CONV;
+    const size_t allocs = ALLOCS();
     const tq_status rs = tq_graph_run_s8(qg, N_TEST, xq, yq, want_acc ? acc : NULL,
                                          arena, bytes);
     if (rs != TQ_OK)
         fail_msg("run_s8: %s", tq_graph_error(qg));
+    if (ALLOCS() != allocs)
+        fail_msg("tq_graph_run_s8 allocated %zu times", ALLOCS() - allocs);
     assert_int_equal(yq[N_TEST * out_n], SENT8);
     for (int s = 0; s < N_TEST; ++s) {
         static int64_t oacc[4096];
@@ -755,7 +791,10 @@ static void check_net(onet *o, run_opts ro)
     size_t fb;
     assert_int_equal(tq_graph_arena_size(o->g, N_TEST, &fb), TQ_OK);
     void *farena = malloc(fb);
+    const size_t fallocs = ALLOCS();
     assert_int_equal(tq_graph_run_f32(o->g, N_TEST, cal, yf, farena, fb), TQ_OK);
+    if (ALLOCS() != fallocs)
+        fail_msg("tq_graph_run_f32 allocated %zu times", ALLOCS() - fallocs);
     assert_int_equal(tq_graph_dequantize_output(qg, N_TEST * out_n, yq, yd), TQ_OK);
     double worst = 0;
     for (size_t i = 0; i < N_TEST * out_n; ++i)

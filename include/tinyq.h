@@ -2867,9 +2867,9 @@ TQ_API tq_status tq_graph_set_output(tq_graph *graph, int32_t tensor);
  *  functions need a finalized graph. */
 TQ_API tq_status tq_graph_finalize(tq_graph *graph, uint32_t rewrites);
 
-/** @brief Load an ONNX model (opsets 11..17; docs/onnx.md lists the
- *  operators) from a file or from memory, convert it to NHWC and finalize
- *  it with every rewrite.
+/** @brief Load an ONNX model (opsets 7..17 accepted, 10..17 tested;
+ *  docs/onnx.md lists the operators) from a file or from memory, convert
+ *  it to NHWC and finalize it with every rewrite.
  *  @param path          the .onnx file
  *  @param graph         receives the new finalized float graph (free it
  *                       with tq_graph_free()); untouched on failure
@@ -2971,7 +2971,8 @@ typedef struct tq_quant_config {
     tq_range_config weight_range;     /**< Range method of weights [min/max,
                                            which a symmetric scheme makes
                                            abs-max]. */
-    tq_qscheme weight_scheme;         /**< [8 bits, symmetric, narrow]. */
+    tq_qscheme weight_scheme;         /**< [8 bits, symmetric, narrow];
+                                           pow2_scale allowed. */
     int32_t weight_per_channel;       /**< [1]: one scale per output channel. */
     int32_t rounding;                 /**< Requantization ::tq_rounding
                                            [TQ_ROUND_DOUBLE]. */

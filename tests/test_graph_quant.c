@@ -33,6 +33,39 @@
 
 #define SENT8 ((int8_t)0x5A)
 
+/* Allocation count: tests/meson.build links this program with
+ * -Wl,--wrap=malloc,calloc,realloc (where the linker has it), so every
+ * allocation of the library (linked statically) and of this file passes
+ * here. The runs must make none (tinyq.h: "Allocates nothing", "no
+ * allocation"). */
+#ifdef TQ_TEST_WRAP_ALLOC
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t count, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+static size_t n_allocs;
+void *__wrap_malloc(size_t size)
+{
+    ++n_allocs;
+    return __real_malloc(size);
+}
+void *__wrap_calloc(size_t count, size_t size)
+{
+    ++n_allocs;
+    return __real_calloc(count, size);
+}
+void *__wrap_realloc(void *p, size_t size)
+{
+    ++n_allocs;
+    return __real_realloc(p, size);
+}
+#define ALLOCS() n_allocs
+#else
+#define ALLOCS() ((size_t)0)
+#endif
+
 /* ---- the oracle's network ------------------------------------------------- */
 
 enum { O_CONV, O_DW, O_FC, O_MAXPOOL, O_AVGPOOL, O_GAP, O_ADD, O_CONCAT,
@@ -406,6 +439,7 @@ typedef struct oq {
     oparam p[MAXT];
     int rounding;
     int per_channel;
+    int wpow2; /* weight scales: the next power of two up */
 } oq;
 
 /* Integer forward of one sample (codes), @p acc receives the output FC's
@@ -445,9 +479,12 @@ static void forward_q(const onet *o, const oq *q, const int8_t *in, int64_t **v,
                 sw[c] = (float)(a / 127.0);
                 all = fmax(all, a);
             }
-            for (int c = 0; c < n->cout; ++c)
+            for (int c = 0; c < n->cout; ++c) {
                 if (!pc)
                     sw[c] = (float)(all / 127.0);
+                if (q->wpow2 && sw[c] > 0)
+                    sw[c] = (float)exp2(ceil(log2((double)sw[c])));
+            }
             for (int i = 0; i < nw; ++i) {
                 const int c = n->op == O_DW ? i % n->cout : i / per;
                 const float r = roundf(n->w[i] / sw[c]);
@@ -558,6 +595,7 @@ typedef struct run_opts {
     int per_channel;
     int rounding;
     int pow2;      /* activation scales rounded up to powers of two */
+    int wpow2;     /* weight scales rounded up to powers of two */
 } run_opts;
 
 /* Calibrate with MINMAX on N_CAL random inputs (two batches), quantize,
@@ -579,6 +617,7 @@ static void check_net(onet *o, run_opts ro)
     cfg.weight_per_channel = ro.per_channel;
     cfg.rounding = ro.rounding;
     cfg.activation_scheme.pow2_scale = ro.pow2;
+    cfg.weight_scheme.pow2_scale = ro.wpow2;
     tq_calibrator *c = NULL;
     int32_t again = -1;
     assert_int_equal(tq_calibrator_create(o->g, &cfg, &c), TQ_OK);
@@ -610,7 +649,7 @@ static void check_net(onet *o, run_opts ro)
                 hi[t] = fmax(hi[t], fv[t][i]);
             }
     }
-    oq q = {{{0}}, ro.rounding, ro.per_channel};
+    oq q = {{{0}}, ro.rounding, ro.per_channel, ro.wpow2};
     for (int t = 0; t < o->nt; ++t) {
         tq_graph_tensor_info info;
         assert_int_equal(tq_graph_tensor(qg, o->t[t].gid, &info), TQ_OK);
@@ -675,6 +714,30 @@ static void check_net(onet *o, run_opts ro)
             nw *= (size_t)wi.shape[d];
         for (size_t k = 0; k < nw; ++k)
             assert_true(codes[k] >= -127 && codes[k] <= 127);
+        if (ro.wpow2) {
+            /* Power-of-two weight scales: each is 2^e, and the next power
+             * of two up from abs-max / 127, so the largest |code| of each
+             * scale group lies in [64, 127] (abs-max / scale >= 63.5). */
+            const int64_t groups = wi.qcount;
+            const size_t per = nw / (size_t)groups;
+            for (int64_t g = 0; g < groups; ++g) {
+                assert_true(frexpf(wi.scale[g], &(int){0}) == 0.5f);
+                int big = 0;
+                for (size_t k = 0; k < nw; ++k) {
+                    /* depthwise [1][KH][KW][C]: channel = k % C; else
+                     * [O][...]: channel = k / per. */
+                    const int64_t ch = groups == 1 ? 0
+                                       : ni.op == TQ_OP_DEPTHWISE_CONV2D
+                                           ? (int64_t)(k % (size_t)groups)
+                                           : (int64_t)(k / per);
+                    if (ch == g && abs(codes[k]) > big)
+                        big = abs(codes[k]);
+                }
+                if (big < 64 || big > 127)
+                    fail_msg("node %s channel %lld: largest |code| %d with a "
+                             "power-of-two scale", ni.name, (long long)g, big);
+            }
+        }
     }
 
     /* Integer run of the test batch, against the oracle. */
@@ -690,10 +753,13 @@ static void check_net(onet *o, run_opts ro)
     void *arena = malloc(bytes);
     memset(yq, SENT8, N_TEST * out_n + 1);
     const int want_acc = o->n[o->nn - 1].op == O_FC || o->n[o->nn - 1].op == O_CONV;
+    const size_t allocs = ALLOCS();
     const tq_status rs = tq_graph_run_s8(qg, N_TEST, xq, yq, want_acc ? acc : NULL,
                                          arena, bytes);
     if (rs != TQ_OK)
         fail_msg("run_s8: %s", tq_graph_error(qg));
+    if (ALLOCS() != allocs)
+        fail_msg("tq_graph_run_s8 allocated %zu times", ALLOCS() - allocs);
     assert_int_equal(yq[N_TEST * out_n], SENT8);
     for (int s = 0; s < N_TEST; ++s) {
         static int64_t oacc[4096];
@@ -725,7 +791,10 @@ static void check_net(onet *o, run_opts ro)
     size_t fb;
     assert_int_equal(tq_graph_arena_size(o->g, N_TEST, &fb), TQ_OK);
     void *farena = malloc(fb);
+    const size_t fallocs = ALLOCS();
     assert_int_equal(tq_graph_run_f32(o->g, N_TEST, cal, yf, farena, fb), TQ_OK);
+    if (ALLOCS() != fallocs)
+        fail_msg("tq_graph_run_f32 allocated %zu times", ALLOCS() - fallocs);
     assert_int_equal(tq_graph_dequantize_output(qg, N_TEST * out_n, yq, yd), TQ_OK);
     double worst = 0;
     for (size_t i = 0; i < N_TEST * out_n; ++i)
@@ -754,9 +823,13 @@ static onet *fresh_net(uint64_t seed)
 static void test_conv_relu_pool_fc(void **state)
 {
     (void)state;
-    const run_opts opts[4] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_DOUBLE, 0},
-                              {1, TQ_ROUND_SINGLE, 0}, {1, TQ_ROUND_SINGLE, 1}};
-    for (int v = 0; v < 4; ++v) {
+    const run_opts opts[6] = {{1, TQ_ROUND_DOUBLE, 0, 0},
+                              {0, TQ_ROUND_DOUBLE, 0, 0},
+                              {1, TQ_ROUND_SINGLE, 0, 0},
+                              {1, TQ_ROUND_SINGLE, 1, 0},
+                              {1, TQ_ROUND_DOUBLE, 0, 1},
+                              {0, TQ_ROUND_SINGLE, 1, 1}};
+    for (int v = 0; v < 6; ++v) {
         onet *o = fresh_net(0xc0de + (uint64_t)v);
         int x = net_input(o, 8, 8, 3);
         x = net_conv(o, O_CONV, x, 4, 3, 1, 1, 1, 1, TQ_ACT_RELU);
@@ -776,7 +849,7 @@ static void test_residual_add(void **state)
     int y = net_binary(o, O_ADD, a, b, TQ_ACT_RELU);
     y = net_pool(o, O_GAP, y, 0, 0, 0);
     net_fc(o, y, 4, TQ_ACT_NONE);
-    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0, 0});
 }
 
 /* Residual blocks as in ResNet-8: the second conv of a block adds the skip
@@ -817,7 +890,7 @@ static void test_residual_blocks(void **state)
         y = net_pool(&o, O_GAP, y, 0, 0, 0);
         net_fc(&o, y, 4, TQ_ACT_NONE);
         check_net(&o, (run_opts){1, v == 2 ? TQ_ROUND_SINGLE : TQ_ROUND_DOUBLE,
-                                 0});
+                                 0, 0});
     }
     /* The arena of the plain block (rebuilt and quantized the same way). */
     static onet o;
@@ -871,7 +944,7 @@ static void test_depthwise_relu6_avgpool(void **state)
     x = net_conv(o, O_CONV, x, 4, 1, 1, 0, 2, 1, TQ_ACT_RELU6);
     x = net_pool(o, O_AVGPOOL, x, 3, 1, 1);
     net_fc(o, x, 3, TQ_ACT_NONE);
-    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0, 0});
 }
 
 static void test_concat(void **state)
@@ -884,7 +957,7 @@ static void test_concat(void **state)
     int y = net_binary(o, O_CONCAT, a, b, TQ_ACT_NONE);
     y = net_pool(o, O_MAXPOOL, y, 2, 2, 0);
     net_fc(o, y, 4, TQ_ACT_NONE);
-    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0, 0});
 }
 
 static void test_conv_pool_fused(void **state)
@@ -895,7 +968,7 @@ static void test_conv_pool_fused(void **state)
     x = net_conv(o, O_CONV_POOL, x, 5, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     x = net_conv(o, O_CONV_POOL, x, 4, 3, 1, 0, 1, 1, TQ_ACT_RELU);
     net_fc(o, x, 6, TQ_ACT_NONE);
-    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0});
+    check_net(o, (run_opts){1, TQ_ROUND_DOUBLE, 0, 0});
 }
 
 /* ---- ops through tables and affine forms ------------------------------------------- */
@@ -1765,7 +1838,8 @@ static void test_unsupported_ops(void **state)
 static void test_conv_output_and_padded_avgpool(void **state)
 {
     (void)state;
-    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE, 0}, {0, TQ_ROUND_SINGLE, 1}};
+    const run_opts opts[2] = {{1, TQ_ROUND_DOUBLE, 0, 0},
+                              {0, TQ_ROUND_SINGLE, 1, 1}};
     for (int v = 0; v < 2; ++v) {
         onet *o = fresh_net(0xacc0 + (uint64_t)v);
         int x = net_input(o, 7, 7, 4);

@@ -287,6 +287,20 @@ static void bench_gemm(int32_t m, int32_t n, int32_t k)
 
 /* ---- convolution -------------------------------------------------------- */
 
+/* The geometry of a stride-1, unpadded ("VALID") k x k convolution of an
+ * h x w x cin image into cout channels: the shape every conv benchmark uses. */
+static void valid_conv(int32_t h, int32_t w, int32_t cin, int32_t cout,
+                       int32_t k, tq_conv_params *conv, tq_dims *in,
+                       tq_dims *filter, tq_dims *out)
+{
+    *conv = (tq_conv_params){.stride_h = 1, .stride_w = 1, .pad_top = 0,
+                             .pad_bottom = 0, .pad_left = 0, .pad_right = 0,
+                             .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    *in = (tq_dims){.n = 1, .h = h, .w = w, .c = cin};
+    *filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
+    *out = (tq_dims){.n = 1, .h = h - k + 1, .w = w - k + 1, .c = cout};
+}
+
 typedef struct conv_ctx {
     tq_conv_params conv;
     tq_dims in, filter, out, pooled;
@@ -358,12 +372,7 @@ static void bench_conv(const char *name, int32_t h, int32_t w, int32_t cin,
 {
     conv_ctx c = {0};
     size_t sf, s8;
-    c.conv = (tq_conv_params){.stride_h = 1, .stride_w = 1, .pad_top = 0,
-                              .pad_bottom = 0, .pad_left = 0, .pad_right = 0,
-                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
-    c.in = (tq_dims){.n = 1, .h = h, .w = w, .c = cin};
-    c.filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
-    c.out = (tq_dims){.n = 1, .h = h - k + 1, .w = w - k + 1, .c = cout};
+    valid_conv(h, w, cin, cout, k, &c.conv, &c.in, &c.filter, &c.out);
     c.pooled = (tq_dims){.n = 1, .h = c.out.h / 2, .w = c.out.w / 2, .c = cout};
     const size_t ni = (size_t)h * w * cin, nw = (size_t)cout * k * k * cin,
                  no = (size_t)c.out.h * c.out.w * cout;
@@ -793,12 +802,7 @@ static void bench_s16_conv(const char *name, int32_t h, int32_t w, int32_t cin,
 {
     narrow_ctx c = {0};
     size_t s8, s16;
-    c.conv = (tq_conv_params){.stride_h = 1, .stride_w = 1, .pad_top = 0,
-                              .pad_bottom = 0, .pad_left = 0, .pad_right = 0,
-                              .dilation_h = 1, .dilation_w = 1, .groups = 1};
-    c.in = (tq_dims){.n = 1, .h = h, .w = w, .c = cin};
-    c.filter = (tq_dims){.n = cout, .h = k, .w = k, .c = cin};
-    c.out = (tq_dims){.n = 1, .h = h - k + 1, .w = w - k + 1, .c = cout};
+    valid_conv(h, w, cin, cout, k, &c.conv, &c.in, &c.filter, &c.out);
     const size_t no = (size_t)c.out.h * c.out.w * cout;
     fill_narrow(&c, (size_t)h * w * cin, (size_t)cout * k * k * cin, no, cout);
     tq_s8_conv2d_scratch_size(&c.conv, &c.in, &c.filter, &c.out, &s8);

@@ -64,6 +64,7 @@ static void *read_all(const char *path, size_t *size)
 typedef struct tcase {
     char name[96];
     int ok;
+    int nhwc_in;     /* "ok_nhwc": the ONNX input is [N, H, W, C], fed as is */
     int64_t batch;
     int in_rank, out_rank;
     int64_t in_dims[4], out_dims[4];
@@ -91,9 +92,10 @@ static void load_manifest(void)
             continue;
         memset(&c, 0, sizeof c);
         assert_int_equal(sscanf(line, "%15s %95s%n", kind, c.name, &pos), 2);
-        if (strcmp(kind, "ok") == 0) {
+        if (strcmp(kind, "ok") == 0 || strcmp(kind, "ok_nhwc") == 0) {
             char *p = line + pos, *end;
             c.ok = 1;
+            c.nhwc_in = strcmp(kind, "ok_nhwc") == 0;
             c.batch = strtoll(p, &end, 10);
             p = end;
             c.in_rank = (int)strtol(p, &end, 10);
@@ -193,7 +195,13 @@ static int run_case(const tcase *c)
     assert_int_equal(tq_graph_io(g, &tin, &tout), TQ_OK);
     assert_int_equal(tq_graph_tensor(g, tin, &ti), TQ_OK);
     assert_int_equal(ti.ndim, c->in_rank);
-    if (c->in_rank == 4) {
+    if (c->nhwc_in) {
+        /* tf2onnx's NHWC input: tinyq's input is its ONNX shape */
+        assert_int_equal(c->in_rank, 4);
+        assert_int_equal(ti.shape[1], c->in_dims[1]);
+        assert_int_equal(ti.shape[2], c->in_dims[2]);
+        assert_int_equal(ti.shape[3], c->in_dims[3]);
+    } else if (c->in_rank == 4) {
         assert_int_equal(ti.shape[1], c->in_dims[2]);
         assert_int_equal(ti.shape[2], c->in_dims[3]);
         assert_int_equal(ti.shape[3], c->in_dims[1]);
@@ -222,7 +230,7 @@ static int run_case(const tcase *c)
     assert_non_null(x_tq);
     assert_non_null(y_tq);
     assert_non_null(y);
-    if (c->in_rank == 4)
+    if (c->in_rank == 4 && !c->nhwc_in)
         permute(x, x_tq, c->batch, c->in_dims[1], c->in_dims[2],
                 c->in_dims[3], 1);
     else

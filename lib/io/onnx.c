@@ -132,7 +132,17 @@ typedef struct val {
     int64_t chw[3];        /* a flattened C,H,W map stored in H,W,C order
                               (tinyq's NHWC flatten); all 0 when the tinyq
                               order is ONNX's */
+    int32_t lay;           /* L_*: how a Transpose changed the layout */
 } val;
+
+/* Layouts of rank-4 activations besides ONNX NCHW (held NHWC by tinyq). */
+enum {
+    L_NCHW = 0, /* ONNX [N,C,H,W], tinyq NHWC: the usual case */
+    L_INPUT_NHWC = 1, /* the graph input [N,H,W,C] that a Transpose with perm
+                         [0,3,1,2] reads: tinyq holds it as it is */
+    L_HWC = 2   /* a Transpose [0,2,3,1] output, ONNX [N,H,W,C]: tinyq's
+                   storage order, so only a flatten may read it */
+};
 
 typedef struct ctx {
     char *msg;
@@ -528,7 +538,23 @@ static tq_status need_inputs(ctx *c, size_t lo, size_t hi)
     return TQ_OK;
 }
 
-static tq_status need_act(ctx *c, size_t k, val **out)
+/* Refuses input @p k of the current node when a Transpose changed its
+ * layout (only a Transpose or a flatten may read such a value). */
+static tq_status plain_layout(ctx *c, size_t k, const val *v)
+{
+    if (v->lay == L_INPUT_NHWC)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "input %zu '%.60s' is the NHWC "
+                     "graph input, which only a Transpose with perm "
+                     "[0, 3, 1, 2] may read", k, v->name);
+    if (v->lay == L_HWC)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "input %zu '%.60s' comes from a "
+                     "Transpose with perm [0, 2, 3, 1], which only a Flatten "
+                     "or a Reshape to [N, -1] may read", k, v->name);
+    return TQ_OK;
+}
+
+/* An activation input, any layout. */
+static tq_status need_act_any(ctx *c, size_t k, val **out)
 {
     val *v = in(c, k);
     if (v == NULL)
@@ -538,6 +564,12 @@ static tq_status need_act(ctx *c, size_t k, val **out)
                      "activation, not a constant", k, v->name);
     *out = v;
     return TQ_OK;
+}
+
+static tq_status need_act(ctx *c, size_t k, val **out)
+{
+    TQ_CHECK(need_act_any(c, k, out));
+    return plain_layout(c, k, *out);
 }
 
 static tq_status need_const(ctx *c, size_t k, int32_t dtype, val **out)
@@ -1117,6 +1149,7 @@ static tq_status op_identity(ctx *c, int dropout)
         }
         return TQ_OK;
     }
+    TQ_CHECK(plain_layout(c, 0, x));
     TQ_CHECK(add_node(c, NULL, TQ_OP_IDENTITY, 1, &x->tid, NULL, &out));
     return set_out(c, out, x->rank, x->dims, x->chw);
 }
@@ -1159,6 +1192,8 @@ static tq_status op_binary(ctx *c, int kind)
     b = in(c, 1);
     if (a == NULL || b == NULL)
         return nfail(c, TQ_ERR_FORMAT, "an input is missing");
+    TQ_CHECK(plain_layout(c, 0, a));
+    TQ_CHECK(plain_layout(c, 1, b));
     tq_node_attrs_init(&at);
     if (a->kind == V_ACT && b->kind == V_ACT) {
         if (a->rank != b->rank ||
@@ -1435,8 +1470,17 @@ static tq_status reshape_to(ctx *c, val *x, int32_t r, const int64_t *d)
     if (d[0] != 1)
         return nfail(c, TQ_ERR_UNSUPPORTED, "target shape's first extent is "
                      "%lld (it must stay the batch)", (long long)d[0]);
+    if (x->lay == L_INPUT_NHWC)
+        return plain_layout(c, 0, x);
+    if (x->lay == L_HWC && r != 2)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "input 0 '%.60s' comes from a "
+                     "Transpose with perm [0, 2, 3, 1]: only a reshape to "
+                     "[N, H*W*C] is supported, not to rank %d", x->name,
+                     (int)r);
     if (r == 2) {
-        if (x->rank == 4) {
+        if (x->lay == L_HWC) {
+            /* ONNX flattens H,W,C: tinyq's own order, nothing to permute */
+        } else if (x->rank == 4) {
             if (!plain_order(x)) {
                 chw[0] = x->dims[1];
                 chw[1] = x->dims[2];
@@ -1490,7 +1534,7 @@ static tq_status op_flatten(ctx *c)
     int64_t axis, d[2];
     TQ_CHECK(check_attrs(c, known));
     TQ_CHECK(need_inputs(c, 1, 1));
-    TQ_CHECK(need_act(c, 0, &x));
+    TQ_CHECK(need_act_any(c, 0, &x));
     TQ_CHECK(attr_int(c, "axis", 1, &axis));
     if (axis < -x->rank || axis > x->rank)
         return nfail(c, TQ_ERR_FORMAT, "attribute 'axis' value %lld for "
@@ -1513,7 +1557,7 @@ static tq_status op_reshape(ctx *c)
     int neg = -1;
     TQ_CHECK(check_attrs(c, known));
     TQ_CHECK(need_inputs(c, 2, 2));
-    TQ_CHECK(need_act(c, 0, &x));
+    TQ_CHECK(need_act_any(c, 0, &x));
     TQ_CHECK(need_const(c, 1, ONNX_INT64, &s));
     TQ_CHECK(attr_int(c, "allowzero", 0, &allowzero));
     if (s->rank != 1 || s->count < 1 || s->count > MAX_RANK)
@@ -2010,6 +2054,111 @@ static tq_status concat_consts(ctx *c)
 
 /* ---- the graph ------------------------------------------------------------ */
 
+/* 1 if node @p nd is an ONNX Transpose whose 'perm' is exactly the four
+ * values @p p. */
+static int is_transpose(const Onnx__NodeProto *nd, const int64_t *p)
+{
+    const char *dom = S(nd->domain);
+    if (strcmp(S(nd->op_type), "Transpose") != 0 ||
+        (dom[0] != '\0' && strcmp(dom, "ai.onnx") != 0))
+        return 0;
+    for (size_t k = 0; k < nd->n_attribute; k++) {
+        const Onnx__AttributeProto *a = nd->attribute[k];
+        if (strcmp(S(a->name), "perm") == 0)
+            return a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS &&
+                   a->n_ints == 4 && memcmp(a->ints, p, 4 * sizeof *p) == 0;
+    }
+    return 0;
+}
+
+static const int64_t perm_to_nchw[4] = {0, 3, 1, 2};
+static const int64_t perm_to_nhwc[4] = {0, 2, 3, 1};
+
+/* Transpose: layout bookkeeping only, no tinyq node. Perm [0,3,1,2] of the
+ * rank-4 graph input (declared NHWC by declare_input) gives that input as
+ * an NCHW activation; perm [0,2,3,1] of an activation gives tinyq's own
+ * H,W,C order, which a Flatten / Reshape to [N, -1] then reads as it is. */
+static tq_status op_transpose(ctx *c)
+{
+    static const char *const known[] = {"perm", NULL};
+    const Onnx__AttributeProto *pa;
+    char ptxt[96];
+    size_t len = 0;
+    val *x, *o;
+    TQ_CHECK(check_attrs(c, known));
+    TQ_CHECK(need_inputs(c, 1, 1));
+    TQ_CHECK(need_act_any(c, 0, &x));
+    pa = attr(c, "perm");
+    if (pa == NULL)
+        return nfail(c, TQ_ERR_UNSUPPORTED, "no attribute 'perm' (the axes "
+                     "reversed) is not supported; perm [0, 3, 1, 2] of the "
+                     "graph input and [0, 2, 3, 1] before a flatten are");
+    if (pa->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
+        return nfail(c, TQ_ERR_FORMAT, "attribute 'perm' is not a list of "
+                     "ints");
+    ptxt[0] = '\0';
+    for (size_t k = 0; k < pa->n_ints && k < 8 && len < 64; k++) {
+        int w = snprintf(ptxt + len, sizeof ptxt - len, "%s%lld",
+                         k > 0 ? ", " : "", (long long)pa->ints[k]);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    if (pa->n_ints > 8 && len < sizeof ptxt - 5)
+        strcat(ptxt, ", ...");
+    if (pa->n_ints != (size_t)x->rank)
+        return nfail(c, TQ_ERR_FORMAT, "perm [%s] has %zu values for an input "
+                     "of rank %d", ptxt, pa->n_ints, (int)x->rank);
+    o = lookup(c, c->node->output[0]);
+    if (x->rank == 4 && memcmp(pa->ints, perm_to_nchw, sizeof perm_to_nchw)
+                            == 0) {
+        int64_t d[4];
+        if (x->lay != L_INPUT_NHWC)
+            return nfail(c, TQ_ERR_UNSUPPORTED, "perm [%s] is supported on "
+                         "the rank-4 graph input only ('%.60s' is not it)",
+                         ptxt, x->name);
+        d[0] = 1;
+        d[1] = x->dims[3];
+        d[2] = x->dims[1];
+        d[3] = x->dims[2];
+        return set_out(c, x->tid, 4, d, NULL);
+    }
+    if (x->rank == 4 && memcmp(pa->ints, perm_to_nhwc, sizeof perm_to_nhwc)
+                            == 0) {
+        int64_t d[4];
+        size_t vi = val_index(c, o), readers = 0;
+        if (x->lay != L_NCHW)
+            return nfail(c, TQ_ERR_UNSUPPORTED, "perm [%s] of '%.60s', which "
+                         "is not an NCHW activation", ptxt, x->name);
+        for (size_t e = c->cons_start[vi]; e < c->cons_start[vi + 1]; e++) {
+            const Onnx__NodeProto *nd = c->gp->node[c->cons[e]];
+            const char *op = S(nd->op_type);
+            if (!c->live[c->cons[e]])
+                continue;
+            if (strcmp(op, "Flatten") != 0 && strcmp(op, "Reshape") != 0)
+                return nfail(c, TQ_ERR_UNSUPPORTED, "perm [%s]: node %d "
+                             "'%.60s' (%.60s) reads the output, but only a "
+                             "Flatten or a Reshape to [N, -1] may", ptxt,
+                             (int)c->cons[e], S(nd->name), op);
+            readers++;
+        }
+        if ((size_t)o->uses != readers)
+            return nfail(c, TQ_ERR_UNSUPPORTED, "perm [%s]: the output is the "
+                         "graph output (only a Flatten or a Reshape to "
+                         "[N, -1] may read it)", ptxt);
+        d[0] = 1;
+        d[1] = x->dims[2];
+        d[2] = x->dims[3];
+        d[3] = x->dims[1];
+        TQ_CHECK(set_out(c, x->tid, 4, d, NULL));
+        o->lay = L_HWC;
+        return TQ_OK;
+    }
+    return nfail(c, TQ_ERR_UNSUPPORTED, "perm [%s] is not supported (only "
+                 "[0, 3, 1, 2] of the rank-4 graph input and [0, 2, 3, 1] "
+                 "before a Flatten / Reshape to [N, -1])", ptxt);
+}
+
 static tq_status convert_node(ctx *c)
 {
     const char *op = S(c->node->op_type);
@@ -2075,6 +2224,8 @@ static tq_status convert_node(ctx *c)
         return op_squeeze(c, 0);
     if (strcmp(op, "Squeeze") == 0)
         return op_squeeze(c, 1);
+    if (strcmp(op, "Transpose") == 0)
+        return op_transpose(c);
     return nfail(c, TQ_ERR_UNSUPPORTED, "operator '%.60s' is not supported",
                  op);
 }
@@ -2134,6 +2285,20 @@ static tq_status declare_input(ctx *c, const Onnx__ValueInfoProto *vi)
         }
     }
     if (rank == 4) {
+        /* Read by a live Transpose with perm [0,3,1,2] (tf2onnx's NHWC
+         * input): tinyq takes [N, d1, d2, d3] as NHWC as it is. */
+        size_t vi = val_index(c, v);
+        for (size_t e = c->cons_start[vi]; e < c->cons_start[vi + 1]; e++)
+            if (c->live[c->cons[e]] &&
+                is_transpose(c->gp->node[c->cons[e]], perm_to_nchw))
+                v->lay = L_INPUT_NHWC;
+    }
+    if (rank == 4 && v->lay == L_INPUT_NHWC) {
+        tq_shape[0] = 1;
+        tq_shape[1] = d[1];
+        tq_shape[2] = d[2];
+        tq_shape[3] = d[3];
+    } else if (rank == 4) {
         tq_shape[0] = 1;
         tq_shape[1] = d[2];
         tq_shape[2] = d[3];
@@ -2409,6 +2574,10 @@ static tq_status convert(ctx *c, const Onnx__ModelProto *m)
     if (outv->kind != V_ACT)
         return fail(c, TQ_ERR_UNSUPPORTED, "graph output '%.60s' is a "
                     "constant", outv->name);
+    if (outv->lay == L_INPUT_NHWC)
+        return fail(c, TQ_ERR_UNSUPPORTED, "graph output '%.60s' is the NHWC "
+                    "graph input, which only a Transpose with perm "
+                    "[0, 3, 1, 2] may read", outv->name);
     if (!plain_order(outv) && outv->rank == 2)
         return fail(c, TQ_ERR_UNSUPPORTED, "graph output '%.60s' is a "
                     "flattened C,H,W map, which tinyq holds in H,W,C order",

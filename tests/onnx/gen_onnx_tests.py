@@ -14,6 +14,7 @@ little-endian float32, ONNX layout: NCHW or [N, F], `batch` samples).
 Files per rejection: NAME.onnx. manifest.txt lists them:
 
     ok NAME BATCH IN_RANK IN_DIMS... OUT_RANK OUT_DIMS...   (dims of one sample)
+    ok_nhwc NAME ...   (as ok; the input is NHWC, tf2onnx's, and fed as is)
     reject NAME STATUS PATTERN[|PATTERN...]  (substrings of the message)
 
 Usage: /usr/bin/python3 tests/onnx/gen_onnx_tests.py [OUTDIR]
@@ -848,6 +849,110 @@ def empty_axes_case(name, opset):
 
 empty_axes_case("squeeze_empty_axes_attr_opset11", 11)
 empty_axes_case("squeeze_empty_axes_input_opset13", 13)
+
+# ---- tf2onnx layout Transposes (their own generator, so the cases above keep
+# their random draws) ----------------------------------------------------------
+
+def save_ok_nhwc(name, m, x, y):
+    """As save_ok, for a model whose graph input is NHWC ([N, H, W, C], read
+    by a Transpose with perm [0, 3, 1, 2]): tinyq takes x as it is."""
+    save_ok(name, m, x, y)
+    manifest[-1] = "ok_nhwc" + manifest[-1][2:]
+
+
+def tf2onnx_case(name, fc, opset):
+    """What tf2onnx writes for a small Keras CNN: an NHWC input, a Transpose
+    to NCHW, Conv, Relu, MaxPool, a Transpose back to NHWC, then a flatten
+    in H,W,C order and the classifier (MatMul + Add after a Reshape to
+    [-1, K], or Gemm after a Flatten). The Gemm variant reads the input
+    through two Transposes (two conv branches added)."""
+    local = np.random.default_rng(20261205)
+    H, W, C, O, N = 6, 6, 3, 4, 5
+
+    def r(*shape, scale=1.0):
+        return (local.standard_normal(shape) * scale).astype(np.float32)
+
+    x = r(B, H, W, C)
+    w1, b1 = r(O, C, 3, 3, scale=0.3), r(O)
+    w2 = r(O, C, 1, 1, scale=0.3)
+    K = O * (H // 2) * (W // 2)
+    wf, bf = r(K, N, scale=0.2), r(N)
+    nodes = [helper.make_node("Transpose", ["X"], ["Xt"], perm=[0, 3, 1, 2],
+                              name="tp_in"),
+             helper.make_node("Conv", ["Xt", "W1", "B1"], ["C1"],
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                              name="conv1")]
+    inits = [init("W1", w1), init("B1", b1)]
+    xn = x.transpose(0, 3, 1, 2)
+    a = conv_ref(xn, w1, b1, pads=(1, 1, 1, 1))
+    if fc == "gemm":
+        nodes += [helper.make_node("Transpose", ["X"], ["Xt2"],
+                                   perm=[0, 3, 1, 2], name="tp_in2"),
+                  helper.make_node("Conv", ["Xt2", "W2"], ["C2"],
+                                   kernel_shape=[1, 1], name="conv2"),
+                  helper.make_node("Add", ["C1", "C2"], ["S"], name="add")]
+        inits.append(init("W2", w2))
+        a = a + conv_ref(xn, w2, None)
+        last = "S"
+    else:
+        last = "C1"
+    nodes += [helper.make_node("Relu", [last], ["R"], name="relu"),
+              helper.make_node("MaxPool", ["R"], ["P"], kernel_shape=[2, 2],
+                               strides=[2, 2], name="pool"),
+              helper.make_node("Transpose", ["P"], ["T"], perm=[0, 2, 3, 1],
+                               name="tp_out")]
+    p = pool_ref(np.maximum(a, 0), "max", (2, 2), (2, 2), (0, 0, 0, 0))
+    f = p.transpose(0, 2, 3, 1).reshape(B, K).astype(np.float64)
+    if fc == "gemm":
+        nodes += [helper.make_node("Flatten", ["T"], ["F"], axis=1,
+                                   name="flatten"),
+                  helper.make_node("Gemm", ["F", "Wf", "Bf"], ["Y"], transB=1,
+                                   name="dense")]
+        inits += [init("Wf", wf.T.copy()), init("Bf", bf)]
+    else:
+        nodes += [helper.make_node("Reshape", ["T", "shape"], ["F"],
+                                   name="reshape"),
+                  helper.make_node("MatMul", ["F", "Wf"], ["M"],
+                                   name="dense"),
+                  helper.make_node("Add", ["M", "Bf"], ["Y"],
+                                   name="dense_bias")]
+        inits += [init("shape", np.array([-1, K], np.int64)),
+                  init("Wf", wf), init("Bf", bf)]
+    y = (f @ wf.astype(np.float64) + bf).astype(np.float32)
+    m = model(nodes, [vi("X", ["N", H, W, C])], [vi("Y", ["N", N])], inits,
+              opset)
+    save_ok_nhwc(name, m, x, y)
+
+
+tf2onnx_case("tf2onnx_cnn_matmul", "matmul", 13)
+tf2onnx_case("tf2onnx_cnn_gemm", "gemm", 11)
+
+save_reject("rej_transpose_perm", model(
+    [helper.make_node("Transpose", ["X"], ["Y"], perm=[0, 2, 1, 3],
+                      name="tp9")],
+    [vi("X", ["N", 3, 4, 4])], [vi("Y", None)], check=False),
+    TQ_ERR_UNSUPPORTED, "node 0 'tp9'", "Transpose", "perm [0, 2, 1, 3]")
+save_reject("rej_transpose_nhwc_conv", model(
+    [helper.make_node("Transpose", ["X"], ["T"], perm=[0, 2, 3, 1],
+                      name="tp_nhwc"),
+     helper.make_node("Conv", ["T", "W"], ["Y"], name="conv_after")],
+    [vi("X", ["N", 3, 4, 4])], [vi("Y", None)],
+    [init("W", np.full((2, 4, 1, 1), 0.5, np.float32))], check=False),
+    TQ_ERR_UNSUPPORTED, "'tp_nhwc'", "perm [0, 2, 3, 1]", "'conv_after'",
+    "(Conv)")
+save_reject("rej_transpose_non_input", model(
+    [helper.make_node("Relu", ["X"], ["R"], name="r0"),
+     helper.make_node("Transpose", ["R"], ["Y"], perm=[0, 3, 1, 2],
+                      name="tp_mid")],
+    [vi("X", ["N", 3, 4, 4])], [vi("Y", None)], check=False),
+    TQ_ERR_UNSUPPORTED, "'tp_mid'", "perm [0, 3, 1, 2]", "graph input only")
+save_reject("rej_transpose_input_other_reader", model(
+    [helper.make_node("Transpose", ["X"], ["T"], perm=[0, 3, 1, 2],
+                      name="tp_in"),
+     helper.make_node("Relu", ["X"], ["R"], name="relu_raw"),
+     helper.make_node("Add", ["T", "R"], ["Y"], name="add")],
+    [vi("X", ["N", 2, 2, 2])], [vi("Y", None)], check=False),
+    TQ_ERR_UNSUPPORTED, "'relu_raw'", "'X'", "NHWC graph input")
 
 with open(os.path.join(OUT, "manifest.txt"), "w") as f:
     f.write("# generated by tests/onnx/gen_onnx_tests.py; see its docstring\n")

@@ -345,3 +345,29 @@ def test_mixed_precision_refusals(tmp_path):
                                                   loaded.tensors}]
     loaded.save(tmp_path / "again.safetensors")
     assert (tmp_path / "again.safetensors").read_bytes() == path.read_bytes()
+
+
+def test_tf2onnx_nhwc_input_layout():
+    """A tf2onnx model reads an NHWC input through Transpose [0, 3, 1, 2]:
+    the graph input is that NHWC shape, so the caller passes its NHWC array
+    with layout="NHWC"; layout="NCHW" still means the array is NCHW (it is
+    transposed to the NHWC the graph holds). Model, input and numpy output
+    from tests/onnx/gen_onnx_tests.py."""
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "tests", "onnx", "data")
+    name = os.path.join(data, "tf2onnx_cnn_matmul")
+    try:
+        g = tq.Graph.from_onnx(name + ".onnx")
+    except tq.UnsupportedError as e:
+        if "without protobuf-c" in str(e):
+            pytest.skip("tinyq was built without protobuf-c")
+        raise
+    x = np.fromfile(name + ".in.bin", "<f4").reshape(2, 6, 6, 3)
+    y_ref = np.fromfile(name + ".out.bin", "<f4").reshape(2, 5)
+    assert tuple(g.input.shape) == (1, 6, 6, 3)
+    tol = 1e-5 * max(1.0, float(np.ptp(y_ref)))
+    assert np.abs(g.run(x, layout="NHWC") - y_ref).max() <= tol
+    y_nchw = g.run(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    assert np.abs(y_nchw - y_ref).max() <= tol
+    with pytest.raises(tq.ShapeError):
+        g.run(x)  # NHWC data read as NCHW: (6, 3, 6) per sample

@@ -10,8 +10,10 @@
     codes = q.run(x)                               # int8 logits
 
 Arrays are numpy; images are NCHW (PyTorch's order) unless ``layout="NHWC"``
-is given. A graph holds one sample's shapes ``(1, H, W, C)``; the leading
-extent of the arrays you pass is the batch.
+is given (``layout`` names the order of the array passed; pass the NHWC
+data of a tf2onnx / Keras model, whose ONNX input is NHWC, with
+``layout="NHWC"``). A graph holds one sample's shapes ``(1, H, W, C)``;
+the leading extent of the arrays you pass is the batch.
 """
 
 import collections

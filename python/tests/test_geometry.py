@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tinyq as tq
-from conftest import REPO
+from conftest import REPO, needs_host
 import oracles
 
 G = tq.GeometryField
@@ -124,6 +124,7 @@ def test_padding_forms_in_s16_s4_kernels(rng):
         tq.s8.conv2d(x8, w4, os_, padding=(0, 2, 1, 0)))
 
 
+@needs_host  # the graph builder is a host helper
 def test_graph_attrs_padding_forms():
     want = (2, 3, 1, 0)        # top, bottom, left, right
     for padding in (want, tq.Padding(*want),

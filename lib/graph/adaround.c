@@ -138,6 +138,25 @@ static double regulariser_and_grad(int32_t k, const float *w, double s,
     return loss;
 }
 
+/* d' G d for the k x k matrix G (row-major); stores G d in gd when gd is
+ * not NULL (the objective's gradient needs it, the reconstruction check
+ * does not). One summation order for both, so their losses agree. */
+static double quadratic_form(int32_t k, const double *G, const double *d,
+                             double *gd)
+{
+    double loss = 0.0;
+    for (int32_t i = 0; i < k; ++i) {
+        const double *gi = G + (size_t)i * (size_t)k;
+        double acc = 0.0;
+        for (int32_t j = 0; j < k; ++j)
+            acc += gi[j] * d[j];
+        if (gd != NULL)
+            gd[i] = acc;
+        loss += d[i] * acc;
+    }
+    return loss;
+}
+
 /* The row objective; gd is k doubles of scratch. */
 static double row_objective(int32_t k, const float *w, double s,
                             const double *G, int32_t qmin, int32_t qmax,
@@ -145,15 +164,7 @@ static double row_objective(int32_t k, const float *w, double s,
                             double *d, double *gd, double *grad)
 {
     soft_weights(k, w, s, qmin, qmax, v, 1, d);
-    double loss = 0.0;
-    for (int32_t i = 0; i < k; ++i) {
-        const double *gi = G + (size_t)i * (size_t)k;
-        double acc = 0.0;
-        for (int32_t j = 0; j < k; ++j)
-            acc += gi[j] * d[j];
-        gd[i] = acc;
-        loss += d[i] * acc;
-    }
+    const double loss = quadratic_form(k, G, d, gd);
     return regulariser_and_grad(k, w, s, qmin, qmax, v, lambda, beta, gd,
                                 loss, grad);
 }
@@ -228,15 +239,7 @@ static double row_recon(int32_t k, const float *w, double s, const double *G,
 {
     for (int32_t i = 0; i < k; ++i)
         d[i] = s * q[i] - (double)w[i];
-    double loss = 0.0;
-    for (int32_t i = 0; i < k; ++i) {
-        const double *gi = G + (size_t)i * (size_t)k;
-        double acc = 0.0;
-        for (int32_t j = 0; j < k; ++j)
-            acc += gi[j] * d[j];
-        loss += d[i] * acc;
-    }
-    return loss;
+    return quadratic_form(k, G, d, NULL);
 }
 
 /* uᵀ A u − 2 uᵀ t + c of integer codes. */

@@ -207,6 +207,15 @@ void tq__quant_free(tq_graph *g);
  * a fused pool) over input dims @p in: the runner and the C exporter. */
 tq_dims tq__qnode_conv_dims(const struct tq__qnode *qn, const tq_dims *in);
 
+/* The pool a CONV_POOL node fuses after its convolution: 2x2 max pool of
+ * stride 2, no padding (the runner and the C exporter's host check). */
+static inline tq_pool_params tq__qnode_pool_2x2(void)
+{
+    const tq_pool_params p = {.kernel_h = 2, .kernel_w = 2, .stride_h = 2,
+                              .stride_w = 2};
+    return p;
+}
+
 /* Scratch bytes of node @p node of a quantized graph (tq_graph::q_scratch). */
 tq_status tq__quant_scratch(const tq_graph *g, int32_t node, int64_t batch,
                             size_t *bytes);

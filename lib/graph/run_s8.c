@@ -278,7 +278,7 @@ static tq_status run_node16(const tq_graph *g, const tq__node *n,
         TQ_CHECK(tq_s16_conv2d(&qn->conv, &in, x, &qn->filter, qn->weights,
                                bias, TQ_S64, &qn->os16, &cd, c, scratch + cb,
                                scratch_bytes - cb));
-        const tq_pool_params pool = {2, 2, 2, 2, 0, 0, 0, 0};
+        const tq_pool_params pool = tq__qnode_pool_2x2();
         return tq_s16_max_pool(&pool, &cd, c, -32768, 32767, &out, y);
     }
     case TQ__Q_MAX_POOL:

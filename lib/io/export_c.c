@@ -220,7 +220,7 @@ static tq_status exec_step16(const ectx *x, const step *s, int8_t *arena)
     case TQ__Q_CONV_POOL: {
         const tq_dims cd = tq__qnode_conv_dims(qn, &s->in_dims);
         const size_t cb = conv_pool16_bytes(s, qn);
-        const tq_pool_params pool = {2, 2, 2, 2, 0, 0, 0, 0};
+        const tq_pool_params pool = tq__qnode_pool_2x2();
         if (s->scratch_bytes < cb)
             return TQ_ERR_BUFFER_TOO_SMALL;
         TQ_CHECK(tq_s16_conv2d(&qn->conv, &s->in_dims, in, &qn->filter,
